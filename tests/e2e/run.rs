@@ -34,11 +34,10 @@ fn container_run_is_the_same_command() {
 #[test]
 fn a_missing_command_exits_127_naming_it() {
     testkit::require_root!();
-    let rootfs = testkit::fixtures::busybox_rootfs();
-    let out = dockyard().args(["run", "--rootfs"]).arg(&rootfs).arg("nosuchcmd").output().unwrap();
-    assert_eq!(out.status.code(), Some(127));
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dockyard"));
+    cmd.args(["run", "--rootfs"]).arg(testkit::fixtures::busybox_rootfs()).arg("nosuchcmd");
     let _guard = testkit::redactions().bind_to_scope();
-    insta::assert_snapshot!(String::from_utf8_lossy(&out.stderr), @"");
+    insta::assert_snapshot!("run_not_found", testkit::transcript(&mut cmd));
 }
 
 #[test]

@@ -4,21 +4,24 @@
 //! - [`require_root!`]: privileged tests run as root and are *counted*: each one
 //!   records whether it ran or was skipped, so `cargo xtask test` can print the
 //!   totals and fail when run as root with anything skipped.
+//! - [`transcript`]: a command and its output as a terminal shows them, for
+//!   snapshots that the book shows too.
 //! - [`redactions`]: insta filters for what varies between runs (paths, PIDs).
 
 pub mod fixtures;
 mod privileged;
+mod transcript;
 
 pub use privileged::record_privileged;
+pub use transcript::transcript;
 
 /// Insta settings that replace what varies between machines and runs with stable
-/// placeholders: the workspace path becomes `[WORKSPACE]`, the busybox rootfs
-/// `[ROOTFS]`. Bind the result for the duration of the assertions:
+/// placeholders: the fixtures directory reads `target/fixtures` (as a reader in
+/// the workspace would type it), the workspace path `[WORKSPACE]`, PIDs `[PID]`. Bind the result for the duration of the assertions:
 /// `let _guard = testkit::redactions().bind_to_scope();`
 pub fn redactions() -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
-    let rootfs = fixtures::busybox_rootfs_path();
-    settings.add_filter(&regex_escape(&rootfs.display().to_string()), "[ROOTFS]");
+    settings.add_filter(&regex_escape(&fixtures::dir().display().to_string()), "target/fixtures");
     settings.add_filter(&regex_escape(&fixtures::workspace_root().display().to_string()), "[WORKSPACE]");
     settings.add_filter(r"\bpid \d+\b", "pid [PID]");
     settings.add_filter(r"\b\d+ ended\b", "[PID] ended");
