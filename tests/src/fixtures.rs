@@ -32,3 +32,19 @@ pub fn busybox_rootfs() -> PathBuf {
     );
     rootfs
 }
+
+/// A private, writable copy of the busybox rootfs, for a test that must change it
+/// (the shared fixture is read-only by convention: tests run in parallel).
+/// Removed when the returned directory is dropped.
+pub fn busybox_rootfs_copy() -> tempfile::TempDir {
+    let source = busybox_rootfs();
+    let copy = tempfile::Builder::new().prefix("rootfs-copy").tempdir().expect("temp dir");
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(source.join("."))
+        .arg(copy.path())
+        .status()
+        .expect("run cp");
+    assert!(status.success(), "cp -a {} failed", source.display());
+    copy
+}

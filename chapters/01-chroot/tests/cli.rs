@@ -1,5 +1,6 @@
 //! `ch01-chroot` as a reader runs it: each transcript here is also shown in the book.
 
+use std::path::PathBuf;
 use std::process::Command;
 
 use insta::assert_snapshot;
@@ -79,4 +80,65 @@ fn not_root_is_refused_clearly() {
     std::os::unix::process::CommandExt::uid(&mut cmd, 65534);
     let _guard = testkit::redactions().bind_to_scope();
     assert_snapshot!("not_root", testkit::transcript(&mut cmd));
+}
+
+#[test]
+fn same_hostname_as_the_host() {
+    testkit::require_root!();
+    let host = nix::unistd::gethostname().unwrap().to_string_lossy().into_owned();
+    let mut cmd = ch01();
+    cmd.arg(testkit::fixtures::busybox_rootfs()).arg("/bin/hostname");
+    let mut settings = testkit::redactions();
+    let transcript = testkit::transcript(&mut cmd);
+    assert_eq!(transcript.lines().nth(1), Some(host.as_str()), "chroot does not isolate the hostname");
+    settings.add_filter(&format!(r"(?m)^{}$", testkit::regex_escape(&host)), "[the host's hostname]");
+    let _guard = settings.bind_to_scope();
+    assert_snapshot!("same_hostname", transcript);
+}
+
+/// A file on the host, outside any rootfs, removed when the test ends (even on failure).
+struct HostSecret(PathBuf);
+
+impl HostSecret {
+    const DIR: &str = "/run/dockyard-ch01-escape-test";
+
+    fn create() -> HostSecret {
+        std::fs::create_dir_all(Self::DIR).unwrap();
+        let path = PathBuf::from(Self::DIR).join("secret");
+        std::fs::write(&path, "this file is on the host, outside the rootfs\n").unwrap();
+        HostSecret(path)
+    }
+}
+
+impl Drop for HostSecret {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(Self::DIR);
+    }
+}
+
+/// The classic escape: root inside a chroot mounts /proc and walks out through
+/// /proc/PID/root of any process outside the chroot; here the runner that started
+/// the shell ($PPID), whose root is the host's `/`.
+#[test]
+fn root_escapes_a_chroot_through_proc() {
+    testkit::require_root!();
+    let secret = HostSecret::create();
+    let rootfs = testkit::fixtures::busybox_rootfs_copy();
+    let _unmount = UnmountOnDrop(rootfs.path().join("proc"));
+    let script = format!("mount -t proc proc /proc && cat /proc/$PPID/root{}; umount /proc", secret.0.display());
+    let mut cmd = ch01();
+    cmd.arg(rootfs.path()).args(["sh", "-c", &script]);
+    let mut settings = testkit::redactions();
+    settings.add_filter(&testkit::regex_escape(&rootfs.path().display().to_string()), "/tmp/rootfs-copy");
+    let _guard = settings.bind_to_scope();
+    assert_snapshot!("escape", testkit::transcript(&mut cmd));
+}
+
+/// Detaches a mount a test may have left if it failed half-way.
+struct UnmountOnDrop(PathBuf);
+
+impl Drop for UnmountOnDrop {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
 }
