@@ -1,0 +1,2 @@
+//! `ch02-namespaces`.
+fn main() {}
