@@ -37,14 +37,23 @@ enum Task {
     Book(book::Args),
     /// Course labs: list them, check your work, reset a lab to its starter.
     #[command(subcommand)]
-    Lab(lab::Command),
+    Lab(lab::LabCommand),
     /// Benchmarks, as ratios against a baseline measured in the same run.
     Bench(bench::Args),
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    match cli.task {
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse().task) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(task: Task) -> anyhow::Result<()> {
+    match task {
         Task::Setup => setup::run(),
         Task::Fixtures => fixtures::run().map(drop),
         Task::Demo => demo::run(),

@@ -46,15 +46,6 @@ pub fn run(cmd: &mut Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `cmd` quietly and returns its stdout, failing with its stderr if it fails.
-pub fn output(cmd: &mut Command) -> anyhow::Result<String> {
-    let out = cmd.output().with_context(|| format!("cannot start {}", show(cmd)))?;
-    if !out.status.success() {
-        bail!("`{}` failed: {}\n{}", show(cmd), out.status, String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 /// Whether `program` is on PATH.
 pub fn has(program: &str) -> bool {
     std::env::var_os("PATH")

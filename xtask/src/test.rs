@@ -1,1 +1,60 @@
-pub fn run() -> anyhow::Result<()> { Ok(()) } pub fn ci() -> anyhow::Result<()> { Ok(()) }
+//! `cargo xtask test` (the whole suite) and `cargo xtask ci` (format, lints, suite).
+
+use std::fs;
+
+use anyhow::bail;
+
+use crate::{book, fixtures, lab, setup, sh};
+
+/// Set-up, fixtures, every crate's tests, the book, and both sides of every lab.
+pub fn run() -> anyhow::Result<()> {
+    setup::run()?;
+    fixtures::run()?;
+
+    let log = sh::workspace().join("target").join("privileged-tests.log");
+    let _ = fs::remove_file(&log);
+    sh::run(
+        sh::cargo()
+            .args(["test", "--workspace", "--no-fail-fast"])
+            .env("DOCKYARD_PRIVILEGED_LOG", &log)
+            // Missing or different snapshots fail; they are never written here.
+            .env("INSTA_UPDATE", "no")
+            .env("CI", "true"),
+    )?;
+
+    for lab in lab::all()? {
+        // The reference side ran above (each lab is its crate's `lab` test target).
+        lab::verify_starter_fails(&lab)?;
+    }
+    book::check()?;
+    privileged_summary(&fs::read_to_string(&log).unwrap_or_default())
+}
+
+/// Prints how many privileged tests ran and were skipped. As root nothing may be
+/// skipped: a skip there means a test thinks it lacks a privilege it has.
+fn privileged_summary(log: &str) -> anyhow::Result<()> {
+    let ran = log.lines().filter(|l| l.starts_with("ran ")).count();
+    let skipped: Vec<&str> = log.lines().filter_map(|l| l.strip_prefix("skipped ")).collect();
+    eprintln!("\nprivileged tests: {ran} ran, {} skipped", skipped.len());
+    if skipped.is_empty() {
+        if ran == 0 {
+            bail!("no privileged test reported in: the privileged-test log was not written");
+        }
+        return Ok(());
+    }
+    for name in &skipped {
+        eprintln!("  SKIPPED {name}");
+    }
+    if sh::is_root() {
+        bail!("running as root, yet {} privileged test(s) were skipped", skipped.len());
+    }
+    eprintln!("(not root: run `cargo xtask test` as root to run them; CI does, and fails on any skip)");
+    Ok(())
+}
+
+/// What CI runs: the format check, clippy with warnings denied, then the suite.
+pub fn ci() -> anyhow::Result<()> {
+    sh::run(sh::cargo().args(["fmt", "--all", "--check"]))?;
+    sh::run(sh::cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    run()
+}
