@@ -17,21 +17,32 @@ pub fn run() -> anyhow::Result<()> {
     let bin = sh::workspace().join("target").join("debug");
     let rootfs = relative(&fixtures.rootfs);
 
+    let workspace = sh::workspace();
     banner("Chapter 01: chroot(2) gives a command a different /");
-    sh::run(sh::as_root(bin.join("ch01-chroot")).arg("--explain").arg(rootfs).args(["sh", "-c", SCRIPT]))?;
+    sh::run(
+        sh::as_root(bin.join("ch01-chroot"))
+            .current_dir(&workspace)
+            .arg("--explain")
+            .arg(rootfs)
+            .args(["sh", "-c", SCRIPT]),
+    )?;
 
     banner("The engine: `dockyard run` does the same through chapter 01's library");
     sh::run(
         sh::as_root(bin.join("dockyard"))
+            .current_dir(&workspace)
             .args(["run", "--explain", "--rootfs"])
             .arg(rootfs)
             .args(["/bin/cat", "/etc/hostname"]),
     )?;
 
+    banner("But chroot is not isolation: the command sees the host's hostname");
+    sh::run(sh::as_root(bin.join("ch01-chroot")).current_dir(&workspace).arg(rootfs).arg("hostname"))?;
+
     println!(
-        "\nThat command ran inside target/fixtures/busybox-rootfs, but it was not isolated:\n\
-         it saw the host's processes, hostname and network. The book shows why, and how\n\
-         chapter 02's namespaces fix it.\n\n\
+        "\nThose commands ran inside target/fixtures/busybox-rootfs, but they were not\n\
+         isolated: they share the host's processes, hostname and network. The book shows\n\
+         why, and how chapter 02's namespaces fix it.\n\n\
          Next:\n\
          - read the book:   cargo xtask book --open   (or open book/src/ch01-chroot.md)\n\
          - do the labs:     cargo xtask lab list\n\
