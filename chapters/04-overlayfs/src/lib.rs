@@ -1,0 +1,1 @@
+//! Chapter 04: copy-on-write container roots from read-only layers with overlayfs.
