@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 
 /// The workspace's root directory.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// Overrides where the fixtures are (`cargo xtask lab` sets it when it checks a
@@ -13,8 +16,10 @@ pub const DIR_VAR: &str = "DOCKYARD_FIXTURES";
 
 /// The fixtures directory: `$DOCKYARD_FIXTURES`, or `target/fixtures`.
 pub fn dir() -> PathBuf {
-    std::env::var_os(DIR_VAR)
-        .map_or_else(|| workspace_root().join("target").join("fixtures"), PathBuf::from)
+    std::env::var_os(DIR_VAR).map_or_else(
+        || workspace_root().join("target").join("fixtures"),
+        PathBuf::from,
+    )
 }
 
 /// `target/fixtures/busybox-rootfs`, whether or not it exists yet.
@@ -38,7 +43,10 @@ pub fn busybox_rootfs() -> PathBuf {
 /// Removed when the returned directory is dropped.
 pub fn busybox_rootfs_copy() -> tempfile::TempDir {
     let source = busybox_rootfs();
-    let copy = tempfile::Builder::new().prefix("rootfs-copy").tempdir().expect("temp dir");
+    let copy = tempfile::Builder::new()
+        .prefix("rootfs-copy")
+        .tempdir()
+        .expect("temp dir");
     let status = std::process::Command::new("cp")
         .arg("-a")
         .arg(source.join("."))

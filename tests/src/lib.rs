@@ -21,8 +21,14 @@ pub use transcript::transcript;
 /// `let _guard = testkit::redactions().bind_to_scope();`
 pub fn redactions() -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
-    settings.add_filter(&regex_escape(&fixtures::dir().display().to_string()), "target/fixtures");
-    settings.add_filter(&regex_escape(&fixtures::workspace_root().display().to_string()), "[WORKSPACE]");
+    settings.add_filter(
+        &regex_escape(&fixtures::dir().display().to_string()),
+        "target/fixtures",
+    );
+    settings.add_filter(
+        &regex_escape(&fixtures::workspace_root().display().to_string()),
+        "[WORKSPACE]",
+    );
     settings.add_filter(r"\bpid \d+\b", "pid [PID]");
     settings.add_filter(r"\b\d+ ended\b", "[PID] ended");
     settings
@@ -31,7 +37,13 @@ pub fn redactions() -> insta::Settings {
 /// Escapes `text` so an insta filter (a regex) matches it literally.
 pub fn regex_escape(text: &str) -> String {
     text.chars()
-        .flat_map(|c| if c.is_ascii_alphanumeric() { vec![c] } else { vec!['\\', c] })
+        .flat_map(|c| {
+            if c.is_ascii_alphanumeric() {
+                vec![c]
+            } else {
+                vec!['\\', c]
+            }
+        })
         .collect()
 }
 

@@ -11,7 +11,10 @@ pub const LOG_VAR: &str = "DOCKYARD_PRIVILEGED_LOG";
 pub fn record_privileged(module: &str) -> bool {
     // libtest names each test's thread after the test.
     let thread = std::thread::current();
-    let name = thread.name().filter(|n| *n != "main").map_or(module.to_string(), str::to_string);
+    let name = thread
+        .name()
+        .filter(|n| *n != "main")
+        .map_or(module.to_string(), str::to_string);
     let is_root = nix::unistd::geteuid().is_root();
     if !is_root {
         eprintln!("SKIPPED (needs root): {name}: run the tests as root to include it");
@@ -24,7 +27,8 @@ pub fn record_privileged(module: &str) -> bool {
             .append(true)
             .open(&log)
             .unwrap_or_else(|err| panic!("cannot open {}: {err}", log.display()));
-        file.write_all(line.as_bytes()).expect("record privileged test");
+        file.write_all(line.as_bytes())
+            .expect("record privileged test");
     }
     is_root
 }

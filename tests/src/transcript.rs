@@ -25,11 +25,15 @@ pub fn transcript(cmd: &mut Command) -> String {
         .stdin(Stdio::null())
         .stdout(Stdio::from(writer.try_clone().expect("dup pipe")))
         .stderr(Stdio::from(writer));
-    let mut child = cmd.spawn().unwrap_or_else(|err| panic!("cannot start {cmd:?}: {err}"));
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|err| panic!("cannot start {cmd:?}: {err}"));
     // Drop our copies of the write end (held by `cmd`) so the read sees end-of-file.
     cmd.stdout(Stdio::null()).stderr(Stdio::null());
     let mut output = String::new();
-    reader.read_to_string(&mut output).expect("read the command's output");
+    reader
+        .read_to_string(&mut output)
+        .expect("read the command's output");
     let status = child.wait().expect("wait for the command");
 
     let program = std::path::Path::new(cmd.get_program())

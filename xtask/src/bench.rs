@@ -39,11 +39,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let rows = [Row {
         name: "ch01-chroot ROOTFS /bin/true".into(),
         baseline_name: "chroot ROOTFS /bin/true".into(),
-        command: vec![release.join("ch01-chroot").display().to_string(), rootfs.clone(), "/bin/true".into()],
+        command: vec![
+            release.join("ch01-chroot").display().to_string(),
+            rootfs.clone(),
+            "/bin/true".into(),
+        ],
         baseline: vec!["chroot".into(), rootfs, "/bin/true".into()],
     }];
 
-    println!("{:<36} {:>10} {:>10}   {}", "command", "min", "median", "median vs baseline");
+    println!(
+        "{:<36} {:>10} {:>10}   median vs baseline",
+        "command", "min", "median"
+    );
     for row in rows {
         let (mut ours, mut base) = (Vec::new(), Vec::new());
         for _ in 0..args.runs {
@@ -52,7 +59,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         let (base_min, base_med) = stats(&mut base);
         let (min, med) = stats(&mut ours);
-        println!("{:<36} {:>10} {:>10}   baseline", row.baseline_name, ms(base_min), ms(base_med));
+        println!(
+            "{:<36} {:>10} {:>10}   baseline",
+            row.baseline_name,
+            ms(base_min),
+            ms(base_med)
+        );
         println!(
             "{:<36} {:>10} {:>10}   {:.2}x",
             row.name,

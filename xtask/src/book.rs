@@ -64,7 +64,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 pub fn check() -> anyhow::Result<()> {
     let stale = transcripts(Mode::Check)?;
     if stale > 0 {
-        bail!("{stale} transcript block(s) in the book differ from their snapshots: run `cargo xtask book sync`");
+        bail!(
+            "{stale} transcript block(s) in the book differ from their snapshots: run `cargo xtask book sync`"
+        );
     }
     build()?;
     sh::run(Command::new("mdbook").arg("test").arg(book_dir()))
@@ -98,7 +100,9 @@ fn transcripts(mode: Mode) -> anyhow::Result<usize> {
         if n > 0 {
             differ += n;
             match mode {
-                Mode::Check => eprintln!("book: {} has {n} stale transcript block(s)", page.display()),
+                Mode::Check => {
+                    eprintln!("book: {} has {n} stale transcript block(s)", page.display())
+                }
                 Mode::Fix => fs::write(&page, fixed)?,
             }
         }
@@ -123,7 +127,10 @@ fn sync_page(text: &str) -> anyhow::Result<(String, usize)> {
             .with_context(|| format!("line {}: transcript {snapshot}", i + 1))?;
         let open = i + 1;
         if lines.get(open).map(|l| l.trim()) != Some("```console") {
-            bail!("line {}: a transcript marker must be followed by a ```console block", i + 1);
+            bail!(
+                "line {}: a transcript marker must be followed by a ```console block",
+                i + 1
+            );
         }
         let close = (open + 1..lines.len())
             .find(|&j| lines[j].trim() == "```")
@@ -142,7 +149,8 @@ fn sync_page(text: &str) -> anyhow::Result<(String, usize)> {
 
 /// What an insta snapshot recorded: everything after its `---` header.
 fn snapshot_body(path: &Path) -> anyhow::Result<String> {
-    let text = fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut parts = text.splitn(3, "---\n");
     match (parts.next(), parts.next(), parts.next()) {
         (Some(""), Some(_header), Some(body)) => {

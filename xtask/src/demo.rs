@@ -12,7 +12,14 @@ const SCRIPT: &str = "echo \"hello from $(cat /etc/hostname), a busybox root fil
 
 pub fn run() -> anyhow::Result<()> {
     setup::run()?;
-    sh::run(sh::cargo().args(["build", "--quiet", "--package", "ch01-chroot", "--package", "dockyard"]))?;
+    sh::run(sh::cargo().args([
+        "build",
+        "--quiet",
+        "--package",
+        "ch01-chroot",
+        "--package",
+        "dockyard",
+    ]))?;
     let fixtures = fixtures::run()?;
     let bin = sh::workspace().join("target").join("debug");
     let rootfs = relative(&fixtures.rootfs);
@@ -37,7 +44,12 @@ pub fn run() -> anyhow::Result<()> {
     )?;
 
     banner("But chroot is not isolation: the command sees the host's hostname");
-    sh::run(sh::as_root(bin.join("ch01-chroot")).current_dir(&workspace).arg(rootfs).arg("hostname"))?;
+    sh::run(
+        sh::as_root(bin.join("ch01-chroot"))
+            .current_dir(&workspace)
+            .arg(rootfs)
+            .arg("hostname"),
+    )?;
 
     println!(
         "\nThose commands ran inside target/fixtures/busybox-rootfs, but they were not\n\

@@ -44,12 +44,20 @@ pub fn dir() -> PathBuf {
 /// Makes the fixtures unless they are already up to date; returns where they are.
 pub fn run() -> anyhow::Result<Fixtures> {
     let dir = dir();
-    let fixtures = Fixtures { rootfs: dir.join("busybox-rootfs"), tar: dir.join("busybox.tar") };
+    let fixtures = Fixtures {
+        rootfs: dir.join("busybox-rootfs"),
+        tar: dir.join("busybox.tar"),
+    };
     if !Path::new(BUSYBOX).is_file() {
-        bail!("{BUSYBOX} is missing: run `cargo xtask setup` (it installs Debian's busybox-static)");
+        bail!(
+            "{BUSYBOX} is missing: run `cargo xtask setup` (it installs Debian's busybox-static)"
+        );
     }
     let busybox = fs::read(BUSYBOX).with_context(|| format!("cannot read {BUSYBOX}"))?;
-    let digest: String = Sha256::digest(&busybox).iter().map(|b| format!("{b:02x}")).collect();
+    let digest: String = Sha256::digest(&busybox)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let stamp = format!("layout {LAYOUT_VERSION}, busybox sha256 {digest}\n");
     let stamp_path = dir.join("busybox.stamp");
     if fixtures.rootfs.is_dir()
@@ -65,17 +73,29 @@ pub fn run() -> anyhow::Result<Fixtures> {
     write_rootfs(&fixtures.rootfs, &entries)?;
     write_tar(&fixtures.tar, &entries)?;
     write_atomically(&stamp_path, stamp.as_bytes())?;
-    eprintln!("fixtures: made {} and {}", fixtures.rootfs.display(), fixtures.tar.display());
+    eprintln!(
+        "fixtures: made {} and {}",
+        fixtures.rootfs.display(),
+        fixtures.tar.display()
+    );
     Ok(fixtures)
 }
 
 /// The whole tree, sorted by path, directories before what they hold.
 fn layout(busybox: Vec<u8>) -> anyhow::Result<Vec<(String, Entry)>> {
-    let list = Command::new(BUSYBOX).arg("--list-full").output().context("busybox --list-full")?;
+    let list = Command::new(BUSYBOX)
+        .arg("--list-full")
+        .output()
+        .context("busybox --list-full")?;
     let mut entries: Vec<(String, Entry)> = Vec::new();
     let dir = |mode| Entry::Dir { mode };
-    let file = |mode, text: &str| Entry::File { mode, data: text.as_bytes().to_vec() };
-    for d in ["bin", "sbin", "usr", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "root", "tmp"] {
+    let file = |mode, text: &str| Entry::File {
+        mode,
+        data: text.as_bytes().to_vec(),
+    };
+    for d in [
+        "bin", "sbin", "usr", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "root", "tmp",
+    ] {
         let mode = match d {
             "tmp" => 0o1777,
             "root" => 0o700,
@@ -83,16 +103,42 @@ fn layout(busybox: Vec<u8>) -> anyhow::Result<Vec<(String, Entry)>> {
         };
         entries.push((d.to_string(), dir(mode)));
     }
-    entries.push(("bin/busybox".into(), Entry::File { mode: 0o755, data: busybox }));
+    entries.push((
+        "bin/busybox".into(),
+        Entry::File {
+            mode: 0o755,
+            data: busybox,
+        },
+    ));
     for applet in String::from_utf8_lossy(&list.stdout).lines() {
         let path = applet.trim().trim_start_matches('/');
         if !path.is_empty() && path != "bin/busybox" {
-            entries.push((path.to_string(), Entry::Symlink { target: BUSYBOX.to_string() }));
+            entries.push((
+                path.to_string(),
+                Entry::Symlink {
+                    target: BUSYBOX.to_string(),
+                },
+            ));
         }
     }
-    entries.push(("etc/passwd".into(), file(0o644, "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")));
-    entries.push(("etc/group".into(), file(0o644, "root:x:0:\nnobody:x:65534:\n")));
-    entries.push(("etc/hosts".into(), file(0o644, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")));
+    entries.push((
+        "etc/passwd".into(),
+        file(
+            0o644,
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+        ),
+    ));
+    entries.push((
+        "etc/group".into(),
+        file(0o644, "root:x:0:\nnobody:x:65534:\n"),
+    ));
+    entries.push((
+        "etc/hosts".into(),
+        file(
+            0o644,
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+        ),
+    ));
     entries.push(("etc/hostname".into(), file(0o644, "dockyard\n")));
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     entries.dedup_by(|a, b| a.0 == b.0);
@@ -122,8 +168,12 @@ fn write_rootfs(rootfs: &Path, entries: &[(String, Entry)]) -> anyhow::Result<()
         }
     }
     if rootfs.exists() {
-        fs::remove_dir_all(rootfs)
-            .with_context(|| format!("cannot replace {} (is something mounted in it?)", rootfs.display()))?;
+        fs::remove_dir_all(rootfs).with_context(|| {
+            format!(
+                "cannot replace {} (is something mounted in it?)",
+                rootfs.display()
+            )
+        })?;
     }
     fs::rename(&tmp, rootfs)?;
     Ok(())
@@ -145,7 +195,11 @@ fn write_tar(path: &Path, entries: &[(String, Entry)]) -> anyhow::Result<()> {
         header.set_entry_type(kind);
         header.set_mode(mode);
         header.set_size(data.len() as u64);
-        let name = if matches!(entry, Entry::Dir { .. }) { format!("{name}/") } else { name.clone() };
+        let name = if matches!(entry, Entry::Dir { .. }) {
+            format!("{name}/")
+        } else {
+            name.clone()
+        };
         match entry {
             Entry::Symlink { target } => builder.append_link(&mut header, &name, target)?,
             _ => builder.append_data(&mut header, &name, data)?,
@@ -157,7 +211,8 @@ fn write_tar(path: &Path, entries: &[(String, Entry)]) -> anyhow::Result<()> {
 /// Write to a temp file, fsync, rename: readers see the old file or the new one.
 pub fn write_atomically(path: &Path, data: &[u8]) -> anyhow::Result<()> {
     let tmp = path.with_extension("partial");
-    let mut file = fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let mut file =
+        fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     file.write_all(data)?;
     file.sync_all()?;
     fs::rename(&tmp, path).with_context(|| format!("cannot rename to {}", path.display()))?;

@@ -75,9 +75,17 @@ pub fn run(cmd: LabCommand) -> anyhow::Result<()> {
     match cmd {
         LabCommand::List => {
             for lab in all()? {
-                println!("{}  {} ({} checks, about {} minutes)", lab.number(), lab.title, lab.checks.len(), lab.minutes);
+                println!(
+                    "{}  {} ({} checks, about {} minutes)",
+                    lab.number(),
+                    lab.title,
+                    lab.checks.len(),
+                    lab.minutes
+                );
             }
-            println!("\nStart one with `cargo xtask lab reset NN`, check it with `cargo xtask lab check NN`.");
+            println!(
+                "\nStart one with `cargo xtask lab reset NN`, check it with `cargo xtask lab check NN`."
+            );
             Ok(())
         }
         LabCommand::Check { lab } => {
@@ -109,7 +117,8 @@ pub fn all() -> anyhow::Result<Vec<Lab>> {
     for dir in dirs {
         let path = dir.join("lab.toml");
         let text = fs::read_to_string(&path)?;
-        let mut lab: Lab = toml::from_str(&text).with_context(|| format!("{} is not a valid lab", path.display()))?;
+        let mut lab: Lab = toml::from_str(&text)
+            .with_context(|| format!("{} is not a valid lab", path.display()))?;
         lab.dir = dir;
         labs.push(lab);
     }
@@ -126,11 +135,24 @@ fn find(number: &str) -> anyhow::Result<Lab> {
 
 /// Runs the lab's checks in the workspace at `root` and returns each check's outcome.
 /// `target_dir` keeps a starter copy's build apart from the real one.
-pub fn run_checks(lab: &Lab, root: &Path, target_dir: Option<&Path>) -> anyhow::Result<BTreeMap<String, Outcome>> {
+pub fn run_checks(
+    lab: &Lab,
+    root: &Path,
+    target_dir: Option<&Path>,
+) -> anyhow::Result<BTreeMap<String, Outcome>> {
     let log = tempfile_path("lab-privileged");
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(root)
-        .args(["test", "--package", &lab.package, "--test", "lab", "--", "--color", "never"])
+        .args([
+            "test",
+            "--package",
+            &lab.package,
+            "--test",
+            "lab",
+            "--",
+            "--color",
+            "never",
+        ])
         .env("DOCKYARD_PRIVILEGED_LOG", &log)
         .env("DOCKYARD_FIXTURES", fixtures::dir())
         .env("INSTA_UPDATE", "no")
@@ -138,7 +160,9 @@ pub fn run_checks(lab: &Lab, root: &Path, target_dir: Option<&Path>) -> anyhow::
     if let Some(dir) = target_dir {
         cmd.env("CARGO_TARGET_DIR", dir);
     }
-    let out = cmd.output().with_context(|| format!("cannot run {}", sh::show(&cmd)))?;
+    let out = cmd
+        .output()
+        .with_context(|| format!("cannot run {}", sh::show(&cmd)))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let skipped = fs::read_to_string(&log).unwrap_or_default();
     let _ = fs::remove_file(&log);
@@ -146,8 +170,12 @@ pub fn run_checks(lab: &Lab, root: &Path, target_dir: Option<&Path>) -> anyhow::
     let mut results = BTreeMap::new();
     for line in stdout.lines() {
         // libtest prints `test NAME ... ok` / `... FAILED` per test.
-        let Some(rest) = line.strip_prefix("test ") else { continue };
-        let Some((name, verdict)) = rest.rsplit_once(" ... ") else { continue };
+        let Some(rest) = line.strip_prefix("test ") else {
+            continue;
+        };
+        let Some((name, verdict)) = rest.rsplit_once(" ... ") else {
+            continue;
+        };
         let outcome = match verdict.trim() {
             "ok" if skipped.lines().any(|l| l == format!("skipped {name}")) => Outcome::Skipped,
             "ok" => Outcome::Passed,
@@ -166,7 +194,10 @@ pub fn run_checks(lab: &Lab, root: &Path, target_dir: Option<&Path>) -> anyhow::
     let listed: Vec<&str> = lab.checks.iter().map(|c| c.name.as_str()).collect();
     let ran: Vec<&str> = results.keys().map(String::as_str).collect();
     if listed.iter().collect::<std::collections::BTreeSet<_>>() != ran.iter().collect() {
-        bail!("lab {}: lab.toml lists checks {listed:?} but checks.rs has {ran:?}", lab.number());
+        bail!(
+            "lab {}: lab.toml lists checks {listed:?} but checks.rs has {ran:?}",
+            lab.number()
+        );
     }
     Ok(results)
 }
@@ -177,13 +208,19 @@ fn report(lab: &Lab, results: &BTreeMap<String, Outcome>) -> anyhow::Result<()> 
         match results[&check.name] {
             Outcome::Passed => println!("  passed   {}", check.name),
             Outcome::Skipped => println!("  SKIPPED  {} (needs root: run as root)", check.name),
-            Outcome::Failed => println!("  FAILED   {}\n           hint: {}", check.name, check.hint),
+            Outcome::Failed => {
+                println!("  FAILED   {}\n           hint: {}", check.name, check.hint)
+            }
         }
     }
     let passed = results.values().filter(|o| **o == Outcome::Passed).count();
     println!("{passed}/{} checks passed", results.len());
     if passed == results.len() {
-        println!("Lab {} done. The book chapter is {}.", lab.number(), lab.book.display());
+        println!(
+            "Lab {} done. The book chapter is {}.",
+            lab.number(),
+            lab.book.display()
+        );
         Ok(())
     } else {
         bail!("lab {} is not done yet", lab.number())
@@ -194,7 +231,10 @@ fn report(lab: &Lab, results: &BTreeMap<String, Outcome>) -> anyhow::Result<()> 
 fn reset(lab: &Lab) -> anyhow::Result<()> {
     let files = apply_starter(&sh::workspace().join(&lab.crate_dir))?;
     if files.is_empty() {
-        println!("lab {}: already at the starter (no `// LAB: END` regions left)", lab.number());
+        println!(
+            "lab {}: already at the starter (no `// LAB: END` regions left)",
+            lab.number()
+        );
     }
     for file in &files {
         println!("reset {}", file.display());
@@ -261,16 +301,26 @@ pub fn starter(source: &str) -> anyhow::Result<String> {
                 open = Some((index, hint));
                 let indent = &line[..line.len() - line.trim_start().len()];
                 out.push_str(&format!("{indent}// TODO: {hint}\n"));
-                out.push_str(&format!("{indent}todo!(\"lab: {}\")\n", hint.replace('\\', "\\\\").replace('"', "\\\"")));
+                out.push_str(&format!(
+                    "{indent}todo!(\"lab: {}\")\n",
+                    hint.replace('\\', "\\\\").replace('"', "\\\"")
+                ));
             }
             (Some(_), Some("END")) => open = None,
-            (Some((start, _)), Some(_)) => bail!("line {}: a LAB region opened on line {} is not closed", index + 1, start + 1),
+            (Some((start, _)), Some(_)) => bail!(
+                "line {}: a LAB region opened on line {} is not closed",
+                index + 1,
+                start + 1
+            ),
             (Some(_), None) => {}
             (None, None) => out.push_str(line),
         }
     }
     if let Some((start, _)) = open {
-        bail!("line {}: a LAB region is never closed with `// LAB: END`", start + 1);
+        bail!(
+            "line {}: a LAB region is never closed with `// LAB: END`",
+            start + 1
+        );
     }
     Ok(out)
 }
@@ -284,19 +334,51 @@ pub fn verify_starter_fails(lab: &Lab) -> anyhow::Result<()> {
         fs::remove_dir_all(&copy)?;
     }
     fs::create_dir_all(&copy)?;
-    let entries = ["Cargo.toml", "Cargo.lock", ".cargo", "chapters", "labs", "tests", "xtask"];
-    sh::run(Command::new("cp").arg("-a").args(entries.map(|e| work.join(e))).arg(&copy))?;
+    let entries = [
+        "Cargo.toml",
+        "Cargo.lock",
+        ".cargo",
+        "chapters",
+        "labs",
+        "tests",
+        "xtask",
+    ];
+    sh::run(
+        Command::new("cp")
+            .arg("-a")
+            .args(entries.map(|e| work.join(e)))
+            .arg(&copy),
+    )?;
     let changed = apply_starter(&copy.join(&lab.crate_dir))?;
     if changed.is_empty() {
-        bail!("lab {}: {} has no `// LAB:` regions, so the starter is the reference", lab.number(), lab.crate_dir.display());
+        bail!(
+            "lab {}: {} has no `// LAB:` regions, so the starter is the reference",
+            lab.number(),
+            lab.crate_dir.display()
+        );
     }
     // A target dir of its own: the starter's binaries must never replace the real ones.
-    let results = run_checks(lab, &copy, Some(&work.join("target").join("lab-starter-target")))?;
-    let passing: Vec<&String> = results.iter().filter(|(_, o)| **o != Outcome::Failed).map(|(n, _)| n).collect();
+    let results = run_checks(
+        lab,
+        &copy,
+        Some(&work.join("target").join("lab-starter-target")),
+    )?;
+    let passing: Vec<&String> = results
+        .iter()
+        .filter(|(_, o)| **o != Outcome::Failed)
+        .map(|(n, _)| n)
+        .collect();
     if !passing.is_empty() {
-        bail!("lab {}: these checks do not fail on the untouched starter: {passing:?}", lab.number());
+        bail!(
+            "lab {}: these checks do not fail on the untouched starter: {passing:?}",
+            lab.number()
+        );
     }
-    eprintln!("lab {}: all {} checks fail on the starter, as they should", lab.number(), results.len());
+    eprintln!(
+        "lab {}: all {} checks fail on the starter, as they should",
+        lab.number(),
+        results.len()
+    );
     Ok(())
 }
 
@@ -327,7 +409,17 @@ mod tests {
 
     #[test]
     fn unbalanced_regions_are_errors_with_a_line() {
-        assert!(starter("// LAB: x\n").unwrap_err().to_string().contains("line 1"));
-        assert!(starter("a\n// LAB: END\n").unwrap_err().to_string().contains("line 2"));
+        assert!(
+            starter("// LAB: x\n")
+                .unwrap_err()
+                .to_string()
+                .contains("line 1")
+        );
+        assert!(
+            starter("a\n// LAB: END\n")
+                .unwrap_err()
+                .to_string()
+                .contains("line 2")
+        );
     }
 }

@@ -19,7 +19,12 @@ const PACKAGES: &[(&str, &str)] = &[
 
 /// Book tools from crates.io: (crate, version, binary, extra cargo-install flags).
 const CARGO_TOOLS: &[(&str, &str, &str, &[&str])] = &[
-    ("mdbook", "0.5.4", "mdbook", &["--no-default-features", "--features", "search"]),
+    (
+        "mdbook",
+        "0.5.4",
+        "mdbook",
+        &["--no-default-features", "--features", "search"],
+    ),
     ("mdbook-mermaid", "0.17.1", "mdbook-mermaid", &[]),
 ];
 
@@ -47,13 +52,23 @@ fn install_packages() -> anyhow::Result<()> {
         );
     }
     if !sh::is_root() && !sh::has("sudo") {
-        bail!("setup must install {} and needs root: run it as root, or install sudo", missing.join(" "));
+        bail!(
+            "setup must install {} and needs root: run it as root, or install sudo",
+            missing.join(" ")
+        );
     }
     eprintln!("setup: installing {} (needs root)", missing.join(" "));
     sh::run(sh::as_root("apt-get").args(["update", "-qq"]))?;
     sh::run(
         sh::as_root("env")
-            .args(["DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-qq", "--no-install-recommends"])
+            .args([
+                "DEBIAN_FRONTEND=noninteractive",
+                "apt-get",
+                "install",
+                "-y",
+                "-qq",
+                "--no-install-recommends",
+            ])
             .args(&missing),
     )
 }
@@ -66,7 +81,14 @@ fn install_cargo_tools() -> anyhow::Result<()> {
         eprintln!("setup: installing {krate} {version} from crates.io (once; a few minutes)");
         sh::run(
             sh::cargo()
-                .args(["install", "--locked", "--quiet", krate, "--version", version])
+                .args([
+                    "install",
+                    "--locked",
+                    "--quiet",
+                    krate,
+                    "--version",
+                    version,
+                ])
                 .args(*flags),
         )
         .with_context(|| format!("cannot install {krate}"))?;
@@ -77,5 +99,7 @@ fn install_cargo_tools() -> anyhow::Result<()> {
 /// `binary --version`, if the binary runs.
 fn installed_version(binary: &str) -> Option<String> {
     let out = Command::new(binary).arg("--version").output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }

@@ -7,7 +7,10 @@ use anyhow::{Context, bail};
 
 /// The workspace root (xtask's parent directory).
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask has a parent")
+        .to_path_buf()
 }
 
 /// Whether we run as root.
@@ -39,7 +42,9 @@ pub fn as_root(program: impl AsRef<std::ffi::OsStr>) -> Command {
 /// Runs `cmd`, echoing it first, and fails if it does not exit 0.
 pub fn run(cmd: &mut Command) -> anyhow::Result<()> {
     eprintln!("$ {}", show(cmd));
-    let status = cmd.status().with_context(|| format!("cannot start {}", show(cmd)))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {}", show(cmd)))?;
     if !status.success() {
         bail!("`{}` failed: {status}", show(cmd));
     }

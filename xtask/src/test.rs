@@ -34,7 +34,10 @@ pub fn run() -> anyhow::Result<()> {
 /// skipped: a skip there means a test thinks it lacks a privilege it has.
 fn privileged_summary(log: &str) -> anyhow::Result<()> {
     let ran = log.lines().filter(|l| l.starts_with("ran ")).count();
-    let skipped: Vec<&str> = log.lines().filter_map(|l| l.strip_prefix("skipped ")).collect();
+    let skipped: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.strip_prefix("skipped "))
+        .collect();
     eprintln!("\nprivileged tests: {ran} ran, {} skipped", skipped.len());
     if skipped.is_empty() {
         if ran == 0 {
@@ -46,15 +49,27 @@ fn privileged_summary(log: &str) -> anyhow::Result<()> {
         eprintln!("  SKIPPED {name}");
     }
     if sh::is_root() {
-        bail!("running as root, yet {} privileged test(s) were skipped", skipped.len());
+        bail!(
+            "running as root, yet {} privileged test(s) were skipped",
+            skipped.len()
+        );
     }
-    eprintln!("(not root: run `cargo xtask test` as root to run them; CI does, and fails on any skip)");
+    eprintln!(
+        "(not root: run `cargo xtask test` as root to run them; CI does, and fails on any skip)"
+    );
     Ok(())
 }
 
 /// What CI runs: the format check, clippy with warnings denied, then the suite.
 pub fn ci() -> anyhow::Result<()> {
     sh::run(sh::cargo().args(["fmt", "--all", "--check"]))?;
-    sh::run(sh::cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    sh::run(sh::cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     run()
 }

@@ -33,8 +33,14 @@ mod tests {
     fn signals_map_to_128_plus_n() {
         let pid = Pid::from_raw(1);
         assert_eq!(code_of(WaitStatus::Exited(pid, 3)), Some(3));
-        assert_eq!(code_of(WaitStatus::Signaled(pid, Signal::SIGKILL, false)), Some(137));
-        assert_eq!(code_of(WaitStatus::Signaled(pid, Signal::SIGINT, true)), Some(130));
+        assert_eq!(
+            code_of(WaitStatus::Signaled(pid, Signal::SIGKILL, false)),
+            Some(137)
+        );
+        assert_eq!(
+            code_of(WaitStatus::Signaled(pid, Signal::SIGINT, true)),
+            Some(130)
+        );
         assert_eq!(code_of(WaitStatus::StillAlive), None);
     }
 }

@@ -59,10 +59,20 @@ macro_rules! explain {
 pub fn shell_words<S: AsRef<str>>(words: &[S]) -> String {
     let quote = |word: &str| {
         let safe = !word.is_empty()
-            && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
-        if safe { word.to_string() } else { format!("'{}'", word.replace('\'', r"'\''")) }
+            && word
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+        if safe {
+            word.to_string()
+        } else {
+            format!("'{}'", word.replace('\'', r"'\''"))
+        }
     };
-    words.iter().map(|w| quote(w.as_ref())).collect::<Vec<_>>().join(" ")
+    words
+        .iter()
+        .map(|w| quote(w.as_ref()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -71,8 +81,14 @@ mod tests {
 
     #[test]
     fn shell_words_quote_only_what_needs_it() {
-        assert_eq!(super::shell_words(&["sh", "-c", "echo it's"]), r"sh -c 'echo it'\''s'");
-        assert_eq!(super::shell_words(&["PATH=/bin:/usr/bin", ""]), "PATH=/bin:/usr/bin ''");
+        assert_eq!(
+            super::shell_words(&["sh", "-c", "echo it's"]),
+            r"sh -c 'echo it'\''s'"
+        );
+        assert_eq!(
+            super::shell_words(&["PATH=/bin:/usr/bin", ""]),
+            "PATH=/bin:/usr/bin ''"
+        );
     }
 
     #[test]

@@ -9,8 +9,8 @@
 //! (the `--explain` narration), docker's [`exit`] codes and the [`cli`] conventions.
 
 pub mod cli;
-pub mod explain;
 pub mod exit;
+pub mod explain;
 mod run;
 
 pub use run::{DEFAULT_PATH, Error, Run, default_env, run};

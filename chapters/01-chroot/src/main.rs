@@ -19,14 +19,22 @@ struct Cli {
     /// Directory to use as the root filesystem.
     rootfs: PathBuf,
     /// Command to run inside it, and its arguments.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, default_value = "/bin/sh")]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        default_value = "/bin/sh"
+    )]
     command: Vec<String>,
 }
 
 fn main() -> ExitCode {
     let cli: Cli = cli::parse();
     ch01_chroot::explain::enable(cli.explain);
-    let run = Run { rootfs: cli.rootfs, argv: cli.command, env: default_env() };
+    let run = Run {
+        rootfs: cli.rootfs,
+        argv: cli.command,
+        env: default_env(),
+    };
     match ch01_chroot::run(&run) {
         Ok(code) => ExitCode::from(code as u8),
         Err(err) => {

@@ -40,11 +40,23 @@ pub enum Error {
     #[error("exec {cmd:?} in rootfs {rootfs}: executable file not found in $PATH")]
     NotFound { cmd: String, rootfs: PathBuf },
     #[error("exec {cmd:?} in rootfs {rootfs}: no such file or directory{hint}")]
-    NoSuchFile { cmd: String, rootfs: PathBuf, hint: &'static str },
+    NoSuchFile {
+        cmd: String,
+        rootfs: PathBuf,
+        hint: &'static str,
+    },
     #[error("exec {cmd:?} in rootfs {rootfs}: {errno}")]
-    CannotInvoke { cmd: String, rootfs: PathBuf, errno: Errno },
+    CannotInvoke {
+        cmd: String,
+        rootfs: PathBuf,
+        errno: Errno,
+    },
     #[error("{call} in rootfs {rootfs}: {errno}")]
-    Syscall { call: &'static str, rootfs: PathBuf, errno: Errno },
+    Syscall {
+        call: &'static str,
+        rootfs: PathBuf,
+        errno: Errno,
+    },
 }
 
 impl Error {
@@ -80,8 +92,12 @@ pub fn run(run: &Run) -> Result<i32, Error> {
     // The child tells the parent why it failed over this pipe. Both ends are
     // close-on-exec: when execve(2) succeeds the kernel closes the write end,
     // so the parent reads end-of-file and knows the command is running.
-    let (report_rx, report_tx) = unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|errno| Error::Syscall { call: "pipe2(2)", rootfs: run.rootfs.clone(), errno })?;
+    let (report_rx, report_tx) =
+        unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|errno| Error::Syscall {
+            call: "pipe2(2)",
+            rootfs: run.rootfs.clone(),
+            errno,
+        })?;
 
     // Like system(3): while the command runs, Ctrl-C and Ctrl-\ are for it, not
     // for us, so we live to report its status (130 for SIGINT).
@@ -111,7 +127,11 @@ pub fn run(run: &Run) -> Result<i32, Error> {
         }
         Err(errno) => {
             ignore_terminal_signals(false);
-            Err(Error::Syscall { call: "fork(2)", rootfs: run.rootfs.clone(), errno })
+            Err(Error::Syscall {
+                call: "fork(2)",
+                rootfs: run.rootfs.clone(),
+                errno,
+            })
         }
     }
 }
@@ -140,8 +160,16 @@ fn enter_and_exec(run: &Run) -> Failure {
     let Ok(program) = CString::new(program.as_os_str().as_bytes()) else {
         return Failure::Exec(Errno::EINVAL);
     };
-    let argv: Vec<CString> = run.argv.iter().filter_map(|a| CString::new(a.as_str()).ok()).collect();
-    let env: Vec<CString> = run.env.iter().filter_map(|e| CString::new(e.as_str()).ok()).collect();
+    let argv: Vec<CString> = run
+        .argv
+        .iter()
+        .filter_map(|a| CString::new(a.as_str()).ok())
+        .collect();
+    let env: Vec<CString> = run
+        .env
+        .iter()
+        .filter_map(|e| CString::new(e.as_str()).ok())
+        .collect();
     // Ignored signals stay ignored across execve(2) (signal(7)): give the command the defaults.
     ignore_terminal_signals(false);
     let Err(errno) = unistd::execve(&program, &argv, &env);
@@ -197,7 +225,11 @@ fn wait_for(child: Pid) -> i32 {
 }
 
 fn ignore_terminal_signals(ignore: bool) {
-    let handler = if ignore { SigHandler::SigIgn } else { SigHandler::SigDfl };
+    let handler = if ignore {
+        SigHandler::SigIgn
+    } else {
+        SigHandler::SigDfl
+    };
     for sig in [Signal::SIGINT, Signal::SIGQUIT] {
         // SAFETY: SIG_IGN and SIG_DFL are not functions, so no handler can run unsafely.
         let _ = unsafe { signal::signal(sig, handler) };
@@ -254,8 +286,16 @@ impl Failure {
     fn into_error(self, cmd: &str, rootfs: &Path) -> Error {
         let (cmd, rootfs) = (cmd.to_string(), rootfs.to_path_buf());
         match self {
-            Failure::Chroot(errno) => Error::Syscall { call: "chroot(2)", rootfs, errno },
-            Failure::Chdir(errno) => Error::Syscall { call: "chdir(2)", rootfs, errno },
+            Failure::Chroot(errno) => Error::Syscall {
+                call: "chroot(2)",
+                rootfs,
+                errno,
+            },
+            Failure::Chdir(errno) => Error::Syscall {
+                call: "chdir(2)",
+                rootfs,
+                errno,
+            },
             Failure::NotFound => Error::NotFound { cmd, rootfs },
             // ENOENT from execve(2) for a file that exists means its interpreter
             // (#! line or ELF dynamic loader) is missing: a classic chroot puzzle.
@@ -308,6 +348,9 @@ mod tests {
         let path = format!("{}:{}", a.display(), b.display());
         assert_eq!(find_command("tool", &path), Ok(b.join("tool")));
         assert_eq!(find_command("missing", &path), Err(Failure::NotFound));
-        assert_eq!(find_command("./rel/tool", &path), Ok(PathBuf::from("./rel/tool")));
+        assert_eq!(
+            find_command("./rel/tool", &path),
+            Ok(PathBuf::from("./rel/tool"))
+        );
     }
 }

@@ -20,13 +20,23 @@ fn snapshot_run(name: &str, flags: &[&str], rootfs: &std::path::Path, args: &[&s
 #[test]
 fn echo_hi() {
     testkit::require_root!();
-    snapshot_run("echo_hi", &[], &testkit::fixtures::busybox_rootfs(), &["/bin/echo", "hi"]);
+    snapshot_run(
+        "echo_hi",
+        &[],
+        &testkit::fixtures::busybox_rootfs(),
+        &["/bin/echo", "hi"],
+    );
 }
 
 #[test]
 fn explain_shows_each_step() {
     testkit::require_root!();
-    snapshot_run("explain", &["--explain"], &testkit::fixtures::busybox_rootfs(), &["/bin/echo", "hi"]);
+    snapshot_run(
+        "explain",
+        &["--explain"],
+        &testkit::fixtures::busybox_rootfs(),
+        &["/bin/echo", "hi"],
+    );
 }
 
 #[test]
@@ -39,18 +49,33 @@ fn the_rootfs_is_the_new_root() {
 #[test]
 fn exit_status_passes_through() {
     testkit::require_root!();
-    snapshot_run("exit_3", &[], &testkit::fixtures::busybox_rootfs(), &["sh", "-c", "exit 3"]);
+    snapshot_run(
+        "exit_3",
+        &[],
+        &testkit::fixtures::busybox_rootfs(),
+        &["sh", "-c", "exit 3"],
+    );
 }
 
 #[test]
 fn killed_by_signal_exits_128_plus_n() {
     testkit::require_root!();
-    snapshot_run("killed", &[], &testkit::fixtures::busybox_rootfs(), &["sh", "-c", "kill -KILL $$"]);
+    snapshot_run(
+        "killed",
+        &[],
+        &testkit::fixtures::busybox_rootfs(),
+        &["sh", "-c", "kill -KILL $$"],
+    );
 }
 
 #[test]
 fn missing_rootfs_exits_125() {
-    snapshot_run("rootfs_missing", &[], std::path::Path::new("/nonexistent/rootfs"), &["/bin/true"]);
+    snapshot_run(
+        "rootfs_missing",
+        &[],
+        std::path::Path::new("/nonexistent/rootfs"),
+        &["/bin/true"],
+    );
 }
 
 #[test]
@@ -62,13 +87,23 @@ fn rootfs_that_is_a_file_exits_125() {
 #[test]
 fn command_not_found_exits_127() {
     testkit::require_root!();
-    snapshot_run("not_found", &[], &testkit::fixtures::busybox_rootfs(), &["nosuchcmd"]);
+    snapshot_run(
+        "not_found",
+        &[],
+        &testkit::fixtures::busybox_rootfs(),
+        &["nosuchcmd"],
+    );
 }
 
 #[test]
 fn command_not_executable_exits_126() {
     testkit::require_root!();
-    snapshot_run("not_executable", &[], &testkit::fixtures::busybox_rootfs(), &["/etc/passwd"]);
+    snapshot_run(
+        "not_executable",
+        &[],
+        &testkit::fixtures::busybox_rootfs(),
+        &["/etc/passwd"],
+    );
 }
 
 #[test]
@@ -76,7 +111,8 @@ fn not_root_is_refused_clearly() {
     // Needs root to become someone else: the check runs as `nobody`.
     testkit::require_root!();
     let mut cmd = ch01();
-    cmd.arg(testkit::fixtures::busybox_rootfs()).arg("/bin/true");
+    cmd.arg(testkit::fixtures::busybox_rootfs())
+        .arg("/bin/true");
     std::os::unix::process::CommandExt::uid(&mut cmd, 65534);
     let _guard = testkit::redactions().bind_to_scope();
     assert_snapshot!("not_root", testkit::transcript(&mut cmd));
@@ -85,13 +121,24 @@ fn not_root_is_refused_clearly() {
 #[test]
 fn same_hostname_as_the_host() {
     testkit::require_root!();
-    let host = nix::unistd::gethostname().unwrap().to_string_lossy().into_owned();
+    let host = nix::unistd::gethostname()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     let mut cmd = ch01();
-    cmd.arg(testkit::fixtures::busybox_rootfs()).arg("/bin/hostname");
+    cmd.arg(testkit::fixtures::busybox_rootfs())
+        .arg("/bin/hostname");
     let mut settings = testkit::redactions();
     let transcript = testkit::transcript(&mut cmd);
-    assert_eq!(transcript.lines().nth(1), Some(host.as_str()), "chroot does not isolate the hostname");
-    settings.add_filter(&format!(r"(?m)^{}$", testkit::regex_escape(&host)), "[the host's hostname]");
+    assert_eq!(
+        transcript.lines().nth(1),
+        Some(host.as_str()),
+        "chroot does not isolate the hostname"
+    );
+    settings.add_filter(
+        &format!(r"(?m)^{}$", testkit::regex_escape(&host)),
+        "[the host's hostname]",
+    );
     let _guard = settings.bind_to_scope();
     assert_snapshot!("same_hostname", transcript);
 }
@@ -125,11 +172,17 @@ fn root_escapes_a_chroot_through_proc() {
     let secret = HostSecret::create();
     let rootfs = testkit::fixtures::busybox_rootfs_copy();
     let _unmount = UnmountOnDrop(rootfs.path().join("proc"));
-    let script = format!("mount -t proc proc /proc && cat /proc/$PPID/root{}; umount /proc", secret.0.display());
+    let script = format!(
+        "mount -t proc proc /proc && cat /proc/$PPID/root{}; umount /proc",
+        secret.0.display()
+    );
     let mut cmd = ch01();
     cmd.arg(rootfs.path()).args(["sh", "-c", &script]);
     let mut settings = testkit::redactions();
-    settings.add_filter(&testkit::regex_escape(&rootfs.path().display().to_string()), "/tmp/rootfs-copy");
+    settings.add_filter(
+        &testkit::regex_escape(&rootfs.path().display().to_string()),
+        "/tmp/rootfs-copy",
+    );
     let _guard = settings.bind_to_scope();
     assert_snapshot!("escape", testkit::transcript(&mut cmd));
 }

@@ -11,7 +11,12 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 #[command(disable_version_flag = true)]
 pub struct Cli {
     /// Where dockyard keeps its state: images, containers, volumes.
-    #[arg(long, global = true, env = "DOCKYARD_ROOT", default_value = "/var/lib/dockyard")]
+    #[arg(
+        long,
+        global = true,
+        env = "DOCKYARD_ROOT",
+        default_value = "/var/lib/dockyard"
+    )]
     pub root: PathBuf,
     /// Print each kernel-level step as it happens, with its shell equivalent.
     #[arg(long, global = true)]
@@ -48,6 +53,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub rootfs: PathBuf,
     /// Command to run, and its arguments.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, default_value = "/bin/sh")]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        default_value = "/bin/sh"
+    )]
     pub command: Vec<String>,
 }

@@ -6,6 +6,10 @@ use crate::cli::RunArgs;
 
 /// Runs the command in the foreground and returns its exit status.
 pub fn run(args: RunArgs) -> anyhow::Result<i32> {
-    let run = Run { rootfs: args.rootfs, argv: args.command, env: default_env() };
+    let run = Run {
+        rootfs: args.rootfs,
+        argv: args.command,
+        env: default_env(),
+    };
     Ok(ch01_chroot::run(&run)?)
 }
