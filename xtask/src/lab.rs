@@ -325,6 +325,17 @@ pub fn starter(source: &str) -> anyhow::Result<String> {
     Ok(out)
 }
 
+/// Whether a student has reset this lab and not finished it: its crate still has
+/// the starter's `todo!()`s (then the rest of the suite cannot pass).
+pub fn in_progress(lab: &Lab) -> anyhow::Result<bool> {
+    for file in rust_files(&sh::workspace().join(&lab.crate_dir).join("src"))? {
+        if fs::read_to_string(&file)?.contains("todo!(\"lab: ") {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Proves that every check of `lab` fails on the starter: copies the workspace
 /// (without target/), applies the starter, and runs the checks there.
 pub fn verify_starter_fails(lab: &Lab) -> anyhow::Result<()> {
