@@ -374,6 +374,13 @@ pub fn verify_starter_fails(lab: &Lab) -> anyhow::Result<()> {
         &copy,
         Some(&work.join("target").join("lab-starter-target")),
     )?;
+    if results.values().all(|o| *o == Outcome::Skipped) {
+        eprintln!(
+            "lab {}: SKIPPED checking that the starter fails: its checks need root",
+            lab.number()
+        );
+        return Ok(());
+    }
     let passing: Vec<&String> = results
         .iter()
         .filter(|(_, o)| **o != Outcome::Failed)
