@@ -1,1 +1,27 @@
 //! Chapter 02: namespaces.
+//!
+//! Chapter 01 gave a command its own `/`, and showed it was not isolation: the
+//! command still saw the host's processes, hostname, network and mounts, and as
+//! root it could walk out of its chroot. This chapter wraps the same fork-and-exec
+//! shape in namespaces, a real root filesystem switch and docker's hardening:
+//!
+//! - [`spec`]: the contract, an OCI runtime [`Spec`](oci_spec::runtime::Spec)
+//!   (runc's `config.json`), built from `run`'s flags or loaded from a bundle;
+//! - [`run`] / [`run_with`]: the runtime that makes a container from a spec;
+//! - [`namespaces`], [`rootfs`], [`devices`]: what the container sees;
+//! - [`hardening`]: what root inside may still do;
+//! - [`channel`], [`signals`], [`tty`]: how the runner and the container talk.
+
+pub mod channel;
+mod container;
+pub mod devices;
+mod error;
+pub mod hardening;
+pub mod namespaces;
+pub mod rootfs;
+pub mod signals;
+pub mod spec;
+pub mod tty;
+
+pub use container::{Setup, run, run_with};
+pub use error::Error;

@@ -1,0 +1,358 @@
+//! The runtime: a [`Spec`] and a rootfs in, a running container out.
+//!
+//! Chapter 01's shape (fork, enter the rootfs, exec, wait) with three changes:
+//! clone(2) replaces fork(2) so the child is born in new namespaces (and is PID 1
+//! of the new PID namespace); parent and child talk over a [`channel`](crate::channel)
+//! so the runner can finish its part (id maps, chapter 03's cgroups) before the
+//! child goes on; and the child builds its root filesystem and hardens itself
+//! before execve(2).
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use ch01_chroot::{DEFAULT_PATH, exit, explain};
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{Gid, Pid, Uid};
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+use seccompiler::BpfProgram;
+
+use crate::channel::{self, End, Failure, ToParent};
+use crate::hardening::{self, caps, seccomp};
+use crate::rootfs::EtcFiles;
+use crate::signals::{Event, Signals};
+use crate::{Error, namespaces, rootfs, tty};
+
+/// What the runner may do to the child after it exists and before it execs:
+/// chapter 03 moves it into its cgroup here. Runs in the runner.
+pub type Setup<'a> = dyn FnMut(Pid) -> Result<(), Box<dyn std::error::Error + Send + Sync>> + 'a;
+
+/// The clone(2) child's stack. It only runs the set-up code before execve(2).
+const STACK_SIZE: usize = 8 * 1024 * 1024;
+
+/// Runs the container the spec describes on `rootfs` and returns the command's
+/// exit status (128+N if signal N killed it).
+pub fn run(spec: &Spec, rootfs: &Path) -> Result<i32, Error> {
+    run_with(spec, rootfs, &mut |_| Ok(()))
+}
+
+/// Like [`run`], calling `setup` with the child's host pid once the child exists
+/// in its namespaces but before it unshares its cgroup namespace and execs.
+pub fn run_with(spec: &Spec, rootfs: &Path, setup: &mut Setup<'_>) -> Result<i32, Error> {
+    let rootfs = std::fs::canonicalize(rootfs)
+        .ok()
+        .filter(|p| p.is_dir())
+        .ok_or_else(|| Error::RootfsMissing(rootfs.to_path_buf()))?;
+    if !nix::unistd::geteuid().is_root() {
+        return Err(Error::NotRoot);
+    }
+    let process = spec.process().as_ref().ok_or(Error::NoCommand)?;
+    let cmd = process.args().as_ref().and_then(|a| a.first()).ok_or(Error::NoCommand)?.clone();
+    let filters = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(policy) => seccomp::compile(policy).map_err(|e| Error::Io {
+            step: "compile the seccomp policy".into(),
+            source: std::io::Error::other(e),
+        })?,
+        None => Vec::new(),
+    };
+    let etc = EtcFiles::write(spec.hostname().as_deref().unwrap_or_default())?;
+    let (parent_end, child_end) = channel::pair().map_err(Error::sys("socketpair(2)"))?;
+    let signals = Signals::block()?;
+
+    let flags = namespaces::clone_flags(spec);
+    let init = Init { spec, process, rootfs: &rootfs, etc: etc.dir(), filters: &filters, signals: &signals };
+    explain!("clone(2) a child in new namespaces: it will be PID 1 of its own";
+        "{} {}", namespaces::unshare_words(flags), explain::shell_words(process.args().as_deref().unwrap_or_default()));
+    let mut stack = vec![0u8; STACK_SIZE];
+    let child_fn = Box::new(|| {
+        // The child holds a copy of the runner's end: close it, so that if the
+        // runner dies, our wait for its word ends at end-of-file.
+        parent_end.close_copy_in_child();
+        init.run(&child_end)
+    });
+    // SAFETY: the runner is single-threaded here, so the child (a copy of this
+    // process without CLONE_VM) may allocate; it only returns or execs.
+    let child = unsafe { nix::sched::clone(child_fn, &mut stack, flags, Some(libc::SIGCHLD)) }
+        .map_err(Error::sys("clone(2)"))?;
+    drop(child_end);
+    explain!("the child is pid {child} on the host and pid 1 inside");
+
+    match start(spec, &parent_end, child, setup, &cmd, &rootfs) {
+        Ok(master) => Ok(supervise(child, &signals, master)),
+        Err(err) => {
+            let _ = kill(child, Signal::SIGKILL);
+            let _ = waitpid(child, None);
+            Err(err)
+        }
+    }
+}
+
+/// The runner's half of the start-up: id maps, `setup`, then the go-ahead;
+/// returns the terminal's master if the child sent one.
+fn start(
+    spec: &Spec,
+    channel: &End,
+    child: Pid,
+    setup: &mut Setup<'_>,
+    cmd: &str,
+    rootfs: &Path,
+) -> Result<Option<OwnedFd>, Error> {
+    if namespaces::wanted(spec).contains(&LinuxNamespaceType::User) {
+        namespaces::write_id_maps(child, spec)?;
+    }
+    setup(child).map_err(Error::Setup)?;
+    channel.release_child().map_err(Error::sys("tell the container to go on"))?;
+    let mut master = None;
+    loop {
+        match channel.next_report().map_err(Error::sys("read the container's report"))? {
+            None => return Ok(master),
+            Some((ToParent::PtyMaster, fd)) => master = fd,
+            Some((ToParent::Failed(failure), _)) => return Err(failure.into_error(cmd, rootfs)),
+        }
+    }
+}
+
+/// Waits for the command to end, forwarding signals and (with a terminal)
+/// copying bytes between the caller and the container's pty.
+fn supervise(child: Pid, signals: &Signals, master: Option<OwnedFd>) -> i32 {
+    let _raw = master.as_ref().and_then(|_| tty::RawMode::enter());
+    if let Some(master) = &master {
+        tty::copy_size(master.as_fd());
+    }
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let mut stdin_open = master.is_some();
+    let mut status = None;
+    while status.is_none() {
+        let mut fds = vec![PollFd::new(signals.fd(), PollFlags::POLLIN)];
+        if let Some(master) = &master {
+            fds.push(PollFd::new(master.as_fd(), PollFlags::POLLIN));
+            if stdin_open {
+                fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+            }
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(_) => break,
+        }
+        let ready = |i: usize| fds.get(i).and_then(|f| f.revents()).is_some_and(|r| !r.is_empty());
+        let (master_ready, stdin_ready) = (ready(1), ready(2));
+        if let Some(master) = &master {
+            if master_ready {
+                tty::pump(master.as_fd(), stdout.as_fd());
+            }
+            if stdin_ready && !tty::pump(stdin.as_fd(), master.as_fd()) {
+                stdin_open = false;
+            }
+        }
+        while let Some(event) = signals.next() {
+            match event {
+                Event::Forward(sig) => crate::signals::forward(child, sig),
+                Event::Resize => {
+                    if let Some(master) = &master {
+                        tty::copy_size(master.as_fd());
+                    }
+                }
+                Event::Child => status = reap(child).or(status),
+            }
+        }
+    }
+    // The command is gone; print what it wrote before it went.
+    if let Some(master) = &master {
+        while tty::pump(master.as_fd(), stdout.as_fd()) {}
+    }
+    let code = status.unwrap_or(exit::ENGINE_ERROR);
+    explain!("waitpid(2): {child} ended, exit status {code}");
+    code
+}
+
+/// The exit status of `child` if it has ended.
+fn reap(child: Pid) -> Option<i32> {
+    loop {
+        match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => return None,
+            Ok(status) => {
+                if let Some(code) = exit::code_of(status) {
+                    return Some(code);
+                }
+            }
+            Err(Errno::EINTR) => continue,
+            Err(_) => return Some(exit::ENGINE_ERROR),
+        }
+    }
+}
+
+/// What the child needs; borrowed from the runner's memory, which clone(2) copied.
+struct Init<'a> {
+    spec: &'a Spec,
+    process: &'a Process,
+    rootfs: &'a Path,
+    etc: &'a Path,
+    filters: &'a [BpfProgram],
+    signals: &'a Signals,
+}
+
+impl Init<'_> {
+    /// The child's whole life: wait for the go-ahead, set up, exec. Returns
+    /// only on failure (after reporting it), with the status to exit with.
+    fn run(&self, channel: &End) -> isize {
+        // If the runner dies, so does the container, rather than live on unsupervised.
+        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+        if !channel.wait_for_release() {
+            return exit::ENGINE_ERROR as isize;
+        }
+        let Err(failure) = self.set_up_and_exec(channel);
+        channel.report(failure);
+        exit::ENGINE_ERROR as isize
+    }
+
+    fn set_up_and_exec(&self, channel: &End) -> Result<std::convert::Infallible, Failure> {
+        let wanted = namespaces::wanted(self.spec);
+        if wanted.contains(&LinuxNamespaceType::User) {
+            namespaces::become_root_in_userns()?;
+        }
+        if wanted.contains(&LinuxNamespaceType::Cgroup) {
+            namespaces::unshare_cgroup()?;
+        }
+        if let (true, Some(name)) = (wanted.contains(&LinuxNamespaceType::Uts), self.spec.hostname()) {
+            namespaces::set_hostname(name)?;
+        }
+        if wanted.contains(&LinuxNamespaceType::Network) {
+            namespaces::loopback_up()?;
+        }
+        // A session of its own: the caller's terminal signals reach the runner
+        // only, which forwards them.
+        nix::unistd::setsid().map_err(Failure::step("setsid(2)"))?;
+        if wanted.contains(&LinuxNamespaceType::Mount) {
+            rootfs::enter(self.spec, self.rootfs, self.etc)?;
+        } else {
+            explain!("no mount namespace in the spec: chroot(2) only"; "chroot {}", self.rootfs.display());
+            nix::unistd::chroot(self.rootfs).map_err(Failure::at("chroot(2)", self.rootfs.display()))?;
+        }
+        if self.process.terminal().unwrap_or(false) {
+            tty::attach_in_container(channel)?;
+        }
+
+        let capabilities = self.process.capabilities().as_ref();
+        if let Some(c) = capabilities {
+            caps::limit_bounding(c)?;
+        }
+        nix::sys::prctl::set_keepcaps(true).map_err(Failure::step("prctl(PR_SET_KEEPCAPS)"))?;
+        switch_user(self.process)?;
+        if let Some(c) = capabilities {
+            caps::apply(c)?;
+        }
+        if self.process.no_new_privileges().unwrap_or(false) {
+            hardening::no_new_privs()?;
+        }
+        let cwd = self.process.cwd();
+        explain!("chdir(2) to the working directory"; "cd {}", cwd.display());
+        nix::unistd::chdir(cwd).map_err(Failure::at("chdir to the working directory", cwd.display()))?;
+
+        let args = self.process.args().as_deref().unwrap_or_default();
+        let env = self.process.env().as_deref().unwrap_or_default();
+        let path = env.iter().find_map(|kv| kv.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH);
+        let program = find_command(&args[0], path).ok_or(Failure::NotFound)?;
+        let program = CString::new(program.as_os_str().as_bytes()).map_err(|_| Failure::Exec { errno: libc::EINVAL })?;
+        let argv: Vec<CString> = args.iter().filter_map(|a| CString::new(a.as_str()).ok()).collect();
+        let envp: Vec<CString> = env.iter().filter_map(|e| CString::new(e.as_str()).ok()).collect();
+
+        close_inherited_fds()?;
+        self.signals.restore_in_child().map_err(Failure::step("restore the signal mask"))?;
+        if !self.filters.is_empty() {
+            seccomp::install(self.filters)?;
+        }
+        explain!("execve(2) {} as PID 1", program.to_string_lossy();
+            "exec env -i {} {}", explain::shell_words(env), explain::shell_words(args));
+        let Err(errno) = nix::unistd::execve(&program, &argv, &envp);
+        Err(Failure::Exec { errno: errno as i32 })
+    }
+}
+
+/// Becomes the spec's user: supplementary groups, then group, then user (in that
+/// order: after setuid we could no longer change groups).
+fn switch_user(process: &Process) -> Result<(), Failure> {
+    let user = process.user();
+    let groups: Vec<Gid> = user.additional_gids().iter().flatten().map(|&g| Gid::from_raw(g)).collect();
+    let (uid, gid) = (Uid::from_raw(user.uid()), Gid::from_raw(user.gid()));
+    explain!("switch to uid {uid}, gid {gid}"; "setpriv --reuid={uid} --regid={gid} --groups={}",
+        if groups.is_empty() { "''".to_string() } else { groups.iter().map(|g| g.to_string()).collect::<Vec<_>>().join(",") });
+    nix::unistd::setgroups(&groups).map_err(Failure::step("setgroups(2)"))?;
+    nix::unistd::setresgid(gid, gid, gid).map_err(Failure::at("setresgid(2)", gid))?;
+    nix::unistd::setresuid(uid, uid, uid).map_err(Failure::at("setresuid(2)", uid))?;
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(user.umask().unwrap_or(0o022)));
+    Ok(())
+}
+
+/// No descriptor of the runner may reach the command (runc's CVE-2024-21626 was
+/// a leaked directory fd of the host): mark every fd from 3 up close-on-exec,
+/// in case whoever started the runner left one open without the flag.
+fn close_inherited_fds() -> Result<(), Failure> {
+    explain!("mark every descriptor above 2 close-on-exec"; "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)");
+    // SAFETY: close_range(2) only changes descriptor flags.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    if r < 0 {
+        return Err(Failure::step("close_range(2)")(Errno::last()));
+    }
+    Ok(())
+}
+
+// LOCAL COPY of chapter 01's `find_command` (private there; asked to make it public).
+/// Finds `cmd` the way a shell does, inside the new root.
+fn find_command(cmd: &str, path: &str) -> Option<PathBuf> {
+    if cmd.contains('/') {
+        return Some(PathBuf::from(cmd));
+    }
+    path.split(':').map(|dir| Path::new(dir).join(cmd)).find(|candidate| {
+        std::fs::metadata(candidate).is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+    })
+}
+
+impl Failure {
+    /// The runner's error for a failure the child reported.
+    fn into_error(self, cmd: &str, rootfs: &Path) -> Error {
+        let (cmd, rootfs) = (cmd.to_string(), rootfs.to_path_buf());
+        match self {
+            Failure::Step { step, on, errno } => Error::Child { step, on, reason: Errno::from_raw(errno).to_string() },
+            Failure::Caps { step, message } => Error::Child { step, on: None, reason: message },
+            Failure::NotFound => ch01_chroot::Error::NotFound { cmd, rootfs }.into(),
+            Failure::Exec { errno } if errno == libc::ENOENT => ch01_chroot::Error::NoSuchFile {
+                cmd,
+                rootfs,
+                hint: " (if the file exists, the interpreter it names is missing from the rootfs)",
+            }
+            .into(),
+            Failure::Exec { errno } => ch01_chroot::Error::CannotInvoke { cmd, rootfs, errno: Errno::from_raw(errno) }.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::sched::CloneFlags;
+
+    #[test]
+    fn child_failures_become_docker_exit_codes() {
+        let rootfs = Path::new("/r");
+        let code = |f: Failure| f.into_error("x", rootfs).exit_code();
+        assert_eq!(code(Failure::NotFound), 127);
+        assert_eq!(code(Failure::Exec { errno: libc::EACCES }), 126);
+        assert_eq!(code(Failure::Exec { errno: libc::ENOENT }), 127);
+        assert_eq!(code(Failure::Step { step: "mount".into(), on: None, errno: 1 }), 125);
+    }
+
+    #[test]
+    fn clone_flags_follow_the_spec() {
+        let flags = crate::spec::RunFlags { args: vec!["sh".into()], ..Default::default() };
+        let spec = crate::spec::build(&flags, Path::new("/nonexistent")).unwrap();
+        let got = namespaces::clone_flags(&spec);
+        assert!(got.contains(CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET));
+        assert!(!got.contains(CloneFlags::CLONE_NEWUSER) && !got.contains(CloneFlags::CLONE_NEWCGROUP));
+    }
+}

@@ -1,0 +1,134 @@
+//! Namespaces: each one gives the container its own copy of one kind of global
+//! resource (namespaces(7)): hostname (UTS), process ids (PID), the mount table
+//! (mount), System V IPC and message queues (IPC), network devices and ports
+//! (network), the cgroup root (cgroup) and, with `--userns`, user and group ids.
+
+use ch01_chroot::explain;
+use nix::sched::CloneFlags;
+use nix::unistd::{Gid, Pid, Uid};
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
+
+use crate::Error;
+use crate::channel::Failure;
+
+/// The namespaces the spec asks for.
+pub(crate) fn wanted(spec: &Spec) -> Vec<LinuxNamespaceType> {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .map(|nss| nss.iter().filter(|ns| ns.path().is_none()).map(|ns| ns.typ()).collect())
+        .unwrap_or_default()
+}
+
+/// The clone(2) flags for every namespace made at birth. The cgroup namespace is
+/// left out: the child unshares it later, after the runner's `setup` has moved it
+/// into its cgroup, so that cgroup becomes the root it sees (cgroup_namespaces(7)).
+pub(crate) fn clone_flags(spec: &Spec) -> CloneFlags {
+    wanted(spec)
+        .into_iter()
+        .filter_map(|typ| match typ {
+            LinuxNamespaceType::Mount => Some(CloneFlags::CLONE_NEWNS),
+            LinuxNamespaceType::Uts => Some(CloneFlags::CLONE_NEWUTS),
+            LinuxNamespaceType::Ipc => Some(CloneFlags::CLONE_NEWIPC),
+            LinuxNamespaceType::User => Some(CloneFlags::CLONE_NEWUSER),
+            LinuxNamespaceType::Pid => Some(CloneFlags::CLONE_NEWPID),
+            LinuxNamespaceType::Network => Some(CloneFlags::CLONE_NEWNET),
+            _ => None,
+        })
+        .fold(CloneFlags::empty(), |all, flag| all | flag)
+}
+
+/// The shell words for `unshare(1)` making the same namespaces, for `--explain`.
+pub(crate) fn unshare_words(flags: CloneFlags) -> String {
+    let mut words = vec!["unshare"];
+    for (flag, word) in [
+        (CloneFlags::CLONE_NEWUSER, "--user"),
+        (CloneFlags::CLONE_NEWPID, "--pid --fork"),
+        (CloneFlags::CLONE_NEWNS, "--mount"),
+        (CloneFlags::CLONE_NEWUTS, "--uts"),
+        (CloneFlags::CLONE_NEWIPC, "--ipc"),
+        (CloneFlags::CLONE_NEWNET, "--net"),
+    ] {
+        if flags.contains(flag) {
+            words.push(word);
+        }
+    }
+    words.join(" ")
+}
+
+/// Writes the user namespace's id maps, from the runner (the parent user
+/// namespace), as newuidmap(1) would. user_namespaces(7): a map can be written
+/// once, by a process with CAP_SETUID/CAP_SETGID in the parent namespace.
+pub(crate) fn write_id_maps(child: Pid, spec: &Spec) -> Result<(), Error> {
+    let Some(linux) = spec.linux() else { return Ok(()) };
+    for (file, maps) in [("uid_map", linux.uid_mappings()), ("gid_map", linux.gid_mappings())] {
+        let text: String = maps
+            .iter()
+            .flatten()
+            .map(|m: &LinuxIdMapping| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect();
+        if text.is_empty() {
+            continue;
+        }
+        let path = format!("/proc/{child}/{file}");
+        explain!("map ids in the user namespace: {}", text.trim_end();
+            "echo '{}' > {path}", text.trim_end());
+        std::fs::write(&path, &text).map_err(Error::io(format!("write {path}")))?;
+    }
+    Ok(())
+}
+
+/// In a fresh user namespace the child's ids are unmapped until the runner
+/// writes the maps; then it takes on root (0) inside, which is the unprivileged
+/// host id the map names outside.
+pub(crate) fn become_root_in_userns() -> Result<(), Failure> {
+    explain!("become root inside the user namespace"; "setpriv --reuid=0 --regid=0 --clear-groups");
+    nix::unistd::setgroups(&[]).map_err(Failure::step("setgroups(2)"))?;
+    let (gid, uid) = (Gid::from_raw(0), Uid::from_raw(0));
+    nix::unistd::setresgid(gid, gid, gid).map_err(Failure::step("setresgid(2) to 0"))?;
+    nix::unistd::setresuid(uid, uid, uid).map_err(Failure::step("setresuid(2) to 0"))
+}
+
+/// Enters a new cgroup namespace: from here on /proc/self/cgroup shows the
+/// current cgroup as `/`.
+pub(crate) fn unshare_cgroup() -> Result<(), Failure> {
+    explain!("unshare(2) a new cgroup namespace: the current cgroup becomes its root"; "unshare --cgroup");
+    nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).map_err(Failure::step("unshare(CLONE_NEWCGROUP)"))
+}
+
+/// Sets the hostname in the container's own UTS namespace.
+pub(crate) fn set_hostname(name: &str) -> Result<(), Failure> {
+    explain!("sethostname(2) in the new UTS namespace"; "hostname {name}");
+    nix::unistd::sethostname(name).map_err(Failure::at("sethostname(2)", name))
+}
+
+/// A new network namespace has one device, `lo`, and it is down: bring it up
+/// with the SIOCSIFFLAGS ioctl, as `ip link set lo up` does (netdevice(7)).
+pub(crate) fn loopback_up() -> Result<(), Failure> {
+    explain!("bring up the loopback device of the new network namespace"; "ip link set lo up");
+    let step = Failure::step;
+    // SAFETY: socket(2) with constant arguments; the result is checked.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(step("socket(2) for SIOCSIFFLAGS")(nix::errno::Errno::last()));
+    }
+    // SAFETY: fd is a socket we just opened and nothing else owns.
+    let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&sock);
+    // SAFETY: ifreq is plain data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS/SIOCSIFFLAGS read and write the ifreq we pass, which outlives the calls.
+    unsafe {
+        if libc::ioctl(raw, libc::SIOCGIFFLAGS, &mut req) < 0 {
+            return Err(step("ioctl(SIOCGIFFLAGS) on lo")(nix::errno::Errno::last()));
+        }
+        req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        if libc::ioctl(raw, libc::SIOCSIFFLAGS, &req) < 0 {
+            return Err(step("ioctl(SIOCSIFFLAGS) on lo")(nix::errno::Errno::last()));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,255 @@
+//! The container's root filesystem: its own mount table, entered with pivot_root(2).
+//!
+//! Chapter 01's chroot(2) only changed what `/` means for path lookups; the host's
+//! mounts stayed reachable (its /proc escape showed it). Here, in a new mount
+//! namespace, every mount is made private first, so nothing we do propagates to
+//! the host; the rootfs is bind-mounted onto itself (pivot_root needs a mount
+//! point); the spec's mounts (/proc, /dev, /sys, ...) are made inside it; and
+//! pivot_root(2) swaps the root mount itself, after which the old root is
+//! unmounted, so no path leads back to the host. When the last process of the
+//! namespace exits, the kernel drops all these mounts: nothing is left behind.
+
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Component, Path, PathBuf};
+
+use ch01_chroot::explain;
+use nix::errno::Errno;
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use oci_spec::runtime::{Mount, Spec};
+
+use crate::Error;
+use crate::channel::Failure;
+use crate::hardening::paths;
+
+/// The per-container files docker provides in /etc, written by the runner in
+/// a temporary directory (never into the rootfs, which may be shared) and
+/// bind-mounted over the rootfs's own when it has them. Removed on drop.
+#[derive(Debug)]
+pub struct EtcFiles {
+    dir: tempfile::TempDir,
+}
+
+/// The files [`EtcFiles`] provides, as (name in /etc, why).
+const ETC_FILES: [&str; 3] = ["hostname", "hosts", "resolv.conf"];
+
+impl EtcFiles {
+    /// Writes hostname, hosts and resolv.conf for a container named `hostname`.
+    /// resolv.conf is the host's without loopback name servers, as docker does:
+    /// 127.0.0.53 on the host is not reachable from a new network namespace.
+    pub fn write(hostname: &str) -> Result<EtcFiles, Error> {
+        let dir = tempfile::Builder::new()
+            .prefix("dockyard-ch02-")
+            .tempdir()
+            .map_err(Error::io("create a directory for /etc files"))?;
+        let hosts = format!(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
+        );
+        let resolv: String = std::fs::read_to_string("/etc/resolv.conf")
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| {
+                let mut words = line.split_whitespace();
+                !(words.next() == Some("nameserver")
+                    && words.next().is_some_and(|ip| ip.starts_with("127.") || ip == "::1"))
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        for (name, text) in ETC_FILES.iter().zip([format!("{hostname}\n"), hosts, resolv]) {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).map_err(Error::io(format!("write {}", path.display())))?;
+        }
+        Ok(EtcFiles { dir })
+    }
+
+    /// Where the files are on the host.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Makes the mount namespace and the root filesystem, then enters it. Runs in
+/// the child, in its new mount namespace; `rootfs` is absolute.
+pub(crate) fn enter(spec: &Spec, rootfs: &Path, etc: &Path) -> Result<(), Failure> {
+    // mount_namespaces(7): a new namespace starts as a copy whose mounts may still
+    // share events with the host's (systemd makes / shared). Cut that first.
+    explain!("make every mount private, so nothing propagates back to the host"; "mount --make-rprivate /");
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+        .map_err(Failure::at("make mounts private", "/"))?;
+    explain!("bind-mount the rootfs onto itself: pivot_root needs a mount point";
+        "mount --rbind {0} {0}", rootfs.display());
+    mount(Some(rootfs), rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+        .map_err(Failure::at("bind-mount rootfs", rootfs.display()))?;
+
+    for m in spec.mounts().iter().flatten() {
+        mount_one(rootfs, m)?;
+    }
+    if spec.mounts().iter().flatten().any(|m| m.destination() == Path::new("/dev")) {
+        crate::devices::populate(rootfs)?;
+    }
+    for name in ETC_FILES {
+        let dest = rootfs.join("etc").join(name);
+        if !dest.is_file() {
+            explain!("the rootfs has no /etc/{name} to bind over: skipped (we never write into the rootfs)");
+            continue;
+        }
+        bind(&etc.join(name), &dest, &format!("/etc/{name}"))?;
+    }
+
+    pivot(rootfs)?;
+
+    if let Some(linux) = spec.linux() {
+        for path in linux.masked_paths().iter().flatten() {
+            paths::mask(path)?;
+        }
+        for path in linux.readonly_paths().iter().flatten() {
+            paths::readonly(path)?;
+        }
+    }
+    if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+        explain!("make the root filesystem read-only"; "mount -o remount,bind,ro /");
+        paths::remount_readonly("/")?;
+    }
+    Ok(())
+}
+
+/// pivot_root(2) with `new_root` and `put_old` both ".", as its manual suggests:
+/// the old root ends up mounted on top of the new one, where `umount2(".",
+/// MNT_DETACH)` removes it, without needing a directory for it in the rootfs.
+fn pivot(rootfs: &Path) -> Result<(), Failure> {
+    nix::unistd::chdir(rootfs).map_err(Failure::at("chdir(2)", rootfs.display()))?;
+    explain!("pivot_root(2): the rootfs becomes /, the old root stacks on top"; "cd {} && pivot_root . .", rootfs.display());
+    nix::unistd::pivot_root(".", ".").map_err(Failure::at("pivot_root(2)", rootfs.display()))?;
+    explain!("detach the old root: no path leads back to the host any more"; "umount -l .");
+    umount2(".", MntFlags::MNT_DETACH).map_err(Failure::at("umount2(2) the old root", "/"))?;
+    nix::unistd::chdir("/").map_err(Failure::at("chdir(2)", "/"))
+}
+
+/// Makes one mount of the spec under `rootfs`.
+fn mount_one(rootfs: &Path, m: &Mount) -> Result<(), Failure> {
+    let dest_in = m.destination();
+    let dest = inside(rootfs, dest_in)?;
+    let typ = m.typ().as_deref().unwrap_or("none");
+    let (flags, data) = parse_options(m.options().as_deref().unwrap_or_default());
+    let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
+    if flags.contains(MsFlags::MS_BIND) {
+        ensure_mount_point(&dest, source.is_dir(), dest_in)?;
+        bind(&source, &dest, &dest_in.display().to_string())?;
+        if flags.contains(MsFlags::MS_RDONLY) {
+            paths::remount_readonly(&dest.display().to_string())?;
+        }
+        return Ok(());
+    }
+    ensure_mount_point(&dest, true, dest_in)?;
+    let opts = m.options().as_deref().unwrap_or_default().join(",");
+    explain!("mount {typ} on {}", dest_in.display(); "mount -t {typ} {}{} {}",
+        if opts.is_empty() { String::new() } else { format!("-o {opts} ") }, source.display(), dest_in.display());
+    let data = (!data.is_empty()).then_some(data.as_str());
+    mount(Some(&source), &dest, Some(typ), flags, data).map_err(Failure::at(&format!("mount {typ}"), dest_in.display()))
+}
+
+/// Bind-mounts `source` (a host path) onto `dest` (a path under the rootfs).
+pub(crate) fn bind(source: &Path, dest: &Path, shown: &str) -> Result<(), Failure> {
+    explain!("bind-mount {} on {shown}", source.display(); "mount --bind {} {shown}", source.display());
+    mount(Some(source), dest, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        .map_err(Failure::at("bind-mount", format!("{} on {shown}", source.display())))
+}
+
+/// `rootfs` joined with an absolute path from the spec, refusing `..` and any
+/// symlink on the way: a rootfs is untrusted, and a symlinked /proc or /dev
+/// would otherwise make us mount over a host directory (the runc CVE-2019-19921 family).
+fn inside(rootfs: &Path, dest: &Path) -> Result<PathBuf, Failure> {
+    let mut path = rootfs.to_path_buf();
+    for component in dest.components() {
+        match component {
+            Component::RootDir | Component::CurDir => {}
+            Component::Normal(part) => {
+                path.push(part);
+                if path.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+                    return Err(Failure::at("mount destination is a symlink", dest.display())(Errno::ELOOP));
+                }
+            }
+            _ => return Err(Failure::at("mount destination leaves the rootfs", dest.display())(Errno::EINVAL)),
+        }
+    }
+    Ok(path)
+}
+
+/// A mount needs an existing file or directory to mount on. We create one only
+/// on a tmpfs we mounted ourselves (such as /dev), never in the rootfs, which
+/// may be shared by other containers.
+pub(crate) fn ensure_mount_point(path: &Path, dir: bool, shown: &Path) -> Result<(), Failure> {
+    if path.exists() {
+        return Ok(());
+    }
+    let parent = path.parent().unwrap_or(path);
+    let on_tmpfs = nix::sys::statfs::statfs(parent).is_ok_and(|st| st.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC);
+    if !on_tmpfs {
+        return Err(Failure::at("mount point missing from the rootfs (dockyard never writes into it)", shown.display())(Errno::ENOENT));
+    }
+    let made = if dir {
+        std::fs::create_dir(path)
+    } else {
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o644).open(path).map(drop)
+    };
+    made.map_err(|err| Failure::at("create mount point", shown.display())(Errno::from_raw(err.raw_os_error().unwrap_or(0))))
+}
+
+/// Splits mount(8)-style options into mount(2) flags and filesystem data.
+fn parse_options(options: &[String]) -> (MsFlags, String) {
+    let mut flags = MsFlags::empty();
+    let mut data = Vec::new();
+    for opt in options {
+        let (set, clear) = match opt.as_str() {
+            "ro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
+            "rw" => (MsFlags::empty(), MsFlags::MS_RDONLY),
+            "nosuid" => (MsFlags::MS_NOSUID, MsFlags::empty()),
+            "suid" => (MsFlags::empty(), MsFlags::MS_NOSUID),
+            "nodev" => (MsFlags::MS_NODEV, MsFlags::empty()),
+            "dev" => (MsFlags::empty(), MsFlags::MS_NODEV),
+            "noexec" => (MsFlags::MS_NOEXEC, MsFlags::empty()),
+            "exec" => (MsFlags::empty(), MsFlags::MS_NOEXEC),
+            "noatime" => (MsFlags::MS_NOATIME, MsFlags::empty()),
+            "relatime" => (MsFlags::MS_RELATIME, MsFlags::empty()),
+            "strictatime" => (MsFlags::MS_STRICTATIME, MsFlags::empty()),
+            "bind" => (MsFlags::MS_BIND, MsFlags::empty()),
+            "rbind" => (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty()),
+            "private" | "rprivate" | "slave" | "rslave" | "shared" | "rshared" => continue,
+            other => {
+                data.push(other.to_string());
+                continue;
+            }
+        };
+        flags = (flags | set) & !clear;
+    }
+    (flags, data.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_split_into_flags_and_data() {
+        let opts: Vec<String> = ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "ro"].map(String::from).into();
+        let (flags, data) = parse_options(&opts);
+        assert_eq!(flags, MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY);
+        assert_eq!(data, "newinstance,ptmxmode=0666");
+    }
+
+    #[test]
+    fn destinations_stay_inside_the_rootfs() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/etc", dir.path().join("proc")).unwrap();
+        assert_eq!(inside(dir.path(), Path::new("/dev/pts")).unwrap(), dir.path().join("dev/pts"));
+        assert!(inside(dir.path(), Path::new("/proc")).is_err());
+        assert!(inside(dir.path(), Path::new("/../etc")).is_err());
+    }
+
+    #[test]
+    fn resolv_conf_drops_loopback_name_servers() {
+        let files = EtcFiles::write("box").unwrap();
+        let resolv = std::fs::read_to_string(files.dir().join("resolv.conf")).unwrap();
+        assert!(!resolv.contains("nameserver 127."));
+        assert_eq!(std::fs::read_to_string(files.dir().join("hostname")).unwrap(), "box\n");
+    }
+}

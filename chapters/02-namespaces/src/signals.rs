@@ -1,0 +1,91 @@
+//! Signals: the command is PID 1 of its namespace; the runner stands in for it.
+//!
+//! A user's Ctrl-C or a `kill` reaches the runner, not the container (its init is
+//! in its own session and PID namespace). So the runner blocks the signals it
+//! cares about before it clones (none can slip past in between), reads them from
+//! a signalfd(2) and forwards SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2
+//! to the command, as `docker run`'s signal proxy does. SIGCHLD says the command
+//! ended; SIGWINCH that the terminal was resized.
+//!
+//! pid_namespaces(7): PID 1 only receives signals it has installed a handler for,
+//! so `sh` as PID 1 ignores a forwarded SIGTERM, exactly as under docker (which
+//! is why `docker run --init` exists). SIGKILL always works.
+
+use ch01_chroot::explain;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, pthread_sigmask};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::unistd::Pid;
+
+use crate::Error;
+
+/// The signals passed on to the container's init.
+pub const FORWARDED: [Signal; 6] =
+    [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2];
+
+/// What the runner learns from a signal.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Event {
+    /// A child changed state: time to waitpid(2).
+    Child,
+    /// The caller's terminal changed size.
+    Resize,
+    /// Pass this one on.
+    Forward(Signal),
+}
+
+/// Blocked signals, readable from a file descriptor; unblocks them on drop.
+#[derive(Debug)]
+pub(crate) struct Signals {
+    fd: SignalFd,
+    old_mask: SigSet,
+}
+
+impl Signals {
+    /// Blocks the signals the runner handles and opens a signalfd for them.
+    pub(crate) fn block() -> Result<Signals, Error> {
+        let mut set = SigSet::empty();
+        for sig in FORWARDED.into_iter().chain([Signal::SIGCHLD, Signal::SIGWINCH]) {
+            set.add(sig);
+        }
+        let mut old_mask = SigSet::empty();
+        pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old_mask))
+            .map_err(Error::sys("block signals"))?;
+        let fd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+            .map_err(Error::sys("signalfd(2)"))?;
+        Ok(Signals { fd, old_mask })
+    }
+
+    /// The descriptor to poll.
+    pub(crate) fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&self.fd)
+    }
+
+    /// The next pending signal, if any.
+    pub(crate) fn next(&self) -> Option<Event> {
+        let info = self.fd.read_signal().ok().flatten()?;
+        let sig = Signal::try_from(info.ssi_signo as i32).ok()?;
+        Some(match sig {
+            Signal::SIGCHLD => Event::Child,
+            Signal::SIGWINCH => Event::Resize,
+            other => Event::Forward(other),
+        })
+    }
+
+    /// In the child, before execve(2): the command starts with the caller's mask
+    /// (blocked signals stay blocked across exec, signal(7)).
+    pub(crate) fn restore_in_child(&self) -> Result<(), nix::errno::Errno> {
+        pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&self.old_mask), None)
+    }
+}
+
+impl Drop for Signals {
+    fn drop(&mut self) {
+        let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&self.old_mask), None);
+    }
+}
+
+/// Sends `sig` on to the container's init.
+pub(crate) fn forward(child: Pid, sig: Signal) {
+    explain!("forward {sig} to the container's PID 1 (host pid {child})"; "kill -{} {child}", sig.as_str().trim_start_matches("SIG"));
+    let _ = kill(child, sig);
+}
