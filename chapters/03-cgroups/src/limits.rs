@@ -298,3 +298,219 @@ fn online_cpus() -> usize {
         Err(_) => std::thread::available_parallelism().map_or(1, |n| n.get()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1 << 20;
+
+    #[test]
+    fn sizes_parse_with_dockers_units() {
+        for (text, bytes) in [
+            ("64m", 64 * MIB),
+            ("64M", 64 * MIB),
+            ("64MB", 64 * MIB),
+            ("64MiB", 64 * MIB),
+            ("64 m", 64 * MIB),
+            ("1.5g", 1536 * MIB),
+            ("1k", 1024),
+            ("512b", 512),
+            ("67108864", 64 * MIB),
+            ("0.5k", 512),
+            ("1t", 1 << 40),
+        ] {
+            assert_eq!(parse_bytes(text).unwrap(), bytes, "{text}");
+        }
+    }
+
+    #[test]
+    fn bad_sizes_are_refused_with_the_value() {
+        for text in [
+            "12x", "", "m", "-1", "1.2.3", "64mbb", "64bb", ".5m", "5.m", "64 m b", "1e3",
+        ] {
+            let err = parse_bytes(text).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "invalid size {text:?}: use a number and an optional unit b, k, m or g, such as 64m"
+                )
+            );
+        }
+        assert!(parse_bytes("9000p").is_err(), "beyond i64");
+    }
+
+    #[test]
+    fn swap_takes_minus_one_for_unlimited() {
+        assert_eq!(parse_swap("-1").unwrap(), -1);
+        assert_eq!(parse_swap("128m").unwrap(), 128 << 20);
+        assert!(parse_swap("-2").is_err());
+    }
+
+    #[test]
+    fn cpus_are_exact_billionths() {
+        assert_eq!(parse_cpus("0.5").unwrap(), 500_000_000);
+        assert_eq!(parse_cpus(".5").unwrap(), 500_000_000);
+        assert_eq!(parse_cpus("2").unwrap(), 2_000_000_000);
+        assert_eq!(parse_cpus("1.25").unwrap(), 1_250_000_000);
+        assert_eq!(parse_cpus("0.01").unwrap(), 10_000_000);
+        assert_eq!(parse_cpus("0").unwrap(), 0);
+        assert_eq!(cpu_quota(500_000_000), (50_000, 100_000));
+        assert_eq!(cpu_quota(1_500_000_000), (150_000, 100_000));
+        assert_eq!(cpu_quota(10_000_000), (1_000, 100_000));
+    }
+
+    #[test]
+    fn bad_cpus_say_why() {
+        let message = |text| parse_cpus(text).unwrap_err().to_string();
+        assert_eq!(
+            message("-1"),
+            "invalid number of CPUs \"-1\": the number of CPUs must be positive, such as 0.5 or 2"
+        );
+        assert_eq!(
+            message("half"),
+            "invalid number of CPUs \"half\": use a decimal number of CPUs, such as 0.5 or 2"
+        );
+        assert_eq!(
+            message("."),
+            "invalid number of CPUs \".\": use a decimal number of CPUs, such as 0.5 or 2"
+        );
+        assert_eq!(
+            message("0.001"),
+            "invalid number of CPUs \"0.001\": the smallest limit is 0.01 CPUs"
+        );
+        assert!(message("0.0000000001").contains("too precise"));
+        assert!(message("99999999999999999999").contains("too large"));
+    }
+
+    #[test]
+    fn cpu_lists_are_numbers_and_ascending_ranges() {
+        for good in ["0", "0-1", "0-2,4", "3,1"] {
+            assert_eq!(parse_cpuset(good).unwrap(), good);
+        }
+        for bad in ["", "1-0", "a", "0,,1", "0-", "-1", " 0"] {
+            assert!(
+                matches!(parse_cpuset(bad), Err(Error::InvalidCpuList(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_flags_no_resources() {
+        let resources = Limits::default().resources().unwrap();
+        assert_eq!(resources, LinuxResources::default());
+    }
+
+    #[test]
+    fn memory_gets_dockers_default_swap() {
+        let limits = Limits {
+            memory: Some(64 * MIB),
+            ..Limits::default()
+        };
+        let memory = limits.resources().unwrap().memory().unwrap();
+        assert_eq!(memory.limit(), Some(64 << 20));
+        assert_eq!(memory.swap(), Some(128 << 20));
+
+        let limits = Limits {
+            memory: Some(64 * MIB),
+            memory_swap: Some(-1),
+            ..Limits::default()
+        };
+        assert_eq!(
+            limits.resources().unwrap().memory().unwrap().swap(),
+            Some(-1)
+        );
+        // 0 means "not set", as in docker.
+        let limits = Limits {
+            memory: Some(0),
+            memory_swap: Some(0),
+            ..Limits::default()
+        };
+        assert_eq!(limits.resources().unwrap().memory(), &None);
+    }
+
+    #[test]
+    fn memory_flags_are_checked_as_docker_checks_them() {
+        let error = |memory, memory_swap| {
+            Limits {
+                memory,
+                memory_swap,
+                ..Limits::default()
+            }
+            .resources()
+            .unwrap_err()
+            .to_string()
+        };
+        assert_eq!(
+            error(Some(4 * MIB), None),
+            "--memory 4MiB: the minimum memory limit allowed is 6MB"
+        );
+        assert_eq!(
+            error(Some(64 * MIB), Some(32 << 20)),
+            "--memory-swap 32MiB is less than --memory 64MiB: it is the total of memory and swap, so it must be at least the memory limit"
+        );
+        assert_eq!(
+            error(None, Some(32 << 20)),
+            "--memory-swap needs --memory: it is the total of memory and swap, so set the memory limit too"
+        );
+        // Unlimited swap alone limits nothing, and is no error.
+        let limits = Limits {
+            memory_swap: Some(-1),
+            ..Limits::default()
+        };
+        assert_eq!(limits.resources().unwrap().memory(), &None);
+    }
+
+    #[test]
+    fn cpu_flags_become_quota_shares_and_cpuset() {
+        let limits = Limits {
+            cpus: Some(500_000_000),
+            cpu_shares: Some(512),
+            cpuset_cpus: Some("0".to_string()),
+            ..Limits::default()
+        };
+        let cpu = limits.cpu(2).unwrap().unwrap();
+        assert_eq!((cpu.quota(), cpu.period()), (Some(50_000), Some(100_000)));
+        assert_eq!(cpu.shares(), Some(512));
+        assert_eq!(cpu.cpus().as_deref(), Some("0"));
+    }
+
+    #[test]
+    fn more_cpus_than_the_machine_has_are_refused() {
+        let limits = Limits {
+            cpus: Some(2_500_000_000),
+            ..Limits::default()
+        };
+        assert_eq!(
+            limits.cpu(2).unwrap_err().to_string(),
+            "--cpus 2.5: range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available"
+        );
+        assert!(limits.cpu(4).is_ok());
+    }
+
+    #[test]
+    fn pids_limit_zero_or_negative_is_unlimited() {
+        for (flag, spec) in [(64, 64), (0, -1), (-1, -1)] {
+            let limits = Limits {
+                pids_limit: Some(flag),
+                ..Limits::default()
+            };
+            assert_eq!(
+                limits.resources().unwrap().pids().unwrap().limit(),
+                spec,
+                "{flag}"
+            );
+        }
+    }
+
+    #[test]
+    fn bytes_print_as_docker_prints_them() {
+        assert_eq!(format_bytes(0), "0B");
+        assert_eq!(format_bytes(512), "512B");
+        assert_eq!(format_bytes(64 * MIB), "64MiB");
+        assert_eq!(format_bytes(1536 * MIB), "1.5GiB");
+        assert_eq!(format_bytes(1_600_000), "1.526MiB");
+        assert_eq!(format_bytes(1023 * 1024 + 1000), "1024KiB");
+    }
+}

@@ -377,7 +377,7 @@ pub fn shares_to_weight(shares: u64) -> u64 {
     }
     let l = (shares as f64).log2();
     let exponent = (l * l + 125.0 * l) / 612.0 - 7.0 / 34.0;
-    // Round before ceil so float noise at exact powers (1024 -> 100.0000001) does not add one.
+    // Round to a millionth before ceil, so float noise just above a whole weight cannot add one.
     let weight = (10f64.powf(exponent) * 1e6).round() / 1e6;
     (weight.ceil() as u64).clamp(1, 10_000)
 }
@@ -388,5 +388,265 @@ fn kernel_max(value: i64) -> String {
         "max".to_string()
     } else {
         value.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{put, read};
+    use crate::{Cgroup, Hierarchy, Limits, Setup, Stats};
+
+    /// A fake unified root whose `dockyard/` parent exists already with some
+    /// controllers enabled (the kernel would have made its files on mkdir).
+    fn fake_root() -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        put(
+            root.path(),
+            &[
+                (
+                    "cgroup.controllers",
+                    "cpuset cpu io memory hugetlb pids rdma misc\n",
+                ),
+                ("cgroup.subtree_control", "\n"),
+                ("dockyard/cgroup.controllers", "cpuset cpu io memory pids\n"),
+                ("dockyard/cgroup.subtree_control", "cpu memory\n"),
+            ],
+        );
+        root
+    }
+
+    /// A created `dockyard/c` with the files the kernel shows in it, at their defaults.
+    fn fresh_cgroup(root: &Path) -> Cgroup {
+        let cgroup = Hierarchy::new(Setup::Unified, root)
+            .create("dockyard", "c")
+            .unwrap();
+        put(
+            &root.join("dockyard/c"),
+            &[
+                ("cgroup.procs", ""),
+                ("cgroup.freeze", "0\n"),
+                ("cgroup.events", "populated 0\nfrozen 0\n"),
+                ("cpu.max", "max 100000\n"),
+                ("cpu.weight", "100\n"),
+                ("cpu.stat", "usage_usec 0\nuser_usec 0\nsystem_usec 0\n"),
+                ("cpuset.cpus", "\n"),
+                ("memory.max", "max\n"),
+                ("memory.swap.max", "max\n"),
+                ("pids.max", "max\n"),
+            ],
+        );
+        cgroup
+    }
+
+    #[test]
+    fn create_enables_the_controllers_it_needs_on_the_way_down() {
+        let root = fake_root();
+        let cgroup = Hierarchy::new(Setup::Unified, root.path())
+            .create("dockyard", "c")
+            .unwrap();
+        assert_eq!(cgroup.dirs(), vec![root.path().join("dockyard/c")]);
+        assert!(root.path().join("dockyard/c").is_dir());
+        // The root had none enabled: all four, in one write.
+        assert_eq!(
+            read(root.path(), "cgroup.subtree_control"),
+            "+cpu +cpuset +memory +pids"
+        );
+        // The parent had cpu and memory: only the others.
+        assert_eq!(
+            read(root.path(), "dockyard/cgroup.subtree_control"),
+            "+cpuset +pids"
+        );
+
+        let again = Hierarchy::new(Setup::Unified, root.path()).create("dockyard", "c");
+        assert!(matches!(again, Err(Error::AlreadyExists(_))), "{again:?}");
+    }
+
+    #[test]
+    fn create_enables_only_what_the_parent_offers() {
+        let root = fake_root();
+        put(root.path(), &[("cgroup.controllers", "memory hugetlb\n")]);
+        Hierarchy::new(Setup::Unified, root.path())
+            .create("dockyard", "c")
+            .unwrap();
+        assert_eq!(read(root.path(), "cgroup.subtree_control"), "+memory");
+    }
+
+    #[test]
+    fn apply_writes_dockers_limits_in_v2_terms() {
+        let root = fake_root();
+        let cgroup = fresh_cgroup(root.path());
+        let limits = Limits {
+            memory: Some(64 << 20),
+            memory_swap: Some(100 << 20),
+            cpus: Some(500_000_000),
+            cpu_shares: Some(512),
+            cpuset_cpus: Some("0".to_string()),
+            pids_limit: Some(64),
+        };
+        cgroup.apply(&limits.resources().unwrap()).unwrap();
+        let dir = root.path().join("dockyard/c");
+        assert_eq!(read(&dir, "memory.max"), "67108864");
+        // v2 limits swap alone: 100m total - 64m memory = 36m.
+        assert_eq!(read(&dir, "memory.swap.max"), (36u64 << 20).to_string());
+        assert_eq!(read(&dir, "cpu.max"), "50000 100000");
+        assert_eq!(read(&dir, "cpu.weight"), shares_to_weight(512).to_string());
+        assert_eq!(read(&dir, "cpuset.cpus"), "0");
+        assert_eq!(read(&dir, "pids.max"), "64");
+    }
+
+    #[test]
+    fn unlimited_is_spelled_max() {
+        let root = fake_root();
+        let cgroup = fresh_cgroup(root.path());
+        let limits = Limits {
+            memory: Some(64 << 20),
+            memory_swap: Some(-1),
+            pids_limit: Some(-1),
+            ..Limits::default()
+        };
+        cgroup.apply(&limits.resources().unwrap()).unwrap();
+        let dir = root.path().join("dockyard/c");
+        assert_eq!(read(&dir, "memory.swap.max"), "max");
+        assert_eq!(read(&dir, "pids.max"), "max");
+    }
+
+    #[test]
+    fn a_period_alone_keeps_the_quota() {
+        let root = fake_root();
+        let cgroup = fresh_cgroup(root.path());
+        put(
+            &root.path().join("dockyard/c"),
+            &[("cpu.max", "50000 100000\n")],
+        );
+        let mut cpu = LinuxCpu::default();
+        cpu.set_period(Some(200_000));
+        let mut resources = LinuxResources::default();
+        resources.set_cpu(Some(cpu));
+        cgroup.apply(&resources).unwrap();
+        assert_eq!(
+            read(&root.path().join("dockyard/c"), "cpu.max"),
+            "50000 200000"
+        );
+    }
+
+    #[test]
+    fn without_swap_accounting_only_memory_is_limited() {
+        let root = fake_root();
+        let cgroup = fresh_cgroup(root.path());
+        let dir = root.path().join("dockyard/c");
+        std::fs::remove_file(dir.join("memory.swap.max")).unwrap();
+        let limits = Limits {
+            memory: Some(64 << 20),
+            ..Limits::default()
+        };
+        cgroup.apply(&limits.resources().unwrap()).unwrap();
+        assert_eq!(read(&dir, "memory.max"), "67108864");
+        assert!(!dir.join("memory.swap.max").exists());
+    }
+
+    #[test]
+    fn a_memory_limit_without_the_memory_controller_is_an_error() {
+        let root = fake_root();
+        let cgroup = fresh_cgroup(root.path());
+        std::fs::remove_file(root.path().join("dockyard/c/memory.max")).unwrap();
+        let limits = Limits {
+            memory: Some(64 << 20),
+            ..Limits::default()
+        };
+        let err = cgroup.apply(&limits.resources().unwrap()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::ControllerMissing {
+                    controller: "memory",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn stats_read_what_docker_stats_shows() {
+        let root = fake_root();
+        let cgroup = fresh_cgroup(root.path());
+        let dir = root.path().join("dockyard/c");
+        put(
+            &dir,
+            &[
+                ("memory.current", "10485760\n"),
+                (
+                    "memory.stat",
+                    "anon 6291456\nfile 4194304\nactive_file 2097152\ninactive_file 2097152\n",
+                ),
+                ("memory.max", "67108864\n"),
+                (
+                    "cpu.stat",
+                    "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n",
+                ),
+                ("pids.current", "2\n"),
+            ],
+        );
+        assert_eq!(
+            cgroup.stats().unwrap(),
+            Stats {
+                memory_usage: Some(8 << 20),
+                memory_limit: Some(64 << 20),
+                cpu_usage_ns: Some(1_500_000),
+                pids_current: Some(2),
+            }
+        );
+        put(&dir, &[("memory.max", "max\n")]);
+        assert_eq!(cgroup.stats().unwrap().memory_limit, None);
+    }
+
+    #[test]
+    fn oom_kills_are_read_from_memory_events() {
+        let root = fake_root();
+        let cgroup = fresh_cgroup(root.path());
+        let dir = root.path().join("dockyard/c");
+        put(
+            &dir,
+            &[(
+                "memory.events",
+                "low 0\nhigh 0\nmax 12\noom 0\noom_kill 0\n",
+            )],
+        );
+        assert!(!cgroup.oom_killed().unwrap());
+        put(
+            &dir,
+            &[(
+                "memory.events",
+                "low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\n",
+            )],
+        );
+        assert!(cgroup.oom_killed().unwrap());
+    }
+
+    #[test]
+    fn freeze_writes_cgroup_freeze_and_waits_for_the_event() {
+        let root = fake_root();
+        let cgroup = fresh_cgroup(root.path());
+        let dir = root.path().join("dockyard/c");
+        // The kernel would report it in cgroup.events once every task is frozen.
+        put(&dir, &[("cgroup.events", "populated 1\nfrozen 1\n")]);
+        cgroup.freeze().unwrap();
+        assert_eq!(read(&dir, "cgroup.freeze"), "1");
+        put(&dir, &[("cgroup.events", "populated 1\nfrozen 0\n")]);
+        cgroup.thaw().unwrap();
+        assert_eq!(read(&dir, "cgroup.freeze"), "0");
+    }
+
+    #[test]
+    fn shares_map_to_weights_as_runc_maps_them() {
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(1024), 100);
+        assert_eq!(shares_to_weight(262_144), 10_000);
+        // log2(512) = 9: 10^((81 + 1125)/612 - 7/34) = 10^1.7647 = 58.18, rounded up.
+        assert_eq!(shares_to_weight(512), 59);
+        // Out of v1's range: clamped, as the kernel clamps shares.
+        assert_eq!(shares_to_weight(1), 1);
+        assert_eq!(shares_to_weight(1 << 20), 10_000);
     }
 }
