@@ -41,7 +41,11 @@ pub(crate) enum ToParent {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub(crate) enum Failure {
     /// A set-up step failed: what it was, on what, and the kernel's answer.
-    Step { step: String, on: Option<String>, errno: i32 },
+    Step {
+        step: String,
+        on: Option<String>,
+        errno: i32,
+    },
     /// The capability library refused (it reports text, not an errno).
     Caps { step: String, message: String },
     /// The command is not in `PATH` inside the rootfs.
@@ -54,13 +58,21 @@ impl Failure {
     /// A closure for `map_err` that records which step failed on what.
     pub(crate) fn at(step: &str, on: impl std::fmt::Display) -> impl FnOnce(Errno) -> Failure {
         let (step, on) = (step.to_string(), on.to_string());
-        move |errno| Failure::Step { step, on: Some(on), errno: errno as i32 }
+        move |errno| Failure::Step {
+            step,
+            on: Some(on),
+            errno: errno as i32,
+        }
     }
 
     /// Like [`Failure::at`] for a step that is not about a path.
     pub(crate) fn step(step: &str) -> impl FnOnce(Errno) -> Failure {
         let step = step.to_string();
-        move |errno| Failure::Step { step, on: None, errno: errno as i32 }
+        move |errno| Failure::Step {
+            step,
+            on: None,
+            errno: errno as i32,
+        }
     }
 }
 
@@ -73,8 +85,12 @@ pub(crate) struct End(OwnedFd);
 
 /// Makes the two connected ends, both close-on-exec.
 pub(crate) fn pair() -> Result<(End, End), Errno> {
-    let (a, b) =
-        socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)?;
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )?;
     Ok((End(a), End(b)))
 }
 
@@ -82,10 +98,19 @@ impl End {
     fn send<T: Serialize>(&self, msg: &T, fd: Option<BorrowedFd<'_>>) -> Result<(), Errno> {
         let bytes = serde_json::to_vec(msg).expect("channel messages serialize");
         let fds: Vec<RawFd> = fd.iter().map(|fd| fd.as_raw_fd()).collect();
-        let cmsgs: Vec<ControlMessage<'_>> =
-            if fds.is_empty() { vec![] } else { vec![ControlMessage::ScmRights(&fds)] };
+        let cmsgs: Vec<ControlMessage<'_>> = if fds.is_empty() {
+            vec![]
+        } else {
+            vec![ControlMessage::ScmRights(&fds)]
+        };
         loop {
-            match sendmsg::<()>(self.0.as_raw_fd(), &[IoSlice::new(&bytes)], &cmsgs, MsgFlags::empty(), None) {
+            match sendmsg::<()>(
+                self.0.as_raw_fd(),
+                &[IoSlice::new(&bytes)],
+                &cmsgs,
+                MsgFlags::empty(),
+                None,
+            ) {
                 Err(Errno::EINTR) => continue,
                 other => return other.map(drop),
             }
@@ -98,15 +123,25 @@ impl End {
         let mut cmsg = nix::cmsg_space!([RawFd; 1]);
         let (len, fd) = loop {
             let mut iov = [IoSliceMut::new(&mut buf)];
-            match recvmsg::<()>(self.0.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC) {
+            match recvmsg::<()>(
+                self.0.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
                 Err(Errno::EINTR) => continue,
                 Err(errno) => return Err(errno),
                 Ok(msg) => {
-                    let fd = msg.cmsgs().map_err(|_| Errno::EBADMSG)?.find_map(|c| match c {
-                        // SAFETY: the kernel just installed this descriptor for us; nothing else owns it.
-                        ControlMessageOwned::ScmRights(fds) => fds.first().map(|&fd| unsafe { OwnedFd::from_raw_fd(fd) }),
-                        _ => None,
-                    });
+                    let fd = msg
+                        .cmsgs()
+                        .map_err(|_| Errno::EBADMSG)?
+                        .find_map(|c| match c {
+                            // SAFETY: the kernel just installed this descriptor for us; nothing else owns it.
+                            ControlMessageOwned::ScmRights(fds) => {
+                                fds.first().map(|&fd| unsafe { OwnedFd::from_raw_fd(fd) })
+                            }
+                            _ => None,
+                        });
                     break (msg.bytes, fd);
                 }
             }
@@ -114,7 +149,9 @@ impl End {
         if len == 0 {
             return Ok(None);
         }
-        serde_json::from_slice(&buf[..len]).map(|msg| Some((msg, fd))).map_err(|_| Errno::EBADMSG)
+        serde_json::from_slice(&buf[..len])
+            .map(|msg| Some((msg, fd)))
+            .map_err(|_| Errno::EBADMSG)
     }
 
     // --- the runner's side ---
@@ -165,14 +202,23 @@ mod tests {
         parent.release_child().unwrap();
         assert!(child.wait_for_release());
         let file = std::fs::File::open("/dev/null").unwrap();
-        child.send_pty_master(std::os::fd::AsFd::as_fd(&file)).unwrap();
-        let failure = Failure::Step { step: "mount".into(), on: Some("/proc".into()), errno: 1 };
+        child
+            .send_pty_master(std::os::fd::AsFd::as_fd(&file))
+            .unwrap();
+        let failure = Failure::Step {
+            step: "mount".into(),
+            on: Some("/proc".into()),
+            errno: 1,
+        };
         child.report(failure.clone());
         drop(child);
         let (msg, fd) = parent.next_report().unwrap().unwrap();
         assert_eq!(msg, ToParent::PtyMaster);
         assert!(fd.is_some());
-        assert_eq!(parent.next_report().unwrap().unwrap().0, ToParent::Failed(failure));
+        assert_eq!(
+            parent.next_report().unwrap().unwrap().0,
+            ToParent::Failed(failure)
+        );
         assert!(parent.next_report().unwrap().is_none());
     }
 }

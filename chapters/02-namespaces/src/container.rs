@@ -52,7 +52,12 @@ pub fn run_with(spec: &Spec, rootfs: &Path, setup: &mut Setup<'_>) -> Result<i32
         return Err(Error::NotRoot);
     }
     let process = spec.process().as_ref().ok_or(Error::NoCommand)?;
-    let cmd = process.args().as_ref().and_then(|a| a.first()).ok_or(Error::NoCommand)?.clone();
+    let cmd = process
+        .args()
+        .as_ref()
+        .and_then(|a| a.first())
+        .ok_or(Error::NoCommand)?
+        .clone();
     let filters = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
         Some(policy) => seccomp::compile(policy).map_err(|e| Error::Io {
             step: "compile the seccomp policy".into(),
@@ -65,7 +70,14 @@ pub fn run_with(spec: &Spec, rootfs: &Path, setup: &mut Setup<'_>) -> Result<i32
     let signals = Signals::block()?;
 
     let flags = namespaces::clone_flags(spec);
-    let init = Init { spec, process, rootfs: &rootfs, etc: etc.dir(), filters: &filters, signals: &signals };
+    let init = Init {
+        spec,
+        process,
+        rootfs: &rootfs,
+        etc: etc.dir(),
+        filters: &filters,
+        signals: &signals,
+    };
     explain!("clone(2) a child in new namespaces: it will be PID 1 of its own";
         "{} {}", namespaces::unshare_words(flags), explain::shell_words(process.args().as_deref().unwrap_or_default()));
     let mut stack = vec![0u8; STACK_SIZE];
@@ -80,7 +92,7 @@ pub fn run_with(spec: &Spec, rootfs: &Path, setup: &mut Setup<'_>) -> Result<i32
     let child = unsafe { nix::sched::clone(child_fn, &mut stack, flags, Some(libc::SIGCHLD)) }
         .map_err(Error::sys("clone(2)"))?;
     drop(child_end);
-    explain!("the child is pid {child} on the host and pid 1 inside");
+    explain!("the child is pid {child} on the host and PID 1 in its namespace");
 
     match start(spec, &parent_end, child, setup, &cmd, &rootfs) {
         Ok(master) => Ok(supervise(child, &signals, master)),
@@ -106,10 +118,15 @@ fn start(
         namespaces::write_id_maps(child, spec)?;
     }
     setup(child).map_err(Error::Setup)?;
-    channel.release_child().map_err(Error::sys("tell the container to go on"))?;
+    channel
+        .release_child()
+        .map_err(Error::sys("tell the container to go on"))?;
     let mut master = None;
     loop {
-        match channel.next_report().map_err(Error::sys("read the container's report"))? {
+        match channel
+            .next_report()
+            .map_err(Error::sys("read the container's report"))?
+        {
             None => return Ok(master),
             Some((ToParent::PtyMaster, fd)) => master = fd,
             Some((ToParent::Failed(failure), _)) => return Err(failure.into_error(cmd, rootfs)),
@@ -140,7 +157,11 @@ fn supervise(child: Pid, signals: &Signals, master: Option<OwnedFd>) -> i32 {
             Ok(_) | Err(Errno::EINTR) => {}
             Err(_) => break,
         }
-        let ready = |i: usize| fds.get(i).and_then(|f| f.revents()).is_some_and(|r| !r.is_empty());
+        let ready = |i: usize| {
+            fds.get(i)
+                .and_then(|f| f.revents())
+                .is_some_and(|r| !r.is_empty())
+        };
         let (master_ready, stdin_ready) = (ready(1), ready(2));
         if let Some(master) = &master {
             if master_ready {
@@ -219,7 +240,10 @@ impl Init<'_> {
         if wanted.contains(&LinuxNamespaceType::Cgroup) {
             namespaces::unshare_cgroup()?;
         }
-        if let (true, Some(name)) = (wanted.contains(&LinuxNamespaceType::Uts), self.spec.hostname()) {
+        if let (true, Some(name)) = (
+            wanted.contains(&LinuxNamespaceType::Uts),
+            self.spec.hostname(),
+        ) {
             namespaces::set_hostname(name)?;
         }
         if wanted.contains(&LinuxNamespaceType::Network) {
@@ -232,12 +256,14 @@ impl Init<'_> {
             rootfs::enter(self.spec, self.rootfs, self.etc)?;
         } else {
             explain!("no mount namespace in the spec: chroot(2) only"; "chroot {}", self.rootfs.display());
-            nix::unistd::chroot(self.rootfs).map_err(Failure::at("chroot(2)", self.rootfs.display()))?;
+            nix::unistd::chroot(self.rootfs)
+                .map_err(Failure::at("chroot(2)", self.rootfs.display()))?;
         }
         if self.process.terminal().unwrap_or(false) {
             tty::attach_in_container(channel)?;
         }
 
+        set_rlimits(self.process)?;
         let capabilities = self.process.capabilities().as_ref();
         if let Some(c) = capabilities {
             caps::limit_bounding(c)?;
@@ -252,40 +278,105 @@ impl Init<'_> {
         }
         let cwd = self.process.cwd();
         explain!("chdir(2) to the working directory"; "cd {}", cwd.display());
-        nix::unistd::chdir(cwd).map_err(Failure::at("chdir to the working directory", cwd.display()))?;
+        nix::unistd::chdir(cwd)
+            .map_err(Failure::at("chdir to the working directory", cwd.display()))?;
 
         let args = self.process.args().as_deref().unwrap_or_default();
         let env = self.process.env().as_deref().unwrap_or_default();
-        let path = env.iter().find_map(|kv| kv.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH);
+        let path = env
+            .iter()
+            .find_map(|kv| kv.strip_prefix("PATH="))
+            .unwrap_or(DEFAULT_PATH);
         let program = find_command(&args[0], path).ok_or(Failure::NotFound)?;
-        let program = CString::new(program.as_os_str().as_bytes()).map_err(|_| Failure::Exec { errno: libc::EINVAL })?;
-        let argv: Vec<CString> = args.iter().filter_map(|a| CString::new(a.as_str()).ok()).collect();
-        let envp: Vec<CString> = env.iter().filter_map(|e| CString::new(e.as_str()).ok()).collect();
+        let program = CString::new(program.as_os_str().as_bytes()).map_err(|_| Failure::Exec {
+            errno: libc::EINVAL,
+        })?;
+        let argv: Vec<CString> = args
+            .iter()
+            .filter_map(|a| CString::new(a.as_str()).ok())
+            .collect();
+        let envp: Vec<CString> = env
+            .iter()
+            .filter_map(|e| CString::new(e.as_str()).ok())
+            .collect();
 
         close_inherited_fds()?;
-        self.signals.restore_in_child().map_err(Failure::step("restore the signal mask"))?;
+        self.signals
+            .restore_in_child()
+            .map_err(Failure::step("restore the signal mask"))?;
         if !self.filters.is_empty() {
             seccomp::install(self.filters)?;
         }
         explain!("execve(2) {} as PID 1", program.to_string_lossy();
             "exec env -i {} {}", explain::shell_words(env), explain::shell_words(args));
         let Err(errno) = nix::unistd::execve(&program, &argv, &envp);
-        Err(Failure::Exec { errno: errno as i32 })
+        Err(Failure::Exec {
+            errno: errno as i32,
+        })
     }
+}
+
+/// Applies the spec's resource limits (setrlimit(2)), while we may still raise them.
+fn set_rlimits(process: &Process) -> Result<(), Failure> {
+    use oci_spec::runtime::PosixRlimitType as T;
+    for limit in process.rlimits().iter().flatten() {
+        let resource = match limit.typ() {
+            T::RlimitCpu => libc::RLIMIT_CPU,
+            T::RlimitFsize => libc::RLIMIT_FSIZE,
+            T::RlimitData => libc::RLIMIT_DATA,
+            T::RlimitStack => libc::RLIMIT_STACK,
+            T::RlimitCore => libc::RLIMIT_CORE,
+            T::RlimitRss => libc::RLIMIT_RSS,
+            T::RlimitNproc => libc::RLIMIT_NPROC,
+            T::RlimitNofile => libc::RLIMIT_NOFILE,
+            T::RlimitMemlock => libc::RLIMIT_MEMLOCK,
+            T::RlimitAs => libc::RLIMIT_AS,
+            T::RlimitLocks => libc::RLIMIT_LOCKS,
+            T::RlimitSigpending => libc::RLIMIT_SIGPENDING,
+            T::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
+            T::RlimitNice => libc::RLIMIT_NICE,
+            T::RlimitRtprio => libc::RLIMIT_RTPRIO,
+            T::RlimitRttime => libc::RLIMIT_RTTIME,
+        };
+        explain!(
+            "setrlimit(2) {:?}: soft {}, hard {}",
+            limit.typ(),
+            limit.soft(),
+            limit.hard()
+        );
+        let value = libc::rlimit {
+            rlim_cur: limit.soft(),
+            rlim_max: limit.hard(),
+        };
+        // SAFETY: setrlimit(2) reads the struct we pass.
+        if unsafe { libc::setrlimit(resource, &value) } < 0 {
+            return Err(Failure::at("setrlimit(2)", format!("{:?}", limit.typ()))(
+                Errno::last(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Becomes the spec's user: supplementary groups, then group, then user (in that
 /// order: after setuid we could no longer change groups).
 fn switch_user(process: &Process) -> Result<(), Failure> {
     let user = process.user();
-    let groups: Vec<Gid> = user.additional_gids().iter().flatten().map(|&g| Gid::from_raw(g)).collect();
+    let groups: Vec<Gid> = user
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|&g| Gid::from_raw(g))
+        .collect();
     let (uid, gid) = (Uid::from_raw(user.uid()), Gid::from_raw(user.gid()));
     explain!("switch to uid {uid}, gid {gid}"; "setpriv --reuid={uid} --regid={gid} --groups={}",
         if groups.is_empty() { "''".to_string() } else { groups.iter().map(|g| g.to_string()).collect::<Vec<_>>().join(",") });
     nix::unistd::setgroups(&groups).map_err(Failure::step("setgroups(2)"))?;
     nix::unistd::setresgid(gid, gid, gid).map_err(Failure::at("setresgid(2)", gid))?;
     nix::unistd::setresuid(uid, uid, uid).map_err(Failure::at("setresuid(2)", uid))?;
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(user.umask().unwrap_or(0o022)));
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
+        user.umask().unwrap_or(0o022),
+    ));
     Ok(())
 }
 
@@ -293,9 +384,16 @@ fn switch_user(process: &Process) -> Result<(), Failure> {
 /// a leaked directory fd of the host): mark every fd from 3 up close-on-exec,
 /// in case whoever started the runner left one open without the flag.
 fn close_inherited_fds() -> Result<(), Failure> {
-    explain!("mark every descriptor above 2 close-on-exec"; "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)");
+    explain!("close_range(2): mark every descriptor above 2 close-on-exec");
     // SAFETY: close_range(2) only changes descriptor flags.
-    let r = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
     if r < 0 {
         return Err(Failure::step("close_range(2)")(Errno::last()));
     }
@@ -308,9 +406,12 @@ fn find_command(cmd: &str, path: &str) -> Option<PathBuf> {
     if cmd.contains('/') {
         return Some(PathBuf::from(cmd));
     }
-    path.split(':').map(|dir| Path::new(dir).join(cmd)).find(|candidate| {
-        std::fs::metadata(candidate).is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-    })
+    path.split(':')
+        .map(|dir| Path::new(dir).join(cmd))
+        .find(|candidate| {
+            std::fs::metadata(candidate)
+                .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+        })
 }
 
 impl Failure {
@@ -318,8 +419,16 @@ impl Failure {
     fn into_error(self, cmd: &str, rootfs: &Path) -> Error {
         let (cmd, rootfs) = (cmd.to_string(), rootfs.to_path_buf());
         match self {
-            Failure::Step { step, on, errno } => Error::Child { step, on, reason: Errno::from_raw(errno).to_string() },
-            Failure::Caps { step, message } => Error::Child { step, on: None, reason: message },
+            Failure::Step { step, on, errno } => Error::Child {
+                step,
+                on,
+                reason: Errno::from_raw(errno).to_string(),
+            },
+            Failure::Caps { step, message } => Error::Child {
+                step,
+                on: None,
+                reason: message,
+            },
             Failure::NotFound => ch01_chroot::Error::NotFound { cmd, rootfs }.into(),
             Failure::Exec { errno } if errno == libc::ENOENT => ch01_chroot::Error::NoSuchFile {
                 cmd,
@@ -327,7 +436,12 @@ impl Failure {
                 hint: " (if the file exists, the interpreter it names is missing from the rootfs)",
             }
             .into(),
-            Failure::Exec { errno } => ch01_chroot::Error::CannotInvoke { cmd, rootfs, errno: Errno::from_raw(errno) }.into(),
+            Failure::Exec { errno } => ch01_chroot::Error::CannotInvoke {
+                cmd,
+                rootfs,
+                errno: Errno::from_raw(errno),
+            }
+            .into(),
         }
     }
 }
@@ -342,17 +456,41 @@ mod tests {
         let rootfs = Path::new("/r");
         let code = |f: Failure| f.into_error("x", rootfs).exit_code();
         assert_eq!(code(Failure::NotFound), 127);
-        assert_eq!(code(Failure::Exec { errno: libc::EACCES }), 126);
-        assert_eq!(code(Failure::Exec { errno: libc::ENOENT }), 127);
-        assert_eq!(code(Failure::Step { step: "mount".into(), on: None, errno: 1 }), 125);
+        assert_eq!(
+            code(Failure::Exec {
+                errno: libc::EACCES
+            }),
+            126
+        );
+        assert_eq!(
+            code(Failure::Exec {
+                errno: libc::ENOENT
+            }),
+            127
+        );
+        assert_eq!(
+            code(Failure::Step {
+                step: "mount".into(),
+                on: None,
+                errno: 1
+            }),
+            125
+        );
     }
 
     #[test]
     fn clone_flags_follow_the_spec() {
-        let flags = crate::spec::RunFlags { args: vec!["sh".into()], ..Default::default() };
+        let flags = crate::spec::RunFlags {
+            args: vec!["sh".into()],
+            ..Default::default()
+        };
         let spec = crate::spec::build(&flags, Path::new("/nonexistent")).unwrap();
         let got = namespaces::clone_flags(&spec);
-        assert!(got.contains(CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET));
-        assert!(!got.contains(CloneFlags::CLONE_NEWUSER) && !got.contains(CloneFlags::CLONE_NEWCGROUP));
+        assert!(got.contains(
+            CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET
+        ));
+        assert!(
+            !got.contains(CloneFlags::CLONE_NEWUSER) && !got.contains(CloneFlags::CLONE_NEWCGROUP)
+        );
     }
 }

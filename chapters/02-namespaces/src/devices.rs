@@ -41,7 +41,9 @@ pub(crate) fn populate(rootfs: &Path) -> Result<(), Failure> {
             continue;
         }
         std::os::unix::fs::symlink(target, &link).map_err(|err| {
-            Failure::at("symlink", format!("/dev/{name}"))(nix::errno::Errno::from_raw(err.raw_os_error().unwrap_or(0)))
+            Failure::at("symlink", format!("/dev/{name}"))(nix::errno::Errno::from_raw(
+                err.raw_os_error().unwrap_or(0),
+            ))
         })?;
     }
     Ok(())

@@ -12,7 +12,9 @@ pub enum Error {
     #[error("rootfs {0}: no such directory")]
     RootfsMissing(PathBuf),
     /// Namespaces, mounts and pivot_root need root (or a user namespace we own).
-    #[error("must be run as root: creating namespaces and mounts needs CAP_SYS_ADMIN (try again with sudo)")]
+    #[error(
+        "must be run as root: creating namespaces and mounts needs CAP_SYS_ADMIN (try again with sudo)"
+    )]
     NotRoot,
     /// The spec has no process or no command in it.
     #[error("the spec has no command to run (process.args is empty)")]
@@ -22,13 +24,24 @@ pub enum Error {
     BadConfig { path: PathBuf, reason: String },
     /// `-u` names a user or group the rootfs does not know.
     #[error("unable to find {kind} {name}: no matching entries in {file} file")]
-    UnknownUser { kind: &'static str, name: String, file: &'static str },
+    UnknownUser {
+        kind: &'static str,
+        name: String,
+        file: &'static str,
+    },
     /// A flag has a value that cannot be used.
     #[error("invalid {flag} {value:?}: {reason}")]
-    BadFlag { flag: &'static str, value: String, reason: &'static str },
+    BadFlag {
+        flag: &'static str,
+        value: String,
+        reason: &'static str,
+    },
     /// A step in the runner (parent side) failed.
     #[error("{step}: {source}")]
-    Io { step: String, source: std::io::Error },
+    Io {
+        step: String,
+        source: std::io::Error,
+    },
     /// A system call in the runner (parent side) failed.
     #[error("{step}: {errno}")]
     Sys { step: String, errno: Errno },
@@ -37,7 +50,11 @@ pub enum Error {
     Setup(Box<dyn std::error::Error + Send + Sync>),
     /// A step inside the container, before the command started, failed.
     #[error("container init: {step}{}: {reason}", on.as_ref().map(|p| format!(" {p}")).unwrap_or_default())]
-    Child { step: String, on: Option<String>, reason: String },
+    Child {
+        step: String,
+        on: Option<String>,
+        reason: String,
+    },
     /// The command could not be found or executed: chapter 01's errors, same messages and codes.
     #[error(transparent)]
     Exec(#[from] ch01_chroot::Error),
@@ -54,11 +71,17 @@ impl Error {
 
     /// A failed system call in the runner, with the step it belongs to.
     pub(crate) fn sys(step: impl Into<String>) -> impl FnOnce(Errno) -> Error {
-        move |errno| Error::Sys { step: step.into(), errno }
+        move |errno| Error::Sys {
+            step: step.into(),
+            errno,
+        }
     }
 
     /// A failed I/O operation in the runner, with the step it belongs to.
     pub(crate) fn io(step: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
-        move |source| Error::Io { step: step.into(), source }
+        move |source| Error::Io {
+            step: step.into(),
+            source,
+        }
     }
 }

@@ -59,7 +59,11 @@ struct RunArgs {
     #[arg(long)]
     print_spec: bool,
     /// The command and its arguments.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required_unless_present = "bundle")]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        required_unless_present = "bundle"
+    )]
     command: Vec<String>,
 }
 
@@ -71,7 +75,9 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code as u8),
         Err(err) => {
             eprintln!("ch02-namespaces: {err:#}");
-            let code = err.downcast_ref::<Error>().map_or(exit::ENGINE_ERROR, Error::exit_code);
+            let code = err
+                .downcast_ref::<Error>()
+                .map_or(exit::ENGINE_ERROR, Error::exit_code);
             ExitCode::from(code as u8)
         }
     }

@@ -16,7 +16,12 @@ pub(crate) fn wanted(spec: &Spec) -> Vec<LinuxNamespaceType> {
     spec.linux()
         .as_ref()
         .and_then(|l| l.namespaces().as_ref())
-        .map(|nss| nss.iter().filter(|ns| ns.path().is_none()).map(|ns| ns.typ()).collect())
+        .map(|nss| {
+            nss.iter()
+                .filter(|ns| ns.path().is_none())
+                .map(|ns| ns.typ())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -60,12 +65,19 @@ pub(crate) fn unshare_words(flags: CloneFlags) -> String {
 /// namespace), as newuidmap(1) would. user_namespaces(7): a map can be written
 /// once, by a process with CAP_SETUID/CAP_SETGID in the parent namespace.
 pub(crate) fn write_id_maps(child: Pid, spec: &Spec) -> Result<(), Error> {
-    let Some(linux) = spec.linux() else { return Ok(()) };
-    for (file, maps) in [("uid_map", linux.uid_mappings()), ("gid_map", linux.gid_mappings())] {
+    let Some(linux) = spec.linux() else {
+        return Ok(());
+    };
+    for (file, maps) in [
+        ("uid_map", linux.uid_mappings()),
+        ("gid_map", linux.gid_mappings()),
+    ] {
         let text: String = maps
             .iter()
             .flatten()
-            .map(|m: &LinuxIdMapping| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .map(|m: &LinuxIdMapping| {
+                format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())
+            })
             .collect();
         if text.is_empty() {
             continue;
@@ -93,7 +105,8 @@ pub(crate) fn become_root_in_userns() -> Result<(), Failure> {
 /// current cgroup as `/`.
 pub(crate) fn unshare_cgroup() -> Result<(), Failure> {
     explain!("unshare(2) a new cgroup namespace: the current cgroup becomes its root"; "unshare --cgroup");
-    nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).map_err(Failure::step("unshare(CLONE_NEWCGROUP)"))
+    nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+        .map_err(Failure::step("unshare(CLONE_NEWCGROUP)"))
 }
 
 /// Sets the hostname in the container's own UTS namespace.

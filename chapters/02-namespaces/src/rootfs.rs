@@ -50,11 +50,16 @@ impl EtcFiles {
             .filter(|line| {
                 let mut words = line.split_whitespace();
                 !(words.next() == Some("nameserver")
-                    && words.next().is_some_and(|ip| ip.starts_with("127.") || ip == "::1"))
+                    && words
+                        .next()
+                        .is_some_and(|ip| ip.starts_with("127.") || ip == "::1"))
             })
             .map(|line| format!("{line}\n"))
             .collect();
-        for (name, text) in ETC_FILES.iter().zip([format!("{hostname}\n"), hosts, resolv]) {
+        for (name, text) in ETC_FILES
+            .iter()
+            .zip([format!("{hostname}\n"), hosts, resolv])
+        {
             let path = dir.path().join(name);
             std::fs::write(&path, text).map_err(Error::io(format!("write {}", path.display())))?;
         }
@@ -73,23 +78,42 @@ pub(crate) fn enter(spec: &Spec, rootfs: &Path, etc: &Path) -> Result<(), Failur
     // mount_namespaces(7): a new namespace starts as a copy whose mounts may still
     // share events with the host's (systemd makes / shared). Cut that first.
     explain!("make every mount private, so nothing propagates back to the host"; "mount --make-rprivate /");
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-        .map_err(Failure::at("make mounts private", "/"))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(Failure::at("make mounts private", "/"))?;
     explain!("bind-mount the rootfs onto itself: pivot_root needs a mount point";
         "mount --rbind {0} {0}", rootfs.display());
-    mount(Some(rootfs), rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-        .map_err(Failure::at("bind-mount rootfs", rootfs.display()))?;
+    mount(
+        Some(rootfs),
+        rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(Failure::at("bind-mount rootfs", rootfs.display()))?;
 
     for m in spec.mounts().iter().flatten() {
         mount_one(rootfs, m)?;
     }
-    if spec.mounts().iter().flatten().any(|m| m.destination() == Path::new("/dev")) {
+    if spec
+        .mounts()
+        .iter()
+        .flatten()
+        .any(|m| m.destination() == Path::new("/dev"))
+    {
         crate::devices::populate(rootfs)?;
     }
     for name in ETC_FILES {
         let dest = rootfs.join("etc").join(name);
         if !dest.is_file() {
-            explain!("the rootfs has no /etc/{name} to bind over: skipped (we never write into the rootfs)");
+            explain!(
+                "the rootfs has no /etc/{name} to bind over: skipped (we never write into the rootfs)"
+            );
             continue;
         }
         bind(&etc.join(name), &dest, &format!("/etc/{name}"))?;
@@ -105,7 +129,12 @@ pub(crate) fn enter(spec: &Spec, rootfs: &Path, etc: &Path) -> Result<(), Failur
             paths::readonly(path)?;
         }
     }
-    if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
         explain!("make the root filesystem read-only"; "mount -o remount,bind,ro /");
         paths::remount_readonly("/")?;
     }
@@ -142,16 +171,26 @@ fn mount_one(rootfs: &Path, m: &Mount) -> Result<(), Failure> {
     ensure_mount_point(&dest, true, dest_in)?;
     let opts = m.options().as_deref().unwrap_or_default().join(",");
     explain!("mount {typ} on {}", dest_in.display(); "mount -t {typ} {}{} {}",
-        if opts.is_empty() { String::new() } else { format!("-o {opts} ") }, source.display(), dest_in.display());
+        if opts.is_empty() { String::new() } else { format!("-o {opts} ") }, source.display(), dest.display());
     let data = (!data.is_empty()).then_some(data.as_str());
-    mount(Some(&source), &dest, Some(typ), flags, data).map_err(Failure::at(&format!("mount {typ}"), dest_in.display()))
+    mount(Some(&source), &dest, Some(typ), flags, data)
+        .map_err(Failure::at(&format!("mount {typ}"), dest_in.display()))
 }
 
-/// Bind-mounts `source` (a host path) onto `dest` (a path under the rootfs).
+/// Bind-mounts `source` onto `dest`; `shown` is where the container will see it.
 pub(crate) fn bind(source: &Path, dest: &Path, shown: &str) -> Result<(), Failure> {
-    explain!("bind-mount {} on {shown}", source.display(); "mount --bind {} {shown}", source.display());
-    mount(Some(source), dest, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-        .map_err(Failure::at("bind-mount", format!("{} on {shown}", source.display())))
+    explain!("bind-mount {} on {shown}", source.display(); "mount --bind {} {}", source.display(), dest.display());
+    mount(
+        Some(source),
+        dest,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(Failure::at(
+        "bind-mount",
+        format!("{} on {shown}", source.display()),
+    ))
 }
 
 /// `rootfs` joined with an absolute path from the spec, refusing `..` and any
@@ -164,11 +203,22 @@ fn inside(rootfs: &Path, dest: &Path) -> Result<PathBuf, Failure> {
             Component::RootDir | Component::CurDir => {}
             Component::Normal(part) => {
                 path.push(part);
-                if path.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
-                    return Err(Failure::at("mount destination is a symlink", dest.display())(Errno::ELOOP));
+                if path
+                    .symlink_metadata()
+                    .is_ok_and(|m| m.file_type().is_symlink())
+                {
+                    return Err(Failure::at(
+                        "mount destination is a symlink",
+                        dest.display(),
+                    )(Errno::ELOOP));
                 }
             }
-            _ => return Err(Failure::at("mount destination leaves the rootfs", dest.display())(Errno::EINVAL)),
+            _ => {
+                return Err(Failure::at(
+                    "mount destination leaves the rootfs",
+                    dest.display(),
+                )(Errno::EINVAL));
+            }
         }
     }
     Ok(path)
@@ -182,16 +232,29 @@ pub(crate) fn ensure_mount_point(path: &Path, dir: bool, shown: &Path) -> Result
         return Ok(());
     }
     let parent = path.parent().unwrap_or(path);
-    let on_tmpfs = nix::sys::statfs::statfs(parent).is_ok_and(|st| st.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC);
+    let on_tmpfs = nix::sys::statfs::statfs(parent)
+        .is_ok_and(|st| st.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC);
     if !on_tmpfs {
-        return Err(Failure::at("mount point missing from the rootfs (dockyard never writes into it)", shown.display())(Errno::ENOENT));
+        return Err(Failure::at(
+            "mount point missing from the rootfs (dockyard never writes into it)",
+            shown.display(),
+        )(Errno::ENOENT));
     }
     let made = if dir {
         std::fs::create_dir(path)
     } else {
-        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o644).open(path).map(drop)
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(path)
+            .map(drop)
     };
-    made.map_err(|err| Failure::at("create mount point", shown.display())(Errno::from_raw(err.raw_os_error().unwrap_or(0))))
+    made.map_err(|err| {
+        Failure::at("create mount point", shown.display())(Errno::from_raw(
+            err.raw_os_error().unwrap_or(0),
+        ))
+    })
 }
 
 /// Splits mount(8)-style options into mount(2) flags and filesystem data.
@@ -230,9 +293,14 @@ mod tests {
 
     #[test]
     fn options_split_into_flags_and_data() {
-        let opts: Vec<String> = ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "ro"].map(String::from).into();
+        let opts: Vec<String> = ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "ro"]
+            .map(String::from)
+            .into();
         let (flags, data) = parse_options(&opts);
-        assert_eq!(flags, MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY);
+        assert_eq!(
+            flags,
+            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY
+        );
         assert_eq!(data, "newinstance,ptmxmode=0666");
     }
 
@@ -240,7 +308,10 @@ mod tests {
     fn destinations_stay_inside_the_rootfs() {
         let dir = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink("/etc", dir.path().join("proc")).unwrap();
-        assert_eq!(inside(dir.path(), Path::new("/dev/pts")).unwrap(), dir.path().join("dev/pts"));
+        assert_eq!(
+            inside(dir.path(), Path::new("/dev/pts")).unwrap(),
+            dir.path().join("dev/pts")
+        );
         assert!(inside(dir.path(), Path::new("/proc")).is_err());
         assert!(inside(dir.path(), Path::new("/../etc")).is_err());
     }
@@ -250,6 +321,9 @@ mod tests {
         let files = EtcFiles::write("box").unwrap();
         let resolv = std::fs::read_to_string(files.dir().join("resolv.conf")).unwrap();
         assert!(!resolv.contains("nameserver 127."));
-        assert_eq!(std::fs::read_to_string(files.dir().join("hostname")).unwrap(), "box\n");
+        assert_eq!(
+            std::fs::read_to_string(files.dir().join("hostname")).unwrap(),
+            "box\n"
+        );
     }
 }

@@ -19,8 +19,14 @@ use nix::unistd::Pid;
 use crate::Error;
 
 /// The signals passed on to the container's init.
-pub const FORWARDED: [Signal; 6] =
-    [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2];
+pub const FORWARDED: [Signal; 6] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+];
 
 /// What the runner learns from a signal.
 #[derive(Debug, PartialEq)]
@@ -44,7 +50,10 @@ impl Signals {
     /// Blocks the signals the runner handles and opens a signalfd for them.
     pub(crate) fn block() -> Result<Signals, Error> {
         let mut set = SigSet::empty();
-        for sig in FORWARDED.into_iter().chain([Signal::SIGCHLD, Signal::SIGWINCH]) {
+        for sig in FORWARDED
+            .into_iter()
+            .chain([Signal::SIGCHLD, Signal::SIGWINCH])
+        {
             set.add(sig);
         }
         let mut old_mask = SigSet::empty();

@@ -68,6 +68,8 @@ pub fn build(flags: &RunFlags, rootfs: &Path) -> Result<Spec, Error> {
         .user(user_builder.build().map_err(oci)?)
         .capabilities(caps::docker_default())
         .no_new_privileges(true)
+        // docker sets no limits of its own: the command inherits the runner's.
+        .rlimits(Vec::new())
         .build()
         .map_err(oci)?;
 
@@ -89,8 +91,18 @@ pub fn build(flags: &RunFlags, rootfs: &Path) -> Result<Spec, Error> {
         .map_err(oci)?;
     let mut linux = LinuxBuilder::default()
         .namespaces(namespaces)
-        .masked_paths(paths::MASKED.iter().map(|p| p.to_string()).collect::<Vec<_>>())
-        .readonly_paths(paths::READONLY.iter().map(|p| p.to_string()).collect::<Vec<_>>())
+        .masked_paths(
+            paths::MASKED
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .readonly_paths(
+            paths::READONLY
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>(),
+        )
         .seccomp(seccomp::docker_default());
     if flags.userns {
         let map = LinuxIdMappingBuilder::default()
@@ -104,7 +116,13 @@ pub fn build(flags: &RunFlags, rootfs: &Path) -> Result<Spec, Error> {
 
     SpecBuilder::default()
         .version("1.0.2")
-        .root(RootBuilder::default().path(rootfs).readonly(false).build().map_err(oci)?)
+        .root(
+            RootBuilder::default()
+                .path(rootfs)
+                .readonly(false)
+                .build()
+                .map_err(oci)?,
+        )
         .process(process)
         .hostname(hostname)
         .mounts(default_mounts())
@@ -127,16 +145,43 @@ fn default_mounts() -> Vec<Mount> {
     };
     vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]),
-        mount("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"]),
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        ),
         mount(
             "/dev/pts",
             "devpts",
             "devpts",
-            &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ],
         ),
-        mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", "ro"]),
-        mount("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"]),
-        mount("/dev/shm", "tmpfs", "shm", &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
+        mount(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            &["nosuid", "noexec", "nodev", "ro"],
+        ),
+        mount(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            &["nosuid", "noexec", "nodev"],
+        ),
+        mount(
+            "/dev/shm",
+            "tmpfs",
+            "shm",
+            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+        ),
     ]
 }
 
@@ -173,7 +218,9 @@ fn random_hostname() -> String {
     let read = std::fs::File::open("/dev/urandom")
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
     if read.is_err() {
-        bytes = (std::process::id() as u64).to_be_bytes()[2..].try_into().expect("6 bytes");
+        bytes = (std::process::id() as u64).to_be_bytes()[2..]
+            .try_into()
+            .expect("6 bytes");
     }
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -199,9 +246,10 @@ fn resolve_user(user: Option<&str>, rootfs: &Path) -> Result<ResolvedUser, Error
             None => (spec, None),
         },
     };
-    let entry = passwd.lines().map(|line| line.split(':').collect::<Vec<_>>()).find(|f| {
-        f.len() >= 7 && (f[0] == user || f[2] == user)
-    });
+    let entry = passwd
+        .lines()
+        .map(|line| line.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 7 && (f[0] == user || f[2] == user));
     let (uid, mut gid, name, home) = match (entry, user.parse::<u32>()) {
         (Some(f), _) => (
             f[2].parse().unwrap_or(0),
@@ -211,12 +259,21 @@ fn resolve_user(user: Option<&str>, rootfs: &Path) -> Result<ResolvedUser, Error
         ),
         (None, Ok(uid)) => (uid, 0, None, "/".to_string()),
         (None, Err(_)) => {
-            return Err(Error::UnknownUser { kind: "user", name: user.into(), file: "passwd" });
+            return Err(Error::UnknownUser {
+                kind: "user",
+                name: user.into(),
+                file: "passwd",
+            });
         }
     };
-    let groups_file = group.lines().map(|line| line.split(':').collect::<Vec<_>>());
+    let groups_file = group
+        .lines()
+        .map(|line| line.split(':').collect::<Vec<_>>());
     if let Some(g) = group_spec {
-        gid = match groups_file.clone().find(|f| f.len() >= 3 && (f[0] == g || f[2] == g)) {
+        gid = match groups_file
+            .clone()
+            .find(|f| f.len() >= 3 && (f[0] == g || f[2] == g))
+        {
             Some(f) => f[2].parse().unwrap_or(0),
             None => g.parse().map_err(|_| Error::UnknownUser {
                 kind: "group",
@@ -233,21 +290,34 @@ fn resolve_user(user: Option<&str>, rootfs: &Path) -> Result<ResolvedUser, Error
             .collect(),
         None => Vec::new(),
     };
-    Ok(ResolvedUser { uid, gid, groups, home })
+    Ok(ResolvedUser {
+        uid,
+        gid,
+        groups,
+        home,
+    })
 }
 
 /// Loads `DIR/config.json` and returns the spec with the rootfs it names
 /// (relative to the bundle, as runc resolves it).
 pub fn load_bundle(bundle: &Path) -> Result<(Spec, PathBuf), Error> {
     let path = bundle.join("config.json");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|err| Error::BadConfig { path: path.clone(), reason: err.to_string() })?;
-    let spec: Spec = serde_json::from_str(&text)
-        .map_err(|err| Error::BadConfig { path: path.clone(), reason: err.to_string() })?;
-    let root = spec.root().as_ref().map(|r| r.path().clone()).ok_or_else(|| Error::BadConfig {
+    let text = std::fs::read_to_string(&path).map_err(|err| Error::BadConfig {
         path: path.clone(),
-        reason: "no root.path: the spec does not say where the rootfs is".into(),
+        reason: err.to_string(),
     })?;
+    let spec: Spec = serde_json::from_str(&text).map_err(|err| Error::BadConfig {
+        path: path.clone(),
+        reason: err.to_string(),
+    })?;
+    let root = spec
+        .root()
+        .as_ref()
+        .map(|r| r.path().clone())
+        .ok_or_else(|| Error::BadConfig {
+            path: path.clone(),
+            reason: "no root.path: the spec does not say where the rootfs is".into(),
+        })?;
     Ok((spec, bundle.join(root)))
 }
 
@@ -255,7 +325,10 @@ pub fn load_bundle(bundle: &Path) -> Result<(Spec, PathBuf), Error> {
 /// (they are hash sets, so their order would otherwise change from run to run).
 pub fn to_json(spec: &Spec) -> String {
     let mut value = serde_json::to_value(spec).expect("a spec always serializes");
-    if let Some(sets) = value.pointer_mut("/process/capabilities").and_then(|c| c.as_object_mut()) {
+    if let Some(sets) = value
+        .pointer_mut("/process/capabilities")
+        .and_then(|c| c.as_object_mut())
+    {
         for set in sets.values_mut() {
             if let Some(list) = set.as_array_mut() {
                 list.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
@@ -277,8 +350,11 @@ mod tests {
             "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n",
         )
         .unwrap();
-        std::fs::write(dir.path().join("etc/group"), "root:x:0:\nalice:x:1000:\nwheel:x:10:alice\n")
-            .unwrap();
+        std::fs::write(
+            dir.path().join("etc/group"),
+            "root:x:0:\nalice:x:1000:\nwheel:x:10:alice\n",
+        )
+        .unwrap();
         dir
     }
 
@@ -286,29 +362,60 @@ mod tests {
     fn users_resolve_like_docker() {
         let dir = rootfs();
         let r = |u: &str| resolve_user(Some(u), dir.path());
-        let alice = ResolvedUser { uid: 1000, gid: 1000, groups: vec![10], home: "/home/alice".into() };
+        let alice = ResolvedUser {
+            uid: 1000,
+            gid: 1000,
+            groups: vec![10],
+            home: "/home/alice".into(),
+        };
         assert_eq!(r("alice").unwrap(), alice);
         assert_eq!(r("1000").unwrap(), alice);
         assert_eq!(r("alice:wheel").unwrap().gid, 10);
-        assert_eq!(r("4242:7").unwrap(), ResolvedUser { uid: 4242, gid: 7, groups: vec![], home: "/".into() });
-        assert!(matches!(r("bob"), Err(Error::UnknownUser { kind: "user", .. })));
-        assert!(matches!(r("alice:nogroup"), Err(Error::UnknownUser { kind: "group", .. })));
+        assert_eq!(
+            r("4242:7").unwrap(),
+            ResolvedUser {
+                uid: 4242,
+                gid: 7,
+                groups: vec![],
+                home: "/".into()
+            }
+        );
+        assert!(matches!(
+            r("bob"),
+            Err(Error::UnknownUser { kind: "user", .. })
+        ));
+        assert!(matches!(
+            r("alice:nogroup"),
+            Err(Error::UnknownUser { kind: "group", .. })
+        ));
         assert_eq!(resolve_user(None, dir.path()).unwrap().home, "/root");
     }
 
     #[test]
     fn later_env_wins_and_hostname_is_set() {
-        let flags = RunFlags { env: vec!["PATH=/x".into(), "A=1".into(), "A=2".into()], ..Default::default() };
+        let flags = RunFlags {
+            env: vec!["PATH=/x".into(), "A=1".into(), "A=2".into()],
+            ..Default::default()
+        };
         let env = environment(&flags, "box", "/root");
         assert!(env.contains(&"PATH=/x".to_string()));
         assert!(env.contains(&"HOSTNAME=box".to_string()));
-        assert_eq!(env.iter().filter(|kv| kv.starts_with("A=")).collect::<Vec<_>>(), ["A=2"]);
+        assert_eq!(
+            env.iter()
+                .filter(|kv| kv.starts_with("A="))
+                .collect::<Vec<_>>(),
+            ["A=2"]
+        );
     }
 
     #[test]
     fn a_spec_survives_a_round_trip_through_config_json() {
         let dir = rootfs();
-        let flags = RunFlags { args: vec!["sh".into()], userns: true, ..Default::default() };
+        let flags = RunFlags {
+            args: vec!["sh".into()],
+            userns: true,
+            ..Default::default()
+        };
         let spec = build(&flags, dir.path()).unwrap();
         let bundle = tempfile::tempdir().unwrap();
         std::fs::write(bundle.path().join("config.json"), to_json(&spec)).unwrap();

@@ -29,13 +29,21 @@ pub(crate) fn attach_in_container(channel: &End) -> Result<(), Failure> {
     grantpt(&master).map_err(Failure::at("grantpt(3)", "/dev/ptmx"))?;
     unlockpt(&master).map_err(Failure::at("unlockpt(3)", "/dev/ptmx"))?;
     let name = ptsname_r(&master).map_err(Failure::at("ptsname(3)", "/dev/ptmx"))?;
-    channel.send_pty_master(master.as_fd()).map_err(Failure::step("send the pty master to the runner"))?;
+    channel
+        .send_pty_master(master.as_fd())
+        .map_err(Failure::step("send the pty master to the runner"))?;
     drop(master);
-    let slave = nix::fcntl::open(name.as_str(), OFlag::O_RDWR | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-        .map_err(Failure::at("open", &name))?;
+    let slave = nix::fcntl::open(
+        name.as_str(),
+        OFlag::O_RDWR | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(Failure::at("open", &name))?;
     // SAFETY: TIOCSCTTY takes an int argument; we are a session leader without a terminal.
     if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } < 0 {
-        return Err(Failure::at("ioctl(TIOCSCTTY)", &name)(nix::errno::Errno::last()));
+        return Err(Failure::at("ioctl(TIOCSCTTY)", &name)(
+            nix::errno::Errno::last(),
+        ));
     }
     for target in 0..=2 {
         // SAFETY: dup2 onto the standard descriptors; `slave` stays valid throughout.
@@ -74,7 +82,12 @@ impl Drop for RawMode {
 
 /// Copies the caller's terminal size (if stdin is one) to the container's.
 pub(crate) fn copy_size(master: BorrowedFd<'_>) {
-    let mut size = Winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    let mut size = Winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: TIOCGWINSZ writes a Winsize into `size`; TIOCSWINSZ reads one.
     unsafe {
         if get_winsize(std::io::stdin().as_raw_fd(), &mut size).is_ok() {

@@ -59,7 +59,10 @@ fn to_caps(set: &Option<HashSet<Capability>>) -> CapsHashSet {
 
 fn failed(step: &str) -> impl FnOnce(caps::errors::CapsError) -> Failure {
     let step = step.to_string();
-    move |err| Failure::Caps { step, message: err.to_string() }
+    move |err| Failure::Caps {
+        step,
+        message: err.to_string(),
+    }
 }
 
 /// Step one, before the user switch: shrink the bounding set to the spec's.
@@ -80,11 +83,13 @@ pub(crate) fn limit_bounding(spec: &LinuxCapabilities) -> Result<(), Failure> {
 /// Step two, after the user switch: set the other four sets. Ambient is set
 /// last because the kernel only allows what is permitted and inheritable.
 pub(crate) fn apply(spec: &LinuxCapabilities) -> Result<(), Failure> {
-    explain!("set effective/permitted capabilities to {}", names(&to_caps(spec.effective()).into_iter().collect::<Vec<_>>());
-        "setpriv --inh-caps=-all --ambient-caps=-all");
+    explain!("keep {} capabilities effective and permitted, none inheritable", to_caps(spec.effective()).len();
+        "capsh --caps={}+ep", names(&to_caps(spec.effective()).into_iter().collect::<Vec<_>>()));
     // Effective first: the kernel refuses a permitted set smaller than the effective one.
-    caps::set(None, CapSet::Effective, &to_caps(spec.effective())).map_err(failed("set effective capabilities"))?;
-    caps::set(None, CapSet::Permitted, &to_caps(spec.permitted())).map_err(failed("set permitted capabilities"))?;
+    caps::set(None, CapSet::Effective, &to_caps(spec.effective()))
+        .map_err(failed("set effective capabilities"))?;
+    caps::set(None, CapSet::Permitted, &to_caps(spec.permitted()))
+        .map_err(failed("set permitted capabilities"))?;
     caps::set(None, CapSet::Inheritable, &to_caps(spec.inheritable()))
         .map_err(failed("set inheritable capabilities"))?;
     caps::clear(None, CapSet::Ambient).map_err(failed("clear ambient capabilities"))?;
@@ -105,7 +110,10 @@ mod tests {
     #[test]
     fn every_default_capability_is_known_to_the_caps_crate() {
         let spec = super::docker_default();
-        assert_eq!(super::to_caps(spec.bounding()).len(), super::DOCKER_DEFAULT.len());
+        assert_eq!(
+            super::to_caps(spec.bounding()).len(),
+            super::DOCKER_DEFAULT.len()
+        );
         assert!(super::to_caps(spec.bounding()).contains(&caps::Capability::CAP_NET_BIND_SERVICE));
     }
 }

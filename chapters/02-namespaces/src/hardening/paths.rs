@@ -24,18 +24,38 @@ pub const MASKED: [&str; 10] = [
 ];
 
 /// Visible but read-only: bind-mounted onto themselves, then remounted read-only.
-pub const READONLY: [&str; 5] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+pub const READONLY: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
 
 /// Masks `path` (inside the container, after pivot_root). A path this kernel
 /// does not have is skipped, as runc does.
 pub(crate) fn mask(path: &str) -> Result<(), Failure> {
-    let Ok(meta) = std::fs::metadata(path) else { return Ok(()) };
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(());
+    };
     let result = if meta.is_dir() {
         explain!("hide {path} under an empty read-only tmpfs"; "mount -t tmpfs -o ro tmpfs {path}");
-        mount(Some("tmpfs"), path, Some("tmpfs"), MsFlags::MS_RDONLY, None::<&str>)
+        mount(
+            Some("tmpfs"),
+            path,
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY,
+            None::<&str>,
+        )
     } else {
         explain!("hide {path} by mounting /dev/null over it"; "mount --bind /dev/null {path}");
-        mount(Some("/dev/null"), path, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        mount(
+            Some("/dev/null"),
+            path,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
     };
     result.map_err(Failure::at("mask", path))
 }
@@ -72,5 +92,6 @@ pub(crate) fn remount_readonly(path: &str) -> Result<(), Failure> {
         })
         .map_err(Failure::at("statvfs", path))?;
     let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | kept;
-    mount(None::<&str>, path, None::<&str>, flags, None::<&str>).map_err(Failure::at("remount read-only", path))
+    mount(None::<&str>, path, None::<&str>, flags, None::<&str>)
+        .map_err(Failure::at("remount read-only", path))
 }
