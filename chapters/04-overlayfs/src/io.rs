@@ -1,0 +1,141 @@
+//! I/O errors that say which file they were about, and atomic writes.
+//!
+//! A bare "No such file or directory" tells a reader nothing; every I/O error in
+//! this crate carries the path and what we were doing to it. State files are
+//! written the one way that survives a crash at any instant: a temp file in the
+//! same directory, fsync, rename over the old one (rename(2) is atomic).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// An I/O error with the operation and the path it failed on.
+#[derive(Debug, thiserror::Error)]
+#[error("{op} {path}: {source}")]
+pub struct IoError {
+    /// What we were doing: "read", "create", "rename"...
+    pub op: &'static str,
+    /// The file it was done to.
+    pub path: PathBuf,
+    /// What the kernel said.
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Adds `.at(op, path)` to I/O results, so the error names its file.
+pub trait IoContext<T> {
+    /// Wraps an error with what was being done (`op`) and to which `path`.
+    fn at(self, op: &'static str, path: &Path) -> Result<T, IoError>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn at(self, op: &'static str, path: &Path) -> Result<T, IoError> {
+        self.map_err(|source| IoError {
+            op,
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+impl<T> IoContext<T> for nix::Result<T> {
+    fn at(self, op: &'static str, path: &Path) -> Result<T, IoError> {
+        self.map_err(|errno| IoError {
+            op,
+            path: path.to_path_buf(),
+            source: errno.into(),
+        })
+    }
+}
+
+/// Prefix of every temp file or directory a store writes before renaming it into
+/// place; anything with it found on open was left by a crash and is removed.
+pub const TEMP_PREFIX: &str = ".tmp-";
+
+/// Writes `bytes` to `path` atomically: readers see the old content or the new,
+/// never a mix, whatever moment the process dies.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut temp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(dir)
+        .at("create a temp file in", dir)?;
+    temp.write_all(bytes).at("write", temp.path())?;
+    temp.as_file().sync_all().at("fsync", temp.path())?;
+    temp.persist(path)
+        .map_err(|err| err.error)
+        .at("rename into", path)?;
+    sync_dir(dir)
+}
+
+/// fsyncs a directory, so a rename or create in it survives a power cut.
+pub fn sync_dir(dir: &Path) -> Result<(), IoError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .at("fsync", dir)
+}
+
+/// Removes what a crash left behind in `dir`: entries named with [`TEMP_PREFIX`].
+pub fn remove_leftovers(dir: &Path) -> Result<(), IoError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(err).at("read directory", dir),
+    };
+    for entry in entries {
+        let entry = entry.at("read directory", dir)?;
+        if entry
+            .file_name()
+            .as_encoded_bytes()
+            .starts_with(TEMP_PREFIX.as_bytes())
+        {
+            let path = entry.path();
+            let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            removed.at("remove leftover", &path)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("state.json");
+        write_atomic(&file, b"one").unwrap();
+        write_atomic(&file, b"two").unwrap();
+        assert_eq!(std::fs::read(&file).unwrap(), b"two");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn leftovers_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".tmp-abc"), "half").unwrap();
+        std::fs::create_dir(dir.path().join(".tmp-dir")).unwrap();
+        std::fs::write(dir.path().join("keep"), "").unwrap();
+        remove_leftovers(dir.path()).unwrap();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["keep"]);
+    }
+
+    #[test]
+    fn errors_name_their_path() {
+        let err = std::fs::read("/nonexistent/x")
+            .at("read", Path::new("/nonexistent/x"))
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("read /nonexistent/x: "),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,23 @@
+//! Where images and containers live on disk.
+//!
+//! - [`content`]: blobs by digest (layer tar.gz files, configs).
+//! - [`layers`]: each layer unpacked once, keyed by chain ID, shared by images.
+//! - [`images`]: image configs and the `repo:tag` names that point at them.
+//! - [`containers`]: each container's config, state and upper/work/merged dirs.
+//!
+//! Each store has a [`lock`], writes every file atomically, and on opening
+//! removes whatever a crashed process left half-written, so a `kill -9` at any
+//! moment leaves stores that read back.
+
+pub mod content;
+pub mod lock;
+
+pub use content::{ContentError, ContentStore};
+pub use lock::StoreLock;
+
+/// Every store's error.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Content(#[from] ContentError),
+}
