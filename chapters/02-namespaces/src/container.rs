@@ -95,7 +95,7 @@ pub fn run_with(spec: &Spec, rootfs: &Path, setup: &mut Setup<'_>) -> Result<i32
     explain!("the child is pid {child} on the host and PID 1 in its namespace");
 
     match start(spec, &parent_end, child, setup, &cmd, &rootfs) {
-        Ok(master) => Ok(supervise(child, &signals, master)),
+        Ok(master) => supervise(child, &signals, master),
         Err(err) => {
             let _ = kill(child, Signal::SIGKILL);
             let _ = waitpid(child, None);
@@ -136,7 +136,22 @@ fn start(
 
 /// Waits for the command to end, forwarding signals and (with a terminal)
 /// copying bytes between the caller and the container's pty.
-fn supervise(child: Pid, signals: &Signals, master: Option<OwnedFd>) -> i32 {
+fn supervise(child: Pid, signals: &Signals, master: Option<OwnedFd>) -> Result<i32, Error> {
+    // A pidfd becomes readable when the process ends (pidfd_open(2)); we are its
+    // parent and the only one to reap it, so its pid cannot be reused meanwhile.
+    // SAFETY: pidfd_open(2) takes a pid and flags and returns a new descriptor (close-on-exec).
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, child.as_raw(), 0) };
+    if raw < 0 {
+        let errno = Errno::last();
+        let _ = kill(child, Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        return Err(Error::Sys {
+            step: "pidfd_open(2)".into(),
+            errno,
+        });
+    }
+    // SAFETY: the descriptor was just created for us and nothing else owns it.
+    let pidfd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw as i32) };
     let _raw = master.as_ref().and_then(|_| tty::RawMode::enter());
     if let Some(master) = &master {
         tty::copy_size(master.as_fd());
@@ -146,7 +161,10 @@ fn supervise(child: Pid, signals: &Signals, master: Option<OwnedFd>) -> i32 {
     let mut stdin_open = master.is_some();
     let mut status = None;
     while status.is_none() {
-        let mut fds = vec![PollFd::new(signals.fd(), PollFlags::POLLIN)];
+        let mut fds = vec![
+            PollFd::new(pidfd.as_fd(), PollFlags::POLLIN),
+            PollFd::new(signals.fd(), PollFlags::POLLIN),
+        ];
         if let Some(master) = &master {
             fds.push(PollFd::new(master.as_fd(), PollFlags::POLLIN));
             if stdin_open {
@@ -162,15 +180,8 @@ fn supervise(child: Pid, signals: &Signals, master: Option<OwnedFd>) -> i32 {
                 .and_then(|f| f.revents())
                 .is_some_and(|r| !r.is_empty())
         };
-        let (master_ready, stdin_ready) = (ready(1), ready(2));
-        if let Some(master) = &master {
-            if master_ready {
-                tty::pump(master.as_fd(), stdout.as_fd());
-            }
-            if stdin_ready && !tty::pump(stdin.as_fd(), master.as_fd()) {
-                stdin_open = false;
-            }
-        }
+        let (exited, master_ready, stdin_ready) = (ready(0), ready(2), ready(3));
+        // Signals first: a resize must reach the container before the keys typed after it.
         while let Some(event) = signals.next() {
             match event {
                 Event::Forward(sig) => crate::signals::forward(child, sig),
@@ -179,17 +190,34 @@ fn supervise(child: Pid, signals: &Signals, master: Option<OwnedFd>) -> i32 {
                         tty::copy_size(master.as_fd());
                     }
                 }
-                Event::Child => status = reap(child).or(status),
             }
+        }
+        if let Some(master) = &master {
+            if master_ready {
+                tty::pump(master.as_fd(), stdout.as_fd());
+            }
+            if stdin_ready && !tty::pump(stdin.as_fd(), master.as_fd()) {
+                stdin_open = false;
+            }
+        }
+        if exited {
+            status = reap(child);
         }
     }
     // The command is gone; print what it wrote before it went.
     if let Some(master) = &master {
         while tty::pump(master.as_fd(), stdout.as_fd()) {}
     }
-    let code = status.unwrap_or(exit::ENGINE_ERROR);
+    let code = status.unwrap_or_else(|| {
+        // We can no longer watch it (poll(2) failed): do not leave it behind.
+        let _ = kill(child, Signal::SIGKILL);
+        waitpid(child, None)
+            .ok()
+            .and_then(exit::code_of)
+            .unwrap_or(exit::ENGINE_ERROR)
+    });
     explain!("waitpid(2): {child} ended, exit status {code}");
-    code
+    Ok(code)
 }
 
 /// The exit status of `child` if it has ended.

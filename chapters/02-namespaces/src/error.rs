@@ -29,13 +29,9 @@ pub enum Error {
         name: String,
         file: &'static str,
     },
-    /// A flag has a value that cannot be used.
-    #[error("invalid {flag} {value:?}: {reason}")]
-    BadFlag {
-        flag: &'static str,
-        value: String,
-        reason: &'static str,
-    },
+    /// The flags could not be expressed as an OCI spec.
+    #[error("building the OCI spec: {0}")]
+    Spec(String),
     /// A step in the runner (parent side) failed.
     #[error("{step}: {source}")]
     Io {

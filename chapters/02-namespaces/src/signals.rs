@@ -4,8 +4,9 @@
 //! in its own session and PID namespace). So the runner blocks the signals it
 //! cares about before it clones (none can slip past in between), reads them from
 //! a signalfd(2) and forwards SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2
-//! to the command, as `docker run`'s signal proxy does. SIGCHLD says the command
-//! ended; SIGWINCH that the terminal was resized.
+//! to the command, as `docker run`'s signal proxy does; SIGWINCH says the terminal
+//! was resized. (The command's exit is watched with a pidfd, not SIGCHLD, which in
+//! a threaded caller could be taken by another thread.)
 //!
 //! pid_namespaces(7): PID 1 only receives signals it has installed a handler for,
 //! so `sh` as PID 1 ignores a forwarded SIGTERM, exactly as under docker (which
@@ -31,8 +32,6 @@ pub const FORWARDED: [Signal; 6] = [
 /// What the runner learns from a signal.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Event {
-    /// A child changed state: time to waitpid(2).
-    Child,
     /// The caller's terminal changed size.
     Resize,
     /// Pass this one on.
@@ -50,10 +49,7 @@ impl Signals {
     /// Blocks the signals the runner handles and opens a signalfd for them.
     pub(crate) fn block() -> Result<Signals, Error> {
         let mut set = SigSet::empty();
-        for sig in FORWARDED
-            .into_iter()
-            .chain([Signal::SIGCHLD, Signal::SIGWINCH])
-        {
+        for sig in FORWARDED.into_iter().chain([Signal::SIGWINCH]) {
             set.add(sig);
         }
         let mut old_mask = SigSet::empty();
@@ -74,15 +70,18 @@ impl Signals {
         let info = self.fd.read_signal().ok().flatten()?;
         let sig = Signal::try_from(info.ssi_signo as i32).ok()?;
         Some(match sig {
-            Signal::SIGCHLD => Event::Child,
             Signal::SIGWINCH => Event::Resize,
             other => Event::Forward(other),
         })
     }
 
     /// In the child, before execve(2): the command starts with the caller's mask
-    /// (blocked signals stay blocked across exec, signal(7)).
+    /// and default dispositions. Both survive execve(2) (signal(7)), and Rust's
+    /// runtime ignores SIGPIPE in the runner: left so, `yes | head -1` in the
+    /// container would end in "Broken pipe" errors instead of a quiet SIGPIPE.
     pub(crate) fn restore_in_child(&self) -> Result<(), nix::errno::Errno> {
+        // SAFETY: SIG_DFL is not a function, so no handler can run unsafely.
+        unsafe { nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) }?;
         pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&self.old_mask), None)
     }
 }

@@ -50,11 +50,7 @@ pub fn build(flags: &RunFlags, rootfs: &Path) -> Result<Spec, Error> {
     let hostname = flags.hostname.clone().unwrap_or_else(random_hostname);
     let user = resolve_user(flags.user.as_deref(), rootfs)?;
     let env = environment(flags, &hostname, &user.home);
-    let oci = |e: oci_spec::OciSpecError| Error::BadFlag {
-        flag: "spec",
-        value: e.to_string(),
-        reason: "cannot be expressed as an OCI spec",
-    };
+    let oci = |e: oci_spec::OciSpecError| Error::Spec(e.to_string());
 
     let mut user_builder = UserBuilder::default().uid(user.uid).gid(user.gid);
     if !user.groups.is_empty() {

@@ -420,14 +420,64 @@ fn killed_by_sigkill_exits_137() {
     assert_eq!(child.0.wait().unwrap().code(), Some(137));
 }
 
-/// `-it` with a terminal as stdin: what we type reaches the shell in the
-/// container, and the caller's terminal settings are restored afterwards.
+/// Collects a reader's output on a thread, so a test can wait for some text
+/// with a time limit instead of hanging when it never comes.
+struct Output {
+    chunks: std::sync::mpsc::Receiver<String>,
+    seen: String,
+}
+
+impl Output {
+    fn collect(mut reader: impl std::io::Read + Send + 'static) -> Output {
+        let (tx, chunks) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = reader.read(&mut buf) {
+                if tx
+                    .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+        Output {
+            chunks,
+            seen: String::new(),
+        }
+    }
+
+    /// Waits (at most 10 s) until `text` has been seen since the last wait.
+    fn wait_for(&mut self, text: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !self.seen.contains(text) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.chunks.recv_timeout(left) {
+                Ok(chunk) => self.seen.push_str(&chunk),
+                Err(_) => panic!("never saw {text:?}; output so far: {:?}", self.seen),
+            }
+        }
+        let end = self.seen.find(text).unwrap() + text.len();
+        self.seen.drain(..end);
+    }
+}
+
+/// `-it` with a terminal as stdin: the container's terminal starts with the
+/// caller's size and follows a resize (SIGWINCH), what we type reaches the
+/// shell, and the caller's terminal settings are restored afterwards.
 #[test]
-fn it_is_interactive_and_restores_the_terminal() {
+fn it_is_interactive_follows_resizes_and_restores_the_terminal() {
     testkit::require_root!();
+    use nix::pty::Winsize;
     use nix::sys::termios::tcgetattr;
-    use std::io::{Read, Write};
-    let pty = nix::pty::openpty(None, None).unwrap();
+    use std::io::Write;
+    let size = |ws_row, ws_col| Winsize {
+        ws_row,
+        ws_col,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = nix::pty::openpty(Some(&size(40, 100)), None).unwrap();
     let before = tcgetattr(&pty.slave).unwrap();
     let mut cmd = ch02();
     cmd.arg("run")
@@ -438,23 +488,27 @@ fn it_is_interactive_and_restores_the_terminal() {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let mut child = KillOnDrop(cmd.spawn().unwrap());
+    let mut out = Output::collect(child.0.stdout.take().unwrap());
     let mut master = std::fs::File::from(pty.master);
-    master.write_all(b"tty; exit 5\n").unwrap();
-    let status = child.0.wait().unwrap();
-    let mut out = String::new();
-    child
-        .0
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    assert_eq!(status.code(), Some(5), "output: {out:?}");
-    assert!(out.contains("/dev/pts/0"), "output: {out:?}");
+
+    master.write_all(b"tty; stty size\n").unwrap();
+    out.wait_for("/dev/pts/0");
+    out.wait_for("40 100");
+
+    nix::ioctl_write_ptr_bad!(set_winsize, libc::TIOCSWINSZ, Winsize);
+    // SAFETY: TIOCSWINSZ reads the Winsize we pass.
+    unsafe { set_winsize(std::os::fd::AsRawFd::as_raw_fd(&master), &size(50, 120)) }.unwrap();
+    // The runner is not in this terminal's session, so tell it as a terminal would.
+    let runner = nix::unistd::Pid::from_raw(child.0.id() as i32);
+    nix::sys::signal::kill(runner, nix::sys::signal::Signal::SIGWINCH).unwrap();
+    master.write_all(b"stty size; exit 5\n").unwrap();
+    out.wait_for("50 120");
+
+    assert_eq!(child.0.wait().unwrap().code(), Some(5));
     let after = tcgetattr(&pty.slave).unwrap();
     assert_eq!(
-        format!("{:?}", after),
-        format!("{:?}", before),
+        format!("{after:?}"),
+        format!("{before:?}"),
         "the caller's terminal was not restored"
     );
 }

@@ -1,0 +1,68 @@
+//! The library as the next chapter uses it: `run_with` and its `setup` hook.
+
+use std::path::Path;
+
+use ch02_namespaces::spec::{self, RunFlags};
+
+fn spec_for(args: &[&str]) -> oci_spec::runtime::Spec {
+    let flags = RunFlags {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        hostname: Some("hook".into()),
+        ..Default::default()
+    };
+    spec::build(&flags, &testkit::fixtures::busybox_rootfs()).unwrap()
+}
+
+fn ns(pid: &str, kind: &str) -> std::path::PathBuf {
+    std::fs::read_link(Path::new("/proc").join(pid).join("ns").join(kind)).unwrap()
+}
+
+/// `setup` runs once the child is in its new namespaces, and before it has
+/// unshared its cgroup namespace (chapter 03 moves it into a cgroup there).
+#[test]
+fn setup_runs_between_clone_and_exec() {
+    testkit::require_root!();
+    let mut seen = None;
+    let code = ch02_namespaces::run_with(
+        &spec_for(&["true"]),
+        &testkit::fixtures::busybox_rootfs(),
+        &mut |pid| {
+            let pid = pid.to_string();
+            seen = Some((
+                ns(&pid, "pid") != ns("self", "pid"),
+                ns(&pid, "cgroup") == ns("self", "cgroup"),
+            ));
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!(code, 0);
+    assert_eq!(
+        seen,
+        Some((true, true)),
+        "(new pid namespace, cgroup namespace not yet unshared)"
+    );
+}
+
+/// A failing `setup` stops the container before it runs, with the hook's error.
+#[test]
+fn a_failing_setup_kills_the_child() {
+    testkit::require_root!();
+    let mut child = None;
+    let err = ch02_namespaces::run_with(
+        &spec_for(&["true"]),
+        &testkit::fixtures::busybox_rootfs(),
+        &mut |pid| {
+            child = Some(pid);
+            Err("no cgroup for you".into())
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.to_string(), "container setup: no cgroup for you");
+    assert_eq!(err.exit_code(), 125);
+    let pid = child.expect("setup was called");
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "the child was left behind"
+    );
+}
