@@ -51,6 +51,21 @@ pub fn run_with(spec: &Spec, rootfs: &Path, setup: &mut Setup<'_>) -> Result<i32
     if !nix::unistd::geteuid().is_root() {
         return Err(Error::NotRoot);
     }
+    if let Some(ns) = spec
+        .linux()
+        .iter()
+        .flat_map(|l| l.namespaces().iter().flatten())
+        .find(|ns| ns.path().is_some())
+    {
+        return Err(Error::Spec(format!(
+            "joining an existing {} namespace ({}) is not supported",
+            ns.typ(),
+            ns.path()
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        )));
+    }
     let process = spec.process().as_ref().ok_or(Error::NoCommand)?;
     let cmd = process
         .args()

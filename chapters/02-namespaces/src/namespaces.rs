@@ -11,7 +11,8 @@ use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
 use crate::Error;
 use crate::channel::Failure;
 
-/// The namespaces the spec asks for.
+/// The new namespaces the spec asks for (joining existing ones, with a `path`,
+/// is refused earlier by the runtime).
 pub(crate) fn wanted(spec: &Spec) -> Vec<LinuxNamespaceType> {
     spec.linux()
         .as_ref()

@@ -187,6 +187,17 @@ fn missing_rootfs_exits_125() {
     assert_snapshot!("rootfs_missing", testkit::transcript(&mut cmd));
 }
 
+#[test]
+fn not_root_is_refused_clearly() {
+    // Needs root to become someone else: the check runs as `nobody`.
+    testkit::require_root!();
+    let mut cmd = ch02();
+    cmd.arg("run").arg("--rootfs").arg(rootfs()).arg("true");
+    std::os::unix::process::CommandExt::uid(&mut cmd, 65534);
+    let _guard = settings().bind_to_scope();
+    assert_snapshot!("not_root", testkit::transcript(&mut cmd));
+}
+
 // --- hardening ---
 
 #[test]
