@@ -10,9 +10,11 @@
 //! moment leaves stores that read back.
 
 pub mod content;
+pub mod layers;
 pub mod lock;
 
 pub use content::{ContentError, ContentStore};
+pub use layers::{Layer, LayerError, LayerStore};
 pub use lock::StoreLock;
 
 /// Every store's error.
@@ -20,4 +22,6 @@ pub use lock::StoreLock;
 pub enum StoreError {
     #[error(transparent)]
     Content(#[from] ContentError),
+    #[error(transparent)]
+    Layer(#[from] LayerError),
 }
