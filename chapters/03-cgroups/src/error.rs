@@ -42,8 +42,13 @@ pub enum Error {
     #[error("cgroup {0} already exists: another container uses this name")]
     AlreadyExists(PathBuf),
     /// `open` found no cgroup of that name.
-    #[error("no such cgroup: {0}")]
-    NotFound(PathBuf),
+    #[error("no such cgroup {cgroup} in {root}: is the container running?")]
+    NotFound {
+        /// `parent/name`.
+        cgroup: String,
+        /// The hierarchy's root.
+        root: PathBuf,
+    },
     /// A cgroup file held something we could not parse.
     #[error("{path}: unexpected content {content:?}")]
     Parse { path: PathBuf, content: String },

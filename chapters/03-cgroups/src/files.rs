@@ -82,12 +82,26 @@ pub(crate) fn write_setting(
     })
 }
 
-/// Creates one cgroup directory. Returns `false` when it was already there.
-pub(crate) fn mkdir(path: &Path, why: fmt::Arguments<'_>) -> Result<bool> {
-    explain!("{why}"; "mkdir {}", path.display());
+/// Creates a container's cgroup directory. Returns `false` when it was already there.
+pub(crate) fn mkdir(path: &Path) -> Result<bool> {
+    explain!("create cgroup {}", path.display(); "mkdir {}", path.display());
     match std::fs::create_dir(path) {
         Ok(()) => Ok(true),
         Err(err) if err.kind() == ErrorKind::AlreadyExists => Ok(false),
+        Err(source) => Err(io_error("mkdir", path, source)),
+    }
+}
+
+/// Makes sure a parent cgroup exists (`mkdir -p`): containers share it, so it may
+/// be there already, or be made by another runner at the same moment.
+pub(crate) fn ensure_dir(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        return Ok(());
+    }
+    explain!("create the parent cgroup {}", path.display(); "mkdir -p {}", path.display());
+    match std::fs::create_dir(path) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == ErrorKind::AlreadyExists => Ok(()),
         Err(source) => Err(io_error("mkdir", path, source)),
     }
 }

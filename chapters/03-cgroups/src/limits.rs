@@ -70,7 +70,7 @@ impl Limits {
         };
         if limit < MIN_MEMORY {
             return Err(Error::InvalidResources(format!(
-                "--memory {}: the minimum memory limit allowed is 6MB",
+                "--memory {}: the minimum memory limit allowed is 6MiB",
                 format_bytes(limit)
             )));
         }
@@ -444,7 +444,7 @@ mod tests {
         };
         assert_eq!(
             error(Some(4 * MIB), None),
-            "--memory 4MiB: the minimum memory limit allowed is 6MB"
+            "--memory 4MiB: the minimum memory limit allowed is 6MiB"
         );
         assert_eq!(
             error(Some(64 * MIB), Some(32 << 20)),

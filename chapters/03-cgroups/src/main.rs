@@ -1,3 +1,250 @@
-//! `ch03-cgroups`: limit, pause and measure a container with cgroups.
+//! `ch03-cgroups`: run a container with limits, and pause, resume and measure it.
 
-fn main() {}
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use ch01_chroot::{cli, exit};
+use ch02_namespaces::spec;
+use ch03_cgroups::{CgroupGuard, Hierarchy, Limits, PARENT, Stats, format_bytes};
+use clap::{Args, Parser, Subcommand};
+use oci_spec::runtime::Spec;
+
+/// Run a command in a container with memory, CPU and process limits, and pause,
+/// resume or measure it by name (dockyard, chapter 03).
+#[derive(Debug, Parser)]
+#[command(name = "ch03-cgroups", version)]
+struct Cli {
+    /// Print each kernel-level step as it happens, with its shell equivalent.
+    #[arg(long, global = true)]
+    explain: bool,
+    /// The cgroup that holds the containers' cgroups, as docker's `--cgroup-parent`
+    /// (one directory name).
+    #[arg(long, global = true, env = "DOCKYARD_CGROUP_PARENT", default_value = PARENT, value_name = "NAME")]
+    cgroup_parent: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a command in a new container, limited by its own cgroup.
+    Run(Box<RunArgs>),
+    /// Show a running container's CPU, memory and process counts, as `docker stats`.
+    Stats {
+        /// The container's name (its cgroup under the cgroup parent).
+        name: String,
+    },
+    /// Freeze every process of a running container, as `docker pause`.
+    Freeze {
+        /// The container's name (its cgroup under the cgroup parent).
+        name: String,
+    },
+    /// Let a frozen container run again, as `docker unpause`.
+    Thaw {
+        /// The container's name (its cgroup under the cgroup parent).
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Directory to use as the root filesystem (read, never written by dockyard).
+    #[arg(long, required_unless_present = "bundle")]
+    rootfs: Option<PathBuf>,
+    /// Run DIR/config.json (an OCI runtime spec, limits in linux.resources) on DIR/rootfs.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["rootfs", "hostname", "env", "workdir", "user", "tty", "userns", "memory", "memory_swap", "cpus", "cpu_shares", "cpuset_cpus", "pids_limit"])]
+    bundle: Option<PathBuf>,
+    /// The container's name: its cgroup is dockyard/NAME (default: a random 12-digit hex id).
+    #[arg(long)]
+    name: Option<String>,
+    /// Container host name (default: the container's name).
+    #[arg(long)]
+    hostname: Option<String>,
+    /// Set an environment variable (`K=V`, or `K` to pass the caller's value on).
+    #[arg(short = 'e', long = "env", value_name = "K=V")]
+    env: Vec<String>,
+    /// Working directory inside the container.
+    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+    workdir: Option<String>,
+    /// User to run as: NAME or UID, optionally :GROUP or :GID.
+    #[arg(short = 'u', long = "user", value_name = "UID[:GID]")]
+    user: Option<String>,
+    /// Keep stdin open (without it, the command's stdin is /dev/null).
+    #[arg(short = 'i', long)]
+    interactive: bool,
+    /// Give the command a pseudo-terminal.
+    #[arg(short = 't', long)]
+    tty: bool,
+    /// Run in a user namespace: root inside is uid 100000 outside.
+    #[arg(long)]
+    userns: bool,
+    #[command(flatten)]
+    limits: Limits,
+    /// Print the OCI runtime spec (config.json) instead of running it.
+    #[arg(long)]
+    print_spec: bool,
+    /// The command and its arguments.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        required_unless_present = "bundle"
+    )]
+    command: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli: Cli = cli::parse();
+    ch01_chroot::explain::enable(cli.explain);
+    let parent = cli.cgroup_parent.as_str();
+    let result = match cli.command {
+        Command::Run(args) => run(*args, parent),
+        Command::Stats { name } => stats(parent, &name).map(|()| 0),
+        Command::Freeze { name } => set_frozen(parent, &name, true).map(|()| 0),
+        Command::Thaw { name } => set_frozen(parent, &name, false).map(|()| 0),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(err) => {
+            eprintln!("ch03-cgroups: {err:#}");
+            let code = err
+                .downcast_ref::<ch02_namespaces::Error>()
+                .map_or(exit::ENGINE_ERROR, ch02_namespaces::Error::exit_code);
+            ExitCode::from(code as u8)
+        }
+    }
+}
+
+/// Builds the spec (chapter 02's, plus `linux.resources` from the limit flags),
+/// makes the cgroup, and runs the container with its first process moved into the
+/// cgroup before it execs. The cgroup is removed afterwards, also on failure.
+fn run(args: RunArgs, parent: &str) -> anyhow::Result<i32> {
+    let name = args.name.clone().unwrap_or_else(random_id);
+    let (spec, rootfs) = match &args.bundle {
+        Some(bundle) => spec::load_bundle(bundle)?,
+        None => {
+            let rootfs = args.rootfs.clone().context("--rootfs is required")?;
+            let flags = spec::RunFlags {
+                args: args.command.clone(),
+                env: args.env.clone(),
+                hostname: Some(args.hostname.clone().unwrap_or_else(|| name.clone())),
+                workdir: args.workdir.clone(),
+                user: args.user.clone(),
+                tty: args.tty,
+                userns: args.userns,
+            };
+            let mut spec = spec::build(&flags, &rootfs)?;
+            set_resources(&mut spec, &args.limits, parent, &name)?;
+            (spec, rootfs)
+        }
+    };
+    if args.print_spec {
+        print!("{}", spec::to_json(&spec));
+        return Ok(0);
+    }
+    if !args.interactive {
+        // docker run without -i: the command reads end-of-file, not our stdin.
+        let null = std::fs::File::open("/dev/null").context("open /dev/null")?;
+        nix::unistd::dup2_stdin(&null).context("make /dev/null stdin")?;
+    }
+    let resources = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+
+    let hierarchy = Hierarchy::system()?;
+    let cgroup = CgroupGuard::new(hierarchy.create(parent, &name)?);
+    cgroup.apply(&resources)?;
+    let code = ch02_namespaces::run_with(&spec, &rootfs, &mut |pid| Ok(cgroup.add_task(pid)?))?;
+    if cgroup.oom_killed()? {
+        let limit = resources
+            .memory()
+            .as_ref()
+            .and_then(|m| m.limit())
+            .filter(|&l| l > 0);
+        let limit = limit.map_or(String::new(), |l| {
+            format!(" (memory limit {})", format_bytes(l as u64))
+        });
+        eprintln!("ch03-cgroups: the process was OOM-killed{limit}");
+    }
+    cgroup.remove()?;
+    Ok(code)
+}
+
+/// Puts the limits into the spec, and names the cgroup as runc's `cgroupsPath`.
+fn set_resources(spec: &mut Spec, limits: &Limits, parent: &str, name: &str) -> anyhow::Result<()> {
+    let resources = limits.resources()?;
+    let mut linux = spec.linux().clone().unwrap_or_default();
+    linux.set_resources(Some(resources));
+    linux.set_cgroups_path(Some(PathBuf::from(format!("/{parent}/{name}"))));
+    spec.set_linux(Some(linux));
+    Ok(())
+}
+
+/// A 12-digit hex id, as docker shows container ids.
+fn random_id() -> String {
+    let mut bytes = [0u8; 6];
+    if let Ok(mut urandom) = std::fs::File::open("/dev/urandom") {
+        let _ = std::io::Read::read_exact(&mut urandom, &mut bytes);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// How long `stats` watches the CPU time, to turn it into a percentage.
+const CPU_SAMPLE: Duration = Duration::from_secs(1);
+
+/// Prints one line of `docker stats --no-stream`: CPU use over the last second (from
+/// the cgroup's own CPU accounting), total CPU time, memory, and processes.
+fn stats(parent: &str, name: &str) -> anyhow::Result<()> {
+    let cgroup = Hierarchy::system()?.open(parent, name)?;
+    let before = cgroup.stats()?;
+    let start = Instant::now();
+    std::thread::sleep(CPU_SAMPLE);
+    let after = cgroup.stats()?;
+    let elapsed = start.elapsed();
+    let cpu_percent = match (before.cpu_usage_ns, after.cpu_usage_ns) {
+        (Some(b), Some(a)) => format!("{:.2}%", (a - b) as f64 / elapsed.as_nanos() as f64 * 100.0),
+        _ => "--".to_string(),
+    };
+    println!(
+        "{:<14} {:>8} {:>10} {:>22} {:>8} {:>5}",
+        "NAME", "CPU %", "CPU TIME", "MEM USAGE / LIMIT", "MEM %", "PIDS"
+    );
+    let Stats {
+        memory_usage,
+        memory_limit,
+        cpu_usage_ns,
+        pids_current,
+    } = after;
+    let or_dash = |v: Option<String>| v.unwrap_or_else(|| "--".to_string());
+    let usage = or_dash(memory_usage.map(format_bytes));
+    let limit = memory_limit.map_or("unlimited".to_string(), format_bytes);
+    let mem_percent = match (memory_usage, memory_limit) {
+        (Some(u), Some(l)) if l > 0 => format!("{:.2}%", u as f64 / l as f64 * 100.0),
+        _ => "--".to_string(),
+    };
+    println!(
+        "{:<14} {:>8} {:>10} {:>22} {:>8} {:>5}",
+        name,
+        cpu_percent,
+        or_dash(cpu_usage_ns.map(|ns| format!("{:.3}s", ns as f64 / 1e9))),
+        format!("{usage} / {limit}"),
+        mem_percent,
+        or_dash(pids_current.map(|p| p.to_string())),
+    );
+    Ok(())
+}
+
+/// Freezes or thaws the container `name` and prints its name, as `docker pause` does.
+fn set_frozen(parent: &str, name: &str, frozen: bool) -> anyhow::Result<()> {
+    let cgroup = Hierarchy::system()?.open(parent, name)?;
+    if frozen {
+        cgroup.freeze()?
+    } else {
+        cgroup.thaw()?
+    }
+    println!("{name}");
+    Ok(())
+}

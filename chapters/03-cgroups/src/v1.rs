@@ -68,14 +68,11 @@ impl V1Cgroup {
         for dir in self.unique_dirs() {
             let is_cpuset = self.dir("cpuset").ok() == Some(dir);
             let parent = dir.parent().expect("a cgroup dir has a parent");
-            files::mkdir(
-                parent,
-                format_args!("create the parent cgroup {}", parent.display()),
-            )?;
+            files::ensure_dir(parent)?;
             if is_cpuset {
                 inherit_cpuset(parent)?;
             }
-            if !files::mkdir(dir, format_args!("create cgroup {}", dir.display()))? {
+            if !files::mkdir(dir)? {
                 return Err(Error::AlreadyExists(dir.to_path_buf()));
             }
             made.push(dir.to_path_buf());
@@ -91,8 +88,11 @@ impl V1Cgroup {
         let mut cgroup = V1Cgroup::locate(root, parent, name);
         cgroup.dirs.retain(|(_, dir)| dir.is_dir());
         if cgroup.dirs.is_empty() {
-            let memory = root.join("memory").join(parent).join(name);
-            return Err(Error::NotFound(memory));
+            let cgroup = format!("{parent}/{name}");
+            return Err(Error::NotFound {
+                cgroup,
+                root: root.to_path_buf(),
+            });
         }
         Ok(cgroup)
     }

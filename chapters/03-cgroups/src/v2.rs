@@ -34,13 +34,10 @@ impl V2Cgroup {
     pub(crate) fn create(root: &Path, parent: &str, name: &str) -> Result<V2Cgroup> {
         enable_controllers(root)?;
         let parent_dir = root.join(parent);
-        files::mkdir(
-            &parent_dir,
-            format_args!("create the parent cgroup {}", parent_dir.display()),
-        )?;
+        files::ensure_dir(&parent_dir)?;
         enable_controllers(&parent_dir)?;
         let dir = parent_dir.join(name);
-        if !files::mkdir(&dir, format_args!("create cgroup {}", dir.display()))? {
+        if !files::mkdir(&dir)? {
             return Err(Error::AlreadyExists(dir));
         }
         Ok(V2Cgroup { dir })
@@ -50,7 +47,11 @@ impl V2Cgroup {
     pub(crate) fn open(root: &Path, parent: &str, name: &str) -> Result<V2Cgroup> {
         let dir = root.join(parent).join(name);
         if !dir.is_dir() {
-            return Err(Error::NotFound(dir));
+            let cgroup = format!("{parent}/{name}");
+            return Err(Error::NotFound {
+                cgroup,
+                root: root.to_path_buf(),
+            });
         }
         Ok(V2Cgroup { dir })
     }

@@ -379,7 +379,7 @@ fn remove_kills_what_is_left_and_removes_the_directories() {
     cgroup.remove().unwrap();
     assert!(matches!(
         hierarchy.open(&parent, "c"),
-        Err(Error::NotFound(_))
+        Err(Error::NotFound { .. })
     ));
 }
 
