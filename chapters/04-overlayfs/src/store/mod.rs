@@ -10,10 +10,12 @@
 //! moment leaves stores that read back.
 
 pub mod content;
+pub mod images;
 pub mod layers;
 pub mod lock;
 
 pub use content::{ContentError, ContentStore};
+pub use images::{Image, ImageError, ImageStore};
 pub use layers::{Layer, LayerError, LayerStore};
 pub use lock::StoreLock;
 
@@ -24,4 +26,6 @@ pub enum StoreError {
     Content(#[from] ContentError),
     #[error(transparent)]
     Layer(#[from] LayerError),
+    #[error(transparent)]
+    Image(#[from] ImageError),
 }
