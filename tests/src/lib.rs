@@ -59,7 +59,11 @@ pub fn regex_escape(text: &str) -> String {
 #[macro_export]
 macro_rules! require_root {
     () => {
-        if !$crate::record_privileged(module_path!()) {
+        if !$crate::record_privileged(concat!(
+            env!("CARGO_PKG_NAME"),
+            "/",
+            env!("CARGO_CRATE_NAME")
+        )) {
             return;
         }
     };

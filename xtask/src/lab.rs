@@ -177,7 +177,12 @@ pub fn run_checks(
             continue;
         };
         let outcome = match verdict.trim() {
-            "ok" if skipped.lines().any(|l| l == format!("skipped {name}")) => Outcome::Skipped,
+            "ok" if skipped
+                .lines()
+                .any(|l| l.starts_with("skipped ") && l.ends_with(&format!(": {name}"))) =>
+            {
+                Outcome::Skipped
+            }
             "ok" => Outcome::Passed,
             "FAILED" => Outcome::Failed,
             _ => continue,
