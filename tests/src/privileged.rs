@@ -7,14 +7,12 @@ use std::io::Write;
 pub const LOG_VAR: &str = "DOCKYARD_PRIVILEGED_LOG";
 
 /// Records that a privileged test started and returns whether it may run (we are root).
-/// Call it through [`require_root!`](crate::require_root!).
-pub fn record_privileged(module: &str) -> bool {
-    // libtest names each test's thread after the test.
+/// `target` names the test binary (`package/target`); libtest names each test's
+/// thread after the test. Call it through [`require_root!`](crate::require_root!).
+pub fn record_privileged(target: &str) -> bool {
     let thread = std::thread::current();
-    let name = thread
-        .name()
-        .filter(|n| *n != "main")
-        .map_or(module.to_string(), str::to_string);
+    let test = thread.name().filter(|n| *n != "main").unwrap_or("?");
+    let name = format!("{target}: {test}");
     let is_root = nix::unistd::geteuid().is_root();
     if !is_root {
         eprintln!("SKIPPED (needs root): {name}: run the tests as root to include it");
