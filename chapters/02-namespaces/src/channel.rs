@@ -5,6 +5,8 @@
 //! one message per send, never merged or split) carrying small JSON messages and,
 //! once, a file descriptor (the terminal's master side, passed with `SCM_RIGHTS`):
 //!
+//! 0. helper -> runner: [`ToParent::Init`], the host pid of the container's init
+//!    (see [`run_with`](crate::run_with) for why a short-lived helper makes it);
 //! 1. runner -> child: [`ToChild::Go`] once id maps and the `setup` hook are done;
 //! 2. child -> runner: [`ToParent::PtyMaster`] (with the fd) when there is a terminal;
 //! 3. child -> runner: [`ToParent::Failed`] if a step fails, or nothing: both ends are
@@ -31,6 +33,8 @@ pub(crate) enum ToChild {
 /// Messages from the container's init to the runner.
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub(crate) enum ToParent {
+    /// The container's init exists, with this host pid.
+    Init { pid: i32 },
     /// The master side of the container's terminal travels with this message.
     PtyMaster,
     /// A step failed; the child exits after sending this.
@@ -167,7 +171,21 @@ impl End {
         self.recv()
     }
 
+    /// Waits for the helper to report the init's pid (or why it could not make it).
+    pub(crate) fn wait_for_init(&self) -> Result<Result<i32, Failure>, Errno> {
+        match self.recv()? {
+            Some((ToParent::Init { pid }, _)) => Ok(Ok(pid)),
+            Some((ToParent::Failed(failure), _)) => Ok(Err(failure)),
+            _ => Err(Errno::EPROTO),
+        }
+    }
+
     // --- the child's side ---
+
+    /// In the helper: tells the runner the pid of the init it made.
+    pub(crate) fn send_init_pid(&self, pid: i32) -> Result<(), Errno> {
+        self.send(&ToParent::Init { pid }, None)
+    }
 
     /// In the child: closes its inherited copy of the runner's end, so that if the
     /// runner dies, the child's wait for its word ends at end-of-file.

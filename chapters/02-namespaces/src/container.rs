@@ -16,9 +16,10 @@ use std::path::{Path, PathBuf};
 use ch01_chroot::{DEFAULT_PATH, exit, explain};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sched::CloneFlags;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{Gid, Pid, Uid};
+use nix::unistd::{ForkResult, Gid, Pid, Uid};
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 use seccompiler::BpfProgram;
 
@@ -95,18 +96,7 @@ pub fn run_with(spec: &Spec, rootfs: &Path, setup: &mut Setup<'_>) -> Result<i32
     };
     explain!("clone(2) a child in new namespaces: it will be PID 1 of its own";
         "{} {}", namespaces::unshare_words(flags), explain::shell_words(process.args().as_deref().unwrap_or_default()));
-    let mut stack = vec![0u8; STACK_SIZE];
-    let child_fn = Box::new(|| {
-        // The child holds a copy of the runner's end: close it, so that if the
-        // runner dies, our wait for its word ends at end-of-file.
-        parent_end.close_copy_in_child();
-        init.run(&child_end)
-    });
-    // SAFETY: the runner is single-threaded here, so the child (a copy of this
-    // process without CLONE_VM) may allocate; it only returns or execs.
-    let child = unsafe { nix::sched::clone(child_fn, &mut stack, flags, Some(libc::SIGCHLD)) }
-        .map_err(Error::sys("clone(2)"))?;
-    drop(child_end);
+    let child = spawn_init(&init, flags, &parent_end, child_end)?;
     explain!("the child is pid {child} on the host and PID 1 in its namespace");
 
     match start(spec, &parent_end, child, setup, &cmd, &rootfs) {
@@ -116,6 +106,58 @@ pub fn run_with(spec: &Spec, rootfs: &Path, setup: &mut Setup<'_>) -> Result<i32
             let _ = waitpid(child, None);
             Err(err)
         }
+    }
+}
+
+/// Makes the container's init: a child of the runner, born in new namespaces.
+///
+/// clone(2) with namespace flags does what fork(2) does, but the libc wrapper
+/// skips fork's preparations (such as making the allocator usable in the
+/// child), which matter when the caller has other threads: a test harness, or
+/// an engine. So, as runc does, a helper is forked first (with libc's fork, so
+/// it is a sound single-threaded copy), and the helper clones the init with
+/// CLONE_PARENT, which makes the init the runner's child rather than its own.
+/// The helper reports the init's pid and exits.
+fn spawn_init(
+    init: &Init<'_>,
+    flags: CloneFlags,
+    parent_end: &End,
+    child_end: End,
+) -> Result<Pid, Error> {
+    let mut stack = vec![0u8; STACK_SIZE];
+    // SAFETY: the helper only calls clone(2), sends one message and _exit(2)s.
+    let helper = match unsafe { nix::unistd::fork() }.map_err(Error::sys("fork(2)"))? {
+        ForkResult::Child => {
+            // The helper and the init hold copies of the runner's end: close them,
+            // so that if the runner dies, the init's wait for its word ends.
+            parent_end.close_copy_in_child();
+            let child_fn = Box::new(|| init.run(&child_end));
+            // SAFETY: the helper is single-threaded, so its clone may run Rust code.
+            let clone = unsafe {
+                nix::sched::clone(
+                    child_fn,
+                    &mut stack,
+                    flags | CloneFlags::CLONE_PARENT,
+                    Some(libc::SIGCHLD),
+                )
+            };
+            match clone {
+                Ok(pid) => {
+                    let _ = child_end.send_init_pid(pid.as_raw());
+                }
+                Err(errno) => child_end.report(Failure::step("clone(2)")(errno)),
+            }
+            // SAFETY: _exit(2) is always safe; it skips destructors the runner owns.
+            unsafe { libc::_exit(0) }
+        }
+        ForkResult::Parent { child } => child,
+    };
+    drop(child_end);
+    let report = parent_end.wait_for_init();
+    let _ = waitpid(helper, None);
+    match report.map_err(Error::sys("read the init's pid from the helper"))? {
+        Ok(pid) => Ok(Pid::from_raw(pid)),
+        Err(failure) => Err(failure.into_error("", Path::new(""))),
     }
 }
 
@@ -145,6 +187,9 @@ fn start(
             None => return Ok(master),
             Some((ToParent::PtyMaster, fd)) => master = fd,
             Some((ToParent::Failed(failure), _)) => return Err(failure.into_error(cmd, rootfs)),
+            Some((ToParent::Init { .. }, _)) => {
+                return Err(Error::sys("read the container's report")(Errno::EPROTO));
+            }
         }
     }
 }
@@ -492,7 +537,6 @@ impl Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nix::sched::CloneFlags;
 
     #[test]
     fn child_failures_become_docker_exit_codes() {
