@@ -44,6 +44,11 @@ pub fn run(spec: &Spec, rootfs: &Path) -> Result<i32, Error> {
 
 /// Like [`run`], calling `setup` with the child's host pid once the child exists
 /// in its namespaces but before it unshares its cgroup namespace and execs.
+///
+/// While it runs, the calling thread blocks SIGINT, SIGTERM, SIGHUP, SIGQUIT,
+/// SIGUSR1, SIGUSR2 and SIGWINCH and forwards them to the container; in a
+/// program with other threads, those threads should block them too, or the
+/// kernel may hand such a signal to one of them instead.
 pub fn run_with(spec: &Spec, rootfs: &Path, setup: &mut Setup<'_>) -> Result<i32, Error> {
     let rootfs = std::fs::canonicalize(rootfs)
         .ok()

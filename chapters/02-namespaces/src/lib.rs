@@ -10,9 +10,10 @@
 //! - [`run`] / [`run_with`]: the runtime that makes a container from a spec;
 //! - [`namespaces`], [`rootfs`], [`devices`]: what the container sees;
 //! - [`hardening`]: what root inside may still do;
-//! - [`channel`], [`signals`], [`tty`]: how the runner and the container talk.
+//! - `channel`, [`signals`], `tty`: how the runner and the container talk (the
+//!   first and last are private: the runtime's inner workings).
 
-pub mod channel;
+mod channel;
 mod container;
 pub mod devices;
 mod error;
@@ -21,7 +22,7 @@ pub mod namespaces;
 pub mod rootfs;
 pub mod signals;
 pub mod spec;
-pub mod tty;
+mod tty;
 
 pub use container::{Setup, run, run_with};
 pub use error::Error;
