@@ -9,11 +9,14 @@
 //! removes whatever a crashed process left half-written, so a `kill -9` at any
 //! moment leaves stores that read back.
 
+pub mod containers;
 pub mod content;
 pub mod images;
 pub mod layers;
 pub mod lock;
+pub mod names;
 
+pub use containers::{Container, ContainerConfig, ContainerError, ContainerStore, State, Status};
 pub use content::{ContentError, ContentStore};
 pub use images::{Image, ImageError, ImageStore};
 pub use layers::{Layer, LayerError, LayerStore};
@@ -28,4 +31,6 @@ pub enum StoreError {
     Layer(#[from] LayerError),
     #[error(transparent)]
     Image(#[from] ImageError),
+    #[error(transparent)]
+    Container(#[from] ContainerError),
 }

@@ -1,0 +1,518 @@
+//! The container store: what each container was made from, its state, its dirs.
+//!
+//! A container is an image plus one writable layer. On disk:
+//!
+//! ```text
+//! containers/<id>/config.json   id, name, image ID, creation time, the OCI runtime spec
+//! containers/<id>/state.json    created / running / exited, pid, exit code, times
+//! containers/<id>/upper/        its writable layer (overlayfs upperdir)
+//! containers/<id>/work/         overlayfs workdir
+//! containers/<id>/merged/       where its root is mounted while it runs
+//! containers/names/<name>       the ID that owns the name, so names are unique
+//! ```
+//!
+//! IDs are 64 hex digits, shown as 12; wherever an ID is taken, a name or a
+//! unique prefix is too, and the errors say so in docker's words.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use oci_spec::runtime::Spec;
+use serde::{Deserialize, Serialize};
+
+use crate::digest::{Digest, is_hex64};
+use crate::io::{self, IoContext, IoError, TEMP_PREFIX};
+use crate::overlay::Overlay;
+use crate::store::lock::StoreLock;
+use crate::store::names;
+
+/// Why a container operation failed. Messages follow docker's.
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error("No such container: {0}")]
+    NotFound(String),
+    #[error("multiple IDs found with provided prefix: {0}")]
+    Ambiguous(String),
+    #[error("Invalid container name ({0}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
+    InvalidName(String),
+    #[error(
+        "Conflict. The container name \"/{name}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name."
+    )]
+    NameInUse { name: String, id: String },
+    #[error("container {0} still has its root mounted: stop it before removing it")]
+    Mounted(String),
+    #[error("{path} is unreadable: {source}")]
+    Corrupt {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(transparent)]
+    Io(#[from] IoError),
+}
+
+/// What a container was made from; written once, at creation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerConfig {
+    /// 64 hex digits.
+    pub id: String,
+    /// Unique among containers, without docker's leading `/`.
+    pub name: String,
+    /// The image's ID.
+    pub image: Digest,
+    /// What the user called the image (`busybox`), as `docker ps` shows it.
+    pub image_name: String,
+    /// Creation time, seconds since the Unix epoch.
+    pub created: u64,
+    /// The OCI runtime spec the container is run from.
+    pub spec: Spec,
+}
+
+/// Where a container is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Made, never started.
+    Created,
+    /// Its process is alive.
+    Running,
+    /// Its process ended.
+    Exited,
+}
+
+/// A container's changing state; rewritten atomically on each change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    /// Created, running or exited.
+    pub status: Status,
+    /// PID of its first process while running.
+    pub pid: Option<i32>,
+    /// Exit status once exited (128+N when killed by signal N).
+    pub exit_code: Option<i32>,
+    /// Last start, seconds since the Unix epoch.
+    pub started_at: Option<u64>,
+    /// Last exit, seconds since the Unix epoch.
+    pub finished_at: Option<u64>,
+}
+
+impl State {
+    fn created() -> State {
+        State {
+            status: Status::Created,
+            pid: None,
+            exit_code: None,
+            started_at: None,
+            finished_at: None,
+        }
+    }
+}
+
+/// One container: its config, state and directory.
+#[derive(Debug, Clone)]
+pub struct Container {
+    /// What it was made from.
+    pub config: ContainerConfig,
+    /// Where it is in its life.
+    pub state: State,
+    /// `containers/<id>`.
+    pub dir: PathBuf,
+}
+
+impl Container {
+    /// The ID as docker shows it: 12 hex digits.
+    pub fn short_id(&self) -> &str {
+        &self.config.id[..12]
+    }
+
+    /// Its writable layer.
+    pub fn upper_dir(&self) -> PathBuf {
+        self.dir.join("upper")
+    }
+
+    /// Where its root is mounted.
+    pub fn merged_dir(&self) -> PathBuf {
+        self.dir.join("merged")
+    }
+
+    /// The overlay that makes its root from the image's layers (`lowers`, top first).
+    pub fn overlay(&self, lowers: Vec<PathBuf>) -> Overlay {
+        Overlay {
+            lowers,
+            upper: self.upper_dir(),
+            work: self.dir.join("work"),
+        }
+    }
+}
+
+/// Containers under `ROOT/containers`.
+#[derive(Debug, Clone)]
+pub struct ContainerStore {
+    dir: PathBuf,
+}
+
+impl ContainerStore {
+    /// Opens (creating if needed) the container store at `root`, removing what
+    /// a crash left: half-made or half-removed containers, and names they claimed.
+    pub fn open(root: &Path) -> Result<ContainerStore, ContainerError> {
+        let dir = root.join("containers");
+        let names = dir.join("names");
+        std::fs::create_dir_all(&names).at("create", &names)?;
+        let store = ContainerStore { dir };
+        let _lock = store.lock()?;
+        io::remove_leftovers(&store.dir)?;
+        io::remove_leftovers(&names)?;
+        for entry in std::fs::read_dir(&names).at("read directory", &names)? {
+            let path = entry.at("read directory", &names)?.path();
+            let owner = std::fs::read_to_string(&path).at("read", &path)?;
+            if !store.dir.join(owner.trim()).join("config.json").exists() {
+                std::fs::remove_file(&path).at("remove stale name", &path)?;
+            }
+        }
+        Ok(store)
+    }
+
+    fn lock(&self) -> Result<StoreLock, IoError> {
+        StoreLock::exclusive(&self.dir.join(".lock"))
+    }
+
+    /// Creates a container of image `image` (shown as `image_name`) run from
+    /// `spec`, named `name` or, without one, a fresh `adjective_surname`.
+    pub fn create(
+        &self,
+        image: &Digest,
+        image_name: &str,
+        name: Option<&str>,
+        spec: Spec,
+    ) -> Result<Container, ContainerError> {
+        let _lock = self.lock()?;
+        let id = names::new_id();
+        let name = match name {
+            Some(name) => {
+                let name = name.strip_prefix('/').unwrap_or(name);
+                check_name(name)?;
+                if let Some(owner) = self.name_owner(name)? {
+                    return Err(ContainerError::NameInUse {
+                        name: name.to_string(),
+                        id: owner,
+                    });
+                }
+                name.to_string()
+            }
+            None => self.fresh_name()?,
+        };
+        let config = ContainerConfig {
+            id: id.clone(),
+            name: name.clone(),
+            image: image.clone(),
+            image_name: image_name.to_string(),
+            created: now(),
+            spec,
+        };
+        // Claim the name first: a crash before the rename below leaves a claim
+        // whose container does not exist, which open() clears.
+        io::write_atomic(&self.name_path(&name), id.as_bytes())?;
+        let temp = tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempdir_in(&self.dir)
+            .at("create a temp directory in", &self.dir)?;
+        for sub in ["upper", "work", "merged"] {
+            let path = temp.path().join(sub);
+            std::fs::create_dir(&path).at("create", &path)?;
+        }
+        let state = State::created();
+        write_json(&temp.path().join("config.json"), &config)?;
+        write_json(&temp.path().join("state.json"), &state)?;
+        let dir = self.dir.join(&id);
+        std::fs::rename(temp.keep(), &dir).at("rename into place", &dir)?;
+        io::sync_dir(&self.dir)?;
+        Ok(Container { config, state, dir })
+    }
+
+    fn name_path(&self, name: &str) -> PathBuf {
+        self.dir.join("names").join(name)
+    }
+
+    /// The ID of the container holding `name`, if one does.
+    fn name_owner(&self, name: &str) -> Result<Option<String>, ContainerError> {
+        let path = self.name_path(name);
+        match std::fs::read_to_string(&path) {
+            Ok(id) if self.dir.join(id.trim()).is_dir() => Ok(Some(id.trim().to_string())),
+            Ok(_) => Ok(None),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(err).at("read", &path)?,
+        }
+    }
+
+    /// A random name not yet taken (docker adds a digit after a few collisions).
+    fn fresh_name(&self) -> Result<String, ContainerError> {
+        for attempt in 0.. {
+            let mut name = names::new_name();
+            if attempt >= 10 {
+                name.push_str(&(attempt % 10).to_string());
+            }
+            if self.name_owner(&name)?.is_none() {
+                return Ok(name);
+            }
+        }
+        unreachable!("some name is free")
+    }
+
+    /// Finds a container by full ID, name, or unique ID prefix, in that order.
+    pub fn get(&self, reference: &str) -> Result<Container, ContainerError> {
+        let id = self.resolve(reference)?;
+        self.load(&self.dir.join(id))
+    }
+
+    fn resolve(&self, reference: &str) -> Result<String, ContainerError> {
+        if is_hex64(reference) && self.dir.join(reference).is_dir() {
+            return Ok(reference.to_string());
+        }
+        let name = reference.strip_prefix('/').unwrap_or(reference);
+        if check_name(name).is_ok()
+            && let Some(id) = self.name_owner(name)?
+        {
+            return Ok(id);
+        }
+        if !reference.is_empty() && reference.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let matches: Vec<String> = self
+                .ids()?
+                .into_iter()
+                .filter(|id| id.starts_with(reference))
+                .collect();
+            match matches.len() {
+                0 => {}
+                1 => return Ok(matches[0].clone()),
+                _ => return Err(ContainerError::Ambiguous(reference.to_string())),
+            }
+        }
+        Err(ContainerError::NotFound(reference.to_string()))
+    }
+
+    fn ids(&self) -> Result<Vec<String>, ContainerError> {
+        let mut ids = Vec::new();
+        for entry in std::fs::read_dir(&self.dir).at("read directory", &self.dir)? {
+            let name = entry.at("read directory", &self.dir)?.file_name();
+            if let Some(id) = name.to_str().filter(|n| is_hex64(n)) {
+                ids.push(id.to_string());
+            }
+        }
+        Ok(ids)
+    }
+
+    fn load(&self, dir: &Path) -> Result<Container, ContainerError> {
+        Ok(Container {
+            config: read_json(&dir.join("config.json"))?,
+            state: read_json(&dir.join("state.json"))?,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Every container, newest first (as `docker ps -a` lists them).
+    pub fn list(&self) -> Result<Vec<Container>, ContainerError> {
+        let mut containers = self
+            .ids()?
+            .iter()
+            .map(|id| self.load(&self.dir.join(id)))
+            .collect::<Result<Vec<_>, _>>()?;
+        containers.sort_by(|a, b| {
+            (b.config.created, &b.config.id).cmp(&(a.config.created, &a.config.id))
+        });
+        Ok(containers)
+    }
+
+    /// Whether any container was made from image `image` (docker refuses to
+    /// remove such an image without `-f`).
+    pub fn uses_image(&self, image: &Digest) -> Result<bool, ContainerError> {
+        Ok(self.list()?.iter().any(|c| &c.config.image == image))
+    }
+
+    /// Records container `id`'s new state, atomically.
+    pub fn set_state(&self, id: &str, state: &State) -> Result<(), ContainerError> {
+        let id = self.resolve(id)?;
+        write_json(&self.dir.join(id).join("state.json"), state)
+    }
+
+    /// Removes container `reference` and frees its name. Its root must not be
+    /// mounted: removing files under a live overlay would remove them from it.
+    pub fn remove(&self, reference: &str) -> Result<(), ContainerError> {
+        let _lock = self.lock()?;
+        let container = self.get(reference)?;
+        let merged = container.merged_dir();
+        let (merged_dev, dir_dev) = (
+            std::fs::metadata(&merged).at("stat", &merged)?.dev(),
+            std::fs::metadata(&container.dir)
+                .at("stat", &container.dir)?
+                .dev(),
+        );
+        if merged_dev != dir_dev {
+            return Err(ContainerError::Mounted(container.short_id().to_string()));
+        }
+        let doomed = self
+            .dir
+            .join(format!("{TEMP_PREFIX}removing-{}", container.config.id));
+        std::fs::rename(&container.dir, &doomed).at("rename", &container.dir)?;
+        let name = self.name_path(&container.config.name);
+        std::fs::remove_file(&name).at("remove", &name)?;
+        std::fs::remove_dir_all(&doomed).at("remove", &doomed)?;
+        Ok(())
+    }
+}
+
+fn check_name(name: &str) -> Result<(), ContainerError> {
+    let mut bytes = name.bytes();
+    let ok = bytes.next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && name.len() >= 2
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(ContainerError::InvalidName(name.to_string()))
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn write_json(path: &Path, value: &impl Serialize) -> Result<(), ContainerError> {
+    let bytes = serde_json::to_vec_pretty(value).expect("container records serialize");
+    Ok(io::write_atomic(path, &bytes)?)
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ContainerError> {
+    let bytes = std::fs::read(path).at("read", path)?;
+    serde_json::from_slice(&bytes).map_err(|source| ContainerError::Corrupt {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, ContainerStore) {
+        let root = tempfile::tempdir().unwrap();
+        let store = ContainerStore::open(root.path()).unwrap();
+        (root, store)
+    }
+
+    fn image() -> Digest {
+        Digest::of(b"config")
+    }
+
+    #[test]
+    fn a_container_has_an_id_a_name_and_its_dirs() {
+        let (_root, store) = store();
+        let c = store
+            .create(&image(), "busybox", None, Spec::default())
+            .unwrap();
+        assert!(is_hex64(&c.config.id));
+        assert_eq!(c.short_id().len(), 12);
+        assert!(c.config.name.contains('_'), "{}", c.config.name);
+        assert!(c.upper_dir().is_dir() && c.merged_dir().is_dir());
+        assert_eq!(c.state.status, Status::Created);
+        for reference in [
+            c.config.id.as_str(),
+            c.short_id(),
+            &c.config.id[..3],
+            &c.config.name,
+        ] {
+            assert_eq!(
+                store.get(reference).unwrap().config.id,
+                c.config.id,
+                "{reference}"
+            );
+        }
+        assert!(store.uses_image(&image()).unwrap());
+    }
+
+    #[test]
+    fn names_are_unique_and_errors_use_dockers_words() {
+        let (_root, store) = store();
+        let web = store
+            .create(&image(), "busybox", Some("web"), Spec::default())
+            .unwrap();
+        let err = store
+            .create(&image(), "busybox", Some("web"), Spec::default())
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "Conflict. The container name \"/web\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                web.config.id
+            )
+        );
+        assert_eq!(
+            store.get("nope").unwrap_err().to_string(),
+            "No such container: nope"
+        );
+        let err = store
+            .create(&image(), "busybox", Some("-x"), Spec::default())
+            .unwrap_err();
+        assert!(matches!(err, ContainerError::InvalidName(_)));
+        store.remove("web").unwrap();
+        store
+            .create(&image(), "busybox", Some("web"), Spec::default())
+            .unwrap();
+    }
+
+    #[test]
+    fn an_ambiguous_prefix_is_refused() {
+        let (_root, store) = store();
+        let mut ids = Vec::new();
+        for _ in 0..40 {
+            ids.push(
+                store
+                    .create(&image(), "busybox", None, Spec::default())
+                    .unwrap()
+                    .config
+                    .id,
+            );
+        }
+        // 40 IDs over 16 first digits: some digit is shared.
+        let shared = (0..16)
+            .map(|d| format!("{d:x}"))
+            .find(|d| ids.iter().filter(|id| id.starts_with(d.as_str())).count() > 1)
+            .unwrap();
+        assert_eq!(
+            store.get(&shared).unwrap_err().to_string(),
+            format!("multiple IDs found with provided prefix: {shared}")
+        );
+        assert_eq!(store.list().unwrap().len(), 40);
+    }
+
+    #[test]
+    fn state_changes_are_atomic_and_read_back() {
+        let (_root, store) = store();
+        let c = store
+            .create(&image(), "busybox", Some("job"), Spec::default())
+            .unwrap();
+        let exited = State {
+            status: Status::Exited,
+            pid: None,
+            exit_code: Some(137),
+            started_at: Some(1),
+            finished_at: Some(2),
+        };
+        store.set_state("job", &exited).unwrap();
+        assert_eq!(store.get(c.short_id()).unwrap().state, exited);
+    }
+
+    #[test]
+    fn a_crash_in_the_middle_of_create_leaves_nothing_visible() {
+        let (root, store) = store();
+        // What a kill -9 between claiming a name and renaming the container in leaves.
+        std::fs::write(store.name_path("half"), names::new_id()).unwrap();
+        std::fs::create_dir_all(store.dir.join(".tmp-abc/upper")).unwrap();
+        let store = ContainerStore::open(root.path()).unwrap();
+        assert!(store.list().unwrap().is_empty());
+        assert!(!store.dir.join(".tmp-abc").exists());
+        store
+            .create(&image(), "busybox", Some("half"), Spec::default())
+            .unwrap();
+    }
+}
