@@ -348,8 +348,9 @@ const AF_VSOCK: u64 = 40;
 /// Personas docker allows: PER_LINUX, UNAME26, PER_LINUX32, PER_LINUX32|UNAME26, and the query.
 const PERSONAS: [u64; 5] = [0x0, 0x20000, 0x0008, 0x20008, 0xffff_ffff];
 
-/// The system call table: a name in a policy becomes a number here. Names this
-/// architecture lacks are skipped, as libseccomp does.
+/// The system call table: a name in a policy becomes a number here. It holds
+/// the calls docker's profile names for this architecture; [`compile`] skips
+/// other names in allow rules (refusing more) and rejects them elsewhere.
 fn number(name: &str) -> Option<i64> {
     ALLOWED
         .iter()
@@ -465,6 +466,7 @@ pub fn compile(policy: &LinuxSeccomp) -> Result<Vec<BpfProgram>, CompileError> {
     let mut groups: Vec<(SeccompAction, Rules)> = vec![(SeccompAction::Allow, BTreeMap::new())];
     for syscall in policy.syscalls().iter().flatten() {
         let act = action(syscall.action(), syscall.errno_ret())?;
+        let allows = act == SeccompAction::Allow;
         let index = match groups.iter().position(|(a, _)| *a == act) {
             Some(i) => i,
             None => {
@@ -473,7 +475,21 @@ pub fn compile(policy: &LinuxSeccomp) -> Result<Vec<BpfProgram>, CompileError> {
             }
         };
         let rule = conditions(syscall)?;
-        for nr in syscall.names().iter().filter_map(|n| number(n)) {
+        let mut numbers = Vec::new();
+        for name in syscall.names() {
+            match number(name) {
+                Some(nr) => numbers.push(nr),
+                // Skipping an unknown name in an allow rule only refuses more;
+                // skipping it in any other rule would let the call through.
+                None if allows => {}
+                None => {
+                    return Err(CompileError(format!(
+                        "cannot refuse {name:?}: not in dockyard's system call table"
+                    )));
+                }
+            }
+        }
+        for nr in numbers {
             let entry = groups[index]
                 .1
                 .entry(nr)
@@ -579,6 +595,28 @@ mod tests {
     fn docker_default_compiles_into_an_allowlist_and_an_enosys_filter() {
         let programs = compile(&docker_default()).unwrap();
         assert_eq!(programs.len(), 2);
+    }
+
+    #[test]
+    fn a_call_we_cannot_name_is_never_silently_allowed() {
+        let rule = |action| {
+            LinuxSyscallBuilder::default()
+                .names(vec!["mount".to_string(), "read".to_string()])
+                .action(action)
+                .build()
+                .unwrap()
+        };
+        let policy = |default, action| {
+            LinuxSeccompBuilder::default()
+                .default_action(default)
+                .syscalls(vec![rule(action)])
+                .build()
+                .unwrap()
+        };
+        use LinuxSeccompAction::{ScmpActAllow, ScmpActErrno};
+        assert!(compile(&policy(ScmpActErrno, ScmpActAllow)).is_ok());
+        let err = compile(&policy(ScmpActAllow, ScmpActErrno)).unwrap_err();
+        assert!(err.to_string().contains("\"mount\""), "{err}");
     }
 
     #[test]
