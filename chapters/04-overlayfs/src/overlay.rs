@@ -85,7 +85,7 @@ impl Overlay {
         let max = page_size() - 1;
         let direct = self.options(&self.lowers);
         if direct.len() <= max {
-            ch01_chroot::explain!("mount(2) an overlay of {} layers on {}", self.lowers.len(), target.display();
+            ch01_chroot::explain!("mount(2) an overlay on {} (lower layers: {})", target.display(), self.lowers.len();
                 "mount -t overlay overlay -o {direct} {}", target.display());
             mount_overlay(None, target, &direct)?;
         } else {
@@ -98,8 +98,8 @@ impl Overlay {
                     max,
                 });
             }
-            ch01_chroot::explain!("mount(2) an overlay of {} layers on {}, from {} with relative paths (absolute ones would be {} bytes, over a page)",
-                self.lowers.len(), target.display(), links.base.display(), direct.len();
+            ch01_chroot::explain!("mount(2) an overlay on {} (lower layers: {}) from {}, with relative paths: absolute ones take {} bytes, over a page",
+                target.display(), self.lowers.len(), links.base.display(), direct.len();
                 "(cd {} && mount -t overlay overlay -o {relative} {})", links.base.display(), target.display());
             mount_overlay(Some(&links.base), target, &relative)?;
         }

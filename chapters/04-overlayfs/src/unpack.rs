@@ -240,9 +240,11 @@ impl Extract {
                     .link_name_bytes()
                     .ok_or_else(|| unsafe_entry(&name, "a hard link with no target"))?;
                 let target_rel = clean(&target).map_err(|reason| {
+                    let shown = String::from_utf8_lossy(&target);
+                    // "it is an absolute path" -> "its hard link target "/x" is an absolute path"
                     unsafe_entry(
                         &name,
-                        format!("its hard link target {}", reason.replacen("it ", "", 1)),
+                        format!("its hard link target {shown:?}{}", &reason[2..]),
                     )
                 })?;
                 let source = self.parents(&target_rel, &name)?.join(
