@@ -8,14 +8,16 @@ use std::path::PathBuf;
 pub enum Error {
     /// A file or directory of the cgroup filesystem could not be read, written,
     /// created or removed.
-    #[error("{op} {path}: {source}")]
+    // Not named `source`: the message already includes it, and a chained source
+    // would make `anyhow`'s "{:#}" print it twice.
+    #[error("{op} {path}: {cause}")]
     Io {
         /// What we tried: `read`, `write 67108864 to`, `mkdir`, `rmdir`...
         op: String,
         /// The file or directory.
         path: PathBuf,
         /// What the kernel said.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// `statfs(2)` on the cgroup root failed.
     #[error("statfs {path}: {errno} (is the cgroup filesystem mounted there?)")]

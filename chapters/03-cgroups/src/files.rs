@@ -70,7 +70,7 @@ pub(crate) fn write_setting(
     why: fmt::Arguments<'_>,
 ) -> Result<()> {
     write(path, value, why).map_err(|err| match err {
-        Error::Io { source, .. } if source.kind() == ErrorKind::NotFound => {
+        Error::Io { cause, .. } if cause.kind() == ErrorKind::NotFound => {
             let dir = path.parent().unwrap_or(path).to_path_buf();
             Error::ControllerMissing {
                 controller,
@@ -78,6 +78,26 @@ pub(crate) fn write_setting(
                 what,
             }
         }
+        other => other,
+    })
+}
+
+/// Writes `cpuset.cpus` or `cpuset.mems`. The kernel refuses CPUs or memory nodes
+/// the parent does not have with a bare ERANGE or EINVAL; say which ones it has,
+/// read from `available` (the parent's effective set), as docker does.
+pub(crate) fn write_cpuset(path: &Path, value: &str, available: &Path) -> Result<()> {
+    let file = path
+        .file_name()
+        .map_or_else(String::new, |f| f.to_string_lossy().into_owned());
+    let why = format_args!("run only on {file} {value}");
+    write_setting(path, value, "cpuset", "cpuset", why).map_err(|err| match err {
+        Error::Io { .. } => match read(available) {
+            Ok(have) => Error::InvalidResources(format!(
+                "{file} {value}: not available here (available: {})",
+                have.trim()
+            )),
+            Err(_) => err,
+        },
         other => other,
     })
 }
@@ -171,10 +191,10 @@ pub(crate) fn read_pids(path: &Path) -> Result<Vec<nix::unistd::Pid>> {
         })
 }
 
-pub(crate) fn io_error(op: &str, path: &Path, source: std::io::Error) -> Error {
+pub(crate) fn io_error(op: &str, path: &Path, cause: std::io::Error) -> Error {
     Error::Io {
         op: op.to_string(),
         path: path.to_path_buf(),
-        source,
+        cause,
     }
 }

@@ -268,16 +268,13 @@ impl V1Cgroup {
                 format_args!("allow {value}us of CPU time per period"),
             )?;
         }
-        for (file, value) in [("cpuset.cpus", cpu.cpus()), ("cpuset.mems", cpu.mems())] {
+        let sets = [("cpus", cpu.cpus()), ("mems", cpu.mems())];
+        for (what, value) in sets {
             if let Some(value) = value {
-                let path = self.dir("cpuset")?.join(file);
-                files::write_setting(
-                    &path,
-                    value,
-                    "cpuset",
-                    "cpuset",
-                    format_args!("run only on {file} {value}"),
-                )?;
+                let dir = self.dir("cpuset")?;
+                let parent = dir.parent().expect("a cgroup dir has a parent");
+                let available = parent.join(format!("cpuset.effective_{what}"));
+                files::write_cpuset(&dir.join(format!("cpuset.{what}")), value, &available)?;
             }
         }
         Ok(())
@@ -370,16 +367,7 @@ impl V1Cgroup {
 
     /// Every process in any of this cgroup's directories.
     pub(crate) fn pids(&self) -> Result<Vec<Pid>> {
-        let mut pids = Vec::new();
-        for dir in self.unique_dirs() {
-            for pid in files::read_pids(&dir.join("cgroup.procs"))? {
-                if !pids.contains(&pid) {
-                    pids.push(pid);
-                }
-            }
-        }
-        pids.sort();
-        Ok(pids)
+        procs_in(&self.unique_dirs())
     }
 
     /// Kills what is left and removes every directory. A frozen process cannot act
@@ -394,7 +382,8 @@ impl V1Cgroup {
         if present.is_empty() {
             return Ok(());
         }
-        let pids = self.pids()?;
+        // A half-removed cgroup (an earlier removal that failed) lacks some directories.
+        let pids = procs_in(&present)?;
         if !pids.is_empty() {
             let frozen = self.freezer_state().is_ok() && self.freeze().is_ok();
             for pid in pids {
@@ -405,7 +394,7 @@ impl V1Cgroup {
                         return Err(Error::Io {
                             op: format!("kill -KILL {pid}, listed in"),
                             path: present[0].join("cgroup.procs"),
-                            source: errno.into(),
+                            cause: errno.into(),
                         });
                     }
                 }
@@ -439,6 +428,20 @@ fn inherit_cpuset(dir: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The processes listed in the `cgroup.procs` of any of `dirs`, each once, in order.
+fn procs_in(dirs: &[&Path]) -> Result<Vec<Pid>> {
+    let mut pids = Vec::new();
+    for dir in dirs {
+        for pid in files::read_pids(&dir.join("cgroup.procs"))? {
+            if !pids.contains(&pid) {
+                pids.push(pid);
+            }
+        }
+    }
+    pids.sort();
+    Ok(pids)
 }
 
 #[cfg(test)]

@@ -198,15 +198,11 @@ impl V2Cgroup {
                 format_args!("allow QUOTA PERIOD = {max} (microseconds)"),
             )?;
         }
-        for (file, value) in [("cpuset.cpus", cpu.cpus()), ("cpuset.mems", cpu.mems())] {
+        let sets = [("cpus", cpu.cpus()), ("mems", cpu.mems())];
+        for (what, value) in sets {
             if let Some(value) = value {
-                self.set(
-                    file,
-                    value,
-                    "cpuset",
-                    "cpuset",
-                    format_args!("run only on {file} {value}"),
-                )?;
+                let available = self.dir.join(format!("cpuset.{what}.effective"));
+                files::write_cpuset(&self.dir.join(format!("cpuset.{what}")), value, &available)?;
             }
         }
         Ok(())

@@ -216,6 +216,23 @@ fn limits_are_applied_and_read_back() {
 }
 
 #[test]
+fn cpus_the_machine_lacks_are_refused_with_what_it_has() {
+    testkit::require_root!();
+    let cgroup = TestCgroup::system("cpuset");
+    let limits = Limits {
+        cpuset_cpus: Some("9999".to_string()),
+        ..Limits::default()
+    };
+    let err = cgroup.apply(&limits.resources().unwrap()).unwrap_err();
+    assert!(matches!(err, Error::InvalidResources(_)), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.starts_with("cpuset.cpus 9999: not available here (available: 0"),
+        "{message}"
+    );
+}
+
+#[test]
 fn freeze_stops_every_process_and_thaw_lets_them_run() {
     testkit::require_root!();
     let cgroup = TestCgroup::system("freeze");
