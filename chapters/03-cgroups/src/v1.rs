@@ -186,11 +186,7 @@ impl V1Cgroup {
             return Err(Error::InvalidResources(format!(
                 "the memory+swap limit ({}) must be at least the memory limit ({})",
                 format_bytes(swap as u64),
-                if limit == -1 {
-                    "unlimited".to_string()
-                } else {
-                    format_bytes(limit as u64)
-                }
+                describe_limit(limit)
             )));
         }
         let dir = self.dir("memory")?;

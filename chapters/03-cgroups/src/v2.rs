@@ -110,12 +110,11 @@ impl V2Cgroup {
         let swap_only = match swap {
             None => None,
             Some(-1) => Some(-1),
-            Some(_) if limit == -1 => Some(-1),
-            Some(total) if total < limit => {
+            Some(total) if limit == -1 || total < limit => {
                 return Err(Error::InvalidResources(format!(
                     "the memory+swap limit ({}) must be at least the memory limit ({})",
                     format_bytes(total as u64),
-                    format_bytes(limit as u64)
+                    describe_limit(limit)
                 )));
             }
             Some(total) => Some(total - limit),
@@ -525,6 +524,23 @@ mod tests {
             read(&root.path().join("dockyard/c"), "cpu.max"),
             "50000 200000"
         );
+    }
+
+    #[test]
+    fn a_swap_limit_under_unlimited_memory_is_refused() {
+        let root = fake_root();
+        let cgroup = fresh_cgroup(root.path());
+        let mut memory = LinuxMemory::default();
+        memory.set_limit(Some(-1));
+        memory.set_swap(Some(64 << 20));
+        let mut resources = LinuxResources::default();
+        resources.set_memory(Some(memory));
+        let err = cgroup.apply(&resources).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the memory+swap limit (64MiB) must be at least the memory limit (unlimited)"
+        );
+        assert_eq!(read(&root.path().join("dockyard/c"), "memory.max"), "max\n");
     }
 
     #[test]
