@@ -115,11 +115,6 @@ impl<T> Hashing<T> {
             self.inner,
         )
     }
-
-    /// The inner stream, to use without hashing (e.g. to flush it).
-    pub fn get_mut(&mut self) -> &mut T {
-        &mut self.inner
-    }
 }
 
 impl<R: Read> Read for Hashing<R> {

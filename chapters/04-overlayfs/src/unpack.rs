@@ -44,8 +44,8 @@ pub struct Unpacked {
 pub enum UnpackError {
     #[error("layer entry {entry:?} refused: {reason}")]
     Unsafe { entry: String, reason: String },
-    #[error("layer entry {entry:?}: device nodes can only be made by root")]
-    DeviceNeedsRoot { entry: String },
+    #[error("layer entry {entry:?}: {what} can only be made by root")]
+    NeedsRoot { entry: String, what: &'static str },
     #[error(
         "layer diff ID is {actual}, expected {expected}: the layer is corrupt or not the one asked for"
     )]
@@ -178,7 +178,10 @@ impl Extract {
 
         if file_name == OCI_OPAQUE {
             if !self.is_root {
-                return Err(UnpackError::DeviceNeedsRoot { entry: name });
+                return Err(UnpackError::NeedsRoot {
+                    entry: name,
+                    what: "opaque directories (a trusted.* xattr)",
+                });
             }
             return Ok(whiteout::make_opaque(&parent)?);
         }
@@ -187,7 +190,10 @@ impl Extract {
                 return Err(unsafe_entry(&name, "a whiteout of no name"));
             }
             if !self.is_root {
-                return Err(UnpackError::DeviceNeedsRoot { entry: name });
+                return Err(UnpackError::NeedsRoot {
+                    entry: name,
+                    what: "whiteouts (0:0 device nodes)",
+                });
             }
             let victim = parent.join(target);
             remove_existing(&victim, true)?;
@@ -272,7 +278,12 @@ impl Extract {
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
                 let (sflag, dev) = match kind {
                     EntryType::Fifo => (SFlag::S_IFIFO, 0),
-                    _ if !self.is_root => return Err(UnpackError::DeviceNeedsRoot { entry: name }),
+                    _ if !self.is_root => {
+                        return Err(UnpackError::NeedsRoot {
+                            entry: name,
+                            what: "device nodes",
+                        });
+                    }
                     _ => {
                         let major = header.device_major().map_err(tar_err)?.unwrap_or(0);
                         let minor = header.device_minor().map_err(tar_err)?.unwrap_or(0);

@@ -203,10 +203,10 @@ impl ImageStore {
             }
             return Err(ImageError::NotFound(reference.to_string()));
         }
-        if let Ok(name) = normalize_name(reference) {
-            if let Some(id) = repos.get(&name) {
-                return Ok(id.clone());
-            }
+        if let Ok(name) = normalize_name(reference)
+            && let Some(id) = repos.get(&name)
+        {
+            return Ok(id.clone());
         }
         let prefix = reference.strip_prefix("sha256:").unwrap_or(reference);
         let is_hex = !prefix.is_empty() && prefix.bytes().all(|b| b.is_ascii_hexdigit());
@@ -479,7 +479,7 @@ mod tests {
 
         assert_eq!(
             s.images.remove(&s.layers, &b.id).unwrap(),
-            [top.chain_id.clone()]
+            std::slice::from_ref(&top.chain_id)
         );
         assert!(
             s.layers.contains(&base.chain_id),
@@ -489,7 +489,7 @@ mod tests {
         // Releasing the top layer for "import" released its parents for it too.
         assert_eq!(
             s.images.remove(&s.layers, &a.id).unwrap(),
-            [base.chain_id.clone()]
+            std::slice::from_ref(&base.chain_id)
         );
         assert!(s.images.get("a").is_err(), "its names went with it");
     }

@@ -368,12 +368,12 @@ mod tests {
 
         assert_eq!(
             store.release(&only_one.chain_id, "one").unwrap(),
-            [only_one.chain_id.clone()]
+            std::slice::from_ref(&only_one.chain_id)
         );
         assert!(store.contains(&base.chain_id), "image two still uses it");
         assert_eq!(
             store.release(&base.chain_id, "two").unwrap(),
-            [base.chain_id.clone()]
+            std::slice::from_ref(&base.chain_id)
         );
         assert!(store.list().unwrap().is_empty());
     }
