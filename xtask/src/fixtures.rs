@@ -20,7 +20,7 @@ use crate::sh;
 /// Where Debian's busybox-static puts the binary.
 const BUSYBOX: &str = "/bin/busybox";
 /// Bump when the layout below changes, so existing fixtures are remade.
-const LAYOUT_VERSION: u32 = 1;
+const LAYOUT_VERSION: u32 = 2;
 /// Every entry of the tar gets this mtime (2024-01-01T00:00:00Z).
 const EPOCH: u64 = 1_704_067_200;
 
@@ -140,6 +140,8 @@ fn layout(busybox: Vec<u8>) -> anyhow::Result<Vec<(String, Entry)>> {
         ),
     ));
     entries.push(("etc/hostname".into(), file(0o644, "dockyard\n")));
+    // Empty: a runtime bind-mounts its own over it, as docker does.
+    entries.push(("etc/resolv.conf".into(), file(0o644, "")));
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     entries.dedup_by(|a, b| a.0 == b.0);
     Ok(entries)

@@ -13,4 +13,4 @@ pub mod exit;
 pub mod explain;
 mod run;
 
-pub use run::{DEFAULT_PATH, Error, Run, default_env, run};
+pub use run::{DEFAULT_PATH, Error, Run, default_env, find_command, run};

@@ -151,9 +151,8 @@ fn enter_and_exec(run: &Run) -> Failure {
         return failure;
     }
     let path_var = run.env.iter().find_map(|kv| kv.strip_prefix("PATH="));
-    let program = match find_command(&run.argv[0], path_var.unwrap_or(DEFAULT_PATH)) {
-        Ok(program) => program,
-        Err(failure) => return failure,
+    let Some(program) = find_command(&run.argv[0], path_var.unwrap_or(DEFAULT_PATH)) else {
+        return Failure::NotFound;
     };
     explain!("execve(2) {} with a fresh environment", program.display();
         "exec env -i {} {}", explain::shell_words(&run.env), explain::shell_words(&run.argv));
@@ -170,8 +169,13 @@ fn enter_and_exec(run: &Run) -> Failure {
         .iter()
         .filter_map(|e| CString::new(e.as_str()).ok())
         .collect();
-    // Ignored signals stay ignored across execve(2) (signal(7)): give the command the defaults.
+    // Ignored signals stay ignored across execve(2) (signal(7)): give the command the
+    // defaults. Besides our SIGINT and SIGQUIT, that includes SIGPIPE, which the Rust
+    // runtime ignores at start-up; left ignored, `yes | head -1` would print
+    // "Broken pipe" errors instead of `yes` quietly dying of SIGPIPE.
     ignore_terminal_signals(false);
+    // SAFETY: SIG_DFL is not a function, so no handler can run unsafely.
+    let _ = unsafe { signal::signal(Signal::SIGPIPE, SigHandler::SigDfl) };
     let Err(errno) = unistd::execve(&program, &argv, &env);
     Failure::Exec(errno)
 }
@@ -192,10 +196,12 @@ fn enter_rootfs(rootfs: &Path) -> Result<(), Failure> {
 // ANCHOR: find_command
 /// Finds `cmd` the way a shell does, but inside the new root: a name with a `/`
 /// is used as it is, a bare name is looked up in each directory of `path`.
-fn find_command(cmd: &str, path: &str) -> Result<PathBuf, Failure> {
-    // LAB: a name containing '/' is used as given; otherwise try each directory of `path` in order and take the first regular file with an execute bit; report NotFound when none has it
+/// Called after chroot(2), so every path here is inside the container. `None`
+/// when no directory of `path` has it (exit 127).
+pub fn find_command(cmd: &str, path: &str) -> Option<PathBuf> {
+    // LAB: a name containing '/' is used as given; otherwise try each directory of `path` in order and return the first regular file with an execute bit, or None when there is none
     if cmd.contains('/') {
-        return Ok(PathBuf::from(cmd));
+        return Some(PathBuf::from(cmd));
     }
     path.split(':')
         .map(|dir| Path::new(dir).join(cmd))
@@ -203,7 +209,6 @@ fn find_command(cmd: &str, path: &str) -> Result<PathBuf, Failure> {
             std::fs::metadata(candidate)
                 .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
         })
-        .ok_or(Failure::NotFound)
     // LAB: END
 }
 // ANCHOR_END: find_command
@@ -346,11 +351,11 @@ mod tests {
         std::fs::write(b.join("tool"), "").unwrap();
         std::fs::set_permissions(b.join("tool"), std::fs::Permissions::from_mode(0o755)).unwrap();
         let path = format!("{}:{}", a.display(), b.display());
-        assert_eq!(find_command("tool", &path), Ok(b.join("tool")));
-        assert_eq!(find_command("missing", &path), Err(Failure::NotFound));
+        assert_eq!(find_command("tool", &path), Some(b.join("tool")));
+        assert_eq!(find_command("missing", &path), None);
         assert_eq!(
             find_command("./rel/tool", &path),
-            Ok(PathBuf::from("./rel/tool"))
+            Some(PathBuf::from("./rel/tool"))
         );
     }
 }

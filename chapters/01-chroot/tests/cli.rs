@@ -69,6 +69,15 @@ fn killed_by_signal_exits_128_plus_n() {
 }
 
 #[test]
+fn the_command_gets_default_signal_dispositions() {
+    // `yes` must die quietly of SIGPIPE when `head` exits, as in a shell; an
+    // inherited "ignore SIGPIPE" would make it print write errors instead.
+    testkit::require_root!();
+    let rootfs = testkit::fixtures::busybox_rootfs();
+    snapshot_run("sigpipe", &[], &rootfs, &["sh", "-c", "yes | head -n 2"]);
+}
+
+#[test]
 fn missing_rootfs_exits_125() {
     snapshot_run(
         "rootfs_missing",

@@ -10,8 +10,7 @@
 use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ch01_chroot::{DEFAULT_PATH, exit, explain};
 use nix::errno::Errno;
@@ -380,7 +379,7 @@ impl Init<'_> {
             .iter()
             .find_map(|kv| kv.strip_prefix("PATH="))
             .unwrap_or(DEFAULT_PATH);
-        let program = find_command(&args[0], path).ok_or(Failure::NotFound)?;
+        let program = ch01_chroot::find_command(&args[0], path).ok_or(Failure::NotFound)?;
         let program = CString::new(program.as_os_str().as_bytes()).map_err(|_| Failure::Exec {
             errno: libc::EINVAL,
         })?;
@@ -491,20 +490,6 @@ fn close_inherited_fds() -> Result<(), Failure> {
         return Err(Failure::step("close_range(2)")(Errno::last()));
     }
     Ok(())
-}
-
-// LOCAL COPY of chapter 01's `find_command` (private there; asked to make it public).
-/// Finds `cmd` the way a shell does, inside the new root.
-fn find_command(cmd: &str, path: &str) -> Option<PathBuf> {
-    if cmd.contains('/') {
-        return Some(PathBuf::from(cmd));
-    }
-    path.split(':')
-        .map(|dir| Path::new(dir).join(cmd))
-        .find(|candidate| {
-            std::fs::metadata(candidate)
-                .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-        })
 }
 
 impl Failure {
