@@ -23,13 +23,16 @@ use nix::sys::socket::{
 };
 use serde::{Deserialize, Serialize};
 
+// ANCHOR: to_child
 /// Messages from the runner to the container's init.
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub(crate) enum ToChild {
     /// The runner has finished its side (id maps, cgroups): go on.
     Go,
 }
+// ANCHOR_END: to_child
 
+// ANCHOR: to_parent
 /// Messages from the container's init to the runner.
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub(crate) enum ToParent {
@@ -40,6 +43,7 @@ pub(crate) enum ToParent {
     /// A step failed; the child exits after sending this.
     Failed(Failure),
 }
+// ANCHOR_END: to_parent
 
 /// What went wrong inside the container before the command started.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

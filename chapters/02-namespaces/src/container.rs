@@ -113,6 +113,7 @@ pub fn run_with(spec: &Spec, rootfs: &Path, setup: &mut Setup<'_>) -> Result<i32
     }
 }
 
+// ANCHOR: spawn_init
 /// Makes the container's init: a child of the runner, born in new namespaces.
 ///
 /// clone(2) with namespace flags does what fork(2) does, but the libc wrapper
@@ -164,7 +165,9 @@ fn spawn_init(
         Err(failure) => Err(failure.into_error("", Path::new(""))),
     }
 }
+// ANCHOR_END: spawn_init
 
+// ANCHOR: start
 /// The runner's half of the start-up: id maps, `setup`, then the go-ahead;
 /// returns the terminal's master if the child sent one.
 fn start(
@@ -197,6 +200,7 @@ fn start(
         }
     }
 }
+// ANCHOR_END: start
 
 /// Waits for the command to end, forwarding signals and (with a terminal)
 /// copying bytes between the caller and the container's pty.
@@ -284,6 +288,7 @@ fn supervise(child: Pid, signals: &Signals, master: Option<OwnedFd>) -> Result<i
     Ok(code)
 }
 
+// ANCHOR: reap
 /// The exit status of `child` if it has ended.
 fn reap(child: Pid) -> Option<i32> {
     loop {
@@ -299,6 +304,7 @@ fn reap(child: Pid) -> Option<i32> {
         }
     }
 }
+// ANCHOR_END: reap
 
 /// What the child needs; borrowed from the runner's memory, which clone(2) copied.
 struct Init<'a> {
@@ -324,6 +330,7 @@ impl Init<'_> {
         exit::ENGINE_ERROR as isize
     }
 
+    // ANCHOR: set_up_and_exec
     fn set_up_and_exec(&self, channel: &End) -> Result<std::convert::Infallible, Failure> {
         let wanted = namespaces::wanted(self.spec);
         if wanted.contains(&LinuxNamespaceType::User) {
@@ -406,6 +413,7 @@ impl Init<'_> {
             errno: errno as i32,
         })
     }
+    // ANCHOR_END: set_up_and_exec
 }
 
 /// Applies the spec's resource limits (setrlimit(2)), while we may still raise them.
@@ -472,10 +480,12 @@ fn switch_user(process: &Process) -> Result<(), Failure> {
     Ok(())
 }
 
+// ANCHOR: close_inherited_fds
 /// No descriptor of the runner may reach the command (runc's CVE-2024-21626 was
 /// a leaked directory fd of the host): mark every fd from 3 up close-on-exec,
 /// in case whoever started the runner left one open without the flag.
 fn close_inherited_fds() -> Result<(), Failure> {
+    // LAB: mark every descriptor from 3 up close-on-exec, so that none the runner inherited reaches the command: close_range(2) with CLOSE_RANGE_CLOEXEC (nix has no wrapper: libc::syscall(libc::SYS_close_range, ...)); report a failure with Failure::step
     explain!("close_range(2): mark every descriptor above 2 close-on-exec");
     // SAFETY: close_range(2) only changes descriptor flags.
     let r = unsafe {
@@ -490,7 +500,9 @@ fn close_inherited_fds() -> Result<(), Failure> {
         return Err(Failure::step("close_range(2)")(Errno::last()));
     }
     Ok(())
+    // LAB: END
 }
+// ANCHOR_END: close_inherited_fds
 
 impl Failure {
     /// The runner's error for a failure the child reported.

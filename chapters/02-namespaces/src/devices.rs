@@ -8,6 +8,7 @@ use std::path::Path;
 use crate::channel::Failure;
 use crate::rootfs::{bind, ensure_mount_point};
 
+// ANCHOR: devices
 /// The device nodes docker gives every container.
 pub const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
@@ -21,6 +22,7 @@ const SYMLINKS: [(&str, &str); 6] = [
     ("ptmx", "pts/ptmx"),
     ("core", "/proc/kcore"),
 ];
+// ANCHOR_END: devices
 
 /// Fills `rootfs`/dev (already a tmpfs) before pivot_root, while the host's /dev is reachable.
 pub(crate) fn populate(rootfs: &Path) -> Result<(), Failure> {

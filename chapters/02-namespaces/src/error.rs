@@ -29,6 +29,13 @@ pub enum Error {
         name: String,
         file: &'static str,
     },
+    /// A flag's value is not one docker would accept; worded as docker words it.
+    #[error("invalid argument {value:?} for \"{flag}\" flag: {reason}")]
+    BadFlag {
+        flag: &'static str,
+        value: String,
+        reason: String,
+    },
     /// The flags could not be expressed as an OCI spec.
     #[error("building the OCI spec: {0}")]
     Spec(String),

@@ -26,3 +26,14 @@ mod tty;
 
 pub use container::{Setup, run, run_with};
 pub use error::Error;
+
+/// Gives the container our stdin only with `-i`, as `docker run` does: without
+/// it the command reads end-of-file from /dev/null instead of waiting on a
+/// terminal it was never meant to read. Call it just before running.
+pub fn stdin_unless_interactive(interactive: bool) -> Result<(), Error> {
+    if interactive {
+        return Ok(());
+    }
+    let null = std::fs::File::open("/dev/null").map_err(Error::io("open /dev/null"))?;
+    nix::unistd::dup2_stdin(&null).map_err(Error::sys("make /dev/null stdin"))
+}

@@ -32,29 +32,10 @@ struct RunArgs {
     #[arg(long, required_unless_present = "bundle")]
     rootfs: Option<PathBuf>,
     /// Run DIR/config.json (an OCI runtime spec) on DIR/rootfs, as `runc run` would.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["rootfs", "hostname", "env", "workdir", "user", "tty", "userns", "print_spec"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["rootfs", "hostname", "env", "env_file", "workdir", "user", "tty", "userns", "cap_add", "cap_drop", "privileged", "security_opt", "read_only", "print_spec"])]
     bundle: Option<PathBuf>,
-    /// Container host name (default: a random 12-digit hex id, like docker's).
-    #[arg(long)]
-    hostname: Option<String>,
-    /// Set an environment variable (`K=V`, or `K` to pass the caller's value on).
-    #[arg(short = 'e', long = "env", value_name = "K=V")]
-    env: Vec<String>,
-    /// Working directory inside the container.
-    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
-    workdir: Option<String>,
-    /// User to run as: NAME or UID, optionally :GROUP or :GID.
-    #[arg(short = 'u', long = "user", value_name = "UID[:GID]")]
-    user: Option<String>,
-    /// Keep stdin open (without it, the command's stdin is /dev/null).
-    #[arg(short = 'i', long)]
-    interactive: bool,
-    /// Give the command a pseudo-terminal.
-    #[arg(short = 't', long)]
-    tty: bool,
-    /// Run in a user namespace: root inside is uid 100000 outside.
-    #[arg(long)]
-    userns: bool,
+    #[command(flatten)]
+    flags: spec::RunFlags,
     /// Print the OCI runtime spec (config.json) instead of running it.
     #[arg(long)]
     print_spec: bool,
@@ -90,12 +71,7 @@ fn run(args: RunArgs) -> anyhow::Result<i32> {
             let rootfs = args.rootfs.clone().context("--rootfs is required")?;
             let flags = spec::RunFlags {
                 args: args.command.clone(),
-                env: args.env.clone(),
-                hostname: args.hostname.clone(),
-                workdir: args.workdir.clone(),
-                user: args.user.clone(),
-                tty: args.tty,
-                userns: args.userns,
+                ..args.flags.clone()
             };
             (spec::build(&flags, &rootfs)?, rootfs)
         }
@@ -104,10 +80,6 @@ fn run(args: RunArgs) -> anyhow::Result<i32> {
         print!("{}", spec::to_json(&spec));
         return Ok(0);
     }
-    if !args.interactive {
-        // docker run without -i: the command reads end-of-file, not our stdin.
-        let null = std::fs::File::open("/dev/null").context("open /dev/null")?;
-        nix::unistd::dup2_stdin(&null).context("make /dev/null stdin")?;
-    }
+    ch02_namespaces::stdin_unless_interactive(args.flags.interactive)?;
     Ok(ch02_namespaces::run(&spec, &rootfs)?)
 }

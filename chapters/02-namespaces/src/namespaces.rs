@@ -26,10 +26,12 @@ pub(crate) fn wanted(spec: &Spec) -> Vec<LinuxNamespaceType> {
         .unwrap_or_default()
 }
 
+// ANCHOR: clone_flags
 /// The clone(2) flags for every namespace made at birth. The cgroup namespace is
 /// left out: the child unshares it later, after the runner's `setup` has moved it
 /// into its cgroup, so that cgroup becomes the root it sees (cgroup_namespaces(7)).
 pub(crate) fn clone_flags(spec: &Spec) -> CloneFlags {
+    // LAB: map each namespace the spec wants (wanted(spec)) to its clone(2) flag: mount CLONE_NEWNS, uts CLONE_NEWUTS, ipc CLONE_NEWIPC, user CLONE_NEWUSER, pid CLONE_NEWPID, network CLONE_NEWNET; leave cgroup out (the child unshares it later) and OR them together
     wanted(spec)
         .into_iter()
         .filter_map(|typ| match typ {
@@ -42,7 +44,9 @@ pub(crate) fn clone_flags(spec: &Spec) -> CloneFlags {
             _ => None,
         })
         .fold(CloneFlags::empty(), |all, flag| all | flag)
+    // LAB: END
 }
+// ANCHOR_END: clone_flags
 
 /// The shell words for `unshare(1)` making the same namespaces, for `--explain`.
 pub(crate) fn unshare_words(flags: CloneFlags) -> String {
@@ -62,6 +66,7 @@ pub(crate) fn unshare_words(flags: CloneFlags) -> String {
     words.join(" ")
 }
 
+// ANCHOR: write_id_maps
 /// Writes the user namespace's id maps, from the runner (the parent user
 /// namespace), as newuidmap(1) would. user_namespaces(7): a map can be written
 /// once, by a process with CAP_SETUID/CAP_SETGID in the parent namespace.
@@ -90,7 +95,9 @@ pub(crate) fn write_id_maps(child: Pid, spec: &Spec) -> Result<(), Error> {
     }
     Ok(())
 }
+// ANCHOR_END: write_id_maps
 
+// ANCHOR: become_root_in_userns
 /// In a fresh user namespace the child's ids are unmapped until the runner
 /// writes the maps; then it takes on root (0) inside, which is the unprivileged
 /// host id the map names outside.
@@ -101,7 +108,9 @@ pub(crate) fn become_root_in_userns() -> Result<(), Failure> {
     nix::unistd::setresgid(gid, gid, gid).map_err(Failure::step("setresgid(2) to 0"))?;
     nix::unistd::setresuid(uid, uid, uid).map_err(Failure::step("setresuid(2) to 0"))
 }
+// ANCHOR_END: become_root_in_userns
 
+// ANCHOR: unshare_cgroup
 /// Enters a new cgroup namespace: from here on /proc/self/cgroup shows the
 /// current cgroup as `/`.
 pub(crate) fn unshare_cgroup() -> Result<(), Failure> {
@@ -109,12 +118,15 @@ pub(crate) fn unshare_cgroup() -> Result<(), Failure> {
     nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
         .map_err(Failure::step("unshare(CLONE_NEWCGROUP)"))
 }
+// ANCHOR_END: unshare_cgroup
 
+// ANCHOR: set_hostname
 /// Sets the hostname in the container's own UTS namespace.
 pub(crate) fn set_hostname(name: &str) -> Result<(), Failure> {
     explain!("sethostname(2) in the new UTS namespace"; "hostname {name}");
     nix::unistd::sethostname(name).map_err(Failure::at("sethostname(2)", name))
 }
+// ANCHOR_END: set_hostname
 
 /// A new network namespace has one device, `lo`, and it is down: bring it up
 /// with the SIOCSIFFLAGS ioctl, as `ip link set lo up` does (netdevice(7)).

@@ -72,6 +72,7 @@ impl EtcFiles {
     }
 }
 
+// ANCHOR: enter
 /// Makes the mount namespace and the root filesystem, then enters it. Runs in
 /// the child, in its new mount namespace; `rootfs` is absolute.
 pub(crate) fn enter(spec: &Spec, rootfs: &Path, etc: &Path) -> Result<(), Failure> {
@@ -140,18 +141,23 @@ pub(crate) fn enter(spec: &Spec, rootfs: &Path, etc: &Path) -> Result<(), Failur
     }
     Ok(())
 }
+// ANCHOR_END: enter
 
+// ANCHOR: pivot
 /// pivot_root(2) with `new_root` and `put_old` both ".", as its manual suggests:
 /// the old root ends up mounted on top of the new one, where `umount2(".",
 /// MNT_DETACH)` removes it, without needing a directory for it in the rootfs.
 fn pivot(rootfs: &Path) -> Result<(), Failure> {
+    // LAB: chdir(2) into the rootfs, pivot_root(".", ".") so it becomes / with the old root stacked on top, detach the old root with umount2(".", MNT_DETACH), then chdir("/"); narrate each step with explain! and map each error with Failure::at
     nix::unistd::chdir(rootfs).map_err(Failure::at("chdir(2)", rootfs.display()))?;
     explain!("pivot_root(2): the rootfs becomes /, the old root stacks on top"; "cd {} && pivot_root . .", rootfs.display());
     nix::unistd::pivot_root(".", ".").map_err(Failure::at("pivot_root(2)", rootfs.display()))?;
     explain!("detach the old root: no path leads back to the host any more"; "umount -l .");
     umount2(".", MntFlags::MNT_DETACH).map_err(Failure::at("umount2(2) the old root", "/"))?;
     nix::unistd::chdir("/").map_err(Failure::at("chdir(2)", "/"))
+    // LAB: END
 }
+// ANCHOR_END: pivot
 
 /// Makes one mount of the spec under `rootfs`.
 fn mount_one(rootfs: &Path, m: &Mount) -> Result<(), Failure> {

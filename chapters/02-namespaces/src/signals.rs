@@ -92,8 +92,10 @@ impl Drop for Signals {
     }
 }
 
+// ANCHOR: forward
 /// Sends `sig` on to the container's init.
 pub(crate) fn forward(child: Pid, sig: Signal) {
     explain!("forward {sig} to the container's PID 1 (host pid {child})"; "kill -{} {child}", sig.as_str().trim_start_matches("SIG"));
     let _ = kill(child, sig);
 }
+// ANCHOR_END: forward

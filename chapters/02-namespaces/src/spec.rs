@@ -21,23 +21,58 @@ pub const USERNS_HOST_ID: u32 = 100_000;
 /// How many ids the user namespace maps (0..65535 inside).
 pub const USERNS_SIZE: u32 = 65_536;
 
-/// What `run`'s flags ask for, before it becomes a [`Spec`].
-#[derive(Debug, Clone, Default)]
+/// What `run`'s flags ask for, before it becomes a [`Spec`]: the flags of
+/// `docker run` that shape the container itself. Every binary that runs
+/// containers (this chapter's, chapter 03's, `dockyard run`) flattens them into
+/// its own arguments with `#[command(flatten)]`, so they are defined once.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct RunFlags {
-    /// The command and its arguments.
+    /// The command and its arguments (each binary's positional arguments).
+    #[arg(skip)]
     pub args: Vec<String>,
-    /// `-e K=V` (or `-e K`, taken from the caller's environment).
+    /// Set an environment variable (`K=V`, or `K` to pass the caller's value on).
+    #[arg(short = 'e', long = "env", value_name = "K=V")]
     pub env: Vec<String>,
-    /// `--hostname`; a random 12-hex-digit name like docker's short ids when unset.
+    /// Read environment variables from a file: `K=V` or `K` per line, `#` comments.
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// Container host name (default: a random 12-digit hex id, like docker's).
+    #[arg(long)]
     pub hostname: Option<String>,
-    /// `-w`: the working directory inside the container.
+    /// Working directory inside the container.
+    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
     pub workdir: Option<String>,
-    /// `-u NAME|UID[:GROUP|GID]`, looked up in the rootfs's /etc/passwd and /etc/group.
+    /// User to run as: NAME or UID, optionally :GROUP or :GID (looked up in the
+    /// rootfs's /etc/passwd and /etc/group).
+    #[arg(short = 'u', long = "user", value_name = "UID[:GID]")]
     pub user: Option<String>,
-    /// `-t`: give the command a pseudo-terminal.
+    /// Keep stdin open (without it, the command's stdin is /dev/null). Not part of
+    /// the spec: see [`crate::stdin_unless_interactive`].
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Give the command a pseudo-terminal.
+    #[arg(short = 't', long)]
     pub tty: bool,
-    /// `--userns`: root inside is [`USERNS_HOST_ID`] outside.
+    /// Run in a user namespace: root inside is uid 100000 outside.
+    #[arg(long)]
     pub userns: bool,
+    /// Add a capability to docker's default set (`ALL` for every one).
+    #[arg(long = "cap-add", value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Drop a capability from docker's default set (`ALL` for every one).
+    #[arg(long = "cap-drop", value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// Every capability, no seccomp filter, nothing masked in /proc, /sys writable:
+    /// the container's root is then root on the host.
+    #[arg(long)]
+    pub privileged: bool,
+    /// Security options: seccomp=unconfined, seccomp=PROFILE.json (an OCI
+    /// linux.seccomp object), no-new-privileges[=true|false].
+    #[arg(long = "security-opt", value_name = "OPT")]
+    pub security_opt: Vec<String>,
+    /// Mount the container's root filesystem read-only.
+    #[arg(long)]
+    pub read_only: bool,
 }
 
 /// Builds the spec `docker run` would hand to runc for these flags: docker's
@@ -49,7 +84,8 @@ pub fn build(flags: &RunFlags, rootfs: &Path) -> Result<Spec, Error> {
     }
     let hostname = flags.hostname.clone().unwrap_or_else(random_hostname);
     let user = resolve_user(flags.user.as_deref(), rootfs)?;
-    let env = environment(flags, &hostname, &user.home);
+    let security = Security::from_flags(flags)?;
+    let env = environment(flags, &hostname, &user.home)?;
     let oci = |e: oci_spec::OciSpecError| Error::Spec(e.to_string());
 
     let mut user_builder = UserBuilder::default().uid(user.uid).gid(user.gid);
@@ -62,8 +98,8 @@ pub fn build(flags: &RunFlags, rootfs: &Path) -> Result<Spec, Error> {
         .env(env)
         .cwd(flags.workdir.clone().unwrap_or_else(|| "/".into()))
         .user(user_builder.build().map_err(oci)?)
-        .capabilities(caps::docker_default())
-        .no_new_privileges(true)
+        .capabilities(security.capabilities)
+        .no_new_privileges(security.no_new_privileges)
         // docker sets no limits of its own: the command inherits the runner's.
         .rlimits(Vec::new())
         .build()
@@ -85,21 +121,18 @@ pub fn build(flags: &RunFlags, rootfs: &Path) -> Result<Spec, Error> {
         .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build())
         .collect::<Result<Vec<_>, _>>()
         .map_err(oci)?;
-    let mut linux = LinuxBuilder::default()
-        .namespaces(namespaces)
-        .masked_paths(
-            paths::MASKED
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>(),
-        )
-        .readonly_paths(
-            paths::READONLY
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>(),
-        )
-        .seccomp(seccomp::docker_default());
+    let mut linux = LinuxBuilder::default().namespaces(namespaces);
+    // Set both lists even when empty: oci-spec's default `Linux` has masked paths
+    // of its own, and --privileged must have none.
+    let strings = |paths: &[&str]| paths.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+    let (masked, readonly) = match flags.privileged {
+        true => (Vec::new(), Vec::new()),
+        false => (strings(&paths::MASKED), strings(&paths::READONLY)),
+    };
+    linux = linux.masked_paths(masked).readonly_paths(readonly);
+    if let Some(profile) = security.seccomp {
+        linux = linux.seccomp(profile);
+    }
     if flags.userns {
         let map = LinuxIdMappingBuilder::default()
             .container_id(0u32)
@@ -115,21 +148,21 @@ pub fn build(flags: &RunFlags, rootfs: &Path) -> Result<Spec, Error> {
         .root(
             RootBuilder::default()
                 .path(rootfs)
-                .readonly(false)
+                .readonly(flags.read_only)
                 .build()
                 .map_err(oci)?,
         )
         .process(process)
         .hostname(hostname)
-        .mounts(default_mounts())
+        .mounts(default_mounts(flags.privileged))
         .linux(linux.build().map_err(oci)?)
         .build()
         .map_err(oci)
 }
 
 /// Docker's default mounts: a fresh /proc, a small /dev with its own devpts
-/// instance, /dev/shm and /dev/mqueue, and /sys read-only.
-fn default_mounts() -> Vec<Mount> {
+/// instance, /dev/shm and /dev/mqueue, and /sys read-only (writable when privileged).
+fn default_mounts(privileged: bool) -> Vec<Mount> {
     let mount = |dest: &str, typ: &str, source: &str, options: &[&str]| {
         MountBuilder::default()
             .destination(dest)
@@ -164,7 +197,11 @@ fn default_mounts() -> Vec<Mount> {
             "/sys",
             "sysfs",
             "sysfs",
-            &["nosuid", "noexec", "nodev", "ro"],
+            if privileged {
+                &["nosuid", "noexec", "nodev"]
+            } else {
+                &["nosuid", "noexec", "nodev", "ro"]
+            },
         ),
         mount(
             "/dev/mqueue",
@@ -181,9 +218,86 @@ fn default_mounts() -> Vec<Mount> {
     ]
 }
 
+/// What the hardening flags ask for, checked.
+struct Security {
+    capabilities: oci_spec::runtime::LinuxCapabilities,
+    no_new_privileges: bool,
+    /// `None`: no filter (`seccomp=unconfined`, or `--privileged`).
+    seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+}
+
+impl Security {
+    fn from_flags(flags: &RunFlags) -> Result<Security, Error> {
+        let mut security = Security {
+            capabilities: caps::for_flags(&flags.cap_add, &flags.cap_drop, flags.privileged)?,
+            no_new_privileges: !flags.privileged,
+            seccomp: (!flags.privileged).then(seccomp::docker_default),
+        };
+        for opt in &flags.security_opt {
+            let bad = |reason: String| Error::BadFlag {
+                flag: "--security-opt",
+                value: opt.clone(),
+                reason,
+            };
+            match opt.split_once(['=', ':']) {
+                Some(("seccomp", "unconfined")) => security.seccomp = None,
+                Some(("seccomp", file)) => {
+                    let text = std::fs::read_to_string(file)
+                        .map_err(|err| bad(format!("cannot read seccomp profile {file}: {err}")))?;
+                    let profile = serde_json::from_str(&text).map_err(|err| {
+                        bad(format!("seccomp profile {file} is not valid: {err}"))
+                    })?;
+                    // --privileged turns seccomp off, but an explicit profile still wins.
+                    security.seccomp = Some(profile);
+                }
+                None if opt == "no-new-privileges" => security.no_new_privileges = true,
+                Some(("no-new-privileges", value)) => {
+                    security.no_new_privileges = value
+                        .parse()
+                        .map_err(|_| bad("no-new-privileges takes true or false".into()))?;
+                }
+                _ => {
+                    return Err(bad(
+                        "supported options are seccomp=unconfined, seccomp=PROFILE.json and no-new-privileges".into(),
+                    ));
+                }
+            }
+        }
+        Ok(security)
+    }
+}
+
+/// Reads an `--env-file` the way docker does: one `KEY=VALUE` or `KEY` (taken
+/// from the caller's environment) per line; blank lines and `#` comments skipped;
+/// a key with white space in it is an error naming the file and line.
+pub fn read_env_file(path: &Path) -> Result<Vec<String>, Error> {
+    let bad = |reason: String| Error::BadFlag {
+        flag: "--env-file",
+        value: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|err| bad(err.to_string()))?;
+    let mut env = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let key = line.split('=').next().unwrap_or_default();
+        if key.is_empty() || key.contains(char::is_whitespace) {
+            return Err(bad(format!(
+                "line {}: variable '{key}' has white space or is empty",
+                n + 1
+            )));
+        }
+        env.push(line.to_string());
+    }
+    Ok(env)
+}
+
 /// The environment docker gives a command: `PATH`, `HOSTNAME`, `HOME` of the
 /// user, `TERM=xterm` with a terminal, then each `-e`, a later one winning.
-fn environment(flags: &RunFlags, hostname: &str, home: &str) -> Vec<String> {
+fn environment(flags: &RunFlags, hostname: &str, home: &str) -> Result<Vec<String>, Error> {
     let mut env: Vec<String> = ch01_chroot::default_env()
         .into_iter()
         .filter(|kv| !kv.starts_with("HOME=") && !kv.starts_with("TERM="))
@@ -193,7 +307,13 @@ fn environment(flags: &RunFlags, hostname: &str, home: &str) -> Vec<String> {
         env.push("TERM=xterm".into());
     }
     env.push(format!("HOME={home}"));
-    for kv in &flags.env {
+    // docker reads --env-file first, so -e wins over it.
+    let mut given = Vec::new();
+    for file in &flags.env_file {
+        given.extend(read_env_file(file)?);
+    }
+    given.extend(flags.env.iter().cloned());
+    for kv in &given {
         let kv = match kv.split_once('=') {
             Some(_) => kv.clone(),
             None => match std::env::var(kv) {
@@ -205,7 +325,7 @@ fn environment(flags: &RunFlags, hostname: &str, home: &str) -> Vec<String> {
         env.retain(|old| old.split('=').next() != Some(key));
         env.push(kv);
     }
-    env
+    Ok(env)
 }
 
 /// A 12-hex-digit hostname, as docker names a container after its short id.
@@ -393,7 +513,7 @@ mod tests {
             env: vec!["PATH=/x".into(), "A=1".into(), "A=2".into()],
             ..Default::default()
         };
-        let env = environment(&flags, "box", "/root");
+        let env = environment(&flags, "box", "/root").unwrap();
         assert!(env.contains(&"PATH=/x".to_string()));
         assert!(env.contains(&"HOSTNAME=box".to_string()));
         assert_eq!(
@@ -418,5 +538,134 @@ mod tests {
         let (loaded, root) = load_bundle(bundle.path()).unwrap();
         assert_eq!(loaded, spec);
         assert_eq!(root, dir.path());
+    }
+
+    #[test]
+    fn env_files_are_read_first_and_minus_e_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("env");
+        std::fs::write(&file, "# comment\n\nA=from-file\n  B=2\n").unwrap();
+        let flags = RunFlags {
+            env_file: vec![file.clone()],
+            env: vec!["A=from-flag".into()],
+            ..Default::default()
+        };
+        let env = environment(&flags, "box", "/root").unwrap();
+        assert!(env.contains(&"A=from-flag".to_string()) && env.contains(&"B=2".to_string()));
+        assert!(!env.iter().any(|kv| kv == "A=from-file"));
+
+        std::fs::write(&file, "OK=1\nBAD KEY=2\n").unwrap();
+        let err = read_env_file(&file).unwrap_err().to_string();
+        assert!(
+            err.contains("--env-file") && err.contains("line 2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn hardening_flags_follow_docker() {
+        use oci_spec::runtime::Capability;
+        let dir = tempfile::tempdir().unwrap();
+        let spec_for = |flags: RunFlags| {
+            build(
+                &RunFlags {
+                    args: vec!["true".into()],
+                    ..flags
+                },
+                dir.path(),
+            )
+        };
+
+        let spec = spec_for(RunFlags {
+            cap_add: vec!["net_admin".into()],
+            cap_drop: vec!["CAP_CHOWN".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        let caps = spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .as_ref()
+            .unwrap()
+            .bounding()
+            .clone()
+            .unwrap();
+        assert!(caps.contains(&Capability::NetAdmin) && !caps.contains(&Capability::Chown));
+        assert_eq!(caps.len(), 14);
+
+        let spec = spec_for(RunFlags {
+            cap_drop: vec!["ALL".into()],
+            cap_add: vec!["KILL".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        let caps = spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .as_ref()
+            .unwrap()
+            .bounding()
+            .clone()
+            .unwrap();
+        assert_eq!(caps.into_iter().collect::<Vec<_>>(), [Capability::Kill]);
+
+        let privileged = spec_for(RunFlags {
+            privileged: true,
+            ..Default::default()
+        })
+        .unwrap();
+        let linux = privileged.linux().as_ref().unwrap();
+        assert!(
+            linux.seccomp().is_none() && linux.masked_paths().as_ref().is_none_or(Vec::is_empty)
+        );
+        assert!(
+            privileged
+                .process()
+                .as_ref()
+                .unwrap()
+                .capabilities()
+                .as_ref()
+                .unwrap()
+                .bounding()
+                .as_ref()
+                .unwrap()
+                .contains(&Capability::SysAdmin)
+        );
+
+        let unconfined = spec_for(RunFlags {
+            security_opt: vec!["seccomp=unconfined".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(unconfined.linux().as_ref().unwrap().seccomp().is_none());
+        let read_only = spec_for(RunFlags {
+            read_only: true,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(read_only.root().as_ref().unwrap().readonly(), Some(true));
+
+        let bad = spec_for(RunFlags {
+            cap_add: vec!["NOPE".into()],
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(
+            bad.to_string(),
+            r#"invalid argument "NOPE" for "--cap-add" flag: unknown capability: "CAP_NOPE""#
+        );
+        let bad = spec_for(RunFlags {
+            security_opt: vec!["apparmor=x".into()],
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(
+            bad.to_string()
+                .starts_with(r#"invalid argument "apparmor=x" for "--security-opt" flag"#)
+        );
     }
 }

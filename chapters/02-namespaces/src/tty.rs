@@ -20,6 +20,7 @@ use crate::channel::{End, Failure};
 nix::ioctl_read_bad!(get_winsize, libc::TIOCGWINSZ, Winsize);
 nix::ioctl_write_ptr_bad!(set_winsize, libc::TIOCSWINSZ, Winsize);
 
+// ANCHOR: attach_in_container
 /// In the container, after pivot_root: makes a pty, sends the master to the runner
 /// and makes the slave the controlling terminal and stdio of this process.
 pub(crate) fn attach_in_container(channel: &End) -> Result<(), Failure> {
@@ -53,6 +54,7 @@ pub(crate) fn attach_in_container(channel: &End) -> Result<(), Failure> {
     }
     crate::devices::console(std::path::Path::new(&name))
 }
+// ANCHOR_END: attach_in_container
 
 /// The caller's terminal in raw mode while it lives; restored on drop.
 #[derive(Debug)]

@@ -133,6 +133,7 @@ fn run(args: RunArgs, parent: &str) -> anyhow::Result<i32> {
                 user: args.user.clone(),
                 tty: args.tty,
                 userns: args.userns,
+                ..Default::default()
             };
             let mut spec = spec::build(&flags, &rootfs)?;
             set_resources(&mut spec, &args.limits, parent, &name)?;
@@ -158,7 +159,13 @@ fn run(args: RunArgs, parent: &str) -> anyhow::Result<i32> {
     let cgroup = CgroupGuard::new(hierarchy.create(parent, &name)?);
     cgroup.apply(&resources)?;
     let code = ch02_namespaces::run_with(&spec, &rootfs, &mut |pid| Ok(cgroup.add_task(pid)?))?;
-    if cgroup.oom_killed()? {
+    // The command's status matters more than the OOM check: if the cgroup cannot be
+    // read any more (someone removed it), say so and still exit with that status.
+    let oom_killed = cgroup.oom_killed().unwrap_or_else(|err| {
+        eprintln!("ch03-cgroups: warning: cannot tell whether the OOM killer struck: {err}");
+        false
+    });
+    if oom_killed {
         let limit = resources
             .memory()
             .as_ref()

@@ -12,6 +12,7 @@ use caps::{CapSet, CapsHashSet};
 use ch01_chroot::explain;
 use oci_spec::runtime::{Capability, LinuxCapabilities, LinuxCapabilitiesBuilder};
 
+use crate::Error;
 use crate::channel::Failure;
 
 /// Docker's default capabilities (moby's `oci/caps/defaults.go`, documented under
@@ -39,15 +40,60 @@ pub const DOCKER_DEFAULT: [Capability; 14] = [
 /// effective and permitted; inheritable and ambient empty (CVE-2022-24769:
 /// a non-empty inheritable set let file capabilities leak into a container).
 pub fn docker_default() -> LinuxCapabilities {
-    let set: HashSet<Capability> = DOCKER_DEFAULT.into_iter().collect();
-    LinuxCapabilitiesBuilder::default()
+    for_flags(&[], &[], false).expect("no names to parse")
+}
+
+/// The capability sets for `--privileged`, `--cap-add` and `--cap-drop`, with
+/// docker's rules: `--privileged` gives every capability; otherwise start from
+/// the default 14 (every one if `--cap-add ALL`, none if `--cap-drop ALL`), take
+/// away what `--cap-drop` names, then add what `--cap-add` names. Names may have
+/// the `CAP_` prefix or not, in any case.
+pub fn for_flags(
+    add: &[String],
+    drop: &[String],
+    privileged: bool,
+) -> Result<LinuxCapabilities, Error> {
+    let every: HashSet<Capability> = caps::all().iter().filter_map(|c| to_oci(*c)).collect();
+    let is_all = |names: &[String]| names.iter().any(|n| n.eq_ignore_ascii_case("ALL"));
+    let mut set: HashSet<Capability> = if privileged || is_all(add) {
+        every
+    } else if is_all(drop) {
+        HashSet::new()
+    } else {
+        DOCKER_DEFAULT.into_iter().collect()
+    };
+    if !privileged {
+        for name in drop.iter().filter(|n| !n.eq_ignore_ascii_case("ALL")) {
+            set.remove(&parse(name, "--cap-drop")?);
+        }
+        for name in add.iter().filter(|n| !n.eq_ignore_ascii_case("ALL")) {
+            set.insert(parse(name, "--cap-add")?);
+        }
+    }
+    Ok(LinuxCapabilitiesBuilder::default()
         .bounding(set.clone())
         .effective(set.clone())
         .permitted(set)
         .inheritable(HashSet::new())
         .ambient(HashSet::new())
         .build()
-        .expect("capability sets are always valid")
+        .expect("capability sets are always valid"))
+}
+
+/// `net_admin`, `CAP_NET_ADMIN` -> [`Capability::NetAdmin`].
+fn parse(name: &str, flag: &'static str) -> Result<Capability, Error> {
+    let upper = name.to_ascii_uppercase();
+    let bare = upper.strip_prefix("CAP_").unwrap_or(&upper);
+    bare.parse().map_err(|_| Error::BadFlag {
+        flag,
+        value: name.to_string(),
+        reason: format!("unknown capability: \"CAP_{bare}\""),
+    })
+}
+
+/// The caps crate's capability as the spec's (`CAP_CHOWN` -> `Chown`).
+fn to_oci(cap: caps::Capability) -> Option<Capability> {
+    cap.to_string().strip_prefix("CAP_")?.parse().ok()
 }
 
 fn to_caps(set: &Option<HashSet<Capability>>) -> CapsHashSet {

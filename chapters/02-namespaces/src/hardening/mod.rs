@@ -16,6 +16,7 @@ use nix::sys::prctl;
 
 use crate::channel::Failure;
 
+// ANCHOR: no_new_privs
 /// Sets `no_new_privs`: from here on, execve(2) can never grant privileges
 /// (setuid bits and file capabilities are ignored), see prctl(2) PR_SET_NO_NEW_PRIVS.
 /// It also lets an unprivileged process install a seccomp filter.
@@ -24,3 +25,4 @@ pub(crate) fn no_new_privs() -> Result<(), Failure> {
         "setpriv --no-new-privs");
     prctl::set_no_new_privs().map_err(Failure::step("prctl(PR_SET_NO_NEW_PRIVS)"))
 }
+// ANCHOR_END: no_new_privs

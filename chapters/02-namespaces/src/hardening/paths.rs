@@ -9,6 +9,7 @@ use nix::mount::{MsFlags, mount};
 
 use crate::channel::Failure;
 
+// ANCHOR: masked
 /// Hidden: a file gets /dev/null mounted over it, a directory an empty read-only tmpfs.
 pub const MASKED: [&str; 10] = [
     "/proc/acpi",
@@ -22,7 +23,9 @@ pub const MASKED: [&str; 10] = [
     "/proc/scsi",
     "/sys/firmware",
 ];
+// ANCHOR_END: masked
 
+// ANCHOR: readonly
 /// Visible but read-only: bind-mounted onto themselves, then remounted read-only.
 pub const READONLY: [&str; 5] = [
     "/proc/bus",
@@ -31,7 +34,9 @@ pub const READONLY: [&str; 5] = [
     "/proc/sys",
     "/proc/sysrq-trigger",
 ];
+// ANCHOR_END: readonly
 
+// ANCHOR: mask
 /// Masks `path` (inside the container, after pivot_root). A path this kernel
 /// does not have is skipped, as runc does.
 pub(crate) fn mask(path: &str) -> Result<(), Failure> {
@@ -59,6 +64,7 @@ pub(crate) fn mask(path: &str) -> Result<(), Failure> {
     };
     result.map_err(Failure::at("mask", path))
 }
+// ANCHOR_END: mask
 
 /// Makes `path` read-only (inside the container, after pivot_root).
 pub(crate) fn readonly(path: &str) -> Result<(), Failure> {

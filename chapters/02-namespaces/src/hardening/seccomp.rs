@@ -571,6 +571,7 @@ fn conditions(syscall: &LinuxSyscall) -> Result<Option<SeccompRule>, CompileErro
         .map_err(|e| CompileError(e.to_string()))
 }
 
+// ANCHOR: install
 /// Installs the compiled filters: the last step before execve(2), since from
 /// here on the process itself may no longer mount, unshare or change much.
 pub(crate) fn install(programs: &[BpfProgram]) -> Result<(), Failure> {
@@ -586,6 +587,7 @@ pub(crate) fn install(programs: &[BpfProgram]) -> Result<(), Failure> {
     }
     Ok(())
 }
+// ANCHOR_END: install
 
 #[cfg(test)]
 mod tests {
