@@ -203,9 +203,17 @@ fn stats_freeze_and_thaw_a_running_container() {
     assert_snapshot!("stats_frozen", frozen);
     assert_snapshot!("thaw", thaw);
 
-    drop(parent);
-    // Removing the cgroup killed the loop; the runner reports it like docker.
+    // `docker kill`: SIGKILL every process in the container; the runner reports
+    // 137 and removes the cgroup itself.
+    let cgroup = Hierarchy::system().unwrap().open(&parent.0, "web").unwrap();
+    for pid in cgroup.pids().unwrap() {
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    }
     assert_eq!(runner.wait().unwrap().code(), Some(137));
+    assert!(
+        cgroup.dirs().iter().all(|dir| !dir.exists()),
+        "the runner left its cgroup"
+    );
 }
 
 #[test]
