@@ -54,32 +54,18 @@ struct RunArgs {
     #[arg(long, required_unless_present = "bundle")]
     rootfs: Option<PathBuf>,
     /// Run DIR/config.json (an OCI runtime spec, limits in linux.resources) on DIR/rootfs.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["rootfs", "hostname", "env", "workdir", "user", "tty", "userns", "memory", "memory_swap", "cpus", "cpu_shares", "cpuset_cpus", "pids_limit"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = [
+        "rootfs", "hostname", "env", "env_file", "workdir", "user", "tty", "userns", "cap_add",
+        "cap_drop", "privileged", "security_opt", "read_only", "memory", "memory_swap", "cpus",
+        "cpu_shares", "cpuset_cpus", "pids_limit",
+    ])]
     bundle: Option<PathBuf>,
-    /// The container's name: its cgroup is dockyard/NAME (default: a random 12-digit hex id).
+    /// The container's name: its cgroup is PARENT/NAME (default: a random 12-digit hex id,
+    /// also the host name unless --hostname is given).
     #[arg(long)]
     name: Option<String>,
-    /// Container host name (default: the container's name).
-    #[arg(long)]
-    hostname: Option<String>,
-    /// Set an environment variable (`K=V`, or `K` to pass the caller's value on).
-    #[arg(short = 'e', long = "env", value_name = "K=V")]
-    env: Vec<String>,
-    /// Working directory inside the container.
-    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
-    workdir: Option<String>,
-    /// User to run as: NAME or UID, optionally :GROUP or :GID.
-    #[arg(short = 'u', long = "user", value_name = "UID[:GID]")]
-    user: Option<String>,
-    /// Keep stdin open (without it, the command's stdin is /dev/null).
-    #[arg(short = 'i', long)]
-    interactive: bool,
-    /// Give the command a pseudo-terminal.
-    #[arg(short = 't', long)]
-    tty: bool,
-    /// Run in a user namespace: root inside is uid 100000 outside.
-    #[arg(long)]
-    userns: bool,
+    #[command(flatten)]
+    flags: spec::RunFlags,
     #[command(flatten)]
     limits: Limits,
     /// Print the OCI runtime spec (config.json) instead of running it.
@@ -127,13 +113,8 @@ fn run(args: RunArgs, parent: &str) -> anyhow::Result<i32> {
             let rootfs = args.rootfs.clone().context("--rootfs is required")?;
             let flags = spec::RunFlags {
                 args: args.command.clone(),
-                env: args.env.clone(),
-                hostname: Some(args.hostname.clone().unwrap_or_else(|| name.clone())),
-                workdir: args.workdir.clone(),
-                user: args.user.clone(),
-                tty: args.tty,
-                userns: args.userns,
-                ..Default::default()
+                hostname: Some(args.flags.hostname.clone().unwrap_or_else(|| name.clone())),
+                ..args.flags.clone()
             };
             let mut spec = spec::build(&flags, &rootfs)?;
             set_resources(&mut spec, &args.limits, parent, &name)?;
@@ -144,11 +125,7 @@ fn run(args: RunArgs, parent: &str) -> anyhow::Result<i32> {
         print!("{}", spec::to_json(&spec));
         return Ok(0);
     }
-    if !args.interactive {
-        // docker run without -i: the command reads end-of-file, not our stdin.
-        let null = std::fs::File::open("/dev/null").context("open /dev/null")?;
-        nix::unistd::dup2_stdin(&null).context("make /dev/null stdin")?;
-    }
+    ch02_namespaces::stdin_unless_interactive(args.flags.interactive)?;
     let resources = spec
         .linux()
         .as_ref()
