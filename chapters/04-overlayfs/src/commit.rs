@@ -44,11 +44,10 @@ pub struct Committed {
 /// Why a commit failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
-    #[error("write layer tar entry {path}: {source}")]
+    #[error("write layer tar entry {path}: {cause}")]
     Tar {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error(transparent)]
     Content(#[from] ContentError),
@@ -86,9 +85,9 @@ pub fn write_tar(upper: &Path, out: impl Write) -> Result<(), CommitError> {
         links: HashMap::new(),
     };
     walk.dir(Path::new(""))?;
-    builder.finish().map_err(|source| CommitError::Tar {
+    builder.finish().map_err(|cause| CommitError::Tar {
         path: upper.to_path_buf(),
-        source,
+        cause,
     })
 }
 
@@ -182,9 +181,9 @@ impl<W: Write> TarWalk<'_, W> {
         records.sort();
         self.builder
             .append_pax_extensions(records.iter().map(|(k, v)| (k.as_str(), v.as_slice())))
-            .map_err(|source| CommitError::Tar {
+            .map_err(|cause| CommitError::Tar {
                 path: rel.to_path_buf(),
-                source,
+                cause,
             })
     }
 
@@ -219,9 +218,9 @@ impl<W: Write> TarWalk<'_, W> {
             Some(target) => self.builder.append_link(&mut header, &name, target),
             None => self.builder.append_data(&mut header, &name, data),
         };
-        result.map_err(|source| CommitError::Tar {
+        result.map_err(|cause| CommitError::Tar {
             path: rel.to_path_buf(),
-            source,
+            cause,
         })
     }
 }

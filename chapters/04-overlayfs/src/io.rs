@@ -8,17 +8,17 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// An I/O error with the operation and the path it failed on.
+/// An I/O error with the operation and the path it failed on. Its message is
+/// whole (it includes the cause), so it has no separate `source()`.
 #[derive(Debug, thiserror::Error)]
-#[error("{op} {path}: {source}")]
+#[error("{op} {path}: {cause}")]
 pub struct IoError {
     /// What we were doing: "read", "create", "rename"...
     pub op: &'static str,
     /// The file it was done to.
     pub path: PathBuf,
     /// What the kernel said.
-    #[source]
-    pub source: std::io::Error,
+    pub cause: std::io::Error,
 }
 
 /// Adds `.at(op, path)` to I/O results, so the error names its file.
@@ -29,10 +29,10 @@ pub trait IoContext<T> {
 
 impl<T> IoContext<T> for std::io::Result<T> {
     fn at(self, op: &'static str, path: &Path) -> Result<T, IoError> {
-        self.map_err(|source| IoError {
+        self.map_err(|cause| IoError {
             op,
             path: path.to_path_buf(),
-            source,
+            cause,
         })
     }
 }
@@ -42,7 +42,7 @@ impl<T> IoContext<T> for nix::Result<T> {
         self.map_err(|errno| IoError {
             op,
             path: path.to_path_buf(),
-            source: errno.into(),
+            cause: errno.into(),
         })
     }
 }
@@ -51,10 +51,19 @@ impl<T> IoContext<T> for nix::Result<T> {
 /// place; anything with it found on open was left by a crash and is removed.
 pub const TEMP_PREFIX: &str = ".tmp-";
 
+/// The directory `path` is in: `.` for a bare file name (whose `parent()` is
+/// the empty path, which no syscall accepts).
+pub fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
+}
+
 /// Writes `bytes` to `path` atomically: readers see the old content or the new,
 /// never a mix, whatever moment the process dies.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = parent_dir(path);
     let mut temp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
         .tempfile_in(dir)
@@ -112,6 +121,13 @@ mod tests {
         write_atomic(&file, b"two").unwrap();
         assert_eq!(std::fs::read(&file).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_bare_file_name_is_in_the_current_dir() {
+        assert_eq!(parent_dir(Path::new("layer")), Path::new("."));
+        assert_eq!(parent_dir(Path::new("a/layer")), Path::new("a"));
+        assert_eq!(parent_dir(Path::new("/")), Path::new("."));
     }
 
     #[test]

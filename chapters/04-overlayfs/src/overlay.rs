@@ -83,14 +83,20 @@ impl Overlay {
             }
         }
         let max = page_size() - 1;
-        let direct = self.options(&self.lowers);
+        let direct = options(&self.lowers, &self.upper, &self.work);
         if direct.len() <= max {
             ch01_chroot::explain!("mount(2) an overlay on {} (lower layers: {})", target.display(), self.lowers.len();
                 "mount -t overlay overlay -o {direct} {}", target.display());
             mount_overlay(None, target, &direct)?;
         } else {
             let links = ShortLinks::create(&self.work, &self.lowers)?;
-            let relative = self.options(&links.names);
+            // Mounting from the links dir: upper, work and target must not be relative to it.
+            let target = &std::path::absolute(target).at("resolve", target)?;
+            let relative = options(
+                &links.names,
+                &std::path::absolute(&self.upper).at("resolve", &self.upper)?,
+                &std::path::absolute(&self.work).at("resolve", &self.work)?,
+            );
             if relative.len() > max {
                 return Err(OverlayError::TooLong {
                     layers: self.lowers.len(),
@@ -108,17 +114,17 @@ impl Overlay {
             mounted: true,
         })
     }
+}
 
-    /// The `-o` string: `lowerdir=A:B,upperdir=U,workdir=W`.
-    fn options(&self, lowers: &[PathBuf]) -> String {
-        let lowers: Vec<String> = lowers.iter().map(|p| p.display().to_string()).collect();
-        format!(
-            "lowerdir={},upperdir={},workdir={}",
-            lowers.join(":"),
-            self.upper.display(),
-            self.work.display()
-        )
-    }
+/// The `-o` string: `lowerdir=A:B,upperdir=U,workdir=W`.
+fn options(lowers: &[PathBuf], upper: &Path, work: &Path) -> String {
+    let lowers: Vec<String> = lowers.iter().map(|p| p.display().to_string()).collect();
+    format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lowers.join(":"),
+        upper.display(),
+        work.display()
+    )
 }
 
 /// A mounted overlay. Unmounted (lazily, `MNT_DETACH`) when dropped, so a test or
@@ -171,7 +177,7 @@ struct ShortLinks {
 
 impl ShortLinks {
     fn create(work: &Path, layers: &[PathBuf]) -> Result<ShortLinks, IoError> {
-        let parent = work.parent().unwrap_or(Path::new("/"));
+        let parent = crate::io::parent_dir(work);
         let dir = tempfile::Builder::new()
             .prefix(&format!("{TEMP_PREFIX}links-"))
             .tempdir_in(parent)

@@ -50,11 +50,10 @@ pub enum UnpackError {
         "layer diff ID is {actual}, expected {expected}: the layer is corrupt or not the one asked for"
     )]
     DiffIdMismatch { expected: Digest, actual: Digest },
-    #[error("read layer tar{}: {source}", entry.as_ref().map(|e| format!(" at entry {e:?}")).unwrap_or_default())]
+    #[error("read layer tar{}: {cause}", entry.as_ref().map(|e| format!(" at entry {e:?}")).unwrap_or_default())]
     Tar {
         entry: Option<String>,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{0} already exists: a layer is unpacked into a new directory")]
     Exists(PathBuf),
@@ -72,7 +71,7 @@ pub fn unpack(
     if target.symlink_metadata().is_ok() {
         return Err(UnpackError::Exists(target.to_path_buf()));
     }
-    let parent = target.parent().unwrap_or(Path::new("."));
+    let parent = crate::io::parent_dir(target);
     let temp = tempfile::Builder::new()
         .prefix(&format!("{TEMP_PREFIX}unpack-"))
         .tempdir_in(parent)
@@ -97,24 +96,18 @@ pub fn unpack(
         buf: vec![0; 1 << 18],
     };
     let mut archive = tar::Archive::new(Hashing::new(stream));
-    let entries = archive.entries().map_err(|source| UnpackError::Tar {
-        entry: None,
-        source,
-    })?;
+    let entries = archive
+        .entries()
+        .map_err(|cause| UnpackError::Tar { entry: None, cause })?;
     for entry in entries {
-        let entry = entry.map_err(|source| UnpackError::Tar {
-            entry: None,
-            source,
-        })?;
+        let entry = entry.map_err(|cause| UnpackError::Tar { entry: None, cause })?;
         extract.entry(entry)?;
     }
     // The tar may end with more zero blocks than the reader consumed: all of it
     // is part of what the diff ID covers.
     let mut hashing = archive.into_inner();
-    std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|source| UnpackError::Tar {
-        entry: None,
-        source,
-    })?;
+    std::io::copy(&mut hashing, &mut std::io::sink())
+        .map_err(|cause| UnpackError::Tar { entry: None, cause })?;
     let (diff_id, tar_size, _) = hashing.finish();
     if let Some(expected) = expected.filter(|e| **e != diff_id) {
         return Err(UnpackError::DiffIdMismatch {
@@ -151,9 +144,9 @@ impl Extract {
         let rel = clean(&raw).map_err(|reason| unsafe_entry(&name, reason))?;
         let header = entry.header();
         let kind = header.entry_type();
-        let tar_err = |source| UnpackError::Tar {
+        let tar_err = |cause| UnpackError::Tar {
             entry: Some(name.clone()),
-            source,
+            cause,
         };
         let mode = header.mode().map_err(tar_err)?;
         let uid = header.uid().map_err(tar_err)?;
@@ -377,17 +370,17 @@ impl Extract {
         entry: &mut tar::Entry<'_, R>,
         path: &Path,
     ) -> Result<(), UnpackError> {
-        let Some(extensions) = entry.pax_extensions().map_err(|source| UnpackError::Tar {
+        let Some(extensions) = entry.pax_extensions().map_err(|cause| UnpackError::Tar {
             entry: Some(path.display().to_string()),
-            source,
+            cause,
         })?
         else {
             return Ok(());
         };
         for ext in extensions {
-            let ext = ext.map_err(|source| UnpackError::Tar {
+            let ext = ext.map_err(|cause| UnpackError::Tar {
                 entry: Some(path.display().to_string()),
-                source,
+                cause,
             })?;
             let Some(name) = ext.key_bytes().strip_prefix(b"SCHILY.xattr.") else {
                 continue;

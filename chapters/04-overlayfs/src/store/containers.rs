@@ -42,11 +42,10 @@ pub enum ContainerError {
     NameInUse { name: String, id: String },
     #[error("container {0} still has its root mounted: stop it before removing it")]
     Mounted(String),
-    #[error("{path} is unreadable: {source}")]
+    #[error("{path} is unreadable: {cause}")]
     Corrupt {
         path: PathBuf,
-        #[source]
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
     #[error(transparent)]
     Io(#[from] IoError),
@@ -384,9 +383,9 @@ fn write_json(path: &Path, value: &impl Serialize) -> Result<(), ContainerError>
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ContainerError> {
     let bytes = std::fs::read(path).at("read", path)?;
-    serde_json::from_slice(&bytes).map_err(|source| ContainerError::Corrupt {
+    serde_json::from_slice(&bytes).map_err(|cause| ContainerError::Corrupt {
         path: path.to_path_buf(),
-        source,
+        cause,
     })
 }
 

@@ -31,19 +31,17 @@ pub enum ImageError {
     Ambiguous(String),
     #[error("\"{0}\" is not a valid repository/tag: invalid reference format")]
     InvalidReference(String),
-    #[error("invalid image config {id}: {source}")]
+    #[error("invalid image config {id}: {cause}")]
     InvalidConfig {
         id: Digest,
-        #[source]
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
     #[error("invalid diff ID in image config {id}: {text}")]
     InvalidDiffId { id: Digest, text: String },
-    #[error("{path} is unreadable: {source}")]
+    #[error("{path} is unreadable: {cause}")]
     Corrupt {
         path: PathBuf,
-        #[source]
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
     #[error(transparent)]
     Layer(#[from] LayerError),
@@ -154,9 +152,9 @@ impl ImageStore {
     pub fn put(&self, layers: &LayerStore, config: &[u8]) -> Result<Image, ImageError> {
         let id = Digest::of(config);
         let parsed: ImageConfiguration =
-            serde_json::from_slice(config).map_err(|source| ImageError::InvalidConfig {
+            serde_json::from_slice(config).map_err(|cause| ImageError::InvalidConfig {
                 id: id.clone(),
-                source,
+                cause,
             })?;
         let top = chain_ids(&id, &parsed)?.pop();
         let _lock = self.lock()?;
@@ -229,8 +227,8 @@ impl ImageStore {
     fn load(&self, id: &Digest, repos: &BTreeMap<String, Digest>) -> Result<Image, ImageError> {
         let path = self.config_path(id);
         let bytes = std::fs::read(&path).at("read", &path)?;
-        let config = serde_json::from_slice(&bytes)
-            .map_err(|source| ImageError::Corrupt { path, source })?;
+        let config =
+            serde_json::from_slice(&bytes).map_err(|cause| ImageError::Corrupt { path, cause })?;
         Ok(Image {
             id: id.clone(),
             config,
@@ -327,8 +325,9 @@ impl ImageStore {
     fn read_repositories(&self) -> Result<BTreeMap<String, Digest>, ImageError> {
         let path = self.repositories_path();
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|source| ImageError::Corrupt { path, source }),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|cause| ImageError::Corrupt { path, cause })
+            }
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
             Err(err) => Err(err).at("read", &path)?,
         }

@@ -32,11 +32,10 @@ use crate::unpack::{UnpackError, unpack};
 pub enum LayerError {
     #[error("layer {0} not found in the layer store")]
     NotFound(Digest),
-    #[error("layer {path} has an unreadable record: {source}")]
+    #[error("layer {path} has an unreadable record: {cause}")]
     Corrupt {
         path: PathBuf,
-        #[source]
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
     #[error("holder name {0:?} is not a plain file name")]
     BadHolder(String),
@@ -175,7 +174,7 @@ impl LayerStore {
             }
             Err(err) => return Err(err).at("read", &path)?,
         };
-        serde_json::from_slice(&bytes).map_err(|source| LayerError::Corrupt { path, source })
+        serde_json::from_slice(&bytes).map_err(|cause| LayerError::Corrupt { path, cause })
     }
 
     /// Layer `chain_id` and every layer below it, top first: the order overlayfs
