@@ -14,6 +14,7 @@
 //! docker's meanings and turns them into the OCI spec's resources.
 
 mod cgroup;
+mod container;
 mod error;
 mod files;
 mod hierarchy;
@@ -24,6 +25,7 @@ mod v1;
 mod v2;
 
 pub use cgroup::{Cgroup, CgroupGuard, Stats};
+pub use container::{Exit, RunError, run, set_resources};
 pub use error::{Error, Result};
 pub use hierarchy::{DEFAULT_ROOT, Hierarchy, PARENT, Setup, Version, detect};
 pub use limits::{

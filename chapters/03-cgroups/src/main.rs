@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use ch01_chroot::{cli, exit};
 use ch02_namespaces::spec;
-use ch03_cgroups::{CgroupGuard, Hierarchy, Limits, PARENT, Stats, format_bytes};
+use ch03_cgroups::{Hierarchy, Limits, PARENT, RunError, Stats, format_bytes};
 use clap::{Args, Parser, Subcommand};
-use oci_spec::runtime::Spec;
 
 /// Run a command in a container with memory, CPU and process limits, and pause,
 /// resume or measure it by name (dockyard, chapter 03).
@@ -94,9 +93,14 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code as u8),
         Err(err) => {
             eprintln!("ch03-cgroups: {err:#}");
-            let code = err
-                .downcast_ref::<ch02_namespaces::Error>()
-                .map_or(exit::ENGINE_ERROR, ch02_namespaces::Error::exit_code);
+            let code = match (
+                err.downcast_ref::<RunError>(),
+                err.downcast_ref::<ch02_namespaces::Error>(),
+            ) {
+                (Some(err), _) => err.exit_code(),
+                (None, Some(err)) => err.exit_code(),
+                (None, None) => exit::ENGINE_ERROR,
+            };
             ExitCode::from(code as u8)
         }
     }
@@ -117,7 +121,7 @@ fn run(args: RunArgs, parent: &str) -> anyhow::Result<i32> {
                 ..args.flags.clone()
             };
             let mut spec = spec::build(&flags, &rootfs)?;
-            set_resources(&mut spec, &args.limits, parent, &name)?;
+            ch03_cgroups::set_resources(&mut spec, &args.limits, parent, &name)?;
             (spec, rootfs)
         }
     };
@@ -126,45 +130,15 @@ fn run(args: RunArgs, parent: &str) -> anyhow::Result<i32> {
         return Ok(0);
     }
     ch02_namespaces::stdin_unless_interactive(args.flags.interactive)?;
-    let resources = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.resources().clone())
-        .unwrap_or_default();
-
-    let hierarchy = Hierarchy::system()?;
-    let cgroup = CgroupGuard::new(hierarchy.create(parent, &name)?);
-    cgroup.apply(&resources)?;
-    let code = ch02_namespaces::run_with(&spec, &rootfs, &mut |pid| Ok(cgroup.add_task(pid)?))?;
-    // The command's status matters more than the OOM check: if the cgroup cannot be
-    // read any more (someone removed it), say so and still exit with that status.
-    let oom_killed = cgroup.oom_killed().unwrap_or_else(|err| {
-        eprintln!("ch03-cgroups: warning: cannot tell whether the OOM killer struck: {err}");
-        false
-    });
-    if oom_killed {
-        let limit = resources
-            .memory()
-            .as_ref()
-            .and_then(|m| m.limit())
-            .filter(|&l| l > 0);
-        let limit = limit.map_or(String::new(), |l| {
-            format!(" (memory limit {})", format_bytes(l as u64))
-        });
-        eprintln!("ch03-cgroups: the process was OOM-killed{limit}");
+    let exit = ch03_cgroups::run(&spec, &rootfs, parent, &name)?;
+    match exit.oom_killed {
+        Some(true) => eprintln!("ch03-cgroups: {}", exit.oom_message().unwrap_or_default()),
+        Some(false) => {}
+        None => eprintln!(
+            "ch03-cgroups: warning: cannot tell whether the OOM killer struck: the cgroup is gone"
+        ),
     }
-    cgroup.remove()?;
-    Ok(code)
-}
-
-/// Puts the limits into the spec, and names the cgroup as runc's `cgroupsPath`.
-fn set_resources(spec: &mut Spec, limits: &Limits, parent: &str, name: &str) -> anyhow::Result<()> {
-    let resources = limits.resources()?;
-    let mut linux = spec.linux().clone().unwrap_or_default();
-    linux.set_resources(Some(resources));
-    linux.set_cgroups_path(Some(PathBuf::from(format!("/{parent}/{name}"))));
-    spec.set_linux(Some(linux));
-    Ok(())
+    Ok(exit.code)
 }
 
 /// A 12-digit hex id, as docker shows container ids.

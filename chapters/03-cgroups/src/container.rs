@@ -1,0 +1,100 @@
+//! A container with limits: chapter 02's runtime with the first process moved into
+//! its own cgroup before it execs. `ch03-cgroups run` and `dockyard run` both use it.
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Spec;
+
+use crate::{CgroupGuard, Hierarchy, Limits, format_bytes};
+
+/// Why a limited container could not run: its cgroup, or chapter 02's runtime.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Making, limiting or removing the cgroup failed.
+    #[error(transparent)]
+    Cgroup(#[from] crate::Error),
+    /// Chapter 02's runtime failed (its errors carry docker's 125/126/127).
+    #[error(transparent)]
+    Runtime(#[from] ch02_namespaces::Error),
+}
+
+impl RunError {
+    /// The exit status docker would give for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RunError::Runtime(err) => err.exit_code(),
+            RunError::Cgroup(_) => ch01_chroot::exit::ENGINE_ERROR,
+        }
+    }
+}
+
+/// How a limited container ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exit {
+    /// The command's exit status (128+N when killed by signal N).
+    pub code: i32,
+    /// Whether the OOM killer struck in the container's cgroup, as `docker inspect`
+    /// shows `OOMKilled`; `None` when the cgroup could no longer be read.
+    pub oom_killed: Option<bool>,
+    /// The memory limit that was in force, if any.
+    pub memory_limit: Option<u64>,
+}
+
+impl Exit {
+    /// "the process was OOM-killed (memory limit 32MiB)" when it was.
+    pub fn oom_message(&self) -> Option<String> {
+        (self.oom_killed == Some(true)).then(|| {
+            let limit = self.memory_limit.map_or(String::new(), |l| {
+                format!(" (memory limit {})", format_bytes(l))
+            });
+            format!("the process was OOM-killed{limit}")
+        })
+    }
+}
+
+/// Puts `limits` into the spec as `linux.resources`, and names the container's
+/// cgroup `/PARENT/NAME` in `linux.cgroupsPath`, as runc reads it.
+pub fn set_resources(
+    spec: &mut Spec,
+    limits: &Limits,
+    parent: &str,
+    name: &str,
+) -> crate::Result<()> {
+    let resources = limits.resources()?;
+    let mut linux = spec.linux().clone().unwrap_or_default();
+    linux.set_resources(Some(resources));
+    linux.set_cgroups_path(Some(PathBuf::from(format!("/{parent}/{name}"))));
+    spec.set_linux(Some(linux));
+    Ok(())
+}
+
+// ANCHOR: run
+/// Runs the container `spec` describes in the cgroup PARENT/NAME: the cgroup is
+/// made and limited from `linux.resources` first, the container's first process
+/// joins it before it execs (chapter 02's set-up hook), and the cgroup is removed
+/// after, also when anything fails.
+pub fn run(spec: &Spec, rootfs: &Path, parent: &str, name: &str) -> Result<Exit, RunError> {
+    let resources = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    let cgroup = CgroupGuard::new(Hierarchy::system()?.create(parent, name)?);
+    cgroup.apply(&resources)?;
+    let code = ch02_namespaces::run_with(spec, rootfs, &mut |pid| Ok(cgroup.add_task(pid)?))?;
+    // The command's status matters more than the OOM check: if the cgroup cannot be
+    // read any more (someone removed it), the status is still reported.
+    let oom_killed = cgroup.oom_killed().ok();
+    cgroup.remove()?;
+    let memory_limit = resources
+        .memory()
+        .as_ref()
+        .and_then(|m| m.limit())
+        .filter(|&l| l > 0);
+    Ok(Exit {
+        code,
+        oom_killed,
+        memory_limit: memory_limit.map(|l| l as u64),
+    })
+}
+// ANCHOR_END: run
