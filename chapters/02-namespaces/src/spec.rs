@@ -46,8 +46,8 @@ pub struct RunFlags {
     /// rootfs's /etc/passwd and /etc/group).
     #[arg(short = 'u', long = "user", value_name = "UID[:GID]")]
     pub user: Option<String>,
-    /// Keep stdin open (without it, the command's stdin is /dev/null). Not part of
-    /// the spec: see [`crate::stdin_unless_interactive`].
+    /// Keep stdin open (without it, the command's stdin is /dev/null).
+    // Not part of the spec: each runner calls `crate::stdin_unless_interactive`.
     #[arg(short = 'i', long)]
     pub interactive: bool,
     /// Give the command a pseudo-terminal.
