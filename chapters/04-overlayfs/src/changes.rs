@@ -61,6 +61,12 @@ impl fmt::Display for Change {
 pub fn changes(lowers: &[PathBuf], upper: &Path) -> Result<Vec<Change>, IoError> {
     ch01_chroot::explain!("compare {} with the {} layers below it", upper.display(), lowers.len();
         "find {} -mindepth 1", upper.display());
+    for dir in lowers.iter().map(PathBuf::as_path).chain([upper]) {
+        if !std::fs::metadata(dir).at("stat", dir)?.is_dir() {
+            let not_dir = std::io::Error::from(std::io::ErrorKind::NotADirectory);
+            return Err(not_dir).at("compare", dir);
+        }
+    }
     let mut new_dirs = vec![upper.to_path_buf()];
     new_dirs.extend(lowers.iter().cloned());
     let old = Node::root(lowers);

@@ -41,6 +41,8 @@ pub struct Overlay {
 pub enum OverlayError {
     #[error("an overlay needs at least one lower layer")]
     NoLayers,
+    #[error("{0}: no such directory (every layer, the upper and the work dir must exist)")]
+    NotADirectory(PathBuf),
     #[error(
         "layer path {0} contains ':' or ',', which the overlay mount options use as separators"
     )]
@@ -80,6 +82,9 @@ impl Overlay {
                 .any(|b| b":,".contains(b))
             {
                 return Err(OverlayError::UnsafePath(path.clone()));
+            }
+            if !path.is_dir() {
+                return Err(OverlayError::NotADirectory(path.clone()));
             }
         }
         let max = page_size() - 1;
