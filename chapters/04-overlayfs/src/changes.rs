@@ -23,7 +23,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::io::{IoContext, IoError};
-use crate::whiteout;
+use crate::{whiteout, xattr};
 
 /// What happened to a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +80,8 @@ pub fn changes(lowers: &[PathBuf], upper: &Path) -> Result<Vec<Change>, IoError>
 /// directories that make it up, top first.
 struct Node {
     meta: Option<Metadata>,
+    /// The top-most file that provides it (empty for the root).
+    path: PathBuf,
     dirs: Vec<PathBuf>,
 }
 
@@ -87,6 +89,7 @@ impl Node {
     fn root(dirs: &[PathBuf]) -> Node {
         Node {
             meta: None,
+            path: PathBuf::new(),
             dirs: dirs.to_vec(),
         }
     }
@@ -115,12 +118,14 @@ impl Node {
                 None if !is_dir => {
                     return Ok(Some(Node {
                         meta: Some(meta),
+                        path,
                         dirs: Vec::new(),
                     }));
                 }
                 None => {
                     found = Some(Node {
                         meta: Some(meta),
+                        path: path.clone(),
                         dirs: vec![path.clone()],
                     })
                 }
@@ -204,7 +209,7 @@ impl Walk<'_> {
                     out.push(change(Kind::Added, &child));
                     true
                 }
-                Some(before) if differs(before, &after) => {
+                Some(before) if differs(before, &after)? => {
                     out.push(change(Kind::Changed, &child));
                     true
                 }
@@ -232,16 +237,22 @@ fn change(kind: Kind, path: &Path) -> Change {
 
 /// Docker's `statDifferent`: type and permissions, owner, device number, and for
 /// anything but a directory its size and mtime (a directory's size and mtime
-/// change whenever an entry is added, which is not a change of its own).
-fn differs(old: &Node, new: &Node) -> bool {
+/// change whenever an entry is added, which is not a change of its own); and,
+/// as docker also checks, the file capabilities (`setcap` changes only those).
+fn differs(old: &Node, new: &Node) -> Result<bool, IoError> {
     let (Some(a), Some(b)) = (&old.meta, &new.meta) else {
-        return false;
+        return Ok(false);
     };
-    a.mode() != b.mode()
+    let stat_differs = a.mode() != b.mode()
         || a.uid() != b.uid()
         || a.gid() != b.gid()
         || a.rdev() != b.rdev()
-        || (!a.is_dir() && (a.size() != b.size() || !same_time(a, b)))
+        || (!a.is_dir() && (a.size() != b.size() || !same_time(a, b)));
+    if stat_differs {
+        return Ok(true);
+    }
+    let capability = OsStr::new("security.capability");
+    Ok(xattr::get(&old.path, capability)? != xattr::get(&new.path, capability)?)
 }
 
 /// Equal mtimes, or the same second with one side at 0 ns: tar keeps whole
@@ -324,6 +335,24 @@ mod tests {
         copy_up(&lower.join("tool"), &upper.join("tool"));
         fs::set_permissions(upper.join("tool"), fs::Permissions::from_mode(0o755)).unwrap();
         assert_eq!(lines(&[lower], &upper), ["C /tool"]);
+    }
+
+    #[test]
+    fn a_setcap_is_a_change() {
+        testkit::require_root!();
+        let t = tempfile::tempdir().unwrap();
+        let (lower, upper) = (t.path().join("lower"), t.path().join("upper"));
+        fs::create_dir_all(&lower).unwrap();
+        fs::write(lower.join("ping"), "").unwrap();
+        fs::create_dir_all(&upper).unwrap();
+        copy_up(&lower.join("ping"), &upper.join("ping"));
+        assert!(lines(std::slice::from_ref(&lower), &upper).is_empty());
+        // vfs_cap_data revision 2, effective, permitted = CAP_NET_RAW (13): `setcap cap_net_raw+ep`.
+        let mut cap = [0u8; 20];
+        cap[..4].copy_from_slice(&0x0200_0001u32.to_le_bytes());
+        cap[4..8].copy_from_slice(&(1u32 << 13).to_le_bytes());
+        xattr::set(&upper.join("ping"), OsStr::new("security.capability"), &cap).unwrap();
+        assert_eq!(lines(&[lower], &upper), ["C /ping"]);
     }
 
     #[test]

@@ -163,12 +163,15 @@ impl<W: Write> TarWalk<'_, W> {
         }
     }
 
-    /// Writes `rel`'s xattrs (but not overlayfs's own) as a PAX header for the
+    /// Writes `rel`'s xattrs as a PAX header for the
     /// entry that follows, the `SCHILY.xattr.` form GNU tar and docker use.
     fn pax_xattrs(&mut self, rel: &Path, path: &Path) -> Result<(), CommitError> {
         let mut records = Vec::new();
         for name in xattr::list(path)? {
-            if name.as_bytes().starts_with(OVERLAY_XATTR_PREFIX.as_bytes()) {
+            // overlayfs's bookkeeping, and the host's SELinux label, are not the image's.
+            if name.as_bytes().starts_with(OVERLAY_XATTR_PREFIX.as_bytes())
+                || name == "security.selinux"
+            {
                 continue;
             }
             if let Some(value) = xattr::get(path, &name)? {
