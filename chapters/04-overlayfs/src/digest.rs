@@ -107,6 +107,12 @@ impl<T> Hashing<T> {
         }
     }
 
+    /// The digest and size of what passed so far.
+    pub fn digest(&self) -> (Digest, u64) {
+        let hash = self.hasher.clone().finalize();
+        (Digest::from_hash(hash.as_slice()), self.len)
+    }
+
     /// The digest and size of what passed, and the inner stream.
     pub fn finish(self) -> (Digest, u64, T) {
         (
