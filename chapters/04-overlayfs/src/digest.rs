@@ -80,6 +80,20 @@ impl std::str::FromStr for Digest {
     }
 }
 
+/// In JSON records a digest is its `sha256:<hex>` string.
+impl serde::Serialize for Digest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Digest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Digest, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(d)?;
+        Digest::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 /// Whether `text` is 64 lower-case hex digits.
 pub fn is_hex64(text: &str) -> bool {
     text.len() == 64

@@ -58,19 +58,6 @@ pub struct Layer {
     pub size: u64,
 }
 
-impl Serialize for Digest {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Digest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Digest, D::Error> {
-        let text = String::deserialize(d)?;
-        Digest::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
-
 /// Unpacked layers under `ROOT/layers`.
 #[derive(Debug, Clone)]
 pub struct LayerStore {
