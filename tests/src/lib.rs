@@ -7,11 +7,14 @@
 //! - [`transcript`]: a command and its output as a terminal shows them, for
 //!   snapshots that the book shows too.
 //! - [`redactions`]: insta filters for what varies between runs (paths, PIDs).
+//! - [`CgroupParent`]: a test's own cgroup parent, removed with all under it.
 
+mod cgroups;
 pub mod fixtures;
 mod privileged;
 mod transcript;
 
+pub use cgroups::CgroupParent;
 pub use privileged::record_privileged;
 pub use transcript::transcript;
 

@@ -82,7 +82,7 @@ pub fn build(flags: &RunFlags, rootfs: &Path) -> Result<Spec, Error> {
     if flags.args.is_empty() {
         return Err(Error::NoCommand);
     }
-    let hostname = flags.hostname.clone().unwrap_or_else(random_hostname);
+    let hostname = flags.hostname.clone().unwrap_or_else(short_id);
     let user = resolve_user(flags.user.as_deref(), rootfs)?;
     let security = Security::from_flags(flags)?;
     let env = environment(flags, &hostname, &user.home)?;
@@ -328,8 +328,9 @@ fn environment(flags: &RunFlags, hostname: &str, home: &str) -> Result<Vec<Strin
     Ok(env)
 }
 
-/// A 12-hex-digit hostname, as docker names a container after its short id.
-fn random_hostname() -> String {
+/// A random 12-hex-digit id, the form docker shows container ids in; a container
+/// without `--hostname` is named after it, as in docker.
+pub fn short_id() -> String {
     let mut bytes = [0u8; 6];
     let read = std::fs::File::open("/dev/urandom")
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));

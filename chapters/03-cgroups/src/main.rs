@@ -110,7 +110,7 @@ fn main() -> ExitCode {
 /// makes the cgroup, and runs the container with its first process moved into the
 /// cgroup before it execs. The cgroup is removed afterwards, also on failure.
 fn run(args: RunArgs, parent: &str) -> anyhow::Result<i32> {
-    let name = args.name.clone().unwrap_or_else(random_id);
+    let name = args.name.clone().unwrap_or_else(spec::short_id);
     let (spec, rootfs) = match &args.bundle {
         Some(bundle) => spec::load_bundle(bundle)?,
         None => {
@@ -139,15 +139,6 @@ fn run(args: RunArgs, parent: &str) -> anyhow::Result<i32> {
         ),
     }
     Ok(exit.code)
-}
-
-/// A 12-digit hex id, as docker shows container ids.
-fn random_id() -> String {
-    let mut bytes = [0u8; 6];
-    if let Ok(mut urandom) = std::fs::File::open("/dev/urandom") {
-        let _ = std::io::Read::read_exact(&mut urandom, &mut bytes);
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// How long `stats` watches the CPU time, to turn it into a percentage.

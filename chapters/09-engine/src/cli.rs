@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use ch02_namespaces::spec::RunFlags;
+use ch03_cgroups::Limits;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 /// A docker-compatible container engine, built chapter by chapter.
@@ -47,11 +49,19 @@ pub enum ContainerCommand {
 }
 
 /// `dockyard run`: for now from a root filesystem directory; images arrive in chapter 04.
+/// The flags are chapter 02's (what the container is) and chapter 03's (what it may use).
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Root filesystem directory to run the command in.
     #[arg(long, value_name = "DIR")]
     pub rootfs: PathBuf,
+    #[command(flatten)]
+    pub flags: RunFlags,
+    #[command(flatten)]
+    pub limits: Limits,
+    /// The cgroup that holds the containers' cgroups.
+    #[arg(long, value_name = "NAME", env = "DOCKYARD_CGROUP_PARENT", default_value = ch03_cgroups::PARENT)]
+    pub cgroup_parent: String,
     /// Command to run, and its arguments.
     #[arg(
         trailing_var_arg = true,

@@ -15,10 +15,21 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code as u8),
         Err(err) => {
             eprintln!("dockyard: {err:#}");
-            let code = err
-                .downcast_ref::<ch01_chroot::Error>()
-                .map_or(exit::ENGINE_ERROR, ch01_chroot::Error::exit_code);
-            ExitCode::from(code as u8)
+            ExitCode::from(exit_code(&err) as u8)
         }
+    }
+}
+
+/// The status docker would exit with for `err`: 126/127 when the command could not
+/// be run (the chapters' errors know), 125 for anything else the engine failed at.
+fn exit_code(err: &anyhow::Error) -> i32 {
+    if let Some(err) = err.downcast_ref::<ch03_cgroups::RunError>() {
+        err.exit_code()
+    } else if let Some(err) = err.downcast_ref::<ch02_namespaces::Error>() {
+        err.exit_code()
+    } else if let Some(err) = err.downcast_ref::<ch01_chroot::Error>() {
+        err.exit_code()
+    } else {
+        exit::ENGINE_ERROR
     }
 }

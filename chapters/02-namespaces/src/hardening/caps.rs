@@ -48,15 +48,21 @@ pub fn docker_default() -> LinuxCapabilities {
 /// the default 14 (every one if `--cap-add ALL`, none if `--cap-drop ALL`), take
 /// away what `--cap-drop` names, then add what `--cap-add` names. Names may have
 /// the `CAP_` prefix or not, in any case.
+///
+/// "Every capability" is every one in our own bounding set: no process can hand
+/// out a capability it cannot have (capabilities(7)), and some hosts, and runners
+/// that are themselves in a container, lack a few. Asking for one of those by
+/// name is an error that says so.
 pub fn for_flags(
     add: &[String],
     drop: &[String],
     privileged: bool,
 ) -> Result<LinuxCapabilities, Error> {
-    let every: HashSet<Capability> = caps::all().iter().filter_map(|c| to_oci(*c)).collect();
+    let ours = caps::read(None, CapSet::Bounding).unwrap_or_else(|_| caps::all());
+    let every: HashSet<Capability> = ours.iter().filter_map(|c| to_oci(*c)).collect();
     let is_all = |names: &[String]| names.iter().any(|n| n.eq_ignore_ascii_case("ALL"));
     let mut set: HashSet<Capability> = if privileged || is_all(add) {
-        every
+        every.clone()
     } else if is_all(drop) {
         HashSet::new()
     } else {
@@ -67,7 +73,17 @@ pub fn for_flags(
             set.remove(&parse(name, "--cap-drop")?);
         }
         for name in add.iter().filter(|n| !n.eq_ignore_ascii_case("ALL")) {
-            set.insert(parse(name, "--cap-add")?);
+            let cap = parse(name, "--cap-add")?;
+            if !every.contains(&cap) {
+                return Err(Error::BadFlag {
+                    flag: "--cap-add",
+                    value: name.clone(),
+                    reason: format!(
+                        "CAP_{cap} is not in this process's bounding set, so no container it starts can have it"
+                    ),
+                });
+            }
+            set.insert(cap);
         }
     }
     Ok(LinuxCapabilitiesBuilder::default()

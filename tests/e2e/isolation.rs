@@ -1,0 +1,119 @@
+//! `dockyard run` isolates, hardens and limits a container the way `docker run`
+//! does, with docker's flags: chapters 02 and 03 through the engine.
+
+use testkit::CgroupParent;
+
+use crate::{run_busybox as run, snapshot, snapshot_text};
+
+#[test]
+fn a_container_has_its_own_hostname_pids_and_network() {
+    testkit::require_root!();
+    let parent = CgroupParent::new("e2e-isolation");
+    let script = "hostname; ps -o pid,comm; ip -o link | cut -d: -f2";
+    snapshot(
+        "isolated",
+        &mut run(&parent, &["--hostname", "web", "sh", "-c", script]),
+    );
+}
+
+#[test]
+fn the_default_hostname_is_a_short_id() {
+    testkit::require_root!();
+    let parent = CgroupParent::new("e2e-hostname");
+    let out = run(&parent, &["hostname"]).output().unwrap();
+    let hostname = String::from_utf8(out.stdout).unwrap();
+    let hostname = hostname.trim_end();
+    assert!(
+        hostname.len() == 12 && hostname.chars().all(|c| c.is_ascii_hexdigit()),
+        "{hostname:?} is not a 12-digit hex id"
+    );
+}
+
+#[test]
+fn environment_workdir_and_user_come_from_flags() {
+    testkit::require_root!();
+    let parent = CgroupParent::new("e2e-env");
+    let dir = tempfile::tempdir().unwrap();
+    let env_file = dir.path().join("app.env");
+    std::fs::write(&env_file, "# settings\nGREETING=from-file\nNAME=file\n").unwrap();
+    let mut cmd = run(&parent, &["-e", "NAME=flag", "--env-file"]);
+    cmd.arg(&env_file);
+    cmd.args([
+        "-w",
+        "/tmp",
+        "-u",
+        "nobody",
+        "sh",
+        "-c",
+        "echo $GREETING $NAME; pwd; id",
+    ]);
+    let mut settings = testkit::redactions();
+    settings.add_filter(
+        &testkit::regex_escape(&dir.path().display().to_string()),
+        "[TMP]",
+    );
+    snapshot_text("env_workdir_user", testkit::transcript(&mut cmd), settings);
+}
+
+#[test]
+fn a_memory_hog_is_oom_killed_and_reported() {
+    testkit::require_root!();
+    let parent = CgroupParent::new("e2e-oom");
+    // One process, so the OOM killer has one choice: `tail` keeps the line it reads,
+    // and /dev/zero's never ends.
+    snapshot(
+        "oom",
+        &mut run(&parent, &["--memory", "32m", "tail", "/dev/zero"]),
+    );
+}
+
+#[test]
+fn hardening_flags_change_what_root_inside_may_do() {
+    testkit::require_root!();
+    let parent = CgroupParent::new("e2e-hardening");
+    let runs: [&[&str]; 6] = [
+        // Docker's defaults: no CAP_SYS_ADMIN (mount), and seccomp refuses unshare.
+        &["mount", "-t", "tmpfs", "t", "/tmp"],
+        &["unshare", "--user", "true"],
+        // Each flag opens one door, or closes one more.
+        &[
+            "--privileged",
+            "sh",
+            "-c",
+            "mount -t tmpfs t /tmp && echo mounted",
+        ],
+        &[
+            "--security-opt",
+            "seccomp=unconfined",
+            "sh",
+            "-c",
+            "unshare --user true && echo unshared",
+        ],
+        &["--cap-drop", "ALL", "chown", "1", "/tmp"],
+        &["--read-only", "touch", "/new-file"],
+    ];
+    let transcript = runs
+        .iter()
+        .map(|args| testkit::transcript(&mut run(&parent, args)))
+        .collect();
+    snapshot_text("hardening", transcript, testkit::redactions());
+}
+
+#[test]
+fn bad_input_is_refused_with_docker_words_and_125() {
+    testkit::require_root!();
+    let parent = CgroupParent::new("e2e-bad-input");
+    let runs: [&[&str]; 6] = [
+        &["--memory", "12x", "true"],
+        &["--cpus", "-1", "true"],
+        &["--cap-add", "NOPE", "true"],
+        &["--security-opt", "apparmor=unconfined", "true"],
+        &["-u", "nosuchuser", "true"],
+        &["-w", "/etc/passwd", "true"],
+    ];
+    let transcript = runs
+        .iter()
+        .map(|args| testkit::transcript(&mut run(&parent, args)))
+        .collect();
+    snapshot_text("bad_input", transcript, testkit::redactions());
+}

@@ -1,0 +1,79 @@
+//! A cgroup parent of a test's own, so its containers' cgroups never mix with
+//! another test's, and nothing is left in /sys/fs/cgroup when the test ends.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Where the cgroup filesystems are mounted.
+const ROOT: &str = "/sys/fs/cgroup";
+
+/// A cgroup parent named `dockyard-test-NAME-PID`. Pass [`CgroupParent::name`] as
+/// `--cgroup-parent` (or `DOCKYARD_CGROUP_PARENT`). On drop, every process still
+/// in a cgroup under it is killed and the cgroups and the parent are removed, in
+/// every v1 controller's hierarchy and in the v2 one, also when the test failed.
+#[derive(Debug)]
+pub struct CgroupParent(String);
+
+impl CgroupParent {
+    pub fn new(test: &str) -> CgroupParent {
+        CgroupParent(format!("dockyard-test-{test}-{}", std::process::id()))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+
+    /// The parent's directory in each hierarchy where it exists.
+    fn dirs(&self) -> Vec<PathBuf> {
+        let root = Path::new(ROOT);
+        let mut dirs = vec![root.join(&self.0)];
+        if let Ok(entries) = std::fs::read_dir(root) {
+            dirs.extend(entries.flatten().map(|e| e.path().join(&self.0)));
+        }
+        dirs.retain(|d| d.is_dir());
+        dirs
+    }
+}
+
+impl Drop for CgroupParent {
+    fn drop(&mut self) {
+        for parent in self.dirs() {
+            let children: Vec<PathBuf> = std::fs::read_dir(&parent)
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .map(|e| e.path())
+                        .filter(|p| p.is_dir())
+                        .collect()
+                })
+                .unwrap_or_default();
+            for child in children.iter().chain([&parent]) {
+                remove_cgroup(child);
+            }
+        }
+    }
+}
+
+/// Kills what is in the cgroup and removes it, waiting briefly for the kernel to
+/// let go (rmdir fails with EBUSY until the last process has exited).
+fn remove_cgroup(dir: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+            for pid in procs.lines().filter_map(|p| p.parse::<i32>().ok()) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+        // A frozen v1 cgroup's processes cannot die: thaw it first.
+        let _ = std::fs::write(dir.join("freezer.state"), "THAWED");
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return,
+            Err(err) if Instant::now() > deadline => panic!("rmdir {}: {err}", dir.display()),
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
