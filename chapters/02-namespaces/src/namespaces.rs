@@ -31,7 +31,6 @@ pub(crate) fn wanted(spec: &Spec) -> Vec<LinuxNamespaceType> {
 /// left out: the child unshares it later, after the runner's `setup` has moved it
 /// into its cgroup, so that cgroup becomes the root it sees (cgroup_namespaces(7)).
 pub(crate) fn clone_flags(spec: &Spec) -> CloneFlags {
-    // LAB: map each namespace the spec wants (wanted(spec)) to its clone(2) flag: mount CLONE_NEWNS, uts CLONE_NEWUTS, ipc CLONE_NEWIPC, user CLONE_NEWUSER, pid CLONE_NEWPID, network CLONE_NEWNET; leave cgroup out (the child unshares it later) and OR them together
     wanted(spec)
         .into_iter()
         .filter_map(|typ| match typ {
@@ -44,7 +43,6 @@ pub(crate) fn clone_flags(spec: &Spec) -> CloneFlags {
             _ => None,
         })
         .fold(CloneFlags::empty(), |all, flag| all | flag)
-    // LAB: END
 }
 // ANCHOR_END: clone_flags
 

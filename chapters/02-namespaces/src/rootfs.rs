@@ -159,8 +159,10 @@ fn pivot(rootfs: &Path) -> Result<(), Failure> {
 }
 // ANCHOR_END: pivot
 
+// ANCHOR: mount_one
 /// Makes one mount of the spec under `rootfs`.
 fn mount_one(rootfs: &Path, m: &Mount) -> Result<(), Failure> {
+    // LAB: make one mount of the spec inside the rootfs: the destination is inside(rootfs, m.destination()); parse_options splits m.options() into mount(2) flags and filesystem data; a bind mount (MS_BIND in the flags) needs ensure_mount_point and bind, then paths::remount_readonly if MS_RDONLY is set; any other is ensure_mount_point (a directory) and mount(2) of type m.typ() from m.source() with the flags and the data
     let dest_in = m.destination();
     let dest = inside(rootfs, dest_in)?;
     let typ = m.typ().as_deref().unwrap_or("none");
@@ -181,7 +183,9 @@ fn mount_one(rootfs: &Path, m: &Mount) -> Result<(), Failure> {
     let data = (!data.is_empty()).then_some(data.as_str());
     mount(Some(&source), &dest, Some(typ), flags, data)
         .map_err(Failure::at(&format!("mount {typ}"), dest_in.display()))
+    // LAB: END
 }
+// ANCHOR_END: mount_one
 
 /// Bind-mounts `source` onto `dest`; `shown` is where the container will see it.
 pub(crate) fn bind(source: &Path, dest: &Path, shown: &str) -> Result<(), Failure> {
