@@ -1,16 +1,20 @@
 //! Running commands: echoed, checked, and as root through sudo when needed.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, bail};
 
 /// The workspace root (xtask's parent directory).
+///
+/// Read at run time: `cargo run` sets `CARGO_MANIFEST_DIR` for the workspace it
+/// was started in. The compile-time value would be wrong in a copy of the
+/// workspace that shares a target directory (and so an xtask binary) with the
+/// original: `lab reset` there must rewrite the copy, never the original.
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask has a parent")
-        .to_path_buf()
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest_dir.parent().expect("xtask has a parent").to_path_buf()
 }
 
 /// Whether we run as root.
