@@ -93,6 +93,8 @@ pub fn run_with(spec: &Spec, rootfs: &Path, setup: &mut Setup<'_>) -> Result<i32
     let init = Init {
         spec,
         process,
+        runner_mount_ns: rootfs::mount_namespace_of("self")
+            .map_err(Error::io("stat /proc/self/ns/mnt"))?,
         rootfs: &rootfs,
         etc: etc.dir(),
         filters: &filters,
@@ -310,6 +312,8 @@ fn reap(child: Pid) -> Option<i32> {
 struct Init<'a> {
     spec: &'a Spec,
     process: &'a Process,
+    /// The runner's mount namespace, which the container must never pivot in.
+    runner_mount_ns: u64,
     rootfs: &'a Path,
     etc: &'a Path,
     filters: &'a [BpfProgram],
@@ -352,7 +356,7 @@ impl Init<'_> {
         // only, which forwards them.
         nix::unistd::setsid().map_err(Failure::step("setsid(2)"))?;
         if wanted.contains(&LinuxNamespaceType::Mount) {
-            rootfs::enter(self.spec, self.rootfs, self.etc)?;
+            rootfs::enter(self.spec, self.rootfs, self.etc, self.runner_mount_ns)?;
         } else {
             explain!("no mount namespace in the spec: chroot(2) only"; "chroot {}", self.rootfs.display());
             nix::unistd::chroot(self.rootfs)

@@ -75,7 +75,24 @@ impl EtcFiles {
 // ANCHOR: enter
 /// Makes the mount namespace and the root filesystem, then enters it. Runs in
 /// the child, in its new mount namespace; `rootfs` is absolute.
-pub(crate) fn enter(spec: &Spec, rootfs: &Path, etc: &Path) -> Result<(), Failure> {
+pub(crate) fn enter(
+    spec: &Spec,
+    rootfs: &Path,
+    etc: &Path,
+    runner_mount_ns: u64,
+) -> Result<(), Failure> {
+    // A safety net, not a step: everything below rearranges the mount table. In the
+    // runner's own mount namespace (if clone(2) had been asked for no CLONE_NEWNS)
+    // it would make the host's mounts private and pivot_root(2) the whole machine,
+    // whose root, per pivot_root(2), every process shares.
+    if mount_namespace_of("self").ok() == Some(runner_mount_ns) {
+        return Err(Failure::Step {
+            step: "refusing to change mounts in the runner's own mount namespace (no CLONE_NEWNS?)"
+                .into(),
+            on: None,
+            errno: Errno::EINVAL as i32,
+        });
+    }
     // mount_namespaces(7): a new namespace starts as a copy whose mounts may still
     // share events with the host's (systemd makes / shared). Cut that first.
     explain!("make every mount private, so nothing propagates back to the host"; "mount --make-rprivate /");
@@ -297,6 +314,13 @@ fn parse_options(options: &[String]) -> (MsFlags, String) {
     (flags, data.join(","))
 }
 
+/// The inode of `/proc/PID/ns/mnt`: two processes are in the same mount namespace
+/// exactly when these are equal (namespaces(7)). `pid` may be `self`.
+pub(crate) fn mount_namespace_of(pid: &str) -> std::io::Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    Ok(std::fs::metadata(format!("/proc/{pid}/ns/mnt"))?.ino())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,6 +348,28 @@ mod tests {
         );
         assert!(inside(dir.path(), Path::new("/proc")).is_err());
         assert!(inside(dir.path(), Path::new("/../etc")).is_err());
+    }
+
+    #[test]
+    fn never_rearranges_the_runners_own_mounts() {
+        // Called in the test's own mount namespace, as a child cloned without
+        // CLONE_NEWNS would be: it must refuse before its first mount(2).
+        let ours = mount_namespace_of("self").unwrap();
+        let spec = oci_spec::runtime::Spec::default();
+        let before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let refused = enter(
+            &spec,
+            Path::new("/nonexistent"),
+            Path::new("/nonexistent"),
+            ours,
+        );
+        assert!(
+            matches!(refused, Err(Failure::Step { ref step, .. }) if step.starts_with("refusing"))
+        );
+        assert_eq!(
+            std::fs::read_to_string("/proc/self/mountinfo").unwrap(),
+            before
+        );
     }
 
     #[test]
