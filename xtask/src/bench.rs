@@ -1,79 +1,239 @@
 //! `cargo xtask bench`: how fast each chapter's machinery is, as a ratio against
 //! a baseline measured in the same run (never an absolute time: machines differ).
 //!
-//! Each row runs a command and its baseline alternately, many times, and reports
-//! the minimum and the median wall time of each and the ratio of the medians.
+//! Each row runs a command and its baseline alternately, several times, and
+//! reports the minimum and median wall time of each and the ratio of the medians.
+//! Chapters add rows here as they land.
 
-use std::path::Path;
+use std::fs;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 
 use crate::{fixtures, sh};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Runs of each command.
+    /// Runs of each quick command (the slow rows, such as unpacking, run fewer).
     #[arg(long, default_value_t = 200)]
     runs: usize,
 }
 
 /// One row of the report: a command against its baseline.
 struct Row {
-    name: String,
-    baseline_name: String,
+    name: &'static str,
+    baseline_name: &'static str,
     command: Vec<String>,
     baseline: Vec<String>,
+    runs: usize,
+    /// Runs before each timed command, untimed (e.g. to remove what the last run made).
+    reset: Option<Box<dyn Fn() -> anyhow::Result<()>>>,
 }
+
+/// The cgroup parent the benchmarks' containers live under, removed at the end.
+const CGROUP_PARENT: &str = "dockyard-bench";
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     if !sh::is_root() {
         bail!("cargo xtask bench runs containers and needs root: run it as root");
     }
-    sh::run(sh::cargo().args(["build", "--quiet", "--release", "--package", "ch01-chroot"]))?;
+    let packages = ["ch01-chroot", "ch03-cgroups", "ch04-overlayfs"];
+    sh::run(
+        sh::cargo()
+            .args(["build", "--quiet", "--release"])
+            .args(packages.map(|p| format!("--package={p}"))),
+    )?;
     let fixtures = fixtures::run()?;
-    let release = sh::workspace().join("target").join("release");
+    let bin = |name: &str| {
+        sh::workspace()
+            .join("target/release")
+            .join(name)
+            .display()
+            .to_string()
+    };
     let rootfs = fixtures.rootfs.display().to_string();
+    let words = |s: &[&str]| s.iter().map(|w| w.to_string()).collect::<Vec<_>>();
 
-    let rows = [Row {
-        name: "ch01-chroot ROOTFS /bin/true".into(),
-        baseline_name: "chroot ROOTFS /bin/true".into(),
-        command: vec![
-            release.join("ch01-chroot").display().to_string(),
-            rootfs.clone(),
-            "/bin/true".into(),
-        ],
-        baseline: vec!["chroot".into(), rootfs, "/bin/true".into()],
-    }];
+    let bench_dir = sh::workspace().join("target/bench");
+    fs::create_dir_all(&bench_dir)?;
+    let layer = layer_300m(&bench_dir)?;
+    let (ours, theirs) = (
+        bench_dir.join("unpacked-ours"),
+        bench_dir.join("unpacked-tar"),
+    );
+    let clean = {
+        let (ours, theirs) = (ours.clone(), theirs.clone());
+        move || -> anyhow::Result<()> {
+            for dir in [&ours, &theirs] {
+                if dir.exists() {
+                    fs::remove_dir_all(dir)?;
+                }
+            }
+            fs::create_dir_all(&theirs)?;
+            Ok(())
+        }
+    };
+
+    let rows = vec![
+        Row {
+            name: "ch01-chroot ROOTFS /bin/true",
+            baseline_name: "chroot ROOTFS /bin/true",
+            command: vec![bin("ch01-chroot"), rootfs.clone(), "/bin/true".into()],
+            baseline: vec!["chroot".into(), rootfs.clone(), "/bin/true".into()],
+            runs: args.runs,
+            reset: None,
+        },
+        Row {
+            // Every namespace, pivot_root, /dev, /proc, /sys, capabilities,
+            // seccomp, and a cgroup made, limited and removed.
+            name: "ch03-cgroups run --memory 64m ... /bin/true",
+            baseline_name: "unshare -pfmuin --mount-proc chroot ROOTFS /bin/true",
+            command: [
+                vec![
+                    bin("ch03-cgroups"),
+                    "--cgroup-parent".into(),
+                    CGROUP_PARENT.into(),
+                    "run".into(),
+                ],
+                words(&["--memory", "64m", "--pids-limit", "64", "--rootfs"]),
+                vec![rootfs.clone(), "/bin/true".into()],
+            ]
+            .concat(),
+            baseline: [
+                words(&[
+                    "unshare",
+                    "--pid",
+                    "--fork",
+                    "--mount",
+                    "--uts",
+                    "--ipc",
+                    "--net",
+                    "--mount-proc",
+                ]),
+                vec!["chroot".into(), rootfs.clone(), "/bin/true".into()],
+            ]
+            .concat(),
+            runs: args.runs / 4,
+            reset: None,
+        },
+        Row {
+            name: "ch04-overlayfs unpack (300 MB layer)",
+            baseline_name: "tar -xzf (300 MB layer)",
+            command: vec![
+                bin("ch04-overlayfs"),
+                "unpack".into(),
+                layer.display().to_string(),
+                ours.display().to_string(),
+            ],
+            baseline: vec![
+                "tar".into(),
+                "-xzf".into(),
+                layer.display().to_string(),
+                "-C".into(),
+                theirs.display().to_string(),
+            ],
+            runs: 3,
+            reset: Some(Box::new(clean.clone())),
+        },
+    ];
 
     println!(
-        "{:<36} {:>10} {:>10}   median vs baseline",
+        "{:<52} {:>11} {:>11}   median vs baseline",
         "command", "min", "median"
     );
-    for row in rows {
-        let (mut ours, mut base) = (Vec::new(), Vec::new());
-        for _ in 0..args.runs {
-            base.push(time(&row.baseline)?);
-            ours.push(time(&row.command)?);
-        }
-        let (base_min, base_med) = stats(&mut base);
-        let (min, med) = stats(&mut ours);
-        println!(
-            "{:<36} {:>10} {:>10}   baseline",
-            row.baseline_name,
-            ms(base_min),
-            ms(base_med)
-        );
-        println!(
-            "{:<36} {:>10} {:>10}   {:.2}x",
-            row.name,
-            ms(min),
-            ms(med),
-            med.as_secs_f64() / base_med.as_secs_f64()
-        );
+    let result = rows.iter().try_for_each(measure);
+    for dir in [&ours, &theirs] {
+        let _ = fs::remove_dir_all(dir);
     }
+    remove_cgroup_parent();
+    result
+}
+
+/// Times `row` and its baseline alternately and prints two lines.
+fn measure(row: &Row) -> anyhow::Result<()> {
+    let (mut ours, mut base) = (Vec::new(), Vec::new());
+    for _ in 0..row.runs.max(1) {
+        if let Some(reset) = &row.reset {
+            reset()?;
+        }
+        base.push(time(&row.baseline)?);
+        ours.push(time(&row.command)?);
+    }
+    let (base_min, base_med) = stats(&mut base);
+    let (min, med) = stats(&mut ours);
+    println!(
+        "{:<52} {:>11} {:>11}   baseline",
+        row.baseline_name,
+        ms(base_min),
+        ms(base_med)
+    );
+    let ratio = med.as_secs_f64() / base_med.as_secs_f64();
+    println!(
+        "{:<52} {:>11} {:>11}   {ratio:.2}x",
+        row.name,
+        ms(min),
+        ms(med)
+    );
     Ok(())
+}
+
+/// The bytes the benchmark layer's files are made of: text-like, so gzip
+/// compresses them as it does real files.
+const ALPHABET: &[u8] = b"etaoin shrdlu\n{}();=_0123456789";
+
+/// A gzip-compressed layer of about 300 MB unpacked (1200 files of 256 KiB of
+/// text-like bytes, which compress about as well as real binaries), made once.
+fn layer_300m(dir: &Path) -> anyhow::Result<PathBuf> {
+    let layer = dir.join("layer-300m.tar.gz");
+    if layer.is_file() {
+        return Ok(layer);
+    }
+    let tree = dir.join("layer-300m");
+    if tree.exists() {
+        fs::remove_dir_all(&tree)?;
+    }
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    for d in 0..12 {
+        let sub = tree.join(format!("usr/lib/pkg{d:02}"));
+        fs::create_dir_all(&sub)?;
+        for f in 0..100 {
+            let data: Vec<u8> = (0..256 * 1024)
+                .map(|_| {
+                    // xorshift64: cheap, deterministic, and not all zeros.
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    ALPHABET[(state % ALPHABET.len() as u64) as usize]
+                })
+                .collect();
+            fs::write(sub.join(format!("file{f:03}.so")), data)?;
+        }
+    }
+    eprintln!("bench: making {} (once)", layer.display());
+    sh::run(
+        Command::new("tar")
+            .arg("-czf")
+            .arg(&layer)
+            .arg("-C")
+            .arg(&tree)
+            .arg("."),
+    )
+    .context("make the 300 MB layer")?;
+    fs::remove_dir_all(&tree)?;
+    Ok(layer)
+}
+
+fn remove_cgroup_parent() {
+    for entry in fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let _ = fs::remove_dir(entry.path().join(CGROUP_PARENT));
+    }
+    let _ = fs::remove_dir(Path::new("/sys/fs/cgroup").join(CGROUP_PARENT));
 }
 
 fn time(argv: &[String]) -> anyhow::Result<Duration> {
