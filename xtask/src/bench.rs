@@ -76,7 +76,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     };
 
-    let rows = vec![
+    let rows = [
         Row {
             name: "ch01-chroot ROOTFS /bin/true",
             baseline_name: "chroot ROOTFS /bin/true",
