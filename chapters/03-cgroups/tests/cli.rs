@@ -171,10 +171,11 @@ fn stats_freeze_and_thaw_a_running_container() {
         "-c",
         "while :; do :; done",
     ];
+    // stderr is kept: if the runner fails, its message goes into the assertion.
     let mut runner = parent
         .ch03(&args)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     wait_until_running(&parent, &mut runner);
@@ -209,7 +210,13 @@ fn stats_freeze_and_thaw_a_running_container() {
     for pid in cgroup.pids().unwrap() {
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
     }
-    assert_eq!(runner.wait().unwrap().code(), Some(137));
+    let ended = runner.wait_with_output().unwrap();
+    assert_eq!(
+        ended.status.code(),
+        Some(137),
+        "the runner said: {}",
+        String::from_utf8_lossy(&ended.stderr)
+    );
     assert!(
         cgroup.dirs().iter().all(|dir| !dir.exists()),
         "the runner left its cgroup"
