@@ -15,6 +15,7 @@ use crate::v2::V2Cgroup;
 /// hung NFS server) can hold it up.
 pub(crate) const FREEZE_TIMEOUT: Duration = Duration::from_secs(5);
 
+// ANCHOR: cgroup
 /// A container's cgroup, in whichever version the machine uses. Each method does
 /// the same thing on both, through that version's files.
 ///
@@ -29,6 +30,7 @@ pub enum Cgroup {
     /// One directory.
     V2(V2Cgroup),
 }
+// ANCHOR_END: cgroup
 
 /// What `docker stats` shows for a container, read from its cgroup.
 ///
@@ -46,6 +48,7 @@ pub struct Stats {
     pub pids_current: Option<u64>,
 }
 
+// ANCHOR: docker_memory_usage
 /// docker's memory usage: the usage minus the inactive file cache (docker's CLI
 /// `calculateMemUsageUnixNoCache`), or the usage when there is no such figure.
 pub(crate) fn docker_memory_usage(usage: u64, inactive_file: Option<u64>) -> u64 {
@@ -54,6 +57,7 @@ pub(crate) fn docker_memory_usage(usage: u64, inactive_file: Option<u64>) -> u64
         _ => usage,
     }
 }
+// ANCHOR_END: docker_memory_usage
 
 impl Cgroup {
     /// Moves a process (all its threads) into the cgroup; its future children are
@@ -65,6 +69,7 @@ impl Cgroup {
         }
     }
 
+    // ANCHOR: apply
     /// Sets the limits the OCI spec asks for: memory and memory+swap, CPU shares,
     /// quota and period, cpuset CPUs and memory nodes, pids. Other resources in the
     /// spec (devices, block I/O, huge pages, network) are not this chapter's and are
@@ -75,6 +80,7 @@ impl Cgroup {
             Cgroup::V2(c) => c.apply(resources),
         }
     }
+    // ANCHOR_END: apply
 
     /// Stops every process in the cgroup where it is (`docker pause`), returning
     /// once they all are frozen.
@@ -167,6 +173,7 @@ impl std::ops::Deref for CgroupGuard {
     }
 }
 
+// ANCHOR: guard_drop
 impl Drop for CgroupGuard {
     fn drop(&mut self) {
         if let Some(cgroup) = self.cgroup.take()
@@ -176,3 +183,4 @@ impl Drop for CgroupGuard {
         }
     }
 }
+// ANCHOR_END: guard_drop

@@ -53,6 +53,7 @@ impl Setup {
     }
 }
 
+// ANCHOR: detect
 /// Tells unified, legacy and hybrid set-ups apart by the filesystem types at `root`
 /// and `root/unified`.
 pub fn detect(root: &Path) -> Result<Setup> {
@@ -81,6 +82,7 @@ pub fn detect(root: &Path) -> Result<Setup> {
         Ok(Setup::Legacy)
     }
 }
+// ANCHOR_END: detect
 
 /// A cgroup filesystem: where it is mounted and how it is laid out. Containers'
 /// cgroups are made and found through it.

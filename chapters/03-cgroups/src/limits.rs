@@ -56,6 +56,7 @@ impl Limits {
         Ok(resources)
     }
 
+    // ANCHOR: memory_flags
     fn memory(&self) -> Result<Option<LinuxMemory>> {
         let memory = self.memory.filter(|&m| m != 0);
         let swap = self.memory_swap.filter(|&s| s != 0);
@@ -93,6 +94,7 @@ impl Limits {
         spec.set_swap(Some(swap));
         Ok(Some(spec))
     }
+    // ANCHOR_END: memory_flags
 
     fn cpu(&self, online: usize) -> Result<Option<LinuxCpu>> {
         let mut cpu = LinuxCpu::default();
@@ -121,18 +123,24 @@ impl Limits {
     }
 }
 
+// ANCHOR: cpu_quota
 /// The CFS quota and period for `--cpus`: `0.5` is 50000us of CPU time in every
 /// 100000us, half of one CPU (or a quarter of each of two).
 pub fn cpu_quota(nano_cpus: u64) -> (i64, u64) {
+    // LAB: return (quota, period) in microseconds: the period is CPU_PERIOD_US, and the quota is that share of it, nano_cpus billionths of a CPU (0.5 CPU = 500_000_000 -> 50_000us per 100_000us)
     let quota = nano_cpus * CPU_PERIOD_US / 1_000_000_000;
     (quota as i64, CPU_PERIOD_US)
+    // LAB: END
 }
+// ANCHOR_END: cpu_quota
 
+// ANCHOR: parse_bytes
 /// Parses a size as docker's `--memory` does (go-units' `RAMInBytes`): a number,
 /// perhaps with a fraction, an optional space, and an optional unit `b`, `k`, `m`,
 /// `g`, `t` or `p` (powers of 1024), which may be followed by `b` or `ib`, in any
 /// case: `64m`, `64MB`, `64MiB` and `67108864` are all 64MiB.
 pub fn parse_bytes(value: &str) -> Result<u64> {
+    // LAB: split the value into a number (digits with at most one '.', not at either end) and a unit (one optional space, then b, k, m, g, t or p, each a power of 1024, optionally followed by b or ib, in any case); anything else, or i64::MAX bytes or more, is Error::InvalidSize(value); drop a fraction of a byte
     let invalid = || Error::InvalidSize(value.to_string());
     let split = value
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -174,7 +182,9 @@ pub fn parse_bytes(value: &str) -> Result<u64> {
     }
     // Like docker, a fraction of a byte is dropped.
     Ok(bytes as u64)
+    // LAB: END
 }
+// ANCHOR_END: parse_bytes
 
 /// Parses `--memory-swap`: a size, or `-1` for unlimited swap.
 pub fn parse_swap(value: &str) -> Result<i64> {

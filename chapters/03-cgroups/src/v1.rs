@@ -164,6 +164,7 @@ impl V1Cgroup {
         Ok(())
     }
 
+    // ANCHOR: apply_memory
     /// `memory.limit_in_bytes` caps memory, `memory.memsw.limit_in_bytes` memory plus
     /// swap (cgroup-v1/memory.rst, 2.4). The kernel keeps memsw >= memory at every
     /// moment, so the order of the two writes depends on which way they move (as runc).
@@ -189,6 +190,7 @@ impl V1Cgroup {
                 describe_limit(limit)
             )));
         }
+        // LAB: write `limit` to memory.limit_in_bytes and, if there is a `swap`, write it to memory.memsw.limit_in_bytes (when that file is missing, swap accounting is off: set only the memory limit), each with files::write_setting; the kernel refuses a memory limit above memory+swap at every moment, so write memsw first when it grows (or is -1) and the memory limit first otherwise
         let dir = self.dir("memory")?;
         let limit_file = dir.join("memory.limit_in_bytes");
         let memsw_file = dir.join("memory.memsw.limit_in_bytes");
@@ -228,7 +230,9 @@ impl V1Cgroup {
             set_limit()?;
             set_swap()
         }
+        // LAB: END
     }
+    // ANCHOR_END: apply_memory
 
     /// CFS bandwidth (`cpu.cfs_period_us`, `cpu.cfs_quota_us`: the scheduler's
     /// Documentation/scheduler/sched-bwc.rst), `cpu.shares`, and the cpuset.
@@ -276,6 +280,7 @@ impl V1Cgroup {
         Ok(())
     }
 
+    // ANCHOR: freeze
     /// Writes `FROZEN` and waits until the state reads `FROZEN` rather than
     /// `FREEZING` (cgroup-v1/freezer-subsystem.rst).
     pub(crate) fn freeze(&self) -> Result<()> {
@@ -299,6 +304,7 @@ impl V1Cgroup {
             waited_ms: FREEZE_TIMEOUT.as_millis() as u64,
         })
     }
+    // ANCHOR_END: freeze
 
     pub(crate) fn thaw(&self) -> Result<()> {
         let state = self.freezer_state()?;
@@ -348,6 +354,7 @@ impl V1Cgroup {
         Ok(stats)
     }
 
+    // ANCHOR: oom_killed
     /// `oom_kill` in `memory.oom_control` counts the processes the OOM killer killed
     /// in this cgroup (Linux 4.13 and later).
     pub(crate) fn oom_killed(&self) -> Result<bool> {
@@ -360,12 +367,14 @@ impl V1Cgroup {
             }),
         }
     }
+    // ANCHOR_END: oom_killed
 
     /// Every process in any of this cgroup's directories.
     pub(crate) fn pids(&self) -> Result<Vec<Pid>> {
         procs_in(&self.unique_dirs())
     }
 
+    // ANCHOR: remove
     /// Kills what is left and removes every directory. A frozen process cannot act
     /// on SIGKILL in v1, and a running one could fork past our list: so freeze,
     /// kill each process, thaw, then rmdir (as runc's `signalAllProcesses`).
@@ -407,8 +416,10 @@ impl V1Cgroup {
         }
         first_error.map_or(Ok(()), Err)
     }
+    // ANCHOR_END: remove
 }
 
+// ANCHOR: inherit_cpuset
 /// A new v1 cpuset starts with no CPUs and no memory nodes, and no task can join
 /// it until both are set (cgroup-v1/cpusets.rst, 1.9 and 2.1): copy the parent's.
 fn inherit_cpuset(dir: &Path) -> Result<()> {
@@ -425,6 +436,7 @@ fn inherit_cpuset(dir: &Path) -> Result<()> {
     }
     Ok(())
 }
+// ANCHOR_END: inherit_cpuset
 
 /// The processes listed in the `cgroup.procs` of any of `dirs`, each once, in order.
 fn procs_in(dirs: &[&Path]) -> Result<Vec<Pid>> {

@@ -339,6 +339,7 @@ impl V2Cgroup {
     }
 }
 
+// ANCHOR: enable_controllers
 /// Enables [`CONTROLLERS`] for the children of `dir`, those that `dir` has and that
 /// are not enabled yet, in one write such as `+cpu +memory`.
 fn enable_controllers(dir: &Path) -> Result<()> {
@@ -359,7 +360,9 @@ fn enable_controllers(dir: &Path) -> Result<()> {
         format_args!("enable controllers for the cgroups below {}", dir.display()),
     )
 }
+// ANCHOR_END: enable_controllers
 
+// ANCHOR: shares_to_weight
 /// runc's conversion of v1 CPU shares (2..262144, 1024 normal) to a v2 weight
 /// (1..10000, 100 normal): a quadratic on a log scale that maps 2, 1024 and 262144
 /// to 1, 100 and 10000 (runc 1.3.2, opencontainers/cgroups PR 20; the older linear
@@ -377,6 +380,7 @@ pub fn shares_to_weight(shares: u64) -> u64 {
     let weight = (10f64.powf(exponent) * 1e6).round() / 1e6;
     (weight.ceil() as u64).clamp(1, 10_000)
 }
+// ANCHOR_END: shares_to_weight
 
 /// v2 files take `max` for "no limit" where the OCI spec says -1.
 fn kernel_max(value: i64) -> String {
