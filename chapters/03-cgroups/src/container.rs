@@ -38,6 +38,10 @@ pub struct Exit {
     pub oom_killed: Option<bool>,
     /// The memory limit that was in force, if any.
     pub memory_limit: Option<u64>,
+    /// Why the cgroup could not be removed after the command ended, if it could
+    /// not (it is tried again when the guard drops). The command's own status
+    /// still stands: a runner warns with this, it does not fail.
+    pub cleanup_error: Option<String>,
 }
 
 impl Exit {
@@ -85,7 +89,6 @@ pub fn run(spec: &Spec, rootfs: &Path, parent: &str, name: &str) -> Result<Exit,
     // The command's status matters more than the OOM check: if the cgroup cannot be
     // read any more (someone removed it), the status is still reported.
     let oom_killed = cgroup.oom_killed().ok();
-    cgroup.remove()?;
     let memory_limit = resources
         .memory()
         .as_ref()
@@ -95,6 +98,7 @@ pub fn run(spec: &Spec, rootfs: &Path, parent: &str, name: &str) -> Result<Exit,
         code,
         oom_killed,
         memory_limit: memory_limit.map(|l| l as u64),
+        cleanup_error: cgroup.remove().err().map(|err| err.to_string()),
     })
 }
 // ANCHOR_END: run

@@ -131,6 +131,9 @@ fn run(args: RunArgs, parent: &str) -> anyhow::Result<i32> {
     }
     ch02_namespaces::stdin_unless_interactive(args.flags.interactive)?;
     let exit = ch03_cgroups::run(&spec, &rootfs, parent, &name)?;
+    if let Some(err) = &exit.cleanup_error {
+        eprintln!("ch03-cgroups: warning: the container's cgroup is left: {err}");
+    }
     match exit.oom_killed {
         Some(true) => eprintln!("ch03-cgroups: {}", exit.oom_message().unwrap_or_default()),
         Some(false) => {}
@@ -154,7 +157,10 @@ fn stats(parent: &str, name: &str) -> anyhow::Result<()> {
     let after = cgroup.stats()?;
     let elapsed = start.elapsed();
     let cpu_percent = match (before.cpu_usage_ns, after.cpu_usage_ns) {
-        (Some(b), Some(a)) => format!("{:.2}%", (a - b) as f64 / elapsed.as_nanos() as f64 * 100.0),
+        (Some(b), Some(a)) => format!(
+            "{:.2}%",
+            a.saturating_sub(b) as f64 / elapsed.as_nanos() as f64 * 100.0
+        ),
         _ => "--".to_string(),
     };
     println!(
