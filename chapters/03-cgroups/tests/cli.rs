@@ -3,55 +3,22 @@
 //! Containers made here live under a cgroup parent of the test's own
 //! (`DOCKYARD_CGROUP_PARENT=dockyard-test-NAME-PID`), removed when the test ends.
 
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ch03_cgroups::{DEFAULT_ROOT, Hierarchy};
+use ch03_cgroups::Hierarchy;
 use insta::assert_snapshot;
+use testkit::CgroupParent;
 
 fn ch03() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ch03-cgroups"))
 }
 
-/// A cgroup parent for one test; on drop, kills and removes what is left under it.
-struct Parent(String);
-
-impl Parent {
-    fn new(test: &str) -> Parent {
-        Parent(format!("dockyard-test-{test}-{}", std::process::id()))
-    }
-
-    /// `ch03-cgroups ARGS...` with this parent.
-    fn ch03(&self, args: &[&str]) -> Command {
-        let mut cmd = ch03();
-        cmd.env("DOCKYARD_CGROUP_PARENT", &self.0).args(args);
-        cmd
-    }
-}
-
-impl Drop for Parent {
-    fn drop(&mut self) {
-        let hierarchy = Hierarchy::system().unwrap();
-        if let Ok(cgroup) = hierarchy.open(&self.0, "web") {
-            cgroup.remove().expect("remove the test container's cgroup");
-        }
-        // v1: a parent in each controller's hierarchy; v2: one at the root.
-        let root = Path::new(DEFAULT_ROOT);
-        let mut dirs = vec![root.join(&self.0)];
-        dirs.extend(
-            std::fs::read_dir(root)
-                .unwrap()
-                .flatten()
-                .map(|e| e.path().join(&self.0)),
-        );
-        for dir in dirs {
-            if dir.is_dir() {
-                std::fs::remove_dir(&dir)
-                    .unwrap_or_else(|e| panic!("rmdir {}: {e}", dir.display()));
-            }
-        }
-    }
+/// `ch03-cgroups ARGS...` with its containers under the test's own cgroup parent.
+fn ch03_in(parent: &CgroupParent, args: &[&str]) -> Command {
+    let mut cmd = ch03();
+    cmd.env("DOCKYARD_CGROUP_PARENT", parent.name()).args(args);
+    cmd
 }
 
 fn snapshot(name: &str, cmd: &mut Command) {
@@ -62,29 +29,32 @@ fn snapshot(name: &str, cmd: &mut Command) {
 #[test]
 fn a_memory_hog_is_oom_killed_and_reported() {
     testkit::require_root!();
-    let parent = Parent::new("oom");
+    let parent = CgroupParent::new("oom");
     let rootfs = testkit::fixtures::busybox_rootfs();
     let rootfs = rootfs.to_str().unwrap();
     // tail keeps the last line of its input; /dev/zero has no newline, so it
     // keeps everything it reads until the OOM killer stops it.
     snapshot(
         "oom",
-        &mut parent.ch03(&[
-            "run",
-            "--rootfs",
-            rootfs,
-            "--memory",
-            "32m",
-            "tail",
-            "/dev/zero",
-        ]),
+        &mut ch03_in(
+            &parent,
+            &[
+                "run",
+                "--rootfs",
+                rootfs,
+                "--memory",
+                "32m",
+                "tail",
+                "/dev/zero",
+            ],
+        ),
     );
 }
 
 #[test]
 fn the_pids_limit_stops_a_fork_bomb() {
     testkit::require_root!();
-    let parent = Parent::new("forkbomb");
+    let parent = CgroupParent::new("forkbomb");
     let rootfs = testkit::fixtures::busybox_rootfs();
     let script = "for i in $(seq 20); do sleep 10 & echo started $i; done";
     let args = [
@@ -98,7 +68,7 @@ fn the_pids_limit_stops_a_fork_bomb() {
         script,
     ];
     // The shell is one of the 10: it starts 9 sleeps, then fork(2) fails.
-    snapshot("fork_bomb", &mut parent.ch03(&args));
+    snapshot("fork_bomb", &mut ch03_in(&parent, &args));
 }
 
 /// The numbers of the one line `ch03-cgroups stats` prints about a container.
@@ -133,12 +103,12 @@ fn stats_redactions() -> insta::Settings {
     settings
 }
 
-fn wait_until_running(parent: &Parent, runner: &mut Child) {
+fn wait_until_running(parent: &CgroupParent, runner: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let running = Hierarchy::system()
             .unwrap()
-            .open(&parent.0, "web")
+            .open(parent.name(), "web")
             .is_ok_and(|cgroup| !cgroup.pids().unwrap_or_default().is_empty());
         if running {
             return;
@@ -155,7 +125,7 @@ fn wait_until_running(parent: &Parent, runner: &mut Child) {
 #[test]
 fn stats_freeze_and_thaw_a_running_container() {
     testkit::require_root!();
-    let parent = Parent::new("stats");
+    let parent = CgroupParent::new("stats");
     let rootfs = testkit::fixtures::busybox_rootfs();
     let args = [
         "run",
@@ -172,8 +142,7 @@ fn stats_freeze_and_thaw_a_running_container() {
         "while :; do :; done",
     ];
     // stderr is kept: if the runner fails, its message goes into the assertion.
-    let mut runner = parent
-        .ch03(&args)
+    let mut runner = ch03_in(&parent, &args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -181,7 +150,7 @@ fn stats_freeze_and_thaw_a_running_container() {
     wait_until_running(&parent, &mut runner);
     std::thread::sleep(Duration::from_millis(300));
 
-    let running = testkit::transcript(&mut parent.ch03(&["stats", "web"]));
+    let running = testkit::transcript(&mut ch03_in(&parent, &["stats", "web"]));
     let line = stats_line(&running);
     // --cpus 0.5, measured by the cgroup's own CPU accounting over one second.
     assert!((40.0..=60.0).contains(&line.cpu_percent), "{running}");
@@ -191,11 +160,11 @@ fn stats_freeze_and_thaw_a_running_container() {
         "{running}"
     );
 
-    let freeze = testkit::transcript(&mut parent.ch03(&["freeze", "web"]));
-    let frozen = testkit::transcript(&mut parent.ch03(&["stats", "web"]));
+    let freeze = testkit::transcript(&mut ch03_in(&parent, &["freeze", "web"]));
+    let frozen = testkit::transcript(&mut ch03_in(&parent, &["stats", "web"]));
     assert_eq!(stats_line(&frozen).cpu_percent, 0.0, "{frozen}");
-    let thaw = testkit::transcript(&mut parent.ch03(&["thaw", "web"]));
-    let thawed = testkit::transcript(&mut parent.ch03(&["stats", "web"]));
+    let thaw = testkit::transcript(&mut ch03_in(&parent, &["thaw", "web"]));
+    let thawed = testkit::transcript(&mut ch03_in(&parent, &["stats", "web"]));
     assert!(stats_line(&thawed).cpu_percent > 0.0, "{thawed}");
 
     let _guard = stats_redactions().bind_to_scope();
@@ -206,7 +175,10 @@ fn stats_freeze_and_thaw_a_running_container() {
 
     // `docker kill`: SIGKILL every process in the container; the runner reports
     // 137 and removes the cgroup itself.
-    let cgroup = Hierarchy::system().unwrap().open(&parent.0, "web").unwrap();
+    let cgroup = Hierarchy::system()
+        .unwrap()
+        .open(parent.name(), "web")
+        .unwrap();
     for pid in cgroup.pids().unwrap() {
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
     }
