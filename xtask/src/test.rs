@@ -34,9 +34,13 @@ pub fn run() -> anyhow::Result<()> {
             .env("CI", "true"),
     )?;
 
+    let labs_page = fs::read_to_string(sh::workspace().join("book/src/labs.md"))?;
     for lab in lab::all()? {
         // The reference side ran above (each lab is its crate's `lab` test target).
         lab::verify_starter_fails(&lab)?;
+        if !labs_page.contains(&format!("\n| {} ", lab.number())) {
+            bail!("lab {} is missing from the table in book/src/labs.md", lab.number());
+        }
     }
     book::check()?;
     privileged_summary(&fs::read_to_string(&log).unwrap_or_default())
