@@ -98,10 +98,12 @@ impl Node {
         self.meta.as_ref().is_none_or(Metadata::is_dir)
     }
 
+    // ANCHOR: lookup
     /// Looks `name` up in this directory as overlayfs would: the top layer that
     /// has it wins; a whiteout hides it and everything below; directories merge
     /// down to an opaque one or to a layer where the name is not a directory.
     fn lookup(&self, name: &OsStr) -> Result<Option<Node>, IoError> {
+        // LAB: look `name` up in self.dirs, top layer first, as overlayfs does: skip a layer that lacks it; a whiteout (whiteout::is_whiteout) hides it and every layer below; a non-directory found first is the answer (a Node with no dirs); a directory merges with the same directory in the layers below (push each one's path onto `dirs`) until a layer has a non-directory there or the directory is opaque (whiteout::is_opaque)
         let mut found: Option<Node> = None;
         for dir in &self.dirs {
             let path = dir.join(name);
@@ -137,7 +139,9 @@ impl Node {
             }
         }
         Ok(found)
+        // LAB: END
     }
+    // ANCHOR_END: lookup
 
     /// Every name listed by any of this directory's layers (whiteouts included:
     /// [`Node::lookup`] tells which are really there).
@@ -235,11 +239,13 @@ fn change(kind: Kind, path: &Path) -> Change {
     }
 }
 
+// ANCHOR: differs
 /// Docker's `statDifferent`: type and permissions, owner, device number, and for
 /// anything but a directory its size and mtime (a directory's size and mtime
 /// change whenever an entry is added, which is not a change of its own); and,
 /// as docker also checks, the file capabilities (`setcap` changes only those).
 fn differs(old: &Node, new: &Node) -> Result<bool, IoError> {
+    // LAB: docker's statDifferent: true when mode (type and permissions), uid, gid or rdev differ, or, for anything but a directory, size or mtime (same_time); otherwise compare the `security.capability` xattr of old.path and new.path (xattr::get)
     let (Some(a), Some(b)) = (&old.meta, &new.meta) else {
         return Ok(false);
     };
@@ -253,7 +259,9 @@ fn differs(old: &Node, new: &Node) -> Result<bool, IoError> {
     }
     let capability = OsStr::new("security.capability");
     Ok(xattr::get(&old.path, capability)? != xattr::get(&new.path, capability)?)
+    // LAB: END
 }
+// ANCHOR_END: differs
 
 /// Equal mtimes, or the same second with one side at 0 ns: tar keeps whole
 /// seconds, so a file unpacked from a layer must not count as changed.

@@ -55,6 +55,7 @@ pub enum CommitError {
     Io(#[from] IoError),
 }
 
+// ANCHOR: commit
 /// Commits `upper` as a gzip layer blob in `content`.
 pub fn commit(upper: &Path, content: &ContentStore) -> Result<Committed, CommitError> {
     ch01_chroot::explain!("archive {} as an OCI layer: whiteouts become .wh. files", upper.display();
@@ -75,6 +76,7 @@ pub fn commit(upper: &Path, content: &ContentStore) -> Result<Committed, CommitE
         size,
     })
 }
+// ANCHOR_END: commit
 
 /// Writes `upper` as an uncompressed OCI layer tar to `out`.
 pub fn write_tar(upper: &Path, out: impl Write) -> Result<(), CommitError> {
@@ -117,6 +119,7 @@ impl<W: Write> TarWalk<'_, W> {
         let path = self.upper.join(rel);
         let meta = std::fs::symlink_metadata(&path).at("stat", &path)?;
         let file_type = meta.file_type();
+        // ANCHOR: to_oci
         if whiteout::is_whiteout(&meta) {
             let mut name = OsString::from(OCI_PREFIX);
             name.push(rel.file_name().expect("entries have names"));
@@ -137,6 +140,7 @@ impl<W: Write> TarWalk<'_, W> {
             }
             return self.dir(rel);
         }
+        // ANCHOR_END: to_oci
         if meta.nlink() > 1 {
             if let Some(first) = self.links.get(&(meta.dev(), meta.ino())) {
                 let first = first.clone();

@@ -55,6 +55,7 @@ impl Digest {
         &self.hex[..12]
     }
 
+    // ANCHOR: chain
     /// The chain ID of a stack of layers from their diff IDs, bottom first
     /// (image-spec config.md "Layer ChainID"): `ChainID(L0) = DiffID(L0)`,
     /// `ChainID(L0..Ln) = sha256(ChainID(L0..Ln-1) + " " + DiffID(Ln))`.
@@ -65,6 +66,7 @@ impl Digest {
             Some(parent) => Digest::of(format!("{parent} {diff_id}").as_bytes()),
         }
     }
+    // ANCHOR_END: chain
 }
 
 impl fmt::Display for Digest {

@@ -25,6 +25,7 @@ use nix::sched::{CloneFlags, unshare};
 
 use crate::io::{IoContext, IoError, TEMP_PREFIX};
 
+// ANCHOR: overlay
 /// The directories one overlay mount is made of.
 #[derive(Debug, Clone)]
 pub struct Overlay {
@@ -35,6 +36,7 @@ pub struct Overlay {
     /// overlayfs's scratch directory; empty, on the upper dir's filesystem.
     pub work: PathBuf,
 }
+// ANCHOR_END: overlay
 
 /// Why an overlay could not be mounted or unmounted.
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +89,7 @@ impl Overlay {
                 return Err(OverlayError::NotADirectory(path.clone()));
             }
         }
+        // ANCHOR: page_limit
         let max = page_size() - 1;
         let direct = options(&self.lowers, &self.upper, &self.work);
         if direct.len() <= max {
@@ -114,6 +117,7 @@ impl Overlay {
                 "(cd {} && mount -t overlay overlay -o {relative} {})", links.base.display(), target.display());
             mount_overlay(Some(&links.base), target, &relative)?;
         }
+        // ANCHOR_END: page_limit
         Ok(Mounted {
             target: target.to_path_buf(),
             mounted: true,
@@ -230,6 +234,7 @@ fn page_size() -> usize {
         .map_or(4096, |n| n as usize)
 }
 
+// ANCHOR: mount_overlay
 /// mount(2) an overlay; with `base`, from a thread whose current directory is `base`.
 fn mount_overlay(base: Option<&Path>, target: &Path, options: &str) -> Result<(), OverlayError> {
     let do_mount = || {
@@ -268,6 +273,7 @@ fn mount_overlay(base: Option<&Path>, target: &Path, options: &str) -> Result<()
         },
     })
 }
+// ANCHOR_END: mount_overlay
 
 #[cfg(test)]
 mod tests {

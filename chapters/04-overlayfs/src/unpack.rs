@@ -169,6 +169,7 @@ impl Extract {
         let file_name = rel.file_name().expect("cleaned paths end in a name");
         let path = parent.join(file_name);
 
+        // ANCHOR: from_oci
         if file_name == OCI_OPAQUE {
             if !self.is_root {
                 return Err(UnpackError::NeedsRoot {
@@ -192,6 +193,7 @@ impl Extract {
             remove_existing(&victim, true)?;
             return Ok(whiteout::make_whiteout(&victim)?);
         }
+        // ANCHOR_END: from_oci
 
         match kind {
             EntryType::Directory => {
@@ -305,9 +307,11 @@ impl Extract {
         set_mtime(&path, mtime)
     }
 
+    // ANCHOR: parents
     /// Makes sure every directory above `rel` exists inside the layer and is a
     /// real directory, never a symlink; returns the parent's path.
     fn parents(&self, rel: &Path, name: &str) -> Result<PathBuf, UnpackError> {
+        // LAB: walk rel's parent one component at a time from self.root, without following symlinks (symlink_metadata): a directory is fine; a symlink is refused with unsafe_entry(name, "its path goes through the symlink S, which could lead outside the layer"); anything else with "S is not a directory"; a missing one is created (then self.dirs_implicit); return the parent directory's path
         let mut dir = self.root.clone();
         let mut so_far = PathBuf::new();
         let parent = rel.parent().unwrap_or(Path::new(""));
@@ -338,7 +342,9 @@ impl Extract {
             }
         }
         Ok(dir)
+        // LAB: END
     }
+    // ANCHOR_END: parents
 
     /// A directory the tar never listed gets docker's default: 0755.
     fn dirs_implicit(&self, dir: &Path) -> Result<(), UnpackError> {
@@ -421,9 +427,11 @@ fn unsafe_entry(name: &str, reason: impl Into<String>) -> UnpackError {
     }
 }
 
+// ANCHOR: clean
 /// The entry path, relative and normal: `./a//b/` -> `a/b`. Refuses an absolute
 /// path and any `..` (rather than guess what the layer meant).
 fn clean(raw: &[u8]) -> Result<PathBuf, &'static str> {
+    // LAB: turn the raw entry name into a relative path of Normal components only (Path::components): skip `.`, refuse `..` with "it climbs out of the layer with '..'" and a leading `/` with "it is an absolute path"
     let path = Path::new(OsStr::from_bytes(raw));
     let mut out = PathBuf::new();
     for part in path.components() {
@@ -437,7 +445,9 @@ fn clean(raw: &[u8]) -> Result<PathBuf, &'static str> {
         }
     }
     Ok(out)
+    // LAB: END
 }
+// ANCHOR_END: clean
 
 /// Clears the way for a new entry at `path` (a later entry replaces an earlier one).
 fn remove_existing(path: &Path, dirs_too: bool) -> Result<(), IoError> {

@@ -28,22 +28,30 @@ pub const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 /// Prefix of the xattrs overlayfs keeps for itself; never copied into a layer tar.
 pub const OVERLAY_XATTR_PREFIX: &str = "trusted.overlay.";
 
+// ANCHOR: is_whiteout
 /// Whether a file with this metadata is an overlayfs whiteout (char device 0:0).
 pub fn is_whiteout(meta: &std::fs::Metadata) -> bool {
+    // LAB: an overlayfs whiteout is a character device whose device number is 0:0 (FileTypeExt::is_char_device, MetadataExt::rdev)
     meta.file_type().is_char_device() && meta.rdev() == 0
+    // LAB: END
 }
+// ANCHOR_END: is_whiteout
 
 /// Whether `dir` is an opaque overlayfs directory.
 pub fn is_opaque(dir: &Path) -> Result<bool, IoError> {
     Ok(xattr::get(dir, OsStr::new(OPAQUE_XATTR))?.as_deref() == Some(b"y"))
 }
 
+// ANCHOR: make_whiteout
 /// Writes an overlayfs whiteout at `path` (needs CAP_MKNOD: root).
 pub fn make_whiteout(path: &Path) -> Result<(), IoError> {
+    // LAB: mknod(2) a character device with device number 0:0 and no permission bits at `path` (nix::sys::stat::mknod, makedev(0, 0)); turn an error into IoError with .at("mknod whiteout", path), and narrate it with explain! ("mknod PATH c 0 0")
     ch01_chroot::explain!("mknod(2) a whiteout: {} is deleted", path.display();
         "mknod {} c 0 0", path.display());
     mknod(path, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0)).at("mknod whiteout", path)
+    // LAB: END
 }
+// ANCHOR_END: make_whiteout
 
 /// Marks `dir` opaque for overlayfs (needs CAP_SYS_ADMIN for `trusted.*`: root).
 pub fn make_opaque(dir: &Path) -> Result<(), IoError> {
@@ -52,9 +60,11 @@ pub fn make_opaque(dir: &Path) -> Result<(), IoError> {
     xattr::set(dir, OsStr::new(OPAQUE_XATTR), b"y")
 }
 
+// ANCHOR: oci_target
 /// The name an OCI whiteout file deletes: `.wh.NAME` -> `NAME`; `None` for other
 /// names and for the opaque marker.
 pub fn oci_target(name: &OsStr) -> Option<&OsStr> {
+    // LAB: `.wh.NAME` deletes NAME: return NAME (strip OCI_PREFIX from name.as_encoded_bytes()); return None for a name without the prefix and for the opaque marker OCI_OPAQUE, which deletes nothing by name
     let bytes = name.as_encoded_bytes();
     if name == OCI_OPAQUE {
         return None;
@@ -63,7 +73,9 @@ pub fn oci_target(name: &OsStr) -> Option<&OsStr> {
         .strip_prefix(OCI_PREFIX.as_bytes())
         // SAFETY: stripping an ASCII prefix leaves a valid OsStr encoding.
         .map(|rest| unsafe { OsStr::from_encoded_bytes_unchecked(rest) })
+    // LAB: END
 }
+// ANCHOR_END: oci_target
 
 #[cfg(test)]
 mod tests {
