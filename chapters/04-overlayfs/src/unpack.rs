@@ -141,7 +141,7 @@ impl Extract {
     fn entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<(), UnpackError> {
         let raw = entry.path_bytes().into_owned();
         let name = String::from_utf8_lossy(&raw).into_owned();
-        let rel = clean(&raw).map_err(|reason| unsafe_entry(&name, reason))?;
+        let rel = clean(&raw).map_err(|why| unsafe_entry(&name, format!("it {why}")))?;
         let header = entry.header();
         let kind = header.entry_type();
         let tar_err = |cause| UnpackError::Tar {
@@ -240,13 +240,9 @@ impl Extract {
                 let target = entry
                     .link_name_bytes()
                     .ok_or_else(|| unsafe_entry(&name, "a hard link with no target"))?;
-                let target_rel = clean(&target).map_err(|reason| {
+                let target_rel = clean(&target).map_err(|why| {
                     let shown = String::from_utf8_lossy(&target);
-                    // "it is an absolute path" -> "its hard link target "/x" is an absolute path"
-                    unsafe_entry(
-                        &name,
-                        format!("its hard link target {shown:?}{}", &reason[2..]),
-                    )
+                    unsafe_entry(&name, format!("its hard link target {shown:?} {why}"))
                 })?;
                 let source = self.parents(&target_rel, &name)?.join(
                     target_rel
@@ -429,18 +425,19 @@ fn unsafe_entry(name: &str, reason: impl Into<String>) -> UnpackError {
 
 // ANCHOR: clean
 /// The entry path, relative and normal: `./a//b/` -> `a/b`. Refuses an absolute
-/// path and any `..` (rather than guess what the layer meant).
+/// path and any `..` (rather than guess what the layer meant), saying why as the
+/// end of a sentence about the path ("... climbs out of the layer with '..'").
 fn clean(raw: &[u8]) -> Result<PathBuf, &'static str> {
-    // LAB: turn the raw entry name into a relative path of Normal components only (Path::components): skip `.`, refuse `..` with "it climbs out of the layer with '..'" and a leading `/` with "it is an absolute path"
+    // LAB: turn the raw entry name into a relative path of Normal components only (Path::components): skip `.`, refuse `..` with "climbs out of the layer with '..'" and a leading `/` with "is an absolute path"
     let path = Path::new(OsStr::from_bytes(raw));
     let mut out = PathBuf::new();
     for part in path.components() {
         match part {
             Component::Normal(part) => out.push(part),
             Component::CurDir => {}
-            Component::ParentDir => return Err("it climbs out of the layer with '..'"),
+            Component::ParentDir => return Err("climbs out of the layer with '..'"),
             Component::RootDir | Component::Prefix(_) => {
-                return Err("it is an absolute path");
+                return Err("is an absolute path");
             }
         }
     }
