@@ -11,6 +11,8 @@ const ROOT: &str = "/sys/fs/cgroup";
 /// `--cgroup-parent` (or `DOCKYARD_CGROUP_PARENT`). On drop, every process still
 /// in a cgroup under it is killed and the cgroups and the parent are removed, in
 /// every v1 controller's hierarchy and in the v2 one, also when the test failed.
+/// A container's cgroup still there at that point is a leak of the code under
+/// test (its runner must remove it): the test then fails, after the clean-up.
 #[derive(Debug)]
 pub struct CgroupParent(String);
 
@@ -37,6 +39,7 @@ impl CgroupParent {
 
 impl Drop for CgroupParent {
     fn drop(&mut self) {
+        let mut leaked = Vec::new();
         for parent in self.dirs() {
             let children: Vec<PathBuf> = std::fs::read_dir(&parent)
                 .map(|entries| {
@@ -50,6 +53,11 @@ impl Drop for CgroupParent {
             for child in children.iter().chain([&parent]) {
                 remove_cgroup(child);
             }
+            leaked.extend(children);
+        }
+        // Already failing: the first failure is the one to read.
+        if !leaked.is_empty() && !std::thread::panicking() {
+            panic!("container cgroups were left behind (now removed): {leaked:?}");
         }
     }
 }
@@ -75,5 +83,28 @@ fn remove_cgroup(dir: &Path) {
             Err(err) if Instant::now() > deadline => panic!("rmdir {}: {err}", dir.display()),
             Err(_) => std::thread::sleep(Duration::from_millis(20)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_container_cgroup_left_behind_fails_the_test_and_is_removed() {
+        crate::require_root!();
+        let parent = CgroupParent::new("testkit-leak");
+        // v1: in the pids controller's hierarchy; v2: in the one hierarchy.
+        let v1 = Path::new(ROOT).join("pids");
+        let hierarchy = if v1.is_dir() { v1 } else { PathBuf::from(ROOT) };
+        let leak = hierarchy.join(parent.name()).join("leaked");
+        std::fs::create_dir_all(&leak).unwrap();
+        let dropped = std::panic::catch_unwind(move || drop(parent));
+        let message = dropped.unwrap_err().downcast::<String>().unwrap();
+        assert!(message.contains("left behind"), "{message}");
+        assert!(
+            !leak.parent().unwrap().exists(),
+            "the parent was not removed"
+        );
     }
 }
