@@ -14,7 +14,10 @@ use anyhow::{Context, bail};
 pub fn workspace() -> PathBuf {
     let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
         .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
-    manifest_dir.parent().expect("xtask has a parent").to_path_buf()
+    manifest_dir
+        .parent()
+        .expect("xtask has a parent")
+        .to_path_buf()
 }
 
 /// Whether we run as root.

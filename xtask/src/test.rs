@@ -39,7 +39,10 @@ pub fn run() -> anyhow::Result<()> {
         // The reference side ran above (each lab is its crate's `lab` test target).
         lab::verify_starter_fails(&lab)?;
         if !labs_page.contains(&format!("\n| {} ", lab.number())) {
-            bail!("lab {} is missing from the table in book/src/labs.md", lab.number());
+            bail!(
+                "lab {} is missing from the table in book/src/labs.md",
+                lab.number()
+            );
         }
     }
     book::check()?;
