@@ -127,6 +127,17 @@ pub(crate) fn enter(
         crate::devices::populate(rootfs)?;
     }
     for name in ETC_FILES {
+        // A spec that mounts its own /etc/hosts (chapter 05's networks, as docker hands
+        // runc its own files) keeps it: the spec's mounts were made above.
+        let own = Path::new("/etc").join(name);
+        if spec
+            .mounts()
+            .iter()
+            .flatten()
+            .any(|m| m.destination() == &own)
+        {
+            continue;
+        }
         let dest = rootfs.join("etc").join(name);
         if !dest.is_file() {
             explain!(
