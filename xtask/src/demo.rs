@@ -1,14 +1,18 @@
 //! `cargo xtask demo`: the first thing a newcomer runs.
 //!
 //! Installs what is missing, builds, makes the busybox rootfs, then runs a
-//! command inside it with chapter 01's binary and with `dockyard`, narrated by
-//! `--explain`. Only the steps that need root go through sudo.
+//! command inside it twice, narrated by `--explain`: with chapter 01's chroot,
+//! which is not isolation, and with `dockyard run`, which is (chapters 02 and
+//! 03: namespaces, hardening, cgroups). Only the steps that need root go
+//! through sudo.
 
 use std::path::Path;
 
 use crate::{fixtures, setup, sh};
 
-const SCRIPT: &str = "echo \"hello from $(cat /etc/hostname), a busybox root filesystem\"; ls /";
+/// What the command inside shows: whose hostname it sees, and which processes.
+const SCRIPT: &str =
+    "echo \"hostname: $(hostname)\"; echo processes: $(ls /proc | grep -c '^[0-9]')";
 
 pub fn run() -> anyhow::Result<()> {
     setup::run()?;
@@ -23,40 +27,45 @@ pub fn run() -> anyhow::Result<()> {
     let fixtures = fixtures::run()?;
     let bin = sh::workspace().join("target").join("debug");
     let rootfs = relative(&fixtures.rootfs);
-
     let workspace = sh::workspace();
-    banner("Chapter 01: chroot(2) gives a command a different /");
+
+    banner("Chapter 01: chroot(2) gives a command a different / (and nothing else)");
     sh::run(
         sh::as_root(bin.join("ch01-chroot"))
             .current_dir(&workspace)
             .arg("--explain")
             .arg(rootfs)
-            .args(["sh", "-c", SCRIPT]),
+            .args([
+                "sh",
+                "-c",
+                &format!("mount -t proc proc /proc; {SCRIPT}; umount /proc"),
+            ]),
     )?;
+    println!("The host's hostname, and every process on the host: chroot is not isolation.");
 
-    banner("The engine: `dockyard run` does the same through chapter 01's library");
+    banner("The engine: `dockyard run` makes it a container (namespaces, hardening, cgroups)");
     sh::run(
         sh::as_root(bin.join("dockyard"))
             .current_dir(&workspace)
-            .args(["run", "--explain", "--rootfs"])
+            .args([
+                "run",
+                "--explain",
+                "--hostname",
+                "demo",
+                "--memory",
+                "64m",
+                "--rootfs",
+            ])
             .arg(rootfs)
-            .args(["/bin/cat", "/etc/hostname"]),
-    )?;
-
-    banner("But chroot is not isolation: the command sees the host's hostname");
-    sh::run(
-        sh::as_root(bin.join("ch01-chroot"))
-            .current_dir(&workspace)
-            .arg(rootfs)
-            .arg("hostname"),
+            .args(["sh", "-c", SCRIPT]),
     )?;
 
     println!(
-        "\nThose commands ran inside target/fixtures/busybox-rootfs, but they were not\n\
-         isolated: they share the host's processes, hostname and network. The book shows\n\
-         why, and how chapter 02's namespaces fix it.\n\n\
+        "\nThe same root filesystem, now with a hostname of its own, its own process tree\n\
+         (the shell is PID 1), its own network and mounts, docker's capabilities and\n\
+         seccomp filter, and a 64 MiB memory limit. The book explains every step above.\n\n\
          Next:\n\
-         - read the book:   cargo xtask book --open   (or open book/src/ch01-chroot.md)\n\
+         - read the book:   cargo xtask book --open   (or start at book/src/introduction.md)\n\
          - do the labs:     cargo xtask lab list\n\
          - run everything:  cargo xtask test"
     );
