@@ -78,6 +78,19 @@ pub fn set_resources(
 /// joins it before it execs (chapter 02's set-up hook), and the cgroup is removed
 /// after, also when anything fails.
 pub fn run(spec: &Spec, rootfs: &Path, parent: &str, name: &str) -> Result<Exit, RunError> {
+    run_with_setup(spec, rootfs, parent, name, &mut |_| Ok(()))
+}
+
+/// Like [`run`], calling `setup` with the container's host pid after it joined
+/// its cgroup and before it execs, so later chapters add their own step to
+/// chapter 02's set-up hook (chapter 05 plugs in the container's network there).
+pub fn run_with_setup(
+    spec: &Spec,
+    rootfs: &Path,
+    parent: &str,
+    name: &str,
+    setup: &mut ch02_namespaces::Setup<'_>,
+) -> Result<Exit, RunError> {
     let resources = spec
         .linux()
         .as_ref()
@@ -85,7 +98,10 @@ pub fn run(spec: &Spec, rootfs: &Path, parent: &str, name: &str) -> Result<Exit,
         .unwrap_or_default();
     let cgroup = CgroupGuard::new(Hierarchy::system()?.create(parent, name)?);
     cgroup.apply(&resources)?;
-    let code = ch02_namespaces::run_with(spec, rootfs, &mut |pid| Ok(cgroup.add_task(pid)?))?;
+    let code = ch02_namespaces::run_with(spec, rootfs, &mut |pid| {
+        cgroup.add_task(pid)?;
+        setup(pid)
+    })?;
     // The command's status matters more than the OOM check: if the cgroup cannot be
     // read any more (someone removed it), the status is still reported.
     let oom_killed = cgroup.oom_killed().ok();
