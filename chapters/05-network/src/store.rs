@@ -49,6 +49,9 @@ pub struct State {
     pub networks: BTreeMap<String, NetworkRecord>,
     /// Containers with a network, by container id.
     pub containers: BTreeMap<String, ContainerRecord>,
+    /// The ids `network ls` shows for the predefined `host` and `none`, made once.
+    #[serde(default)]
+    pub predefined_ids: BTreeMap<String, String>,
 }
 
 /// A bridge network: its own bridge device, subnet and NAT rules.
@@ -68,8 +71,6 @@ pub struct NetworkRecord {
     pub gateway: Ipv4Addr,
     /// User-defined networks resolve container names; the default bridge does not.
     pub user_defined: bool,
-    /// When it was created, RFC 3339, as `docker network inspect` shows.
-    pub created: String,
 }
 
 /// A container's networking: its files and its endpoints.
@@ -226,7 +227,6 @@ mod tests {
             ip_range: None,
             gateway: "10.200.9.1".parse().unwrap(),
             user_defined: true,
-            created: String::new(),
         }
     }
 
