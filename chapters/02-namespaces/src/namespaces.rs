@@ -156,3 +156,28 @@ pub(crate) fn loopback_up() -> Result<(), Failure> {
     }
     Ok(())
 }
+
+/// Makes every mount in this mount namespace private, so that nothing mounted
+/// here propagates back to the host. mount_namespaces(7): a new mount namespace
+/// starts as a copy whose mounts may still share mount events with the host's
+/// (systemd makes `/` shared), so this comes first, before any mount.
+pub fn make_mounts_private() -> nix::Result<()> {
+    explain!("make every mount private, so nothing propagates back to the host"; "mount --make-rprivate /");
+    nix::mount::mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+}
+
+/// Moves this process into a mount namespace of its own with private mounts:
+/// what it mounts from now on is seen by it and its children only, and the
+/// kernel unmounts it when the last of them exits, even after `kill -9`.
+/// Chapter 04's runner and the engine mount container roots this way.
+pub fn private_mount_namespace() -> nix::Result<()> {
+    explain!("unshare(2) a mount namespace: what we mount vanishes when we exit"; "unshare --mount");
+    nix::sched::unshare(CloneFlags::CLONE_NEWNS)?;
+    make_mounts_private()
+}

@@ -93,17 +93,7 @@ pub(crate) fn enter(
             errno: Errno::EINVAL as i32,
         });
     }
-    // mount_namespaces(7): a new namespace starts as a copy whose mounts may still
-    // share events with the host's (systemd makes / shared). Cut that first.
-    explain!("make every mount private, so nothing propagates back to the host"; "mount --make-rprivate /");
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .map_err(Failure::at("make mounts private", "/"))?;
+    crate::namespaces::make_mounts_private().map_err(Failure::at("make mounts private", "/"))?;
     explain!("bind-mount the rootfs onto itself: pivot_root needs a mount point";
         "mount --rbind {0} {0}", rootfs.display());
     mount(

@@ -9,8 +9,6 @@ use ch01_chroot::{Run, cli, default_env, exit, explain};
 use ch04_overlayfs::store::ContentStore;
 use ch04_overlayfs::{Overlay, changes, commit, unpack};
 use clap::{Parser, Subcommand};
-use nix::mount::{MsFlags, mount};
-use nix::sched::{CloneFlags, unshare};
 
 /// Run a command on read-only layers with a copy-on-write upper dir, and see
 /// what it changed (dockyard, chapter 04).
@@ -149,17 +147,8 @@ fn run(layers: Vec<PathBuf>, upper: Option<PathBuf>, command: Vec<String>) -> an
         std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     }
 
-    explain!("unshare(2) a mount namespace: our mounts vanish when we exit"; "unshare --mount");
-    unshare(CloneFlags::CLONE_NEWNS).context("unshare(2) a mount namespace")?;
-    explain!("make every mount private, so none propagates back to the host"; "mount --make-rprivate /");
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .context("make / rprivate")?;
+    ch02_namespaces::namespaces::private_mount_namespace()
+        .context("a private mount namespace (mounting needs root)")?;
 
     let overlay = Overlay {
         lowers: layers,
