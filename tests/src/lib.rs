@@ -11,10 +11,12 @@
 
 mod cgroups;
 pub mod fixtures;
+mod host_secret;
 mod privileged;
 mod transcript;
 
 pub use cgroups::CgroupParent;
+pub use host_secret::HostSecret;
 pub use privileged::record_privileged;
 pub use transcript::transcript;
 

@@ -152,38 +152,18 @@ fn same_hostname_as_the_host() {
     assert_snapshot!("same_hostname", transcript);
 }
 
-/// A file on the host, outside any rootfs, removed when the test ends (even on failure).
-struct HostSecret(PathBuf);
-
-impl HostSecret {
-    const DIR: &str = "/run/dockyard-ch01-escape-test";
-
-    fn create() -> HostSecret {
-        std::fs::create_dir_all(Self::DIR).unwrap();
-        let path = PathBuf::from(Self::DIR).join("secret");
-        std::fs::write(&path, "this file is on the host, outside the rootfs\n").unwrap();
-        HostSecret(path)
-    }
-}
-
-impl Drop for HostSecret {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(Self::DIR);
-    }
-}
-
 /// The classic escape: root inside a chroot mounts /proc and walks out through
 /// /proc/PID/root of any process outside the chroot; here the runner that started
 /// the shell ($PPID), whose root is the host's `/`.
 #[test]
 fn root_escapes_a_chroot_through_proc() {
     testkit::require_root!();
-    let secret = HostSecret::create();
+    let secret = testkit::HostSecret::create("ch01");
     let rootfs = testkit::fixtures::busybox_rootfs_copy();
     let _unmount = UnmountOnDrop(rootfs.path().join("proc"));
     let script = format!(
         "mount -t proc proc /proc && cat /proc/$PPID/root{}; umount /proc",
-        secret.0.display()
+        secret.path().display()
     );
     let mut cmd = ch01();
     cmd.arg(rootfs.path()).args(["sh", "-c", &script]);

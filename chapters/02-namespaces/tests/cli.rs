@@ -95,26 +95,6 @@ fn explain_shows_each_step() {
     assert_snapshot!("explain", transcript);
 }
 
-/// A file on the host, outside any rootfs, removed when the test ends (even on failure).
-struct HostSecret(PathBuf);
-
-impl HostSecret {
-    const DIR: &str = "/run/dockyard-ch02-escape-test";
-
-    fn create() -> HostSecret {
-        std::fs::create_dir_all(Self::DIR).unwrap();
-        let path = PathBuf::from(Self::DIR).join("secret");
-        std::fs::write(&path, "this file is on the host, outside the rootfs\n").unwrap();
-        HostSecret(path)
-    }
-}
-
-impl Drop for HostSecret {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(Self::DIR);
-    }
-}
-
 /// Chapter 01's escape (mount /proc, walk out through /proc/PID/root of a process
 /// outside the chroot) fails three times over: the mount is refused (no
 /// CAP_SYS_ADMIN), the runner is not visible ($PPID is 0 in a new PID namespace),
@@ -122,10 +102,10 @@ impl Drop for HostSecret {
 #[test]
 fn the_chroot_escape_fails() {
     testkit::require_root!();
-    let secret = HostSecret::create();
+    let secret = testkit::HostSecret::create("ch02");
     let script = format!(
         "echo PPID=$PPID; mount -t proc proc /proc; ls /proc/1/root/; cat /proc/1/root{}",
-        secret.0.display()
+        secret.path().display()
     );
     let transcript = snapshot_run("escape", &[], &["sh", "-c", &script]);
     assert!(
