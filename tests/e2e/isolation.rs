@@ -1,14 +1,14 @@
 //! `dockyard run` isolates, hardens and limits a container the way `docker run`
 //! does, with docker's flags: chapters 02 and 03 through the engine.
 
-use testkit::CgroupParent;
+use crate::Sandbox;
 
 use crate::{run_busybox as run, snapshot, snapshot_text};
 
 #[test]
 fn a_container_has_its_own_hostname_pids_and_network() {
     testkit::require_root!();
-    let parent = CgroupParent::new("e2e-isolation");
+    let parent = Sandbox::new("e2e-isolation");
     let script = "hostname; ps -o pid,comm; ip -o link | cut -d: -f2";
     snapshot(
         "isolated",
@@ -19,7 +19,7 @@ fn a_container_has_its_own_hostname_pids_and_network() {
 #[test]
 fn the_default_hostname_is_a_short_id() {
     testkit::require_root!();
-    let parent = CgroupParent::new("e2e-hostname");
+    let parent = Sandbox::new("e2e-hostname");
     let out = run(&parent, &["hostname"]).output().unwrap();
     let hostname = String::from_utf8(out.stdout).unwrap();
     let hostname = hostname.trim_end();
@@ -32,7 +32,7 @@ fn the_default_hostname_is_a_short_id() {
 #[test]
 fn environment_workdir_and_user_come_from_flags() {
     testkit::require_root!();
-    let parent = CgroupParent::new("e2e-env");
+    let parent = Sandbox::new("e2e-env");
     let dir = tempfile::tempdir().unwrap();
     let env_file = dir.path().join("app.env");
     std::fs::write(&env_file, "# settings\nGREETING=from-file\nNAME=file\n").unwrap();
@@ -58,7 +58,7 @@ fn environment_workdir_and_user_come_from_flags() {
 #[test]
 fn a_memory_hog_is_oom_killed_and_reported() {
     testkit::require_root!();
-    let parent = CgroupParent::new("e2e-oom");
+    let parent = Sandbox::new("e2e-oom");
     // One process, so the OOM killer has one choice: `tail` keeps the line it reads,
     // and /dev/zero's never ends.
     snapshot(
@@ -70,7 +70,7 @@ fn a_memory_hog_is_oom_killed_and_reported() {
 #[test]
 fn hardening_flags_change_what_root_inside_may_do() {
     testkit::require_root!();
-    let parent = CgroupParent::new("e2e-hardening");
+    let parent = Sandbox::new("e2e-hardening");
     let runs: [&[&str]; 6] = [
         // Docker's defaults: no CAP_SYS_ADMIN (mount), and seccomp refuses unshare.
         &["mount", "-t", "tmpfs", "t", "/tmp"],
@@ -102,7 +102,7 @@ fn hardening_flags_change_what_root_inside_may_do() {
 #[test]
 fn bad_input_is_refused_with_docker_words_and_125() {
     testkit::require_root!();
-    let parent = CgroupParent::new("e2e-bad-input");
+    let parent = Sandbox::new("e2e-bad-input");
     let runs: [&[&str]; 6] = [
         &["--memory", "12x", "true"],
         &["--cpus", "-1", "true"],

@@ -1,23 +1,128 @@
 //! End-to-end scenarios: `dockyard` used as a person would use docker.
 //! One module per theme; each grows as the engine does.
 
+mod containers;
+mod cp;
+mod crash;
+mod images;
 mod isolation;
 mod run;
 
+use std::path::Path;
 use std::process::Command;
 
 use testkit::CgroupParent;
 
-/// `dockyard ARGS...`, its containers' cgroups under the test's own `parent`.
-fn dockyard(parent: &CgroupParent) -> Command {
+/// A test's own engine: a state root (`DOCKYARD_ROOT`, a temp dir) and a
+/// cgroup parent, both removed when the sandbox is dropped, also on failure.
+/// dockyard mounts container roots in a mount namespace of its own, so no
+/// mount outlives the command that made it.
+struct Sandbox {
+    parent: CgroupParent,
+    root: tempfile::TempDir,
+}
+
+impl Sandbox {
+    /// An empty engine for test `name`.
+    fn new(name: &str) -> Sandbox {
+        Sandbox {
+            parent: CgroupParent::new(name),
+            root: tempfile::Builder::new()
+                .prefix("dockyard-root-")
+                .tempdir()
+                .expect("temp dir"),
+        }
+    }
+
+    /// An engine with the busybox fixture imported as `busybox:latest`, the
+    /// way a reader makes it: `dockyard import --change 'CMD ["sh"]' target/fixtures/busybox.tar busybox:latest`
+    /// (docker's busybox image runs `sh` by default too).
+    fn with_busybox(name: &str) -> Sandbox {
+        let sandbox = Sandbox::new(name);
+        let tar = testkit::fixtures::dir().join("busybox.tar");
+        assert!(
+            tar.is_file(),
+            "{} is missing: run `cargo xtask fixtures`",
+            tar.display()
+        );
+        let out = sandbox
+            .cmd(&["import", "--change", r#"CMD ["sh"]"#])
+            .arg(tar)
+            .arg("busybox:latest")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "import busybox: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        sandbox
+    }
+
+    fn root(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// `dockyard ARGS...` in this sandbox.
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = dockyard(self);
+        cmd.args(args);
+        cmd
+    }
+
+    /// Runs `dockyard ARGS...`, asserts it succeeded, and returns its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "dockyard {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// The transcripts of `dockyard ARGS...` for each of `runs`, joined, with
+    /// their tables' times redacted (see [`retable`]).
+    fn transcripts(&self, runs: &[&[&str]]) -> String {
+        runs.iter()
+            .map(|args| retable(&testkit::transcript(&mut self.cmd(args))))
+            .collect()
+    }
+
+    /// The insta settings for this sandbox: testkit's, plus what varies
+    /// between runs of the engine, each replaced only where it has the right
+    /// shape: IDs (64 and 12 hex digits), times, and the state root's path.
+    fn redactions(&self) -> insta::Settings {
+        let mut settings = testkit::redactions();
+        settings.add_filter(
+            &testkit::regex_escape(&self.root().display().to_string()),
+            "[ROOT]",
+        );
+        settings.add_filter(r"sha256:[0-9a-f]{64}\b", "sha256:[DIGEST]");
+        settings.add_filter(r"\b[0-9a-f]{64}\b", "[FULL-ID]");
+        // As wide as what it replaces, so tables stay aligned.
+        settings.add_filter(r"\b[0-9a-f]{12}\b", "[SHORT-ID12]");
+        settings.add_filter(
+            r"\b(Less than a second|About a minute|\d+ seconds?|\d+ minutes?) ago\b",
+            "[TIME] ago",
+        );
+        settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[TIMESTAMP]");
+        settings
+    }
+}
+
+/// `dockyard` with the sandbox's state root and cgroup parent.
+fn dockyard(sandbox: &Sandbox) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dockyard"));
-    cmd.env("DOCKYARD_CGROUP_PARENT", parent.name());
+    cmd.env("DOCKYARD_ROOT", sandbox.root())
+        .env("DOCKYARD_CGROUP_PARENT", sandbox.parent.name());
     cmd
 }
 
-/// `dockyard run --rootfs BUSYBOX ARGS...`.
-fn run_busybox(parent: &CgroupParent, args: &[&str]) -> Command {
-    let mut cmd = dockyard(parent);
+/// `dockyard run --rootfs BUSYBOX ARGS...`: a directory, podman's `--rootfs`.
+fn run_busybox(sandbox: &Sandbox, args: &[&str]) -> Command {
+    let mut cmd = dockyard(sandbox);
     cmd.args(["run", "--rootfs"])
         .arg(testkit::fixtures::busybox_rootfs())
         .args(args);
@@ -35,4 +140,111 @@ fn snapshot(name: &str, cmd: &mut Command) {
 fn snapshot_text(name: &str, text: String, settings: insta::Settings) {
     let _guard = settings.bind_to_scope();
     insta::assert_snapshot!(name, text);
+}
+
+/// The times `docker ps` and `docker images` print ("3 seconds ago").
+const AGO: &str = r"\b(Less than a second|About a minute|\d+ seconds?|\d+ minutes?) ago\b";
+
+/// Where the columns of a table header start: a header is upper-case words
+/// (one space inside a name, "IMAGE ID"; 3 or more between columns).
+fn columns(line: &str) -> Option<Vec<usize>> {
+    let chars: Vec<char> = line.chars().collect();
+    let is_header = line.contains("   ")
+        && !line.starts_with(' ')
+        && chars.iter().all(|c| c.is_ascii_uppercase() || *c == ' ');
+    is_header.then(|| {
+        (0..chars.len())
+            .filter(|&i| chars[i] != ' ' && (i == 0 || (i >= 2 && chars[i - 2..i] == [' ', ' '])))
+            .collect()
+    })
+}
+
+/// Redacts the times in the tables of `transcript` and lays the tables out
+/// again as docker's tab writer does. A time's width varies from run to run
+/// ("1 second ago", "Less than a second ago"), and so does its column's; so
+/// each row is cut where the header's columns start (a row docker would not
+/// have aligned comes out garbled, and fails the snapshot), its time cells are
+/// redacted, and the table is written again with docker's widths.
+fn retable(transcript: &str) -> String {
+    let ago = regex::Regex::new(AGO).unwrap();
+    let mut out = Vec::new();
+    let mut lines = transcript.lines().peekable();
+    while let Some(line) = lines.next() {
+        let Some(starts) = columns(line) else {
+            out.push(line.to_string());
+            continue;
+        };
+        let mut table = vec![line];
+        while let Some(row) =
+            lines.next_if(|l| !l.is_empty() && !l.starts_with("$ ") && !l.starts_with("[exit"))
+        {
+            table.push(row);
+        }
+        let cells: Vec<Vec<String>> = table
+            .iter()
+            .map(|row| {
+                let chars: Vec<char> = row.chars().collect();
+                let cut = |i: usize| {
+                    chars
+                        .len()
+                        .min(starts.get(i).copied().unwrap_or(chars.len()))
+                };
+                (0..starts.len())
+                    .map(|i| {
+                        let cell: String = chars[cut(i)..cut(i + 1)].iter().collect();
+                        ago.replace_all(cell.trim_end(), "[TIME] ago").into_owned()
+                    })
+                    .collect()
+            })
+            .collect();
+        let widths: Vec<usize> = (0..starts.len())
+            .map(|i| {
+                cells
+                    .iter()
+                    .map(|r| r[i].chars().count() + 3)
+                    .max()
+                    .unwrap_or(0)
+                    .max(10)
+            })
+            .collect();
+        for row in cells {
+            let mut text = String::new();
+            for (i, cell) in row.iter().enumerate() {
+                text.push_str(cell);
+                if i + 1 < row.len() {
+                    text.push_str(&" ".repeat(widths[i] - cell.chars().count()));
+                }
+            }
+            out.push(text);
+        }
+    }
+    out.join("\n") + "\n"
+}
+
+/// Asserts `table` is aligned as docker's tab writer aligns it: each cell of
+/// every row starts where a column of the header starts.
+fn assert_aligned(table: &str) {
+    let mut lines = table.lines();
+    let header = columns(lines.next().expect("a header line")).expect("a table header");
+    for line in lines {
+        let chars: Vec<char> = line.chars().collect();
+        for start in (0..chars.len())
+            .filter(|&i| chars[i] != ' ' && (i == 0 || (i >= 2 && chars[i - 2..i] == [' ', ' '])))
+        {
+            assert!(
+                header.contains(&start),
+                "a cell at column {start} is not under a header in\n{table}"
+            );
+        }
+    }
+}
+
+/// The 12-hex-digit short ID at the start of `text`, checked.
+fn short_id(text: &str) -> String {
+    let id = text.trim().to_string();
+    assert!(
+        id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{id:?} is not a 12-digit ID"
+    );
+    id
 }

@@ -1,14 +1,14 @@
 //! `dockyard run`: a command's output and exit status pass through, as in docker.
 
+use crate::Sandbox;
 use assert_cmd::Command;
-use testkit::CgroupParent;
 
 use crate::{dockyard, run_busybox, snapshot};
 
 #[test]
 fn run_prints_from_inside_the_rootfs() {
     testkit::require_root!();
-    let parent = CgroupParent::new("e2e-run-prints");
+    let parent = Sandbox::new("e2e-run-prints");
     Command::from_std(run_busybox(
         &parent,
         &["--hostname", "box", "cat", "/etc/hostname"],
@@ -21,7 +21,7 @@ fn run_prints_from_inside_the_rootfs() {
 #[test]
 fn container_run_is_the_same_command() {
     testkit::require_root!();
-    let parent = CgroupParent::new("e2e-container-run");
+    let parent = Sandbox::new("e2e-container-run");
     let mut cmd = dockyard(&parent);
     cmd.args(["container", "run", "--rootfs"])
         .arg(testkit::fixtures::busybox_rootfs())
@@ -32,13 +32,13 @@ fn container_run_is_the_same_command() {
 #[test]
 fn a_missing_command_exits_127_naming_it() {
     testkit::require_root!();
-    let parent = CgroupParent::new("e2e-run-not-found");
+    let parent = Sandbox::new("e2e-run-not-found");
     snapshot("run_not_found", &mut run_busybox(&parent, &["nosuchcmd"]));
 }
 
 #[test]
 fn bad_flags_exit_125_as_docker_does() {
-    let parent = CgroupParent::new("e2e-bad-flag");
+    let parent = Sandbox::new("e2e-bad-flag");
     Command::from_std(dockyard(&parent))
         .args(["run", "--no-such-flag"])
         .assert()

@@ -8,6 +8,7 @@
 //! - [`commit`]: turn an upper dir into an OCI layer blob (`docker commit`).
 //! - [`unpack`]: turn a layer blob back into a directory, safely.
 //! - [`store`]: where blobs, layers, images and containers live on disk.
+//! - [`scoped`]: a path inside a container's root, resolved without escaping it.
 //!
 //! [`whiteout`] is how a deletion is written down; [`digest`] names content.
 
@@ -16,6 +17,7 @@ pub mod commit;
 pub mod digest;
 pub mod io;
 pub mod overlay;
+pub mod scoped;
 pub mod store;
 pub mod unpack;
 pub mod whiteout;

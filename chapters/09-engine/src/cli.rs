@@ -1,5 +1,6 @@
-//! The command tree, shaped like docker's: `dockyard container run` with
-//! `dockyard run` as its shortcut, global `--root` and `--explain`.
+//! The command tree, shaped like docker's: management commands (`container`,
+//! `image`, `system`) with the common ones also at the top (`run` =
+//! `container run`, `images` = `image ls`), global `--root` and `--explain`.
 
 use std::path::PathBuf;
 
@@ -37,24 +38,105 @@ pub enum Command {
     /// Manage containers.
     #[command(subcommand)]
     Container(ContainerCommand),
-    /// Create and run a new container (shortcut for `container run`).
+    /// Manage images.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Manage dockyard.
+    #[command(subcommand)]
+    System(SystemCommand),
+    /// Create and run a new container from an image.
     Run(RunArgs),
+    /// Create a new container.
+    Create(CreateArgs),
+    /// List containers.
+    Ps(PsArgs),
+    /// Remove one or more containers.
+    Rm(RmArgs),
+    /// Inspect changes to files or directories on a container's filesystem.
+    Diff(DiffArgs),
+    /// Create a new image from a container's changes.
+    Commit(CommitArgs),
+    /// Export a container's filesystem as a tar archive.
+    Export(ExportArgs),
+    /// Copy files/folders between a container and the local filesystem.
+    Cp(CpArgs),
+    /// Import the contents from a tarball to create a filesystem image.
+    Import(ImportArgs),
+    /// List images.
+    Images(ImagesArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
+    Tag(TagArgs),
+    /// Remove one or more images.
+    Rmi(RmiArgs),
+    /// Show the history of an image.
+    History(HistoryArgs),
 }
 
 /// `dockyard container ...`
 #[derive(Debug, Subcommand)]
 pub enum ContainerCommand {
-    /// Create and run a new container.
+    /// Create and run a new container from an image.
     Run(RunArgs),
+    /// Create a new container.
+    Create(CreateArgs),
+    /// List containers.
+    #[command(visible_alias = "ps", visible_alias = "list")]
+    Ls(PsArgs),
+    /// Remove one or more containers.
+    #[command(visible_alias = "remove")]
+    Rm(RmArgs),
+    /// Remove all stopped containers.
+    Prune(PruneArgs),
+    /// Inspect changes to files or directories on a container's filesystem.
+    Diff(DiffArgs),
+    /// Create a new image from a container's changes.
+    Commit(CommitArgs),
+    /// Export a container's filesystem as a tar archive.
+    Export(ExportArgs),
+    /// Copy files/folders between a container and the local filesystem.
+    Cp(CpArgs),
 }
 
-/// `dockyard run`: for now from a root filesystem directory; images arrive in chapter 04.
-/// The flags are chapter 02's (what the container is) and chapter 03's (what it may use).
+/// `dockyard image ...`
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Import the contents from a tarball to create a filesystem image.
+    Import(ImportArgs),
+    /// List images.
+    #[command(visible_alias = "list")]
+    Ls(ImagesArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
+    Tag(TagArgs),
+    /// Remove one or more images.
+    #[command(visible_alias = "remove")]
+    Rm(RmiArgs),
+    /// Remove unused images.
+    Prune(ImagePruneArgs),
+    /// Show the history of an image.
+    History(HistoryArgs),
+    /// Display detailed information on one or more images.
+    Inspect(InspectArgs),
+}
+
+/// `dockyard system ...`
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Show dockyard disk usage.
+    Df(DfArgs),
+}
+
+/// `dockyard create`: a container from an image (or, as podman's `--rootfs`,
+/// from a directory). The flags are chapter 02's (what the container is) and
+/// chapter 03's (what it may use).
 #[derive(Debug, Args)]
-pub struct RunArgs {
-    /// Root filesystem directory to run the command in.
+pub struct CreateArgs {
+    /// Assign a name to the container.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Run from this root filesystem directory instead of an image (as podman's
+    /// `--rootfs`): every argument is then the command.
     #[arg(long, value_name = "DIR")]
-    pub rootfs: PathBuf,
+    pub rootfs: Option<PathBuf>,
     #[command(flatten)]
     pub flags: RunFlags,
     #[command(flatten)]
@@ -62,11 +144,216 @@ pub struct RunArgs {
     /// The cgroup that holds the containers' cgroups.
     #[arg(long, value_name = "NAME", env = "DOCKYARD_CGROUP_PARENT", default_value = ch03_cgroups::PARENT)]
     pub cgroup_parent: String,
-    /// Command to run, and its arguments.
+    /// IMAGE [COMMAND] [ARG...]
     #[arg(
+        value_name = "IMAGE [COMMAND] [ARG...]",
         trailing_var_arg = true,
-        allow_hyphen_values = true,
-        default_value = "/bin/sh"
+        allow_hyphen_values = true
     )]
-    pub command: Vec<String>,
+    pub args: Vec<String>,
+}
+
+/// `dockyard run`: create, then run in the foreground.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Automatically remove the container when it exits.
+    #[arg(long)]
+    pub rm: bool,
+    #[command(flatten)]
+    pub create: CreateArgs,
+}
+
+/// `dockyard ps`
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running).
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only display container IDs.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Filter output based on conditions provided (name=, id=, status=, ancestor=).
+    #[arg(short, long, value_name = "FILTER")]
+    pub filter: Vec<String>,
+    /// Format output using a Go template, or `table`, or `json`.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Don't truncate output.
+    #[arg(long)]
+    pub no_trunc: bool,
+}
+
+/// `dockyard rm`
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Force the removal of a running container.
+    #[arg(short, long)]
+    pub force: bool,
+    /// Containers to remove.
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// `dockyard container prune`
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+/// `dockyard image prune`
+#[derive(Debug, Args)]
+pub struct ImagePruneArgs {
+    /// Remove all unused images, not just dangling ones.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+/// `dockyard diff`
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The container.
+    pub container: String,
+}
+
+/// `dockyard commit`
+#[derive(Debug, Args)]
+pub struct CommitArgs {
+    /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>").
+    #[arg(short, long)]
+    pub author: Option<String>,
+    /// Apply Dockerfile instruction to the created image.
+    #[arg(short, long)]
+    pub change: Vec<String>,
+    /// Commit message.
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// The container.
+    pub container: String,
+    /// REPOSITORY[:TAG] to name the new image.
+    pub repository: Option<String>,
+}
+
+/// `dockyard export`
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write to a file, instead of STDOUT.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// The container.
+    pub container: String,
+}
+
+/// `dockyard cp CONTAINER:SRC_PATH DEST_PATH` or `cp SRC_PATH CONTAINER:DEST_PATH`.
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// Archive mode (copy all uid/gid information).
+    #[arg(short, long)]
+    pub archive: bool,
+    /// Always follow symbol link in SRC_PATH.
+    #[arg(short = 'L', long)]
+    pub follow_link: bool,
+    /// CONTAINER:SRC_PATH or a local SRC_PATH.
+    pub source: String,
+    /// A local DEST_PATH or CONTAINER:DEST_PATH.
+    pub destination: String,
+}
+
+/// `dockyard import`
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Apply Dockerfile instruction to the created image.
+    #[arg(short, long)]
+    pub change: Vec<String>,
+    /// Set commit message for imported image.
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// A tar file, `-` for stdin, or an http:// URL.
+    pub source: String,
+    /// REPOSITORY[:TAG] to name the image.
+    pub repository: Option<String>,
+}
+
+/// `dockyard images`
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    /// Show all images (default hides intermediate images).
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only show image IDs.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Show digests.
+    #[arg(long)]
+    pub digests: bool,
+    /// Filter output based on conditions provided (dangling=true|false, reference=).
+    #[arg(short, long, value_name = "FILTER")]
+    pub filter: Vec<String>,
+    /// Format output using a Go template, or `table`, or `json`.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Don't truncate output.
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Only images of this repository.
+    pub repository: Option<String>,
+}
+
+/// `dockyard tag`
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// SOURCE_IMAGE[:TAG]
+    pub source: String,
+    /// TARGET_IMAGE[:TAG]
+    pub target: String,
+}
+
+/// `dockyard rmi`
+#[derive(Debug, Args)]
+pub struct RmiArgs {
+    /// Force removal of the image.
+    #[arg(short, long)]
+    pub force: bool,
+    /// Images to remove.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+/// `dockyard history`
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Don't truncate output.
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Only show image IDs.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Format output using a Go template, or `table`, or `json`.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// The image.
+    pub image: String,
+}
+
+/// `dockyard image inspect`
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Format output using a Go template, or `json`.
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// Images to inspect.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+/// `dockyard system df`
+#[derive(Debug, Args)]
+pub struct DfArgs {
+    /// Show detailed information on space usage.
+    #[arg(short, long)]
+    pub verbose: bool,
 }

@@ -1,8 +1,12 @@
 //! `dockyard`: the engine. Each command is a thin layer over a chapter library,
 //! the way youki's commands are a short chain over libcontainer.
 
+mod change;
 mod cli;
 mod commands;
+mod engine;
+mod human;
+mod template;
 
 use std::process::ExitCode;
 
@@ -11,13 +15,30 @@ use ch01_chroot::exit;
 fn main() -> ExitCode {
     let cli: cli::Cli = ch01_chroot::cli::parse();
     ch01_chroot::explain::enable(cli.explain);
+    let is_run = commands::is_run(&cli);
     match commands::dispatch(cli) {
         Ok(code) => ExitCode::from(code as u8),
-        Err(err) => {
-            eprintln!("dockyard: {err:#}");
+        Err(err) if is_run => {
+            let from_daemon = if is_store_error(&err) {
+                "Error response from daemon: "
+            } else {
+                ""
+            };
+            eprintln!("dockyard: {from_daemon}{err:#}");
             ExitCode::from(exit_code(&err) as u8)
         }
+        Err(err) => {
+            eprintln!("Error response from daemon: {err:#}");
+            ExitCode::from(1)
+        }
     }
+}
+
+/// Whether `err` is the stores' (an unknown image, a name in use): docker's
+/// daemon gives those, so docker's CLI shows them as its answer.
+fn is_store_error(err: &anyhow::Error) -> bool {
+    use ch04_overlayfs::store::{ContainerError, ImageError};
+    err.downcast_ref::<ContainerError>().is_some() || err.downcast_ref::<ImageError>().is_some()
 }
 
 /// The status docker would exit with for `err`: 126/127 when the command could not

@@ -326,6 +326,17 @@ impl ContainerStore {
         Ok(self.list()?.iter().any(|c| &c.config.image == image))
     }
 
+    /// Replaces the OCI runtime spec container `id` is run from, atomically
+    /// (the engine builds it once the container's ID, and so its hostname and
+    /// cgroup, are known, and its root can be read to resolve `--user`).
+    pub fn set_spec(&self, id: &str, spec: Spec) -> Result<Container, ContainerError> {
+        let _lock = self.lock()?;
+        let mut container = self.get(id)?;
+        container.config.spec = spec;
+        write_json(&container.dir.join("config.json"), &container.config)?;
+        Ok(container)
+    }
+
     /// Records container `id`'s new state, atomically.
     pub fn set_state(&self, id: &str, state: &State) -> Result<(), ContainerError> {
         let id = self.resolve(id)?;

@@ -1,12 +1,115 @@
-//! One module per command; each turns parsed flags into library calls.
+//! One module per command group; each turns parsed flags into library calls
+//! and prints what docker prints.
 
+mod containers;
+mod cp;
+mod images;
 mod run;
+mod system;
 
-use crate::cli::{Cli, Command, ContainerCommand};
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use crate::cli::{Cli, Command, ContainerCommand, ImageCommand, SystemCommand};
+use crate::template::{Format, Value};
 
 /// Runs the command the user asked for and returns the process exit status.
 pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    let root: &Path = &cli.root;
     match cli.command {
-        Command::Run(args) | Command::Container(ContainerCommand::Run(args)) => run::run(args),
+        Command::Run(args) | Command::Container(ContainerCommand::Run(args)) => {
+            run::run(root, args)
+        }
+        Command::Create(args) | Command::Container(ContainerCommand::Create(args)) => {
+            run::create(root, args)
+        }
+        Command::Ps(args) | Command::Container(ContainerCommand::Ls(args)) => {
+            containers::list(root, args)
+        }
+        Command::Rm(args) | Command::Container(ContainerCommand::Rm(args)) => {
+            containers::remove(root, args)
+        }
+        Command::Container(ContainerCommand::Prune(args)) => containers::prune(root, args),
+        Command::Diff(args) | Command::Container(ContainerCommand::Diff(args)) => {
+            containers::diff(root, args)
+        }
+        Command::Commit(args) | Command::Container(ContainerCommand::Commit(args)) => {
+            containers::commit(root, args)
+        }
+        Command::Export(args) | Command::Container(ContainerCommand::Export(args)) => {
+            containers::export(root, args)
+        }
+        Command::Cp(args) | Command::Container(ContainerCommand::Cp(args)) => cp::cp(root, args),
+        Command::Import(args) | Command::Image(ImageCommand::Import(args)) => {
+            images::import(root, args)
+        }
+        Command::Images(args) | Command::Image(ImageCommand::Ls(args)) => images::list(root, args),
+        Command::Tag(args) | Command::Image(ImageCommand::Tag(args)) => images::tag(root, args),
+        Command::Rmi(args) | Command::Image(ImageCommand::Rm(args)) => images::remove(root, args),
+        Command::Image(ImageCommand::Prune(args)) => images::prune(root, args),
+        Command::History(args) | Command::Image(ImageCommand::History(args)) => {
+            images::history(root, args)
+        }
+        Command::Image(ImageCommand::Inspect(args)) => images::inspect(root, args),
+        Command::System(SystemCommand::Df(args)) => system::df(root, args),
     }
+}
+
+/// Whether `command` is `run` or `create`, whose errors docker reports as
+/// `docker: ...` with status 125; every other command's failures are the
+/// daemon's answer, `Error response from daemon: ...`, with status 1.
+pub fn is_run(cli: &Cli) -> bool {
+    matches!(
+        cli.command,
+        Command::Run(_)
+            | Command::Create(_)
+            | Command::Container(ContainerCommand::Run(_) | ContainerCommand::Create(_))
+    )
+}
+
+/// Template fields and the column header each has in a `table`.
+pub type Columns = &'static [(&'static str, &'static str)];
+
+/// An object whose fields keep the given order.
+pub fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
+    Value::Object(
+        fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
+}
+
+/// Prints `rows` with `--format` (a Go template, `table ...`, or `json`, which
+/// is `{{json .}}`), or with the command's `default` table.
+pub fn print_table(
+    format: Option<&str>,
+    default: &str,
+    columns: &[(&str, &str)],
+    rows: &[Value],
+) -> anyhow::Result<()> {
+    let format = match format {
+        None | Some("") => default,
+        Some("json") => "{{json .}}",
+        Some(format) => format,
+    };
+    let default_body = default.strip_prefix("table").unwrap_or(default);
+    let format = Format::parse(format, default_body)?;
+    let header = Value::Object(
+        columns
+            .iter()
+            .map(|(field, name)| (field.to_string(), Value::Str(name.to_string())))
+            .collect(),
+    );
+    print!("{}", format.render(&header, rows)?);
+    Ok(())
+}
+
+/// Asks `warning` + "Are you sure you want to continue? [y/N]" on the terminal.
+pub fn confirm(warning: &str) -> anyhow::Result<bool> {
+    print!("{warning}\nAre you sure you want to continue? [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }

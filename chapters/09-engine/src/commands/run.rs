@@ -1,23 +1,169 @@
-//! `dockyard run`: a container from a root filesystem, isolated (chapter 02) and
-//! limited (chapter 03), in the foreground.
+//! `dockyard run` and `create`: a container from an image's layers, isolated
+//! (chapter 02), limited (chapter 03), on a copy-on-write root (chapter 04).
 
+use std::path::Path;
+
+use anyhow::Context;
 use ch02_namespaces::spec;
+use ch04_overlayfs::Mounted;
+use ch04_overlayfs::store::{Container, ContainerError, ImageError, State, Status};
+use oci_spec::image::Config;
 
-use crate::cli::RunArgs;
+use crate::cli::{CreateArgs, RunArgs};
+use crate::engine::Engine;
+use crate::human;
 
-/// Runs the container in the foreground and returns its exit status.
-pub fn run(args: RunArgs) -> anyhow::Result<i32> {
+/// Runs a container in the foreground and returns its exit status.
+pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<i32> {
+    if let Some(rootfs) = args.create.rootfs.clone() {
+        return run_rootfs(&rootfs, args.create);
+    }
+    let engine = Engine::open(root)?;
+    let (container, mounted) = create_mounted(&engine, &args.create)?;
+    let id = container.config.id.clone();
+    let spec = &container.config.spec;
+    let mut state = State {
+        status: Status::Running,
+        pid: None,
+        exit_code: None,
+        started_at: Some(human::now().0),
+        finished_at: None,
+    };
+    engine.containers.set_state(&id, &state)?;
+    let result = ch02_namespaces::stdin_unless_interactive(args.create.flags.interactive)
+        .map_err(ch03_cgroups::RunError::from)
+        .and_then(|()| {
+            ch03_cgroups::run(
+                spec,
+                &container.merged_dir(),
+                &args.create.cgroup_parent,
+                &id,
+            )
+        });
+    state.status = Status::Exited;
+    state.finished_at = Some(human::now().0);
+    state.exit_code = Some(match &result {
+        Ok(exit) => exit.code,
+        Err(err) => err.exit_code(),
+    });
+    engine.containers.set_state(&id, &state)?;
+    mounted.unmount().context("unmount the container's root")?;
+    if args.rm {
+        engine.containers.remove(&id)?;
+    }
+    let exit = result?;
+    if let Some(message) = exit.oom_message() {
+        eprintln!("dockyard: {message}");
+    }
+    Ok(exit.code)
+}
+
+/// Creates a container and prints its ID, as `docker create` does.
+pub fn create(root: &Path, args: CreateArgs) -> anyhow::Result<i32> {
+    if args.rootfs.is_some() {
+        anyhow::bail!("--rootfs runs a directory at once: use it with `run`, not `create`");
+    }
+    let engine = Engine::open(root)?;
+    let (container, mounted) = create_mounted(&engine, &args)?;
+    mounted.unmount().context("unmount the container's root")?;
+    println!("{}", container.config.id);
+    Ok(0)
+}
+
+/// Makes the container record, mounts its root, and builds its OCI spec from
+/// the image config and the flags (the root must be mounted to resolve `-u`).
+/// If anything fails, the container is removed again.
+fn create_mounted(engine: &Engine, args: &CreateArgs) -> anyhow::Result<(Container, Mounted)> {
+    let Some((reference, command)) = args.args.split_first() else {
+        anyhow::bail!("\"create\" requires at least 1 argument: IMAGE [COMMAND] [ARG...]");
+    };
+    let image = engine.images.get(reference).map_err(|err| match err {
+        ImageError::NotFound(name) => {
+            eprintln!("Unable to find image '{name}' locally");
+            anyhow::Error::from(ImageError::NotFound(name))
+        }
+        err => err.into(),
+    })?;
+    let container = engine.containers.create(
+        &image.id,
+        reference,
+        args.name.as_deref(),
+        oci_spec::runtime::Spec::default(),
+    )?;
+    let id = container.config.id.clone();
+    let made = (|| {
+        let mounted = engine.mount(&container)?;
+        let config = image.config.config().clone().unwrap_or_default();
+        let flags = run_flags(&args.flags, &config, command, container.short_id());
+        let mut spec = spec::build(&flags, &container.merged_dir())?;
+        ch03_cgroups::set_resources(&mut spec, &args.limits, &args.cgroup_parent, &id)?;
+        let container = engine.containers.set_spec(&id, spec)?;
+        anyhow::Ok((container, mounted))
+    })();
+    if made.is_err() {
+        // The mount guard (if any) is dropped by now: the root is unmounted.
+        let _: Result<(), ContainerError> = engine.containers.remove(&id);
+    }
+    made
+}
+
+/// The flags with the image's defaults filled in, as docker merges them: the
+/// command is the entrypoint + (the given command, else the image's CMD); the
+/// image's ENV comes before `-e`; its WORKDIR and USER unless flags say otherwise.
+fn run_flags(
+    flags: &spec::RunFlags,
+    config: &Config,
+    command: &[String],
+    short_id: &str,
+) -> spec::RunFlags {
+    let mut args = config.entrypoint().clone().unwrap_or_default();
+    if command.is_empty() {
+        args.extend(config.cmd().clone().unwrap_or_default());
+    } else {
+        args.extend(command.iter().cloned());
+    }
+    let mut env = config.env().clone().unwrap_or_default();
+    env.extend(flags.env.iter().cloned());
+    spec::RunFlags {
+        args,
+        env,
+        hostname: Some(
+            flags
+                .hostname
+                .clone()
+                .unwrap_or_else(|| short_id.to_string()),
+        ),
+        workdir: flags
+            .workdir
+            .clone()
+            .or_else(|| config.working_dir().clone().filter(|w| !w.is_empty())),
+        user: flags
+            .user
+            .clone()
+            .or_else(|| config.user().clone().filter(|u| !u.is_empty())),
+        ..flags.clone()
+    }
+}
+
+/// `run --rootfs DIR`: podman's way to run a directory that is not an image;
+/// nothing is recorded in the stores.
+fn run_rootfs(rootfs: &Path, args: CreateArgs) -> anyhow::Result<i32> {
     // As in docker, a container is named after its id until it has a name.
     let id = spec::short_id();
+    let command = if args.args.is_empty() {
+        vec!["/bin/sh".to_string()]
+    } else {
+        args.args
+    };
     let flags = spec::RunFlags {
-        args: args.command,
+        args: command,
         hostname: Some(args.flags.hostname.clone().unwrap_or_else(|| id.clone())),
         ..args.flags
     };
-    let mut spec = spec::build(&flags, &args.rootfs)?;
+    let mut spec = spec::build(&flags, rootfs)?;
     ch03_cgroups::set_resources(&mut spec, &args.limits, &args.cgroup_parent, &id)?;
     ch02_namespaces::stdin_unless_interactive(flags.interactive)?;
-    let exit = ch03_cgroups::run(&spec, &args.rootfs, &args.cgroup_parent, &id)?;
+    let exit = ch03_cgroups::run(&spec, rootfs, &args.cgroup_parent, &id)?;
     if let Some(message) = exit.oom_message() {
         eprintln!("dockyard: {message}");
     }

@@ -1,0 +1,293 @@
+//! Container commands that work on the stores (no process runs): `ps`, `rm`,
+//! `container prune`, `diff`, `commit`, `export`.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use ch04_overlayfs::commit::{commit as commit_layer, write_tar};
+use ch04_overlayfs::store::{Container, Status};
+
+use crate::change;
+use crate::cli::{CommitArgs, DiffArgs, ExportArgs, PruneArgs, PsArgs, RmArgs};
+use crate::commands::images::{child_config, ellipsis};
+use crate::commands::{Columns, confirm, object, print_table};
+use crate::engine::{Engine, dir_size};
+use crate::human;
+use crate::template::Value;
+
+/// The Go template fields of one `docker ps` row, and their column names.
+pub const PS_COLUMNS: Columns = &[
+    ("Command", "COMMAND"),
+    ("CreatedAt", "CREATED AT"),
+    ("ID", "CONTAINER ID"),
+    ("Image", "IMAGE"),
+    ("Labels", "LABELS"),
+    ("LocalVolumes", "LOCAL VOLUMES"),
+    ("Mounts", "MOUNTS"),
+    ("Names", "NAMES"),
+    ("Networks", "NETWORKS"),
+    ("Ports", "PORTS"),
+    ("RunningFor", "CREATED"),
+    ("Size", "SIZE"),
+    ("State", "STATE"),
+    ("Status", "STATUS"),
+];
+
+/// The status words of `docker ps`: "Created", "Up 3 seconds", "Exited (0) 3 seconds ago".
+pub fn status(container: &Container) -> String {
+    let state = &container.state;
+    let since = |t: Option<u64>| human::duration(human::now().0.saturating_sub(t.unwrap_or(0)));
+    match state.status {
+        Status::Created => "Created".into(),
+        Status::Running => format!("Up {}", since(state.started_at)),
+        Status::Exited => format!(
+            "Exited ({}) {} ago",
+            state.exit_code.unwrap_or(0),
+            since(state.finished_at)
+        ),
+    }
+}
+
+/// The command a container runs, as `docker ps` quotes it (Go's `strconv.Quote`).
+pub fn command(container: &Container, no_trunc: bool) -> String {
+    let args = container
+        .config
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.args().clone())
+        .unwrap_or_default()
+        .join(" ");
+    let shown = if no_trunc { args } else { ellipsis(&args, 20) };
+    format!("{shown:?}")
+}
+
+/// One container as a `docker ps` row.
+pub fn row(container: &Container, no_trunc: bool, size: Option<u64>) -> Value {
+    let state = match container.state.status {
+        Status::Created => "created",
+        Status::Running => "running",
+        Status::Exited => "exited",
+    };
+    let id = if no_trunc {
+        container.config.id.as_str()
+    } else {
+        container.short_id()
+    };
+    object([
+        ("Command", Value::Str(command(container, no_trunc))),
+        (
+            "CreatedAt",
+            Value::Str(human::go_time(container.config.created)),
+        ),
+        ("ID", Value::Str(id.to_string())),
+        ("Image", Value::Str(container.config.image_name.clone())),
+        ("Labels", Value::Str(String::new())),
+        ("LocalVolumes", Value::Str("0".into())),
+        ("Mounts", Value::Str(String::new())),
+        ("Names", Value::Str(container.config.name.clone())),
+        ("Networks", Value::Str(String::new())),
+        ("Ports", Value::Str(String::new())),
+        (
+            "RunningFor",
+            Value::Str(human::ago(container.config.created)),
+        ),
+        ("Size", Value::Str(human::size(size.unwrap_or(0), 3))),
+        ("State", Value::Str(state.into())),
+        ("Status", Value::Str(status(container))),
+    ])
+}
+
+/// `ps` / `container ls`.
+pub fn list(root: &Path, args: PsArgs) -> anyhow::Result<i32> {
+    let engine = Engine::open(root)?;
+    let mut filters = Vec::new();
+    for filter in &args.filter {
+        match filter.split_once('=') {
+            Some((key @ ("name" | "id" | "status" | "ancestor"), value)) => {
+                filters.push((key, value.to_string()))
+            }
+            _ => anyhow::bail!("invalid filter '{filter}'"),
+        }
+    }
+    let mut rows = Vec::new();
+    for container in engine.containers.list()? {
+        let state = row(&container, true, None);
+        let field = |name: &str| match &state {
+            Value::Object(fields) => fields
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.to_string())
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        let running = container.state.status == Status::Running;
+        let wanted = filters.iter().all(|(key, value)| match *key {
+            "name" => container.config.name.contains(value.as_str()),
+            "id" => container.config.id.starts_with(value.as_str()),
+            "status" => field("State") == *value,
+            _ => {
+                container.config.image_name == *value
+                    || engine
+                        .images
+                        .get(value)
+                        .is_ok_and(|i| i.id == container.config.image)
+            }
+        });
+        let status_filter = filters.iter().any(|(k, _)| *k == "status");
+        if wanted && (args.all || running || status_filter) {
+            rows.push(row(&container, args.no_trunc, None));
+        }
+    }
+    let default = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+    let format = if args.quiet {
+        Some("{{.ID}}")
+    } else {
+        args.format.as_deref()
+    };
+    print_table(format, default, PS_COLUMNS, &rows)?;
+    Ok(0)
+}
+
+/// `rm`: removes each container, printing what it was given; a running one
+/// only with `-f`.
+pub fn remove(root: &Path, args: RmArgs) -> anyhow::Result<i32> {
+    let engine = Engine::open(root)?;
+    let mut code = 0;
+    for reference in &args.containers {
+        let result = (|| {
+            let container = engine.containers.get(reference)?;
+            if container.state.status == Status::Running && !args.force {
+                anyhow::bail!(
+                    "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
+                    container.config.name
+                );
+            }
+            engine.containers.remove(&container.config.id)?;
+            anyhow::Ok(())
+        })();
+        match result {
+            Ok(()) => println!("{reference}"),
+            Err(err) => {
+                eprintln!("Error response from daemon: {err:#}");
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// `container prune`: removes every container that is not running.
+pub fn prune(root: &Path, args: PruneArgs) -> anyhow::Result<i32> {
+    if !args.force && !confirm("WARNING! This will remove all stopped containers.")? {
+        return Ok(0);
+    }
+    let engine = Engine::open(root)?;
+    let mut removed = Vec::new();
+    let mut reclaimed = 0;
+    for container in engine.containers.list()? {
+        if container.state.status == Status::Running {
+            continue;
+        }
+        reclaimed += dir_size(&container.upper_dir())?;
+        engine.containers.remove(&container.config.id)?;
+        removed.push(container.config.id);
+    }
+    if !removed.is_empty() {
+        println!("Deleted Containers:");
+        for id in removed {
+            println!("{id}");
+        }
+        println!();
+    }
+    println!("Total reclaimed space: {}", human::size(reclaimed, 4));
+    Ok(0)
+}
+
+/// `diff`: the container's changes to its image (chapter 04's `changes`).
+pub fn diff(root: &Path, args: DiffArgs) -> anyhow::Result<i32> {
+    let engine = Engine::open(root)?;
+    let container = engine.containers.get(&args.container)?;
+    let lowers = engine.container_lowers(&container)?;
+    let mut out = std::io::stdout().lock();
+    for change in ch04_overlayfs::changes(&lowers, &container.upper_dir())? {
+        writeln!(out, "{change}")?;
+    }
+    Ok(0)
+}
+
+/// `commit`: the container's upper dir becomes a layer on top of its image's,
+/// and a new image config (the container's command as CMD, `--change`s
+/// applied, a history entry with the message) names the stack. Prints its ID.
+pub fn commit(root: &Path, args: CommitArgs) -> anyhow::Result<i32> {
+    let engine = Engine::open(root)?;
+    let container = engine.containers.get(&args.container)?;
+    let image = engine.images.get(&container.config.image.to_string())?;
+    if let Some(name) = &args.repository {
+        ch04_overlayfs::store::images::normalize_name(name)?;
+    }
+    let mut config = image.config.config().clone().unwrap_or_default();
+    let argv = container
+        .config
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.args().clone())
+        .unwrap_or_default();
+    let entrypoint = config.entrypoint().clone().unwrap_or_default();
+    let cmd: Vec<String> = match argv.strip_prefix(entrypoint.as_slice()) {
+        Some(rest) => rest.to_vec(),
+        None => argv,
+    };
+    config.set_cmd(Some(cmd.clone()));
+    for instruction in &args.change {
+        change::apply(&mut config, instruction)?;
+    }
+    let layer = commit_layer(&container.upper_dir(), &engine.content)
+        .with_context(|| format!("commit container {}", container.short_id()))?;
+    let child = child_config(
+        &image.config,
+        config,
+        &layer.diff_id,
+        cmd.join(" "),
+        args.message.clone(),
+        args.author.clone(),
+    )?;
+    let holder = format!("commit-{}", container.config.id);
+    let blob = engine.content.open_blob(&layer.digest, Some(layer.size))?;
+    let parent = image.top_layer()?;
+    engine
+        .layers
+        .create(parent.as_ref(), blob, Some(&layer.diff_id), &holder)?;
+    let new = engine.put_image(&child, args.repository.as_deref(), Some(&holder))?;
+    println!("{}", new.id);
+    Ok(0)
+}
+
+/// `export`: the container's whole filesystem as a tar, to stdout or `-o FILE`.
+pub fn export(root: &Path, args: ExportArgs) -> anyhow::Result<i32> {
+    let engine = Engine::open(root)?;
+    let container = engine.containers.get(&args.container)?;
+    let out: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("failed to export container: open {}", path.display()))?,
+        ),
+        None => {
+            if nix::unistd::isatty(std::io::stdout()).unwrap_or(false) {
+                anyhow::bail!(
+                    "cowardly refusing to save to a terminal. Use the -o flag or redirect"
+                );
+            }
+            Box::new(std::io::stdout().lock())
+        }
+    };
+    let mounted = engine.mount(&container)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
+    write_tar(&container.merged_dir(), &mut out)
+        .with_context(|| format!("export container {}", container.short_id()))?;
+    out.flush()?;
+    mounted.unmount()?;
+    Ok(0)
+}

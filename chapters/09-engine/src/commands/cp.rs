@@ -1,0 +1,163 @@
+//! `cp`: files between a container and the host, both ways.
+//!
+//! The container's root is mounted (its layers + its upper dir) but nothing runs
+//! in it, and every path inside it is resolved with chapter 04's
+//! [`resolve_in_root`], so a symlink the container holds (`/escape -> /`) leads
+//! to the container's root, never the host's (CVE-2018-15664). Copies into the
+//! container replace a symlink in the way rather than write through it.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use ch04_overlayfs::scoped::resolve_in_root;
+use nix::sys::stat::{UtimensatFlags, utimensat};
+use nix::sys::time::TimeSpec;
+use nix::unistd::{FchownatFlags, Gid, Uid, fchownat};
+
+use crate::cli::CpArgs;
+use crate::engine::Engine;
+
+/// `CONTAINER:PATH` -> (container, path); a local path (which may hold a colon
+/// only after a `/`, as docker reads it) -> None.
+fn split_container(arg: &str) -> Option<(&str, &str)> {
+    if arg.starts_with('/') || arg.starts_with('.') {
+        return None;
+    }
+    arg.split_once(':').filter(|(c, _)| !c.contains('/'))
+}
+
+/// `cp CONTAINER:SRC DEST` or `cp SRC CONTAINER:DEST`.
+pub fn cp(root: &Path, args: CpArgs) -> anyhow::Result<i32> {
+    let (from, to) = (
+        split_container(&args.source),
+        split_container(&args.destination),
+    );
+    let (reference, inside, copy_in) = match (from, to) {
+        (Some(_), Some(_)) => anyhow::bail!("copying between containers is not supported"),
+        (None, None) => anyhow::bail!("must specify at least one container source"),
+        (Some((c, p)), None) => (c, p, false),
+        (None, Some((c, p))) => (c, p, true),
+    };
+    let inside = if inside.is_empty() { "/" } else { inside };
+    let engine = Engine::open(root)?;
+    let container = engine.containers.get(reference)?;
+    let mounted = engine.mount(&container)?;
+    let merged = container.merged_dir();
+    let not_found = || format!("Could not find the file {inside} in container {reference}");
+    if copy_in {
+        let source = Path::new(&args.source);
+        let meta = std::fs::symlink_metadata(source)
+            .with_context(|| format!("stat {}", source.display()))?;
+        let dest = resolve_in_root(&merged, Path::new(inside), true)?;
+        let parent = dest.parent().unwrap_or(&merged);
+        if !parent.is_dir() {
+            anyhow::bail!(not_found());
+        }
+        let target = target(source, &dest, meta.is_dir(), &args.destination)?;
+        copy_tree(source, &target, args.archive, true)?;
+    } else {
+        let source = resolve_in_root(&merged, Path::new(inside), args.follow_link)?;
+        let meta = std::fs::symlink_metadata(&source).map_err(|_| anyhow::anyhow!(not_found()))?;
+        let dest = Path::new(&args.destination);
+        let target = target(Path::new(inside), dest, meta.is_dir(), &args.destination)?;
+        // Out of the container, files belong to whoever copies them (root
+        // here), unless -a keeps the container's owners.
+        copy_tree(&source, &target, args.archive, false)?;
+    }
+    mounted.unmount()?;
+    Ok(0)
+}
+
+/// Where a copy of `source` lands, by docker's rules: into `dest` when it is an
+/// existing directory, else as `dest` itself.
+fn target(source: &Path, dest: &Path, source_is_dir: bool, shown: &str) -> anyhow::Result<PathBuf> {
+    let contents_only = source.ends_with(".") || source.to_string_lossy().ends_with("/.");
+    match std::fs::metadata(dest) {
+        Ok(meta) if meta.is_dir() && !contents_only => {
+            let name = source
+                .file_name()
+                .map_or_else(|| PathBuf::from("."), PathBuf::from);
+            Ok(dest.join(name))
+        }
+        Ok(meta) if meta.is_dir() => Ok(dest.to_path_buf()),
+        Ok(_) if source_is_dir => anyhow::bail!("cannot copy a directory to a file: {shown}"),
+        _ if shown.ends_with('/') && !source_is_dir => {
+            anyhow::bail!("destination directory {shown} does not exist")
+        }
+        _ => Ok(dest.to_path_buf()),
+    }
+}
+
+/// Copies `source` (a file, directory tree or symlink, not followed) to `dest`,
+/// keeping modes and mtimes, and owners with `archive`. With `replace_links`, a
+/// symlink already at a destination path is removed, not written through.
+fn copy_tree(source: &Path, dest: &Path, archive: bool, replace_links: bool) -> anyhow::Result<()> {
+    let meta =
+        std::fs::symlink_metadata(source).with_context(|| format!("stat {}", source.display()))?;
+    if let Ok(existing) = std::fs::symlink_metadata(dest)
+        && ((replace_links && existing.is_symlink())
+            || (!existing.is_dir() && meta.is_dir())
+            || (existing.is_dir() && !meta.is_dir()))
+    {
+        if existing.is_dir() {
+            std::fs::remove_dir_all(dest)
+        } else {
+            std::fs::remove_file(dest)
+        }
+        .with_context(|| format!("replace {}", dest.display()))?;
+    }
+    let file_type = meta.file_type();
+    if file_type.is_symlink() {
+        let link = std::fs::read_link(source)
+            .with_context(|| format!("read link {}", source.display()))?;
+        if std::fs::symlink_metadata(dest).is_ok() {
+            std::fs::remove_file(dest).with_context(|| format!("replace {}", dest.display()))?;
+        }
+        std::os::unix::fs::symlink(&link, dest)
+            .with_context(|| format!("symlink {}", dest.display()))?;
+    } else if file_type.is_dir() {
+        if !dest.is_dir() {
+            std::fs::create_dir(dest).with_context(|| format!("create {}", dest.display()))?;
+        }
+        let mut entries: Vec<_> = std::fs::read_dir(source)
+            .with_context(|| format!("read directory {}", source.display()))?
+            .collect::<Result<_, _>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            copy_tree(
+                &entry.path(),
+                &dest.join(entry.file_name()),
+                archive,
+                replace_links,
+            )?;
+        }
+        std::fs::set_permissions(dest, meta.permissions())?;
+    } else if file_type.is_file() {
+        std::fs::copy(source, dest)
+            .with_context(|| format!("copy {} to {}", source.display(), dest.display()))?;
+    } else {
+        // Devices, fifos and sockets are not copied (docker's tar would need root on both sides).
+        return Ok(());
+    }
+    if archive {
+        fchownat(
+            nix::fcntl::AT_FDCWD,
+            dest,
+            Some(Uid::from_raw(meta.uid())),
+            Some(Gid::from_raw(meta.gid())),
+            FchownatFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .with_context(|| format!("chown {}", dest.display()))?;
+    }
+    let mtime = TimeSpec::new(meta.mtime(), meta.mtime_nsec());
+    utimensat(
+        nix::fcntl::AT_FDCWD,
+        dest,
+        &mtime,
+        &mtime,
+        UtimensatFlags::NoFollowSymlink,
+    )
+    .with_context(|| format!("set times of {}", dest.display()))?;
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! The engine's state: the chapter 04 stores under one root, and what the
+//! commands do with them together (a container's layers, an image's size, a
+//! new image from a config).
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use anyhow::Context;
+use ch04_overlayfs::store::{
+    Container, ContainerStore, ContentStore, Image, ImageStore, LayerStore,
+};
+use ch04_overlayfs::{Digest, Mounted};
+use oci_spec::image::ImageConfiguration;
+
+/// The stores under the state root (`--root`, `DOCKYARD_ROOT`).
+#[derive(Debug)]
+pub struct Engine {
+    /// Blobs by digest: committed layers.
+    pub content: ContentStore,
+    /// Unpacked layers by chain ID.
+    pub layers: LayerStore,
+    /// Image configs and names.
+    pub images: ImageStore,
+    /// Containers: config, state, upper/work/merged.
+    pub containers: ContainerStore,
+}
+
+impl Engine {
+    /// Opens (creating if needed) every store under `root`.
+    pub fn open(root: &Path) -> anyhow::Result<Engine> {
+        let context = || format!("open the state root {}", root.display());
+        Ok(Engine {
+            content: ContentStore::open(root).with_context(context)?,
+            layers: LayerStore::open(root).with_context(context)?,
+            images: ImageStore::open(root).with_context(context)?,
+            containers: ContainerStore::open(root).with_context(context)?,
+        })
+    }
+
+    /// The image's layer directories, top first (overlayfs `lowerdir` order).
+    pub fn lower_dirs(&self, image: &Image) -> anyhow::Result<Vec<PathBuf>> {
+        match image.top_layer()? {
+            Some(top) => Ok(self.layers.lower_dirs(&top)?),
+            None => anyhow::bail!(
+                "image {} has no layers to make a root from",
+                image.id.short()
+            ),
+        }
+    }
+
+    /// The layers under container `container`, top first.
+    pub fn container_lowers(&self, container: &Container) -> anyhow::Result<Vec<PathBuf>> {
+        let image = self.images.get(&container.config.image.to_string())?;
+        self.lower_dirs(&image)
+    }
+
+    /// Mounts the container's root (its image's layers + its upper dir) on its
+    /// merged dir. The mount is made in a mount namespace of this process's own
+    /// (see [`private_mounts`]), so it disappears when the process ends however
+    /// it ends; the guard unmounts it sooner.
+    pub fn mount(&self, container: &Container) -> anyhow::Result<Mounted> {
+        private_mounts()?;
+        let overlay = container.overlay(self.container_lowers(container)?);
+        overlay
+            .mount(&container.merged_dir())
+            .with_context(|| format!("mount the root of container {}", container.short_id()))
+    }
+
+    /// Bytes the image's layers hold (each layer's tar size), as `docker images`
+    /// shows an image's size: shared layers are counted in every image.
+    pub fn image_size(&self, image: &Image) -> anyhow::Result<u64> {
+        Ok(match image.top_layer()? {
+            Some(top) => self.layers.stack(&top)?.iter().map(|l| l.size).sum(),
+            None => 0,
+        })
+    }
+
+    /// Stores `config` as an image (its layers already in the layer store),
+    /// names it `name` if given, and lets go of `holder`'s temporary hold on
+    /// its layers (the image holds them now).
+    pub fn put_image(
+        &self,
+        config: &ImageConfiguration,
+        name: Option<&str>,
+        holder: Option<&str>,
+    ) -> anyhow::Result<Image> {
+        let bytes = serde_json::to_vec(config).context("serialize the image config")?;
+        let mut image = self.images.put(&self.layers, &bytes)?;
+        if let (Some(holder), Some(top)) = (holder, image.top_layer()?) {
+            self.layers.release(&top, holder)?;
+        }
+        if let Some(name) = name {
+            image.tags.push(self.images.tag(&image.id, name)?);
+        }
+        Ok(image)
+    }
+
+    /// Whether a container was made from image `id`.
+    pub fn image_in_use(&self, id: &Digest) -> anyhow::Result<Option<Container>> {
+        Ok(self
+            .containers
+            .list()?
+            .into_iter()
+            .find(|c| &c.config.image == id))
+    }
+}
+
+/// Moves this process, once, into a mount namespace of its own with private
+/// mounts (chapter 02's [`private_mount_namespace`]): the container roots the
+/// engine mounts are seen by it and its containers only, and the kernel
+/// unmounts them when the process exits, even by `kill -9`, so no overlay is
+/// ever left behind.
+///
+/// [`private_mount_namespace`]: ch02_namespaces::namespaces::private_mount_namespace
+fn private_mounts() -> anyhow::Result<()> {
+    static ONCE: Once = Once::new();
+    let mut result = Ok(());
+    ONCE.call_once(|| {
+        result = ch02_namespaces::namespaces::private_mount_namespace()
+            .context("a private mount namespace (mounting needs root)");
+    });
+    result
+}
+
+/// Bytes the regular files under `dir` hold (what a container's upper dir
+/// adds, `docker ps -s`'s SIZE).
+pub fn dir_size(dir: &Path) -> anyhow::Result<u64> {
+    let mut total = 0;
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("read directory {}", dir.display()))?
+        {
+            let entry = entry?;
+            let meta = entry.metadata()?;
+            if meta.is_dir() {
+                todo.push(entry.path());
+            } else if meta.is_file() {
+                total += meta.len();
+            }
+        }
+    }
+    Ok(total)
+}
