@@ -361,10 +361,7 @@ fn network(command: NetworkCommand, networks: &Networks) -> anyhow::Result<()> {
             }
         }
         NetworkCommand::Ls => {
-            println!(
-                "{:<14} {:<20} {:<8} {}",
-                "NETWORK ID", "NAME", "DRIVER", "SCOPE"
-            );
+            println!("{:<14} {:<20} {:<8} SCOPE", "NETWORK ID", "NAME", "DRIVER");
             for n in networks.list()? {
                 let id = n["Id"].as_str().unwrap_or_default();
                 println!(
