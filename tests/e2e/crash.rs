@@ -57,6 +57,23 @@ fn kill_9_during_import_leaves_readable_stores() {
     }
     sandbox.ok(&["import", tar.to_str().unwrap(), "big"]);
     assert!(sandbox.ok(&["images"]).contains("big "));
+    // What the killed imports left (layers no image holds) goes with a prune.
+    sandbox.ok(&["image", "prune", "-f"]);
+    assert_eq!(layers(&sandbox), 1);
+}
+
+/// How many layers the sandbox's layer store holds.
+fn layers(sandbox: &Sandbox) -> usize {
+    std::fs::read_dir(sandbox.root().join("layers"))
+        .unwrap()
+        .filter(|e| {
+            !e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with('.')
+        })
+        .count()
 }
 
 #[test]
@@ -82,4 +99,6 @@ fn kill_9_during_commit_leaves_readable_stores() {
     sandbox.ok(&["commit", "fat", "snapshot"]);
     assert!(sandbox.ok(&["images"]).contains("snapshot "));
     assert!(sandbox.ok(&["ps", "-a"]).contains("fat"));
+    sandbox.ok(&["image", "prune", "-f"]);
+    assert_eq!(layers(&sandbox), 2, "busybox's layer and the commit's");
 }

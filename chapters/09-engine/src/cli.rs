@@ -356,4 +356,7 @@ pub struct DfArgs {
     /// Show detailed information on space usage.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Format output using a Go template, or `table`, or `json`.
+    #[arg(long, conflicts_with = "verbose")]
+    pub format: Option<String>,
 }

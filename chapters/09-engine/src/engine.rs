@@ -12,6 +12,9 @@ use ch04_overlayfs::store::{
 use ch04_overlayfs::{Digest, Mounted};
 use oci_spec::image::ImageConfiguration;
 
+/// How [`Engine::temporary_holder`] names start.
+const PENDING: &str = "pending-";
+
 /// The stores under the state root (`--root`, `DOCKYARD_ROOT`).
 #[derive(Debug)]
 pub struct Engine {
@@ -93,6 +96,37 @@ impl Engine {
             image.tags.push(self.images.tag(&image.id, name)?);
         }
         Ok(image)
+    }
+
+    /// A name for the hold an `import` or `commit` keeps on its new layers
+    /// until the image takes over: `pending-PID`, so that a hold whose process
+    /// died (`kill -9` between the two) can be told apart and let go.
+    pub fn temporary_holder() -> String {
+        format!("{PENDING}{}", std::process::id())
+    }
+
+    /// Lets go of the holds that `kill -9`ed imports and commits left, and
+    /// removes the layers no one holds then.
+    pub fn release_stale_holds(&self) -> anyhow::Result<()> {
+        for layer in self.layers.list()? {
+            let chain = &layer.chain_id;
+            // A release removes the layers under it that no one else holds.
+            if !self.layers.contains(chain) {
+                continue;
+            }
+            for holder in self.layers.holders(chain)? {
+                let pid = holder
+                    .strip_prefix(PENDING)
+                    .and_then(|p| p.parse::<u32>().ok());
+                let dead =
+                    pid.is_some_and(|pid| !Path::new("/proc").join(pid.to_string()).exists());
+                if dead && self.layers.contains(chain) {
+                    self.layers.release(chain, &holder)?;
+                }
+            }
+        }
+        self.layers.prune()?;
+        Ok(())
     }
 
     /// Whether a container was made from image `id`.

@@ -254,7 +254,7 @@ pub fn commit(root: &Path, args: CommitArgs) -> anyhow::Result<i32> {
         args.message.clone(),
         args.author.clone(),
     )?;
-    let holder = format!("commit-{}", container.config.id);
+    let holder = Engine::temporary_holder();
     let blob = engine.content.open_blob(&layer.digest, Some(layer.size))?;
     let parent = image.top_layer()?;
     engine

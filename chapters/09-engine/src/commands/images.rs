@@ -45,7 +45,7 @@ pub fn import(root: &Path, args: ImportArgs) -> anyhow::Result<i32> {
     };
     // Until the image exists, a hold of our own keeps the new layer from being
     // taken for a leftover; put_image hands it over to the image.
-    let holder = format!("import-{}", ch04_overlayfs::store::names::new_id());
+    let holder = Engine::temporary_holder();
     let layer = engine.layers.create(None, source, None, &holder)?;
     // docker's CLI sends a file as stdin, so the daemon writes "Imported from -".
     let from = if args.source.contains("://") {
@@ -307,7 +307,9 @@ pub fn prune(root: &Path, args: ImagePruneArgs) -> anyhow::Result<i32> {
     }
     let engine = Engine::open(root)?;
     let mut lines = Vec::new();
-    let mut reclaimed = 0;
+    let before = layer_bytes(&engine)?;
+    engine.release_stale_holds()?;
+    let mut reclaimed = before - layer_bytes(&engine)?;
     for image in engine.images.list()? {
         if (!args.all && !image.tags.is_empty()) || engine.image_in_use(&image.id)?.is_some() {
             continue;

@@ -119,7 +119,7 @@ pub fn df(root: &Path, args: DfArgs) -> anyhow::Result<i32> {
             ("Type", "TYPE"),
         ];
         let default = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}";
-        print_table(None, default, columns, &rows)?;
+        print_table(args.format.as_deref(), default, columns, &rows)?;
         return Ok(0);
     }
 
