@@ -541,3 +541,17 @@ fn teardown_after_a_crash_removes_everything_and_can_run_twice() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn container_mode_shares_another_namespace() {
+    testkit::require_root!();
+    let lab = Lab::new("ch05-shared", 10);
+    let outside = OutsideHost::new(10);
+    let shared = format!("container:/run/netns/{}", outside.netns);
+    snapshot(
+        "network_container",
+        &mut lab.run(&["--network", &shared, "ip", "-4", "addr", "show", "dyo10p"]),
+        &[(&testkit::regex_escape(&outside.netns), "[NETNS]")],
+    );
+    lab.assert_no_container_leftovers();
+}
