@@ -51,6 +51,13 @@ fn diff_commit_and_run_the_committed_image() {
     ]);
     snapshot_text("commit", transcript, sandbox.redactions());
     assert_aligned(&sandbox.ok(&["history", "committed:v1"]));
+    // Each step of the history names the local image it made, as docker's does.
+    let ids = format!(
+        "{}{}",
+        sandbox.ok(&["images", "-q", "committed:v1"]),
+        sandbox.ok(&["images", "-q", "busybox"])
+    );
+    assert_eq!(sandbox.ok(&["history", "-q", "committed:v1"]), ids);
     assert!(
         sandbox.ok(&["ps", "-a", "--format", "{{.Names}}"]) == "changer\n",
         "run --rm removed its containers"

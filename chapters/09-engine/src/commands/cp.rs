@@ -161,3 +161,37 @@ fn copy_tree(source: &Path, dest: &Path, archive: bool, replace_links: bool) -> 
     .with_context(|| format!("set times of {}", dest.display()))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_paths_are_told_from_local_ones_as_docker_tells_them() {
+        assert_eq!(
+            split_container("web:/etc/passwd"),
+            Some(("web", "/etc/passwd"))
+        );
+        assert_eq!(split_container("web:"), Some(("web", "")));
+        assert_eq!(split_container("/tmp/a:b"), None);
+        assert_eq!(split_container("./a:b"), None);
+        assert_eq!(split_container("dir/a:b"), None);
+        assert_eq!(split_container("plain"), None);
+    }
+
+    #[test]
+    fn a_copy_lands_in_an_existing_directory_or_as_the_destination() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("file"), "").unwrap();
+        let t = |src: &str, dest: &Path, is_dir| target(Path::new(src), dest, is_dir, "shown");
+        assert_eq!(t("/etc/passwd", d, false).unwrap(), d.join("passwd"));
+        assert_eq!(t("/etc/.", d, true).unwrap(), d.to_path_buf());
+        assert_eq!(t("/etc", &d.join("new"), true).unwrap(), d.join("new"));
+        assert_eq!(
+            t("/etc/passwd", &d.join("file"), false).unwrap(),
+            d.join("file")
+        );
+        assert!(t("/etc", &d.join("file"), true).is_err());
+    }
+}

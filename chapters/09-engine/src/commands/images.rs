@@ -9,7 +9,7 @@ use ch04_overlayfs::Digest;
 use ch04_overlayfs::store::Image;
 use ch04_overlayfs::store::images::normalize_name;
 use oci_spec::image::{
-    HistoryBuilder, ImageConfiguration, ImageConfigurationBuilder, RootFsBuilder,
+    History, HistoryBuilder, ImageConfiguration, ImageConfigurationBuilder, RootFsBuilder,
 };
 
 use crate::change;
@@ -360,8 +360,10 @@ pub fn history(root: &Path, args: HistoryArgs) -> anyhow::Result<i32> {
     };
     layers.reverse();
     let mut layers = layers.into_iter();
+    let history = image.config.history().clone().unwrap_or_default();
+    let ancestors = engine.images.list()?;
     let mut rows = Vec::new();
-    for entry in image.config.history().clone().unwrap_or_default() {
+    for (i, entry) in history.iter().enumerate() {
         let size = match entry.empty_layer() {
             Some(true) => 0,
             _ => layers.next().map_or(0, |l| l.size),
@@ -391,14 +393,17 @@ pub fn history(root: &Path, args: HistoryArgs) -> anyhow::Result<i32> {
                 }),
             ),
             ("CreatedSince", Value::Str(human::ago(created))),
-            ("ID", Value::Str("<missing>".into())),
+            (
+                "ID",
+                Value::Str(match ancestor(&image, &history[..=i], &ancestors) {
+                    Some(id) => show_id(id, args.no_trunc),
+                    None => "<missing>".into(),
+                }),
+            ),
             ("Size", Value::Str(human::size(size, 3))),
         ]));
     }
     rows.reverse();
-    if let Some(Value::Object(fields)) = rows.first_mut() {
-        fields[4].1 = Value::Str(show_id(&image.id, args.no_trunc));
-    }
     if args.quiet {
         for row in &rows {
             println!("{}", Template::parse("{{.ID}}")?.render(row)?);
@@ -408,6 +413,26 @@ pub fn history(root: &Path, args: HistoryArgs) -> anyhow::Result<i32> {
     let default = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
     print_table(args.format.as_deref(), default, HISTORY_COLUMNS, &rows)?;
     Ok(0)
+}
+
+/// The image whose history is `history` (a prefix of `image`'s) and whose
+/// layers are the ones those entries made: `image` itself for its whole
+/// history, else the local image it was committed from, if it is still here
+/// (docker shows `<missing>` for a step no local image stands for).
+fn ancestor<'a>(image: &'a Image, history: &[History], images: &'a [Image]) -> Option<&'a Digest> {
+    let layers = history
+        .iter()
+        .filter(|h| h.empty_layer() != Some(true))
+        .count();
+    let diff_ids = image.config.rootfs().diff_ids();
+    std::iter::once(image)
+        .chain(images)
+        .find(|other| {
+            other.config.history().as_deref() == Some(history)
+                && other.config.rootfs().diff_ids().as_slice()
+                    == diff_ids.get(..layers).unwrap_or(&[])
+        })
+        .map(|other| &other.id)
 }
 
 /// docker's `Ellipsis`: at most `max` characters, the last one `…` if cut.
@@ -532,4 +557,26 @@ pub fn child_config(
     history.push(entry.build()?);
     child.set_history(Some(history));
     Ok(child)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_filters_take_wildcards() {
+        assert!(glob("busybox", "busybox"));
+        assert!(glob("busy*", "busybox"));
+        assert!(glob("*:latest", "busybox:latest"));
+        assert!(glob("b*x:*", "busybox:1.0"));
+        assert!(!glob("busy", "busybox"));
+        assert!(!glob("*:1.0", "busybox:latest"));
+    }
+
+    #[test]
+    fn long_text_is_cut_with_an_ellipsis() {
+        assert_eq!(ellipsis("short", 45), "short");
+        assert_eq!(ellipsis("sh -c echo hello", 10), "sh -c ech…");
+        assert_eq!(ellipsis("0123456789", 10), "0123456789");
+    }
 }

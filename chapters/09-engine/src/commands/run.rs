@@ -169,3 +169,37 @@ fn run_rootfs(rootfs: &Path, args: CreateArgs) -> anyhow::Result<i32> {
     }
     Ok(exit.code)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_defaults_merge_with_flags_as_docker_merges_them() {
+        let mut config = Config::default();
+        config.set_entrypoint(Some(vec!["/bin/app".into()]));
+        config.set_cmd(Some(vec!["--serve".into()]));
+        config.set_env(Some(vec!["A=image".into(), "B=image".into()]));
+        config.set_working_dir(Some("/srv".into()));
+        let flags = spec::RunFlags {
+            env: vec!["A=flag".into()],
+            ..Default::default()
+        };
+        let merged = run_flags(&flags, &config, &[], "0123456789ab");
+        assert_eq!(merged.args, ["/bin/app", "--serve"]);
+        assert_eq!(merged.env, ["A=image", "B=image", "A=flag"]);
+        assert_eq!(merged.workdir.as_deref(), Some("/srv"));
+        assert_eq!(merged.hostname.as_deref(), Some("0123456789ab"));
+        assert_eq!(merged.user, None);
+
+        let flags = spec::RunFlags {
+            workdir: Some("/tmp".into()),
+            hostname: Some("web".into()),
+            ..Default::default()
+        };
+        let merged = run_flags(&flags, &config, &["--check".into()], "0123456789ab");
+        assert_eq!(merged.args, ["/bin/app", "--check"]);
+        assert_eq!(merged.workdir.as_deref(), Some("/tmp"));
+        assert_eq!(merged.hostname.as_deref(), Some("web"));
+    }
+}
