@@ -63,12 +63,21 @@ pub fn command(container: &Container, no_trunc: bool) -> String {
     format!("{shown:?}")
 }
 
-/// One container as a `docker ps` row.
-pub fn row(container: &Container, no_trunc: bool, size: Option<u64>) -> Value {
-    let state = match container.state.status {
+/// The state word of `docker ps --format '{{.State}}'` and `-f status=`.
+fn state_word(container: &Container) -> &'static str {
+    match container.state.status {
         Status::Created => "created",
         Status::Running => "running",
         Status::Exited => "exited",
+    }
+}
+
+/// One container as a `docker ps` row; `size` is (what its upper dir holds,
+/// that plus its image), as `ps -s` shows "12B (virtual 4.26MB)".
+fn row(container: &Container, no_trunc: bool, size: Option<(u64, u64)>) -> Value {
+    let size = match size {
+        Some((rw, all)) => format!("{} (virtual {})", human::size(rw, 3), human::size(all, 3)),
+        None => "0B".into(),
     };
     let id = if no_trunc {
         container.config.id.as_str()
@@ -93,8 +102,8 @@ pub fn row(container: &Container, no_trunc: bool, size: Option<u64>) -> Value {
             "RunningFor",
             Value::Str(human::ago(container.config.created)),
         ),
-        ("Size", Value::Str(human::size(size.unwrap_or(0), 3))),
-        ("State", Value::Str(state.into())),
+        ("Size", Value::Str(size)),
+        ("State", Value::Str(state_word(container).into())),
         ("Status", Value::Str(status(container))),
     ])
 }
@@ -111,22 +120,14 @@ pub fn list(root: &Path, args: PsArgs) -> anyhow::Result<i32> {
             _ => anyhow::bail!("invalid filter '{filter}'"),
         }
     }
+    let status_filter = filters.iter().any(|(k, _)| *k == "status");
+    let latest = if args.latest { Some(1) } else { args.last };
     let mut rows = Vec::new();
     for container in engine.containers.list()? {
-        let state = row(&container, true, None);
-        let field = |name: &str| match &state {
-            Value::Object(fields) => fields
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.to_string())
-                .unwrap_or_default(),
-            _ => String::new(),
-        };
-        let running = container.state.status == Status::Running;
         let wanted = filters.iter().all(|(key, value)| match *key {
             "name" => container.config.name.contains(value.as_str()),
             "id" => container.config.id.starts_with(value.as_str()),
-            "status" => field("State") == *value,
+            "status" => state_word(&container) == value,
             _ => {
                 container.config.image_name == *value
                     || engine
@@ -135,12 +136,33 @@ pub fn list(root: &Path, args: PsArgs) -> anyhow::Result<i32> {
                         .is_ok_and(|i| i.id == container.config.image)
             }
         });
-        let status_filter = filters.iter().any(|(k, _)| *k == "status");
-        if wanted && (args.all || running || status_filter) {
-            rows.push(row(&container, args.no_trunc, None));
+        let running = container.state.status == Status::Running;
+        // -n and -l look at every container, as -a does.
+        if !wanted || !(args.all || running || status_filter || latest.is_some()) {
+            continue;
         }
+        if latest.is_some_and(|n| rows.len() >= n) {
+            break;
+        }
+        let size = match args.size {
+            true => {
+                let rw = dir_size(&container.upper_dir())?;
+                let image = engine.images.get(&container.config.image.to_string());
+                let base = match image {
+                    Ok(image) => engine.image_size(&image)?,
+                    Err(_) => 0,
+                };
+                Some((rw, rw + base))
+            }
+            false => None,
+        };
+        rows.push(row(&container, args.no_trunc, size));
     }
-    let default = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+    let default = if args.size {
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}"
+    } else {
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+    };
     let format = if args.quiet {
         Some("{{.ID}}")
     } else {
