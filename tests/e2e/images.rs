@@ -153,6 +153,8 @@ fn import_reads_stdin_and_urls_and_applies_changes() {
         ],
         &["import", "--change", "FROB x", "-", "bad"],
         &["import", "/nonexistent.tar"],
+        &["image", "prune", "-a", "-f"],
+        &["images", "-a"],
     ]);
     snapshot_text("import", transcript, sandbox.redactions());
 }
