@@ -292,3 +292,36 @@ fn system_df_counts_shared_layers_once() {
     let transcript = sandbox.transcripts(&[&["system", "df"], &["system", "df", "-v"]]);
     snapshot_text("system_df", transcript, sandbox.redactions());
 }
+
+#[test]
+fn a_running_container_is_up_and_removed_only_with_force() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-rm-force");
+    let mut runner = sandbox
+        .cmd(&["run", "--name", "long", "busybox", "sleep", "60"])
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while sandbox.ok(&["ps", "-q"]).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the container never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let transcript = sandbox.transcripts(&[
+        &["ps", "--format", "{{.Names}} {{.State}} {{.Status}}"],
+        &["rm", "long"],
+        &["rm", "-f", "long"],
+        &["ps", "-a"],
+    ]);
+    let mut settings = sandbox.redactions();
+    settings.add_filter(r"\bUp (Less than a second|\d+ seconds?)\b", "Up [TIME]");
+    snapshot_text("rm_force", transcript, settings);
+    let status = runner.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(137),
+        "run exits as its container did: SIGKILL"
+    );
+}

@@ -3,10 +3,12 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use ch04_overlayfs::commit::{commit as commit_layer, write_tar};
-use ch04_overlayfs::store::{Container, Status};
+use ch04_overlayfs::store::{Container, ContainerError, Status};
+use nix::sys::signal::Signal;
 
 use crate::change;
 use crate::cli::{CommitArgs, DiffArgs, ExportArgs, PruneArgs, PsArgs, RmArgs};
@@ -180,14 +182,20 @@ pub fn remove(root: &Path, args: RmArgs) -> anyhow::Result<i32> {
     for reference in &args.containers {
         let result = (|| {
             let container = engine.containers.get(reference)?;
-            if container.state.status == Status::Running && !args.force {
-                anyhow::bail!(
-                    "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
-                    container.config.name
-                );
+            if container.state.status == Status::Running {
+                if !args.force {
+                    anyhow::bail!(
+                        "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
+                        container.config.name
+                    );
+                }
+                kill(&engine, &container)?;
             }
-            engine.containers.remove(&container.config.id)?;
-            anyhow::Ok(())
+            match engine.containers.remove(&container.config.id) {
+                // Its `run --rm` removed it as it exited.
+                Err(ContainerError::NotFound(_)) => Ok(()),
+                result => Ok(result?),
+            }
         })();
         match result {
             Ok(()) => println!("{reference}"),
@@ -198,6 +206,52 @@ pub fn remove(root: &Path, args: RmArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(code)
+}
+
+/// Kills a running container (SIGKILL to every process in its cgroup) and
+/// waits for the `run` in charge of it to record the exit, as `rm -f` does.
+/// A container whose `run` died with it (`kill -9`) has no process left and
+/// is taken as exited at once.
+fn kill(engine: &Engine, container: &Container) -> anyhow::Result<()> {
+    let cgroup_path = container
+        .config
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().clone())
+        .unwrap_or_default();
+    let cgroup = match (cgroup_path.parent(), cgroup_path.file_name()) {
+        (Some(parent), Some(name)) => ch03_cgroups::Hierarchy::system()?
+            .open(
+                parent.to_string_lossy().trim_start_matches('/'),
+                &name.to_string_lossy(),
+            )
+            .ok(),
+        _ => None,
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        // Once its processes are gone, the run in charge removes the cgroup.
+        let pids = cgroup
+            .as_ref()
+            .and_then(|c| c.pids().ok())
+            .unwrap_or_default();
+        for pid in &pids {
+            let _ = nix::sys::signal::kill(*pid, Signal::SIGKILL);
+        }
+        match engine.containers.get(&container.config.id) {
+            Ok(now) if now.state.status == Status::Running && !pids.is_empty() => {}
+            Ok(_) | Err(ContainerError::NotFound(_)) => return Ok(()),
+            Err(err) => return Err(err.into()),
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!(
+                "container {} did not exit after SIGKILL",
+                container.short_id()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// `container prune`: removes every container that is not running.
