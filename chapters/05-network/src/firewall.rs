@@ -78,6 +78,7 @@ type Result<T> = std::result::Result<T, FirewallError>;
 /// The host-wide lock for dockyard's firewall changes.
 const LOCK: &str = "/run/dockyard-firewall.lock";
 
+// ANCHOR: chains
 /// Each of dockyard's chains, its table, and the rule that jumps to it.
 const CHAINS: [(&str, &str, &str, &[&str]); 6] = [
     (
@@ -97,6 +98,7 @@ const CHAINS: [(&str, &str, &str, &[&str]); 6] = [
     ("filter", "DOCKYARD", "DOCKYARD-FORWARD", &[]),
     ("filter", "DOCKYARD-INPUT", "INPUT", &[]),
 ];
+// ANCHOR_END: chains
 
 /// dockyard's firewall, changed while the host-wide lock is held.
 #[derive(Debug)]
@@ -194,6 +196,7 @@ impl Firewall {
     }
 }
 
+// ANCHOR: network_rules
 /// A network's rules, as (table, chain, rule).
 fn network_rules(bridge: &str, subnet: Subnet) -> Vec<(&'static str, &'static str, String)> {
     vec![
@@ -233,7 +236,9 @@ fn network_rules(bridge: &str, subnet: Subnet) -> Vec<(&'static str, &'static st
         ),
     ]
 }
+// ANCHOR_END: network_rules
 
+// ANCHOR: port_rules
 /// A published port's rules, as (table, chain, rule).
 fn port_rules(
     bridge: &str,
@@ -264,11 +269,13 @@ fn port_rules(
         ),
     ]
 }
+// ANCHOR_END: port_rules
 
 fn words(rule: &str) -> Vec<&str> {
     rule.split_whitespace().collect()
 }
 
+// ANCHOR: ensure
 /// Appends `rule` to `chain` unless `iptables -C` finds it there.
 fn ensure(table: &str, chain: &str, rule: &[&str]) -> Result<()> {
     let mut check = vec!["-t", table, "-C", chain];
@@ -280,6 +287,7 @@ fn ensure(table: &str, chain: &str, rule: &[&str]) -> Result<()> {
     add.extend(rule);
     run(&add)
 }
+// ANCHOR_END: ensure
 
 /// Deletes `rule` from `chain` as long as `iptables -C` finds it.
 fn remove(table: &str, chain: &str, rule: &[&str]) -> Result<()> {

@@ -66,6 +66,7 @@ impl Pool {
         })
     }
 
+    // ANCHOR: allocate
     /// An address for a new endpoint: `wanted` if it is free and in the subnet
     /// (docker lets `--ip` lie outside `--ip-range`), else the lowest free address
     /// of the range. `held` are the addresses the network's endpoints hold.
@@ -74,6 +75,7 @@ impl Pool {
         held: &[Ipv4Addr],
         wanted: Option<Ipv4Addr>,
     ) -> Result<Ipv4Addr, IpamError> {
+        // LAB: return `wanted` if it is in self.subnet, is not the subnet's network or broadcast address (those two are reserved only when the prefix is below 31), and is neither self.gateway nor in `held` (errors: IpamError::NotInSubnet, then IpamError::InUse); without `wanted`, return the lowest address of self.range (network() to broadcast(), as u32) that is not reserved, not the gateway and not held, or IpamError::Exhausted(self.range)
         // The network and broadcast addresses are no host's (a /31 or /32 has neither).
         let reserved = |ip: Ipv4Addr| {
             self.subnet.prefix() < 31
@@ -94,16 +96,22 @@ impl Pool {
             .map(Ipv4Addr::from)
             .find(|&ip| !reserved(ip) && !taken(ip))
             .ok_or(IpamError::Exhausted(self.range))
+        // LAB: END
     }
+    // ANCHOR_END: allocate
 }
 
+// ANCHOR: mac_for
 /// The MAC address docker derives from an IPv4 address: `02:42` (a locally
 /// administered, unicast prefix) then the four bytes of the address, so
 /// 172.17.0.2 is `02:42:ac:11:00:02`, unique wherever the address is.
 pub fn mac_for(ip: Ipv4Addr) -> [u8; 6] {
+    // LAB: the six bytes 0x02, 0x42, then the address's four octets (Ipv4Addr::octets) in order
     let [a, b, c, d] = ip.octets();
     [0x02, 0x42, a, b, c, d]
+    // LAB: END
 }
+// ANCHOR_END: mac_for
 
 /// `02:42:ac:11:00:02`, as `ip link` shows a MAC.
 pub fn format_mac(mac: [u8; 6]) -> String {

@@ -78,6 +78,7 @@ impl Netlink {
         })
     }
 
+    // ANCHOR: request
     /// Sends one request and reads until its acknowledgement; returns the
     /// messages the kernel sent before it (a `GET` request's answer).
     fn request(
@@ -133,6 +134,7 @@ impl Netlink {
             }
         }
     }
+    // ANCHOR_END: request
 
     /// The index of the link named `name`, or `None` if there is none.
     pub fn link_index(&mut self, name: &str) -> Result<Option<u32>> {
@@ -177,6 +179,7 @@ impl Netlink {
         self.create(message, &format!("create bridge {name}"))
     }
 
+    // ANCHOR: add_veth
     /// Creates a veth pair (veth(4)): `host` stays here, `peer` is created
     /// directly inside the network namespace `netns`, so it never exists
     /// under its name (`eth0`) on the host, where that name may be taken.
@@ -197,6 +200,7 @@ impl Netlink {
         ]));
         self.create(message, &format!("create veth pair {host}/{peer}"))
     }
+    // ANCHOR_END: add_veth
 
     /// `RTM_NEWLINK` with `NLM_F_EXCL`: false when the name exists already.
     fn create(&mut self, message: LinkMessage, what: &str) -> Result<bool> {
@@ -332,6 +336,7 @@ impl Netlink {
     }
 }
 
+// ANCHOR: in_netns
 /// Runs `work` with a netlink socket opened inside the network namespace
 /// `netns` (an open `/proc/PID/ns/net`), as `ip netns exec` or `nsenter --net`
 /// would. setns(2) changes the namespace of the calling *thread* only, so a
@@ -357,3 +362,4 @@ pub fn in_netns<T: Send>(
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
 }
+// ANCHOR_END: in_netns

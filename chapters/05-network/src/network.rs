@@ -189,6 +189,7 @@ impl NetworkMode {
         }
     }
 
+    // ANCHOR: join
     /// For `container:`, moves the calling thread into that container's network
     /// namespace with setns(2), so the container the runner makes next shares it
     /// (nsenter(1) does the same). Call it before other threads are started.
@@ -208,6 +209,7 @@ impl NetworkMode {
         nix::sched::setns(&netns, nix::sched::CloneFlags::CLONE_NEWNET)
             .map_err(|errno| io("setns(2)")(errno.into()))
     }
+    // ANCHOR_END: join
 }
 
 /// `network create`'s options.
@@ -483,6 +485,7 @@ impl Networks {
         })
     }
 
+    // ANCHOR: connect
     /// Step 2 of 3: plumbs the prepared container whose init is `pid` (chapter
     /// 02's set-up hook): bridge, veth pair, `eth0`'s MAC, address and default
     /// route inside, and the published ports' rules.
@@ -503,6 +506,7 @@ impl Networks {
                 .ok_or_else(|| NetworkError::NotFound(endpoint.network.clone()))?;
             plumb_bridge(&mut nl, &firewall, network)?;
             let inside = format!("eth{i}");
+            // LAB: create the veth pair endpoint.veth/inside with `inside` made directly in the container's namespace (nl.add_veth with &netns and pid), plug endpoint.veth into network.bridge (nl.set_master) and bring it up (nl.set_up); then, in the container's namespace (netlink::in_netns(&netns, &path.display().to_string(), |nl| ...)), give `inside` its MAC (ipam::parse_mac(&endpoint.mac), else ipam::mac_for(endpoint.ip)), the address endpoint.ip with network.subnet.prefix(), bring it up, and for the first endpoint only (i == 0) add the default route via network.gateway; last, publish each of endpoint.ports (firewall.publish with the bridge and the address)
             nl.add_veth(&endpoint.veth, &inside, &netns, pid)?;
             nl.set_master(&endpoint.veth, &network.bridge)?;
             nl.set_up(&endpoint.veth)?;
@@ -527,10 +531,13 @@ impl Networks {
                 );
                 firewall.publish(&network.bridge, ip, port)?;
             }
+            // LAB: END
         }
         Ok(container.endpoints.clone())
     }
+    // ANCHOR_END: connect
 
+    // ANCHOR: teardown
     /// Step 3 of 3: removes everything the container was given (veth, rules,
     /// addresses, files, its record), from the persisted state alone. Running it
     /// again, or for a container never prepared, does nothing.
@@ -566,6 +573,7 @@ impl Networks {
             Ok(())
         })
     }
+    // ANCHOR_END: teardown
 
     /// Removes everything this state directory made: every container's network,
     /// every network's rules and bridge (the default one too), their records;
@@ -585,6 +593,7 @@ impl Networks {
         Ok(Firewall::lock()?.remove_chains_if_unused()?)
     }
 
+    // ANCHOR: refresh_hosts
     /// Rewrites /etc/hosts of every container on `network` (and only its own
     /// entries for the default bridge, which resolves no names).
     fn refresh_hosts(&self, state: &State, network: &str) -> Result<()> {
@@ -619,6 +628,7 @@ impl Networks {
         }
         Ok(())
     }
+    // ANCHOR_END: refresh_hosts
 }
 
 /// Each container on `network` with its endpoint there.
@@ -678,6 +688,7 @@ fn check_overlap(state: &State, record: &NetworkRecord) -> Result<()> {
     }
 }
 
+// ANCHOR: plumb_bridge
 /// Makes a network's bridge (if missing) with its gateway address, up, and its NAT rules.
 fn plumb_bridge(nl: &mut Netlink, firewall: &Firewall, network: &NetworkRecord) -> Result<()> {
     nl.add_bridge(&network.bridge)?;
@@ -686,6 +697,7 @@ fn plumb_bridge(nl: &mut Netlink, firewall: &Firewall, network: &NetworkRecord) 
     firewall.add_network(&network.bridge, network.subnet)?;
     Ok(())
 }
+// ANCHOR_END: plumb_bridge
 
 /// Removes a network's NAT rules and its bridge (and with it its address).
 fn unplumb_bridge(network: &NetworkRecord) -> Result<()> {

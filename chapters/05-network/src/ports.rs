@@ -77,6 +77,7 @@ pub struct PortRequest {
     pub proto: Proto,
 }
 
+// ANCHOR: parse_publish
 /// Parses one `-p` value into the ports it publishes (a range gives several).
 pub fn parse_publish(raw: &str) -> Result<Vec<PortRequest>, PortError> {
     let (ip, host, container) = split_parts(raw);
@@ -131,6 +132,7 @@ pub fn parse_publish(raw: &str) -> Result<Vec<PortRequest>, PortError> {
         })
         .collect())
 }
+// ANCHOR_END: parse_publish
 
 /// Parses an `--expose` value (`80`, `8000-8010`, `53/udp`): the ports `-P` publishes.
 pub fn parse_expose(raw: &str) -> Result<Vec<(u16, Proto)>, PortError> {
@@ -143,8 +145,10 @@ pub fn parse_expose(raw: &str) -> Result<Vec<(u16, Proto)>, PortError> {
         .collect())
 }
 
+// ANCHOR: split
 /// `ip:host:container` -> its three parts; an IPv6 ip keeps its colons.
 fn split_parts(raw: &str) -> (&str, &str, &str) {
+    // LAB: split on ':': one part is ("", "", it); two are ("", host, container); with more, the last two are host and container and everything before them (colons included, as in "[::1]") is the ip: slice raw rather than join
     let parts: Vec<&str> = raw.split(':').collect();
     let n = parts.len();
     match n {
@@ -155,23 +159,29 @@ fn split_parts(raw: &str) -> (&str, &str, &str) {
             (&raw[..ip_len], parts[n - 2], parts[n - 1])
         }
     }
+    // LAB: END
 }
 
 /// `80/udp` -> ("udp", "80"); `80` and `80/` -> ("tcp", "80").
 fn split_proto(raw: &str) -> (&str, &str) {
+    // LAB: return (proto, port): "80/udp" -> ("udp", "80"); no '/' or nothing after it -> ("tcp", the port)
     match raw.split_once('/') {
         None => ("tcp", raw),
         Some((port, "")) => ("tcp", port),
         Some((port, proto)) => (proto, port),
     }
+    // LAB: END
 }
 
 /// `80` -> (80, 80); `8000-8010` -> (8000, 8010); None if not ports or reversed.
 fn parse_range(text: &str) -> Option<(u16, u16)> {
+    // LAB: "80" -> Some((80, 80)); "8000-8010" -> Some((8000, 8010)); None when a side is not a u16 or the range is reversed
     let (start, end) = text.split_once('-').unwrap_or((text, text));
     let (start, end) = (start.parse::<u16>().ok()?, end.parse::<u16>().ok()?);
     (start <= end).then_some((start, end))
+    // LAB: END
 }
+// ANCHOR_END: split
 
 #[cfg(test)]
 mod tests {

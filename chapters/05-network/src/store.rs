@@ -150,6 +150,7 @@ impl Store {
         self.load()
     }
 
+    // ANCHOR: update
     /// Runs one transaction: locks, reads, lets `change` edit the state, writes
     /// it atomically if `change` succeeded, unlocks. `change` may do the work the
     /// records describe (it runs under the lock), so its errors are the caller's.
@@ -168,6 +169,7 @@ impl Store {
         }
         result
     }
+    // ANCHOR_END: update
 
     fn lock(&self) -> Result<Flock<File>, StoreError> {
         let path = self.dir.join("lock");

@@ -63,6 +63,7 @@ impl Subnet {
         other.prefix >= self.prefix && self.contains(other.network)
     }
 
+    // ANCHOR: hosts
     /// The addresses a host may use: all but the network and broadcast
     /// addresses (a /31 or /32 has no such reserved pair, RFC 3021).
     pub fn hosts(&self) -> impl Iterator<Item = Ipv4Addr> + use<> {
@@ -74,6 +75,7 @@ impl Subnet {
         };
         (first..=last).map(Ipv4Addr::from)
     }
+    // ANCHOR_END: hosts
 
     /// The first host address: docker's default gateway (`172.17.0.1`).
     pub fn first_host(&self) -> Ipv4Addr {
