@@ -129,6 +129,13 @@ impl Engine {
         Ok(())
     }
 
+    /// The lock the `run` in charge of a container holds for as long as it
+    /// runs it: whoever takes it knows that run has recorded the exit and let
+    /// go of the root (or died: the kernel drops a dead process's locks).
+    pub fn run_lock(container: &Container) -> PathBuf {
+        container.dir.join("run.lock")
+    }
+
     /// Whether a container was made from image `id`.
     pub fn image_in_use(&self, id: &Digest) -> anyhow::Result<Option<Container>> {
         Ok(self

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use ch04_overlayfs::commit::{commit as commit_layer, write_tar};
-use ch04_overlayfs::store::{Container, ContainerError, Status};
+use ch04_overlayfs::store::{Container, ContainerError, Status, StoreLock};
 use nix::sys::signal::Signal;
 
 use crate::change;
@@ -189,7 +189,7 @@ pub fn remove(root: &Path, args: RmArgs) -> anyhow::Result<i32> {
                         container.config.name
                     );
                 }
-                kill(&engine, &container)?;
+                kill(&container)?;
             }
             match engine.containers.remove(&container.config.id) {
                 // Its `run --rm` removed it as it exited.
@@ -209,10 +209,10 @@ pub fn remove(root: &Path, args: RmArgs) -> anyhow::Result<i32> {
 }
 
 /// Kills a running container (SIGKILL to every process in its cgroup) and
-/// waits for the `run` in charge of it to record the exit, as `rm -f` does.
-/// A container whose `run` died with it (`kill -9`) has no process left and
-/// is taken as exited at once.
-fn kill(engine: &Engine, container: &Container) -> anyhow::Result<()> {
+/// waits for the `run` in charge of it to record the exit and let go of its
+/// [`run_lock`](Engine::run_lock), as `rm -f` does. A container whose `run`
+/// died (`kill -9`) holds no lock, and is taken as exited at once.
+fn kill(container: &Container) -> anyhow::Result<()> {
     let cgroup_path = container
         .config
         .spec
@@ -220,29 +220,26 @@ fn kill(engine: &Engine, container: &Container) -> anyhow::Result<()> {
         .as_ref()
         .and_then(|l| l.cgroups_path().clone())
         .unwrap_or_default();
-    let cgroup = match (cgroup_path.parent(), cgroup_path.file_name()) {
-        (Some(parent), Some(name)) => ch03_cgroups::Hierarchy::system()?
-            .open(
-                parent.to_string_lossy().trim_start_matches('/'),
-                &name.to_string_lossy(),
-            )
-            .ok(),
-        _ => None,
+    let (Some(parent), Some(name)) = (cgroup_path.parent(), cgroup_path.file_name()) else {
+        anyhow::bail!("container {} has no cgroup to kill", container.short_id());
     };
+    let (parent, name) = (parent.to_string_lossy(), name.to_string_lossy());
+    let hierarchy = ch03_cgroups::Hierarchy::system()?;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        // Once its processes are gone, the run in charge removes the cgroup.
-        let pids = cgroup
-            .as_ref()
-            .and_then(|c| c.pids().ok())
+        // Its run makes the cgroup just after recording "running", and removes
+        // it once the processes are gone: look again each time.
+        let pids = hierarchy
+            .open(parent.trim_start_matches('/'), &name)
+            .and_then(|cgroup| cgroup.pids())
             .unwrap_or_default();
         for pid in &pids {
             let _ = nix::sys::signal::kill(*pid, Signal::SIGKILL);
         }
-        match engine.containers.get(&container.config.id) {
-            Ok(now) if now.state.status == Status::Running && !pids.is_empty() => {}
-            Ok(_) | Err(ContainerError::NotFound(_)) => return Ok(()),
-            Err(err) => return Err(err.into()),
+        if !container.dir.exists()
+            || StoreLock::try_exclusive(&Engine::run_lock(container))?.is_some()
+        {
+            return Ok(());
         }
         if Instant::now() > deadline {
             anyhow::bail!(

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use ch02_namespaces::spec;
 use ch04_overlayfs::Mounted;
-use ch04_overlayfs::store::{Container, ContainerError, ImageError, State, Status};
+use ch04_overlayfs::store::{Container, ContainerError, ImageError, State, Status, StoreLock};
 use oci_spec::image::Config;
 
 use crate::cli::{CreateArgs, RunArgs};
@@ -19,6 +19,7 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<i32> {
     }
     let engine = Engine::open(root)?;
     let (container, mounted) = create_mounted(&engine, &args.create)?;
+    let running = StoreLock::exclusive(&Engine::run_lock(&container))?;
     let id = container.config.id.clone();
     let spec = &container.config.spec;
     let mut state = State {
@@ -52,6 +53,7 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<i32> {
     if args.rm {
         engine.containers.remove(&id)?;
     }
+    drop(running);
     let exit = result?;
     if let Some(message) = exit.oom_message() {
         eprintln!("dockyard: {message}");
