@@ -47,8 +47,8 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<i32> {
         Err(err) => err.exit_code(),
     });
     engine.containers.set_state(&id, &state)?;
-    // A lazy unmount (the guard's, MNT_DETACH) returns at once; a plain
-    // umount(2) of an overlay waits for it to be torn down, ~5 ms.
+    // The guard unmounts lazily (MNT_DETACH): gone from sight at once, torn
+    // down by the kernel when nothing uses it any more.
     drop(mounted);
     if args.rm {
         engine.containers.remove(&id)?;
