@@ -39,7 +39,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if !sh::is_root() {
         bail!("cargo xtask bench runs containers and needs root: run it as root");
     }
-    let packages = ["ch01-chroot", "ch03-cgroups", "ch04-overlayfs"];
+    let packages = ["ch01-chroot", "ch03-cgroups", "ch04-overlayfs", "dockyard"];
     sh::run(
         sh::cargo()
             .args(["build", "--quiet", "--release"])
@@ -59,6 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let bench_dir = sh::workspace().join("target/bench");
     fs::create_dir_all(&bench_dir)?;
     let layer = layer_300m(&bench_dir)?;
+    let engine_root = engine_root_with_busybox(&bench_dir, &bin("dockyard"), &fixtures.tar)?;
     let (ours, theirs) = (
         bench_dir.join("unpacked-ours"),
         bench_dir.join("unpacked-tar"),
@@ -119,6 +120,39 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             reset: None,
         },
         Row {
+            // The cost of layers: the image's overlay mounted, and the container
+            // recorded in the store, around the same chapter 03 container.
+            name: "dockyard run --rm busybox /bin/true",
+            baseline_name: "ch03-cgroups run --rootfs ROOTFS /bin/true",
+            command: [
+                vec![
+                    bin("dockyard"),
+                    "--root".into(),
+                    engine_root.display().to_string(),
+                ],
+                words(&[
+                    "run",
+                    "--rm",
+                    "--cgroup-parent",
+                    CGROUP_PARENT,
+                    "busybox",
+                    "/bin/true",
+                ]),
+            ]
+            .concat(),
+            baseline: [
+                vec![
+                    bin("ch03-cgroups"),
+                    "--cgroup-parent".into(),
+                    CGROUP_PARENT.into(),
+                ],
+                words(&["run", "--rootfs", &rootfs, "/bin/true"]),
+            ]
+            .concat(),
+            runs: args.runs / 4,
+            reset: None,
+        },
+        Row {
             name: "ch04-overlayfs unpack (300 MB layer)",
             baseline_name: "tar -xzf (300 MB layer)",
             command: vec![
@@ -144,7 +178,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "command", "min", "median"
     );
     let result = rows.iter().try_for_each(measure);
-    for dir in [&ours, &theirs] {
+    for dir in [&ours, &theirs, &engine_root] {
         let _ = fs::remove_dir_all(dir);
     }
     remove_cgroup_parent();
@@ -223,6 +257,21 @@ fn layer_300m(dir: &Path) -> anyhow::Result<PathBuf> {
     .context("make the 300 MB layer")?;
     fs::remove_dir_all(&tree)?;
     Ok(layer)
+}
+
+/// A fresh dockyard state root with the busybox fixture imported as `busybox`.
+fn engine_root_with_busybox(dir: &Path, dockyard: &str, tar: &Path) -> anyhow::Result<PathBuf> {
+    let root = dir.join("engine-root");
+    if root.exists() {
+        fs::remove_dir_all(&root)?;
+    }
+    let mut import = Command::new(dockyard);
+    import
+        .arg("--root")
+        .arg(&root)
+        .args(["import", "--change", r#"CMD ["sh"]"#]);
+    sh::run(import.arg(tar).arg("busybox:latest").stdout(Stdio::null()))?;
+    Ok(root)
 }
 
 fn remove_cgroup_parent() {
