@@ -1,0 +1,595 @@
+//! The supervisor on real containers: busybox run by chapter 03's
+//! `run_with_setup`, each test under a cgroup parent of its own.
+//!
+//! Like the engine, this test binary re-executes itself to become a
+//! supervisor: [`launch`] runs it again with `--exact shim_entry_point` and
+//! the scenario in an environment variable, and that test calls
+//! [`supervise`] with a runner over chapter 03 and a fake store that writes
+//! the events to `events.json` (atomically, as the engine's store must).
+
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use ch03_cgroups::{Exit, RunError};
+use dockyard_shim::logs::{self, LogConfig, ReadOptions, Stream, Tail};
+use dockyard_shim::supervise::{
+    self, AttachOptions, BoxError, Config, Event, Record, Runner, SupervisorInfo, WindowSize,
+    launch, supervise,
+};
+use serde::{Deserialize, Serialize};
+use testkit::{CgroupParent, fixtures};
+
+/// The scenario a re-executed test binary supervises.
+const SCENARIO_VAR: &str = "DOCKYARD_SHIM_TEST_SCENARIO";
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Scenario {
+    dir: PathBuf,
+    args: Vec<String>,
+    tty: bool,
+    open_stdin: bool,
+    stdin_once: bool,
+    restart: String,
+    log_opts: Vec<(String, String)>,
+    cgroup_parent: String,
+    size: Option<WindowSize>,
+}
+
+/// The supervisor's side: not a test of its own. Run by `cargo test`, it
+/// returns at once; re-executed by [`start`], it supervises the scenario and
+/// exits the process.
+#[test]
+fn shim_entry_point() {
+    let Ok(json) = std::env::var(SCENARIO_VAR) else {
+        return;
+    };
+    let scenario: Scenario = serde_json::from_str(&json).expect("scenario");
+    let flags = ch02_namespaces::spec::RunFlags {
+        args: scenario.args.clone(),
+        tty: scenario.tty,
+        hostname: Some("shim-test".into()),
+        ..Default::default()
+    };
+    let rootfs = fixtures::busybox_rootfs();
+    let spec = ch02_namespaces::spec::build(&flags, &rootfs).expect("spec");
+    let log = LogConfig::from_opts(
+        scenario
+            .log_opts
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    )
+    .expect("log opts");
+    let config = Config {
+        dir: scenario.dir.clone(),
+        log_path: scenario.dir.join("ctr-json.log"),
+        log,
+        tty: scenario.tty,
+        open_stdin: scenario.open_stdin,
+        stdin_once: scenario.stdin_once,
+        restart: scenario.restart.parse().expect("restart policy"),
+        restart_count: 0,
+        size: scenario.size,
+        ready: supervise::ready_fd_from_env(),
+    };
+    let mut runner = ChapterThree {
+        spec,
+        rootfs,
+        parent: scenario.cgroup_parent.clone(),
+        teardowns: scenario.dir.join("teardowns"),
+    };
+    let mut store = FakeStore {
+        path: scenario.dir.join("events.json"),
+        events: Vec::new(),
+        stop: scenario.dir.join("stopped-by-user"),
+    };
+    let code = match supervise(config, &mut runner, &mut store) {
+        Ok(_) => 0,
+        Err(err) => {
+            let _ = std::fs::write(scenario.dir.join("supervisor-error"), err.to_string());
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+/// The engine's runner, reduced to chapter 03 (no image store, no network).
+struct ChapterThree {
+    spec: oci_spec::runtime::Spec,
+    rootfs: PathBuf,
+    parent: String,
+    teardowns: PathBuf,
+}
+
+impl Runner for ChapterThree {
+    fn run(&mut self, started: &mut ch02_namespaces::Setup<'_>) -> Result<Exit, RunError> {
+        ch03_cgroups::run_with_setup(&self.spec, &self.rootfs, &self.parent, "ctr", started)
+    }
+
+    fn teardown(&mut self) -> Result<(), BoxError> {
+        let n: u32 = std::fs::read_to_string(&self.teardowns)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        ch04_overlayfs::io::write_atomic(&self.teardowns, format!("{}\n", n + 1).as_bytes())?;
+        Ok(())
+    }
+}
+
+/// The engine's store, reduced to a list of events in a JSON file.
+struct FakeStore {
+    path: PathBuf,
+    events: Vec<Event>,
+    stop: PathBuf,
+}
+
+impl Record for FakeStore {
+    fn record(&mut self, event: &Event) -> Result<(), BoxError> {
+        self.events.push(event.clone());
+        ch04_overlayfs::io::write_atomic(&self.path, &serde_json::to_vec(&self.events)?)?;
+        Ok(())
+    }
+
+    fn stopped_by_user(&mut self) -> bool {
+        self.stop.exists()
+    }
+}
+
+/// A supervised container of one test: its directory and cgroup parent.
+struct Shim {
+    dir: tempfile::TempDir,
+    info: SupervisorInfo,
+    pid: i32,
+    cgroup: CgroupParent,
+}
+
+/// Launches a supervisor for `scenario` as the engine would.
+fn start(test: &str, mut scenario: Scenario) -> Shim {
+    let cgroup = CgroupParent::new(test);
+    let dir = tempfile::Builder::new()
+        .prefix("shim")
+        .tempdir()
+        .expect("temp dir");
+    scenario.dir = dir.path().to_path_buf();
+    scenario.cgroup_parent = cgroup.name().to_string();
+    if scenario.restart.is_empty() {
+        scenario.restart = "no".into();
+    }
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        "shim_entry_point",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(SCENARIO_VAR, serde_json::to_string(&scenario).unwrap());
+    let pid = launch(cmd).expect("the container starts");
+    let info = SupervisorInfo::read(dir.path()).expect("supervisor.json");
+    Shim {
+        dir,
+        info,
+        pid,
+        cgroup,
+    }
+}
+
+impl Shim {
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn log(&self) -> PathBuf {
+        self.path().join("ctr-json.log")
+    }
+
+    /// Waits for the supervisor to end (it does once no restart is due).
+    fn wait(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.info.is_alive() {
+            assert!(Instant::now() < deadline, "the supervisor is still running");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let error = self.path().join("supervisor-error");
+        assert!(
+            !error.exists(),
+            "{}",
+            std::fs::read_to_string(error).unwrap()
+        );
+    }
+
+    fn events(&self) -> Vec<Event> {
+        serde_json::from_slice(&std::fs::read(self.path().join("events.json")).unwrap()).unwrap()
+    }
+
+    /// The events as a person reads them, without pids and times.
+    fn history(&self) -> String {
+        self.events()
+            .iter()
+            .map(|event| match event {
+                Event::Started { restart_count, .. } => {
+                    format!("started (restart count {restart_count})")
+                }
+                Event::Exited(exit) => format!(
+                    "exited with {} (restart count {}, OOM killed: {}){}",
+                    exit.code,
+                    exit.restart_count,
+                    exit.oom_killed,
+                    exit.error
+                        .as_ref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                ),
+                Event::Restarting {
+                    restart_count,
+                    delay,
+                } => format!("restarting in {delay:?} (restart count {restart_count})"),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn read_logs(&self, options: &ReadOptions) -> String {
+        let mut text = String::new();
+        logs::read(&self.log(), options, None, &mut |_, line| {
+            text.push_str(line);
+            Ok(())
+        })
+        .unwrap();
+        text
+    }
+}
+
+/// Nothing of the container is left: no process, no mount of its rootfs.
+fn assert_nothing_left(shim: &Shim) {
+    let gone = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(true)
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !gone(shim.pid) {
+        assert!(
+            Instant::now() < deadline,
+            "the container's init is still there"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(!shim.info.is_alive(), "the supervisor is still there");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let rootfs = fixtures::busybox_rootfs().display().to_string();
+    assert!(!mounts.contains(&rootfs), "a mount of the rootfs is left");
+    assert!(!shim.path().join(supervise::SOCKET).exists());
+    // The cgroup parent checks its own emptiness when it drops.
+}
+
+fn redactions() -> insta::Settings {
+    let mut settings = testkit::redactions();
+    settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[TIME]");
+    settings
+}
+
+fn sh(script: &str) -> Vec<String> {
+    vec!["sh".into(), "-c".into(), script.into()]
+}
+
+#[test]
+fn output_is_logged_in_json_file_format_and_read_back() {
+    testkit::require_root!();
+    let shim = start(
+        "shim-logs",
+        Scenario {
+            args: sh(
+                "for i in 1 2 3 4 5; do echo \"line $i\"; done; echo 'to <stderr> & back' >&2",
+            ),
+            ..Default::default()
+        },
+    );
+    shim.wait();
+    let raw = std::fs::read_to_string(shim.log()).unwrap();
+    let shape = regex_lite(&raw);
+    assert!(shape, "not docker's json-file lines:\n{raw}");
+    let tail = shim.read_logs(&ReadOptions {
+        tail: Tail::Last(2),
+        timestamps: true,
+        ..Default::default()
+    });
+    let stdout_only = shim.read_logs(&ReadOptions {
+        stderr: false,
+        ..Default::default()
+    });
+    let _guard = redactions().bind_to_scope();
+    insta::assert_snapshot!(format!(
+        "$ cat ctr-json.log\n{raw}\n$ dockyard logs --tail 2 -t ctr\n{tail}\n\
+         $ dockyard logs ctr 2>/dev/null\n{stdout_only}\n$ events\n{}",
+        shim.history()
+    ));
+    assert_nothing_left(&shim);
+}
+
+/// Each line is `{"log":"…\n","stream":"stdout|stderr","time":"…Z"}`.
+fn regex_lite(raw: &str) -> bool {
+    raw.lines().all(|line| {
+        let Some(rest) = line.strip_prefix("{\"log\":\"") else {
+            return false;
+        };
+        let Some((_, rest)) = rest.split_once("\\n\",\"stream\":\"") else {
+            return false;
+        };
+        let Some(rest) = rest
+            .strip_prefix("stdout\",\"time\":\"")
+            .or_else(|| rest.strip_prefix("stderr\",\"time\":\""))
+        else {
+            return false;
+        };
+        rest.ends_with("Z\"}") && rest.len() >= 23
+    })
+}
+
+#[test]
+fn rotation_keeps_max_file_files() {
+    testkit::require_root!();
+    let shim = start(
+        "shim-rotate",
+        Scenario {
+            args: sh("i=0; while [ $i -lt 300 ]; do echo \"line $i\"; i=$((i+1)); done"),
+            log_opts: vec![
+                ("max-size".into(), "2k".into()),
+                ("max-file".into(), "3".into()),
+            ],
+            ..Default::default()
+        },
+    );
+    shim.wait();
+    let mut files: Vec<String> = std::fs::read_dir(shim.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("ctr-json.log"))
+        .collect();
+    files.sort();
+    assert_eq!(files, ["ctr-json.log", "ctr-json.log.1", "ctr-json.log.2"]);
+    for file in &files {
+        let len = std::fs::metadata(shim.path().join(file)).unwrap().len();
+        assert!(len < 2000 + 100, "{file}: {len} bytes");
+    }
+    let text = shim.read_logs(&ReadOptions::default());
+    let numbers: Vec<u32> = text
+        .lines()
+        .map(|l| l.trim_start_matches("line ").parse().unwrap())
+        .collect();
+    assert_eq!(*numbers.last().unwrap(), 299);
+    assert!(
+        numbers.windows(2).all(|w| w[1] == w[0] + 1),
+        "lines are kept whole and in order"
+    );
+    assert!(numbers.len() < 300, "the oldest lines were rotated away");
+    assert_nothing_left(&shim);
+}
+
+#[test]
+fn attach_clients_come_and_go_and_send_stdin() {
+    testkit::require_root!();
+    let shim = start(
+        "shim-attach",
+        Scenario {
+            args: vec!["cat".into()],
+            open_stdin: true,
+            stdin_once: true,
+            ..Default::default()
+        },
+    );
+    let output_only = AttachOptions {
+        stdin: false,
+        stdout: true,
+        stderr: true,
+    };
+    // A client that leaves again changes nothing.
+    drop(supervise::attach(shim.path(), output_only).unwrap());
+    let mut watcher = supervise::attach(shim.path(), output_only).unwrap();
+    let mut client = supervise::attach(
+        shim.path(),
+        AttachOptions {
+            stdin: true,
+            ..output_only
+        },
+    )
+    .unwrap();
+    client.write_all(b"hello, supervisor\n").unwrap();
+    let frame = supervise::read_frame(&mut client).unwrap();
+    assert_eq!(
+        frame,
+        Some((Stream::Stdout, b"hello, supervisor\n".to_vec()))
+    );
+    assert_eq!(
+        supervise::read_frame(&mut watcher).unwrap(),
+        frame,
+        "every client sees the output"
+    );
+    // End of input: with stdin_once, cat reads end-of-file and exits.
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(supervise::read_frame(&mut client).unwrap(), None);
+    shim.wait();
+    assert_eq!(
+        shim.history(),
+        "started (restart count 0)\nexited with 0 (restart count 0, OOM killed: false)"
+    );
+    assert_eq!(
+        shim.read_logs(&ReadOptions::default()),
+        "hello, supervisor\n"
+    );
+    assert_nothing_left(&shim);
+}
+
+#[test]
+fn with_a_tty_a_resize_reaches_the_container() {
+    testkit::require_root!();
+    let shim = start(
+        "shim-tty",
+        Scenario {
+            args: sh("read line; stty size"),
+            tty: true,
+            open_stdin: true,
+            size: Some(WindowSize { rows: 24, cols: 80 }),
+            ..Default::default()
+        },
+    );
+    let mut client = supervise::attach(
+        shim.path(),
+        AttachOptions {
+            stdin: true,
+            stdout: true,
+            stderr: true,
+        },
+    )
+    .unwrap();
+    supervise::resize(shim.path(), WindowSize { rows: 33, cols: 99 }).unwrap();
+    client.write_all(b"go\n").unwrap();
+    let mut raw = Vec::new();
+    client.read_to_end(&mut raw).unwrap();
+    shim.wait();
+    let screen = String::from_utf8_lossy(&raw).replace('\r', "");
+    let logged = shim.read_logs(&ReadOptions::default()).replace('\r', "");
+    insta::assert_snapshot!(format!(
+        "$ dockyard run -it busybox sh -c 'read line; stty size'   # resized to 33x99, then: go\n{screen}\
+         $ dockyard logs ctr\n{logged}"
+    ));
+    assert_nothing_left(&shim);
+}
+
+#[test]
+fn on_failure_3_restarts_three_times() {
+    testkit::require_root!();
+    let shim = start(
+        "shim-restart",
+        Scenario {
+            args: sh("echo run; exit 3"),
+            restart: "on-failure:3".into(),
+            ..Default::default()
+        },
+    );
+    shim.wait();
+    let last = shim.events().into_iter().rev().find_map(|e| match e {
+        Event::Exited(exit) => Some(exit),
+        _ => None,
+    });
+    assert_eq!(last.map(|e| (e.code, e.restart_count)), Some((3, 3)));
+    let teardowns = std::fs::read_to_string(shim.path().join("teardowns")).unwrap();
+    assert_eq!(teardowns.trim(), "4", "one teardown per run");
+    let _guard = redactions().bind_to_scope();
+    insta::assert_snapshot!(format!(
+        "$ dockyard run -d --restart on-failure:3 busybox sh -c 'echo run; exit 3'\n\
+         $ events\n{}\n$ dockyard logs ctr\n{}",
+        shim.history(),
+        shim.read_logs(&ReadOptions::default())
+    ));
+    assert_nothing_left(&shim);
+}
+
+#[test]
+fn logs_follow_ends_with_the_run() {
+    testkit::require_root!();
+    let shim = start(
+        "shim-follow",
+        Scenario {
+            args: sh("for i in 1 2 3; do echo \"tick $i\"; sleep 0.2; done"),
+            ..Default::default()
+        },
+    );
+    let stop = supervise::watch_run(shim.path())
+        .unwrap()
+        .expect("a live supervisor");
+    let mut seen = Vec::new();
+    logs::read(
+        &shim.log(),
+        &ReadOptions {
+            follow: true,
+            ..Default::default()
+        },
+        Some(stop.as_fd()),
+        &mut |stream, line| {
+            seen.push((stream, line.to_string()));
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        seen,
+        [1, 2, 3].map(|i| (Stream::Stdout, format!("tick {i}\n")))
+    );
+    shim.wait();
+    assert_nothing_left(&shim);
+}
+
+#[test]
+fn a_killed_supervisor_is_seen_as_gone() {
+    testkit::require_root!();
+    let shim = start(
+        "shim-kill",
+        Scenario {
+            args: vec!["sleep".into(), "1000".into()],
+            ..Default::default()
+        },
+    );
+    assert!(shim.info.is_alive());
+    // What one more container costs is the supervisor's private memory; the
+    // rest of its RSS is the binary's pages, shared through the page cache
+    // (here a 70 MB debug test binary, libtest included; in production the
+    // engine binary, shared by every supervisor).
+    let kb = |file: &str, key: &str| -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/{file}", shim.info.pid))
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    };
+    let (rss, anon) = (kb("status", "VmRSS:"), kb("status", "RssAnon:"));
+    let private = kb("smaps_rollup", "Private_Clean:") + kb("smaps_rollup", "Private_Dirty:");
+    println!(
+        "supervisor memory: RSS {rss} kB, anonymous {anon} kB, private {private} kB, \
+         PSS {} kB",
+        kb("smaps_rollup", "Pss:")
+    );
+    assert!(anon < 8 * 1024, "supervisor anonymous memory {anon} kB");
+    assert!(private < 8 * 1024, "supervisor private memory {private} kB");
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(shim.info.pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while shim.info.is_alive() {
+        assert!(Instant::now() < deadline, "SIGKILL did not end it");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The store still says running (the last event is the start): the
+    // liveness check is what tells the engine to record the exit itself.
+    assert!(matches!(shim.events().last(), Some(Event::Started { .. })));
+    // The container's init had PR_SET_PDEATHSIG (chapter 02): it died too.
+    // What the engine then cleans up: the cgroup chapter 03 could not remove.
+    let hierarchy = ch03_cgroups::Hierarchy::system().unwrap();
+    let cgroup = hierarchy.open(shim.cgroup.name(), "ctr").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !cgroup.pids().unwrap_or_default().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the container outlived its supervisor"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    cgroup.remove().unwrap();
+    assert!(
+        supervise::watch_run(shim.path()).unwrap().is_none(),
+        "nobody listens on the attach socket"
+    );
+    std::fs::remove_file(shim.path().join(supervise::SOCKET)).unwrap();
+    assert_nothing_left(&shim);
+}
