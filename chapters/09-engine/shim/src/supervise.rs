@@ -36,6 +36,8 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use ch01_chroot::explain;
@@ -265,7 +267,10 @@ pub enum Ready {
 }
 
 // ANCHOR: launch
-/// Starts a supervisor and returns once it says the container started: runs
+/// Starts a supervisor and returns the container's pid once its command
+/// runs (its execve(2) succeeded), or docker's error and exit status
+/// ([`Error::StartFailed`], 127 for a command not found) if it could not
+/// start: runs
 /// `cmd` (the engine binary with `shim` arguments that lead to [`supervise`])
 /// double-forked (the child forks again and exits, so the supervisor is
 /// re-parented to init and outlives the caller without being its zombie),
@@ -326,11 +331,29 @@ pub fn ready_fd_from_env() -> Option<OwnedFd> {
     Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-fn report_ready(ready: &mut Option<OwnedFd>, message: &Ready) {
-    if let Some(fd) = ready.take() {
-        let mut line = serde_json::to_vec(message).unwrap_or_default();
-        line.push(b'\n');
-        let _ = File::from(fd).write_all(&line);
+/// The ready pipe of the first run, shared by the main thread and the copier
+/// (which watches for the exec): whoever knows first reports, once.
+struct Readiness {
+    ready: Mutex<Option<OwnedFd>>,
+    /// The container's init, once chapter 02's set-up hook has seen it.
+    pid: AtomicI32,
+}
+
+impl Readiness {
+    fn waiting(&self) -> bool {
+        self.ready.lock().is_ok_and(|r| r.is_some())
+    }
+
+    fn report(&self, message: &Ready) {
+        let fd = match self.ready.lock() {
+            Ok(mut ready) => ready.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(fd) = fd {
+            let mut line = serde_json::to_vec(message).unwrap_or_default();
+            line.push(b'\n');
+            let _ = File::from(fd).write_all(&line);
+        }
     }
 }
 
@@ -551,25 +574,42 @@ fn run_once(
     let stdio = Stdio3::new(config)?;
     let tid = nix::unistd::gettid();
     let started_at = std::cell::Cell::new(None);
-    let ready = &mut config.ready;
+    let readiness = Readiness {
+        ready: Mutex::new(config.ready.take()),
+        pid: AtomicI32::new(0),
+    };
+    // The exec watch: a pipe whose write end (close-on-exec) the container's
+    // init inherits when chapter 02 clones it. We close ours in the set-up
+    // hook; the read end then sees end-of-file when the init's execve(2)
+    // succeeds (or the init dies): only then is `run -d` told "started".
+    let (exec_r, exec_w) = if readiness.waiting() {
+        let (r, w) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("pipe2(2) for the exec watch"))?;
+        (Some(r), Some(w))
+    } else {
+        (None, None)
+    };
+    let exec_w = std::cell::RefCell::new(exec_w);
     let outcome = std::thread::scope(|scope| {
         let copier = std::thread::Builder::new()
             .name("shim-io".into())
             .stack_size(128 * 1024)
             .spawn_scoped(scope, || {
                 let mut copier = Copier::new(stdio.io, listener, log, tid);
+                copier.exec = exec_r.map(|fd| (fd, &readiness));
                 copier.run()
             })
             .map_err(io_at("start the copier thread for", &config.dir))?;
         let mut started = |pid: Pid| -> Result<(), BoxError> {
             let at = SystemTime::now();
             started_at.set(Some(Instant::now()));
+            readiness.pid.store(pid.as_raw(), Ordering::SeqCst);
+            drop(exec_w.borrow_mut().take());
             store.record(&Event::Started {
                 pid: pid.as_raw(),
                 at,
                 restart_count: restarts.count(),
             })?;
-            report_ready(ready, &Ready::Started { pid: pid.as_raw() });
             Ok(())
         };
         let outcome = runner.run(&mut started);
@@ -581,14 +621,16 @@ fn run_once(
         copied?;
         Ok::<_, Error>(outcome)
     })?;
-    if let Err(err) = &outcome {
-        report_ready(
-            &mut config.ready,
-            &Ready::Failed {
-                code: err.exit_code(),
-                message: err.to_string(),
-            },
-        );
+    // Not yet told (the command ended before the exec watch saw it run, or
+    // it could not start): say how the run went.
+    match &outcome {
+        Ok(_) => readiness.report(&Ready::Started {
+            pid: readiness.pid.load(Ordering::SeqCst),
+        }),
+        Err(err) => readiness.report(&Ready::Failed {
+            code: err.exit_code(),
+            message: err.to_string(),
+        }),
     }
     reap_orphans();
     Ok(RunEnd {
@@ -747,6 +789,8 @@ struct Copier<'a> {
     pending: Vec<u8>,
     /// Close the container's stdin once `pending` is written.
     close_stdin: bool,
+    /// The exec watch's read end, while `run -d` waits to hear.
+    exec: Option<(OwnedFd, &'a Readiness)>,
 }
 
 /// How much unwritten input the copier holds before it stops reading clients.
@@ -765,6 +809,7 @@ impl<'a> Copier<'a> {
             watchers: Vec::new(),
             pending: Vec::new(),
             close_stdin: false,
+            exec: None,
         }
     }
 
@@ -805,8 +850,13 @@ impl<'a> Copier<'a> {
         } else {
             PollFlags::POLLOUT
         };
+        // Unused slots poll the listener for nothing, so indices stay fixed.
         match &self.io.stdin {
             Some(stdin) => fds.push(PollFd::new(stdin.as_fd(), stdin_events)),
+            None => fds.push(PollFd::new(self.listener.as_fd(), PollFlags::empty())),
+        }
+        match &self.exec {
+            Some((fd, _)) => fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN)),
             None => fds.push(PollFd::new(self.listener.as_fd(), PollFlags::empty())),
         }
         for client in &self.clients {
@@ -845,16 +895,28 @@ impl<'a> Copier<'a> {
         if ready[n_out + 1] && !self.pending.is_empty() {
             self.flush_stdin();
         }
+        if ready[n_out + 2]
+            && let Some((_, readiness)) = self.exec.take()
+        {
+            // End-of-file: the init exec'd its command, or died trying (then
+            // the main thread reports the failure when the run returns).
+            let pid = readiness.pid.load(Ordering::SeqCst);
+            if read_stat(&format!("/proc/{pid}/stat"))
+                .is_some_and(|(state, _)| !matches!(state, 'Z' | 'X'))
+            {
+                readiness.report(&Ready::Started { pid });
+            }
+        }
         let clients = self.clients.len();
         let mut dropped = Vec::new();
         for i in 0..clients {
-            if ready[n_out + 2 + i] && !self.read_client(i) {
+            if ready[n_out + 3 + i] && !self.read_client(i) {
                 dropped.push(i);
             }
         }
         let mut gone_watchers = Vec::new();
         for i in 0..self.watchers.len() {
-            if ready[n_out + 2 + clients + i] {
+            if ready[n_out + 3 + clients + i] {
                 gone_watchers.push(i);
             }
         }

@@ -146,7 +146,14 @@ struct Shim {
 }
 
 /// Launches a supervisor for `scenario` as the engine would.
-fn start(test: &str, mut scenario: Scenario) -> Shim {
+fn start(test: &str, scenario: Scenario) -> Shim {
+    let (dir, cmd, cgroup) = prepare(test, scenario);
+    let pid = launch(cmd).expect("the container starts");
+    shim_for(dir, pid, cgroup)
+}
+
+/// The directory, command and cgroup parent to launch `scenario` with.
+fn prepare(test: &str, mut scenario: Scenario) -> (tempfile::TempDir, Command, CgroupParent) {
     let cgroup = CgroupParent::new(test);
     let dir = tempfile::Builder::new()
         .prefix("shim")
@@ -165,7 +172,11 @@ fn start(test: &str, mut scenario: Scenario) -> Shim {
         "--test-threads=1",
     ])
     .env(SCENARIO_VAR, serde_json::to_string(&scenario).unwrap());
-    let pid = launch(cmd).expect("the container starts");
+    (dir, cmd, cgroup)
+}
+
+/// The supervised container `launch` reported.
+fn shim_for(dir: tempfile::TempDir, pid: i32, cgroup: CgroupParent) -> Shim {
     let info = SupervisorInfo::read(dir.path()).expect("supervisor.json");
     Shim {
         dir,
@@ -524,6 +535,33 @@ fn logs_follow_ends_with_the_run() {
         [1, 2, 3].map(|i| (Stream::Stdout, format!("tick {i}\n")))
     );
     shim.wait();
+    assert_nothing_left(&shim);
+}
+
+#[test]
+fn a_command_that_cannot_start_fails_the_launch_as_docker_does() {
+    testkit::require_root!();
+    let (dir, cmd, cgroup) = prepare(
+        "shim-notfound",
+        Scenario {
+            args: vec!["no-such-command".into()],
+            restart: "always".into(),
+            ..Default::default()
+        },
+    );
+    let err = launch(cmd).unwrap_err();
+    let code = match &err {
+        supervise::Error::StartFailed { code, .. } => *code,
+        other => panic!("not a start failure: {other}"),
+    };
+    let shim = shim_for(dir, 0, cgroup);
+    shim.wait();
+    let _guard = redactions().bind_to_scope();
+    insta::assert_snapshot!(format!(
+        "$ dockyard run -d --restart always busybox no-such-command\n{err}\n$ echo $?\n{code}\n\
+         $ events\n{}",
+        shim.history()
+    ));
     assert_nothing_left(&shim);
 }
 
