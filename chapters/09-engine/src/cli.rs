@@ -70,6 +70,14 @@ pub enum Command {
     Rmi(RmiArgs),
     /// Show the history of an image.
     History(HistoryArgs),
+    /// Return low-level information on dockyard objects.
+    Inspect(InspectAnyArgs),
+    /// Pause all processes within one or more containers.
+    Pause(ContainersArgs),
+    /// Unpause all processes within one or more containers.
+    Unpause(ContainersArgs),
+    /// Display the running processes of a container.
+    Top(TopArgs),
 }
 
 /// `dockyard container ...`
@@ -95,6 +103,14 @@ pub enum ContainerCommand {
     Export(ExportArgs),
     /// Copy files/folders between a container and the local filesystem.
     Cp(CpArgs),
+    /// Display detailed information on one or more containers.
+    Inspect(ContainerInspectArgs),
+    /// Pause all processes within one or more containers.
+    Pause(ContainersArgs),
+    /// Unpause all processes within one or more containers.
+    Unpause(ContainersArgs),
+    /// Display the running processes of a container.
+    Top(TopArgs),
 }
 
 /// `dockyard image ...`
@@ -368,4 +384,51 @@ pub struct DfArgs {
     /// Format output using a Go template, or `table`, or `json`.
     #[arg(long, conflicts_with = "verbose")]
     pub format: Option<String>,
+}
+
+/// `dockyard inspect`: containers or images.
+#[derive(Debug, Args)]
+pub struct InspectAnyArgs {
+    /// Format output using a Go template, or `json`.
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// Return JSON for specified type (container or image).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub kind: Option<String>,
+    /// Containers or images to inspect.
+    #[arg(required = true, value_name = "NAME|ID")]
+    pub names: Vec<String>,
+}
+
+/// `dockyard container inspect`
+#[derive(Debug, Args)]
+pub struct ContainerInspectArgs {
+    /// Format output using a Go template, or `json`.
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// Containers to inspect.
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// Commands that take only containers: `pause`, `unpause`.
+#[derive(Debug, Args)]
+pub struct ContainersArgs {
+    /// The containers.
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// `dockyard top CONTAINER [ps OPTIONS]`
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// The container.
+    pub container: String,
+    /// Options for ps (default -ef).
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ps OPTIONS"
+    )]
+    pub ps_args: Vec<String>,
 }

@@ -7,7 +7,7 @@ use std::sync::Once;
 
 use anyhow::Context;
 use ch04_overlayfs::store::{
-    Container, ContainerStore, ContentStore, Image, ImageStore, LayerStore,
+    Container, ContainerStore, ContentStore, Image, ImageStore, LayerStore, Status, StoreLock,
 };
 use ch04_overlayfs::{Digest, Mounted};
 use oci_spec::image::ImageConfiguration;
@@ -136,6 +136,48 @@ impl Engine {
         container.dir.join("run.lock")
     }
 
+    /// The container `reference` names (ID, name or unique prefix), its state
+    /// brought up to date (see [`Engine::refresh`]).
+    pub fn container(&self, reference: &str) -> anyhow::Result<Container> {
+        let container = self.containers.get(reference)?;
+        self.refresh(container)
+    }
+
+    /// Every container, newest first, each brought up to date.
+    pub fn all_containers(&self) -> anyhow::Result<Vec<Container>> {
+        self.containers
+            .list()?
+            .into_iter()
+            .map(|c| self.refresh(c))
+            .collect()
+    }
+
+    /// A container recorded as running whose runner is gone (`kill -9`: no
+    /// one holds its [`run_lock`](Engine::run_lock)) is recorded as exited
+    /// now, as killed (its PID 1 dies with its runner, by SIGKILL), and what
+    /// is left of its cgroup is removed. So `ps` and `inspect` never show it
+    /// stuck "running".
+    pub fn refresh(&self, mut container: Container) -> anyhow::Result<Container> {
+        if container.state.status != Status::Running {
+            return Ok(container);
+        }
+        let Some(_lock) = StoreLock::try_exclusive(&Engine::run_lock(&container))? else {
+            return Ok(container);
+        };
+        if let Ok(cgroup) = cgroup_of(&container) {
+            cgroup
+                .remove()
+                .with_context(|| format!("remove the cgroup of {}", container.short_id()))?;
+        }
+        container.state.status = Status::Exited;
+        container.state.pid = None;
+        container.state.exit_code = Some(128 + libc::SIGKILL);
+        container.state.finished_at = Some(crate::human::now().0);
+        self.containers
+            .set_state(&container.config.id, &container.state)?;
+        Ok(container)
+    }
+
     /// Whether a container was made from image `id`.
     pub fn image_in_use(&self, id: &Digest) -> anyhow::Result<Option<Container>> {
         Ok(self
@@ -161,6 +203,41 @@ fn private_mounts() -> anyhow::Result<()> {
             .context("a private mount namespace (mounting needs root)");
     });
     result
+}
+
+/// The container's cgroup (the spec's `linux.cgroupsPath`, `/PARENT/ID`).
+pub fn cgroup_of(container: &Container) -> anyhow::Result<ch03_cgroups::Cgroup> {
+    let path = container
+        .config
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().clone())
+        .unwrap_or_default();
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        anyhow::bail!("container {} has no cgroup", container.short_id());
+    };
+    let hierarchy = ch03_cgroups::Hierarchy::system()?;
+    Ok(hierarchy.open(
+        parent.to_string_lossy().trim_start_matches('/'),
+        &name.to_string_lossy(),
+    )?)
+}
+
+/// The host pid of a running container's PID 1: the process of its cgroup
+/// that is pid 1 in its own PID namespace (the last field of `NSpid` in
+/// /proc/PID/status). `None` if it has none (not running, or starting).
+pub fn init_pid(container: &Container) -> Option<nix::unistd::Pid> {
+    let pids = cgroup_of(container).ok()?.pids().ok()?;
+    pids.into_iter().find(|pid| {
+        std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))
+                .and_then(|ids| ids.split_whitespace().last())
+                == Some("1")
+        })
+    })
 }
 
 /// Bytes the regular files under `dir` hold (what a container's upper dir

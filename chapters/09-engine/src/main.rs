@@ -4,6 +4,7 @@
 mod change;
 mod cli;
 mod commands;
+mod details;
 mod engine;
 mod human;
 mod template;

@@ -652,10 +652,15 @@ impl Format {
 /// each tab-terminated cell is padded to its column's widest cell plus 3 (at
 /// least 10); a column spans consecutive lines that have a cell in it.
 pub fn tabwrite(text: &str) -> String {
+    tabwrite_min(text, 10)
+}
+
+/// [`tabwrite`] with columns at least `min` wide (`docker top` uses 20).
+pub fn tabwrite_min(text: &str, min: usize) -> String {
     let lines: Vec<Vec<&str>> = text.split('\n').map(|l| l.split('\t').collect()).collect();
     let mut out = String::new();
     let mut widths = Vec::new();
-    format_block(&lines, 0, lines.len(), &mut widths, &mut out);
+    format_block(&lines, 0, lines.len(), min, &mut widths, &mut out);
     out
 }
 
@@ -663,6 +668,7 @@ fn format_block(
     lines: &[Vec<&str>],
     mut line0: usize,
     line1: usize,
+    min: usize,
     widths: &mut Vec<usize>,
     out: &mut String,
 ) {
@@ -675,13 +681,13 @@ fn format_block(
         }
         write_lines(lines, line0, this, widths, out);
         line0 = this;
-        let mut width = 10;
+        let mut width = min;
         while this < line1 && column + 1 < lines[this].len() {
             width = width.max(lines[this][column].chars().count() + 3);
             this += 1;
         }
         widths.push(width);
-        format_block(lines, line0, this, widths, out);
+        format_block(lines, line0, this, min, widths, out);
         widths.pop();
         line0 = this;
     }

@@ -14,7 +14,8 @@ use crate::change;
 use crate::cli::{CommitArgs, DiffArgs, ExportArgs, PruneArgs, PsArgs, RmArgs};
 use crate::commands::images::{child_config, ellipsis};
 use crate::commands::{Columns, confirm, object, print_table};
-use crate::engine::{Engine, dir_size};
+use crate::details::Runtime;
+use crate::engine::{Engine, cgroup_of, dir_size};
 use crate::human;
 use crate::template::Value;
 
@@ -42,6 +43,9 @@ pub fn status(container: &Container) -> String {
     let since = |t: Option<u64>| human::duration(human::now().0.saturating_sub(t.unwrap_or(0)));
     match state.status {
         Status::Created => "Created".into(),
+        Status::Running if paused(container) => {
+            format!("Up {} (Paused)", since(state.started_at))
+        }
         Status::Running => format!("Up {}", since(state.started_at)),
         Status::Exited => format!(
             "Exited ({}) {} ago",
@@ -69,9 +73,16 @@ pub fn command(container: &Container, no_trunc: bool) -> String {
 fn state_word(container: &Container) -> &'static str {
     match container.state.status {
         Status::Created => "created",
+        Status::Running if paused(container) => "paused",
         Status::Running => "running",
         Status::Exited => "exited",
     }
+}
+
+/// Whether `pause` froze the container (a runtime record it cannot read is
+/// taken as not paused: `ps` still lists the container).
+fn paused(container: &Container) -> bool {
+    Runtime::load(container).is_ok_and(|r| r.paused)
 }
 
 /// One container as a `docker ps` row; `size` is (what its upper dir holds,
@@ -125,7 +136,7 @@ pub fn list(root: &Path, args: PsArgs) -> anyhow::Result<i32> {
     let status_filter = filters.iter().any(|(k, _)| *k == "status");
     let latest = if args.latest { Some(1) } else { args.last };
     let mut rows = Vec::new();
-    for container in engine.containers.list()? {
+    for container in engine.all_containers()? {
         let wanted = filters.iter().all(|(key, value)| match *key {
             "name" => container.config.name.contains(value.as_str()),
             "id" => container.config.id.starts_with(value.as_str()),
@@ -181,7 +192,7 @@ pub fn remove(root: &Path, args: RmArgs) -> anyhow::Result<i32> {
     let mut code = 0;
     for reference in &args.containers {
         let result = (|| {
-            let container = engine.containers.get(reference)?;
+            let container = engine.container(reference)?;
             if container.state.status == Status::Running {
                 if !args.force {
                     anyhow::bail!(
@@ -213,25 +224,14 @@ pub fn remove(root: &Path, args: RmArgs) -> anyhow::Result<i32> {
 /// [`run_lock`](Engine::run_lock), as `rm -f` does. A container whose `run`
 /// died (`kill -9`) holds no lock, and is taken as exited at once.
 fn kill(container: &Container) -> anyhow::Result<()> {
-    let cgroup_path = container
-        .config
-        .spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.cgroups_path().clone())
-        .unwrap_or_default();
-    let (Some(parent), Some(name)) = (cgroup_path.parent(), cgroup_path.file_name()) else {
-        anyhow::bail!("container {} has no cgroup to kill", container.short_id());
-    };
-    let (parent, name) = (parent.to_string_lossy(), name.to_string_lossy());
-    let hierarchy = ch03_cgroups::Hierarchy::system()?;
+    // A paused container's processes die only once thawed (cgroup v1).
+    let _ = cgroup_of(container).and_then(|cgroup| Ok(cgroup.thaw()?));
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         // Its run makes the cgroup just after recording "running", and removes
         // it once the processes are gone: look again each time.
-        let pids = hierarchy
-            .open(parent.trim_start_matches('/'), &name)
-            .and_then(|cgroup| cgroup.pids())
+        let pids = cgroup_of(container)
+            .and_then(|cgroup| Ok(cgroup.pids()?))
             .unwrap_or_default();
         for pid in &pids {
             let _ = nix::sys::signal::kill(*pid, Signal::SIGKILL);
@@ -259,7 +259,7 @@ pub fn prune(root: &Path, args: PruneArgs) -> anyhow::Result<i32> {
     let engine = Engine::open(root)?;
     let mut removed = Vec::new();
     let mut reclaimed = 0;
-    for container in engine.containers.list()? {
+    for container in engine.all_containers()? {
         if container.state.status == Status::Running {
             continue;
         }
@@ -281,7 +281,7 @@ pub fn prune(root: &Path, args: PruneArgs) -> anyhow::Result<i32> {
 /// `diff`: the container's changes to its image (chapter 04's `changes`).
 pub fn diff(root: &Path, args: DiffArgs) -> anyhow::Result<i32> {
     let engine = Engine::open(root)?;
-    let container = engine.containers.get(&args.container)?;
+    let container = engine.container(&args.container)?;
     let lowers = engine.container_lowers(&container)?;
     let mut out = std::io::stdout().lock();
     for change in ch04_overlayfs::changes(&lowers, &container.upper_dir())? {
@@ -295,7 +295,7 @@ pub fn diff(root: &Path, args: DiffArgs) -> anyhow::Result<i32> {
 /// applied, a history entry with the message) names the stack. Prints its ID.
 pub fn commit(root: &Path, args: CommitArgs) -> anyhow::Result<i32> {
     let engine = Engine::open(root)?;
-    let container = engine.containers.get(&args.container)?;
+    let container = engine.container(&args.container)?;
     let image = engine.images.get(&container.config.image.to_string())?;
     if let Some(name) = &args.repository {
         ch04_overlayfs::store::images::normalize_name(name)?;
@@ -341,7 +341,7 @@ pub fn commit(root: &Path, args: CommitArgs) -> anyhow::Result<i32> {
 /// `export`: the container's whole filesystem as a tar, to stdout or `-o FILE`.
 pub fn export(root: &Path, args: ExportArgs) -> anyhow::Result<i32> {
     let engine = Engine::open(root)?;
-    let container = engine.containers.get(&args.container)?;
+    let container = engine.container(&args.container)?;
     let out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(
             std::fs::File::create(path)

@@ -41,7 +41,7 @@ pub fn cp(root: &Path, args: CpArgs) -> anyhow::Result<i32> {
     };
     let inside = if inside.is_empty() { "/" } else { inside };
     let engine = Engine::open(root)?;
-    let container = engine.containers.get(reference)?;
+    let container = engine.container(reference)?;
     let mounted = engine.mount(&container)?;
     let merged = container.merged_dir();
     let not_found = || format!("Could not find the file {inside} in container {reference}");

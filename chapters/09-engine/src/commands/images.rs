@@ -16,7 +16,7 @@ use crate::change;
 use crate::cli::{
     HistoryArgs, ImagePruneArgs, ImagesArgs, ImportArgs, InspectArgs, RmiArgs, TagArgs,
 };
-use crate::commands::{Columns, confirm, object, print_table};
+use crate::commands::{Columns, confirm, object, print_inspect, print_table};
 use crate::engine::Engine;
 use crate::human;
 use crate::template::{Template, Value};
@@ -456,21 +456,7 @@ pub fn inspect(root: &Path, args: InspectArgs) -> anyhow::Result<i32> {
             Err(err) => missing.push(err),
         }
     }
-    match args.format.as_deref() {
-        None | Some("json") => {
-            let mut out = Vec::new();
-            let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-            let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
-            serde::Serialize::serialize(&found, &mut ser)?;
-            println!("{}", String::from_utf8(out)?);
-        }
-        Some(format) => {
-            let template = Template::parse(format)?;
-            for value in &found {
-                println!("{}", template.render(value)?);
-            }
-        }
-    }
+    print_inspect(args.format.as_deref(), &found)?;
     if let Some(err) = missing.into_iter().next() {
         return Err(err.into());
     }
@@ -478,7 +464,7 @@ pub fn inspect(root: &Path, args: InspectArgs) -> anyhow::Result<i32> {
 }
 
 /// One image as `docker image inspect` shows it.
-fn inspect_value(engine: &Engine, image: &Image) -> anyhow::Result<Value> {
+pub fn inspect_value(engine: &Engine, image: &Image) -> anyhow::Result<Value> {
     let config = image.config.config().clone().unwrap_or_default();
     let strings = |list: Option<Vec<String>>| match list {
         Some(list) => Value::List(list.into_iter().map(Value::Str).collect()),

@@ -4,6 +4,8 @@
 mod containers;
 mod cp;
 mod images;
+mod inspect;
+mod lifecycle;
 mod run;
 mod system;
 
@@ -11,7 +13,7 @@ use std::io::{BufRead, Write};
 use std::path::Path;
 
 use crate::cli::{Cli, Command, ContainerCommand, ImageCommand, SystemCommand};
-use crate::template::{Format, Value};
+use crate::template::{Format, Template, Value};
 
 /// Runs the command the user asked for and returns the process exit status.
 pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
@@ -52,6 +54,17 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Image(ImageCommand::Inspect(args)) => images::inspect(root, args),
         Command::System(SystemCommand::Df(args)) => system::df(root, args),
+        Command::Inspect(args) => inspect::any(root, args),
+        Command::Container(ContainerCommand::Inspect(args)) => inspect::containers(root, args),
+        Command::Pause(args) | Command::Container(ContainerCommand::Pause(args)) => {
+            lifecycle::pause(root, args)
+        }
+        Command::Unpause(args) | Command::Container(ContainerCommand::Unpause(args)) => {
+            lifecycle::unpause(root, args)
+        }
+        Command::Top(args) | Command::Container(ContainerCommand::Top(args)) => {
+            lifecycle::top(root, args)
+        }
     }
 }
 
@@ -102,6 +115,27 @@ pub fn print_table(
             .collect(),
     );
     print!("{}", format.render(&header, rows)?);
+    Ok(())
+}
+
+/// Prints `inspect`'s answer: docker's JSON array (4-space indent), or
+/// `--format`'s template rendered for each value.
+pub fn print_inspect(format: Option<&str>, values: &[Value]) -> anyhow::Result<()> {
+    match format {
+        None | Some("json") => {
+            let mut out = Vec::new();
+            let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+            let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
+            serde::Serialize::serialize(values, &mut ser)?;
+            println!("{}", String::from_utf8(out)?);
+        }
+        Some(format) => {
+            let template = Template::parse(format)?;
+            for value in values {
+                println!("{}", template.render(value)?);
+            }
+        }
+    }
     Ok(())
 }
 

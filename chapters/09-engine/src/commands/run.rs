@@ -9,6 +9,7 @@ use ch04_overlayfs::store::{Container, ContainerError, ImageError, State, Status
 use oci_spec::image::Config;
 
 use crate::cli::{CreateArgs, RunArgs};
+use crate::details::{HostConfig, Runtime};
 use crate::engine::Engine;
 use crate::human;
 
@@ -30,6 +31,7 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<i32> {
         finished_at: None,
     };
     engine.containers.set_state(&id, &state)?;
+    Runtime::default().save(&container)?;
     let result = ch02_namespaces::stdin_unless_interactive(args.create.flags.interactive)
         .map_err(ch03_cgroups::RunError::from)
         .and_then(|()| {
@@ -101,6 +103,7 @@ fn create_mounted(engine: &Engine, args: &CreateArgs) -> anyhow::Result<(Contain
         let mut spec = spec::build(&flags, &container.merged_dir())?;
         ch03_cgroups::set_resources(&mut spec, &args.limits, &args.cgroup_parent, &id)?;
         let container = engine.containers.set_spec(&id, spec)?;
+        host_config(args, &config, command).save(&container)?;
         anyhow::Ok((container, mounted))
     })();
     if made.is_err() {
@@ -108,6 +111,28 @@ fn create_mounted(engine: &Engine, args: &CreateArgs) -> anyhow::Result<(Contain
         let _: Result<(), ContainerError> = engine.containers.remove(&id);
     }
     made
+}
+
+/// What docker keeps in `HostConfig` (and `Config.Cmd`/`Entrypoint`) for these flags.
+fn host_config(args: &CreateArgs, config: &Config, command: &[String]) -> HostConfig {
+    let flags = &args.flags;
+    let cmd = match command.is_empty() {
+        true => config.cmd().clone(),
+        false => Some(command.to_vec()),
+    };
+    HostConfig {
+        memory: args.limits.memory.unwrap_or(0) as i64,
+        nano_cpus: args.limits.cpus.unwrap_or(0) as i64,
+        pids_limit: args.limits.pids_limit.filter(|&l| l > 0),
+        privileged: flags.privileged,
+        readonly_rootfs: flags.read_only,
+        cap_add: flags.cap_add.clone(),
+        cap_drop: flags.cap_drop.clone(),
+        open_stdin: flags.interactive,
+        entrypoint: config.entrypoint().clone(),
+        cmd,
+        ..HostConfig::default()
+    }
 }
 
 /// The flags with the image's defaults filled in, as docker merges them: the

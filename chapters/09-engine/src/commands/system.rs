@@ -27,7 +27,7 @@ fn reclaimable(reclaimable: u64, total: u64) -> String {
 pub fn df(root: &Path, args: DfArgs) -> anyhow::Result<i32> {
     let engine = Engine::open(root)?;
     let images = engine.images.list()?;
-    let containers = engine.containers.list()?;
+    let containers = engine.all_containers()?;
     let sizes: Vec<(String, u64)> = engine
         .layers
         .list()?

@@ -1,0 +1,123 @@
+//! What the engine keeps about a container beside chapter 04's record: the
+//! settings `run` was given that are not in the OCI spec (docker's
+//! `HostConfig`: restart policy, volumes, `--rm`, ...) and the engine's own
+//! state (paused, restart count, OOM kill). Each is a JSON file in the
+//! container's directory, written atomically like the store's own.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use ch04_overlayfs::store::Container;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// docker's `HostConfig` (and the parts of `Config` the spec does not keep),
+/// fixed at creation: `containers/<id>/hostconfig.json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostConfig {
+    /// `-v` as given (`/host:/ctr:ro`, `name:/ctr`), docker's `Binds`.
+    pub binds: Vec<String>,
+    /// Every mount the container gets beyond its root: binds, volumes, tmpfs.
+    pub mounts: Vec<MountPoint>,
+    /// `--memory` in bytes, 0 for none.
+    pub memory: i64,
+    /// `--cpus` in billionths of a CPU, 0 for none.
+    pub nano_cpus: i64,
+    /// `--pids-limit`, `None` for none.
+    pub pids_limit: Option<i64>,
+    /// `--restart`: `no`, `always`, `on-failure`, `unless-stopped`.
+    pub restart_policy: String,
+    /// `--restart on-failure:N`'s N.
+    pub restart_retries: u32,
+    /// `--privileged`.
+    pub privileged: bool,
+    /// `--read-only`.
+    pub readonly_rootfs: bool,
+    /// `--cap-add`.
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`.
+    pub cap_drop: Vec<String>,
+    /// `--rm`.
+    pub auto_remove: bool,
+    /// `-i`.
+    pub open_stdin: bool,
+    /// The image's entrypoint (or `--entrypoint`), docker's `Config.Entrypoint`.
+    pub entrypoint: Option<Vec<String>>,
+    /// The command after the entrypoint, docker's `Config.Cmd`.
+    pub cmd: Option<Vec<String>>,
+}
+
+/// One mount of a container, as `docker inspect` shows it in `Mounts`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MountPoint {
+    /// `bind`, `volume` or `tmpfs`.
+    pub kind: String,
+    /// The volume's name (`volume` only).
+    pub name: Option<String>,
+    /// The host path (a volume's `_data` dir); empty for tmpfs.
+    pub source: PathBuf,
+    /// Where it appears in the container.
+    pub destination: String,
+    /// Writable.
+    pub rw: bool,
+    /// Options for tmpfs (`size=64m`), empty otherwise.
+    pub options: Vec<String>,
+    /// An anonymous volume: `rm -v` removes it with the container.
+    pub anonymous: bool,
+}
+
+/// The engine's own state of a container: `containers/<id>/runtime.json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Runtime {
+    /// Frozen by `pause`.
+    pub paused: bool,
+    /// How many times the restart policy restarted it.
+    pub restart_count: u32,
+    /// Whether the OOM killer struck at its last exit.
+    pub oom_killed: bool,
+    /// Why it could not start, if it could not.
+    pub error: String,
+}
+
+fn path(container: &Container, file: &str) -> PathBuf {
+    container.dir.join(file)
+}
+
+fn load<T: DeserializeOwned + Default>(path: &Path) -> anyhow::Result<T> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is unreadable", path.display())),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
+        Err(err) => Err(err).with_context(|| format!("read {}", path.display())),
+    }
+}
+
+fn save<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
+    let bytes = serde_json::to_vec_pretty(value)?;
+    ch04_overlayfs::io::write_atomic(path, &bytes)?;
+    Ok(())
+}
+
+impl HostConfig {
+    /// The container's host config (the default for one made before it had one).
+    pub fn load(container: &Container) -> anyhow::Result<HostConfig> {
+        load(&path(container, "hostconfig.json"))
+    }
+
+    /// Records it, atomically.
+    pub fn save(&self, container: &Container) -> anyhow::Result<()> {
+        save(&path(container, "hostconfig.json"), self)
+    }
+}
+
+impl Runtime {
+    /// The container's engine state.
+    pub fn load(container: &Container) -> anyhow::Result<Runtime> {
+        load(&path(container, "runtime.json"))
+    }
+
+    /// Records it, atomically.
+    pub fn save(&self, container: &Container) -> anyhow::Result<()> {
+        save(&path(container, "runtime.json"), self)
+    }
+}
