@@ -8,9 +8,19 @@
 //! |--------|------------------------|--------------------------------|-----------------------------------------|
 //! | nat    | `DOCKYARD`             | PREROUTING, OUTPUT (to a local address) | DNAT per published port        |
 //! | nat    | `DOCKYARD-POSTROUTING` | POSTROUTING                    | MASQUERADE per network                  |
+//! | filter | `DOCKYARD-ISOLATION-1` | FORWARD (first)                | per network: leaving for another bridge -> stage 2 |
+//! | filter | `DOCKYARD-ISOLATION-2` | `DOCKYARD-ISOLATION-1`         | per network: drop what would go out of it |
 //! | filter | `DOCKYARD-FORWARD`     | FORWARD                        | accept per network                      |
-//! | filter | `DOCKYARD`             | `DOCKYARD-FORWARD`             | accept per published port               |
+//! | filter | `DOCKYARD`             | `DOCKYARD-FORWARD` (per network) | accept per published port             |
 //! | filter | `DOCKYARD-INPUT`       | INPUT                          | the loopback guard per network (below)  |
+//!
+//! **Networks are isolated from each other**, as docker's
+//! `DOCKER-ISOLATION-STAGE-1/2` chains do it: a packet that enters from one
+//! dockyard bridge and would leave by any other interface goes to stage 2, where
+//! each network's rule drops it if that other interface is the network's own
+//! bridge. Two rules per network, however many networks there are, and traffic
+//! to the outside (leaving by the host's uplink) passes. Stage 1 is jumped to
+//! first, before any network's accept rule.
 //!
 //! Masquerade (iptables-extensions(8), `MASQUERADE`) rewrites the source of a
 //! container's packets leaving by another interface to that interface's
@@ -78,25 +88,32 @@ type Result<T> = std::result::Result<T, FirewallError>;
 /// The host-wide lock for dockyard's firewall changes.
 const LOCK: &str = "/run/dockyard-firewall.lock";
 
+/// Where a chain is jumped to from: the source chain, and the matches before `-j`.
+type Jump = (&'static str, &'static [&'static str]);
+
 // ANCHOR: chains
-/// Each of dockyard's chains, its table, and the rule that jumps to it.
-const CHAINS: [(&str, &str, &str, &[&str]); 6] = [
+/// Each of dockyard's chains, its table, and the rule that jumps to it from
+/// another chain (`None`: only a network's own rules jump to it). A missing
+/// jump is inserted at the top of its chain, as docker inserts its own, so
+/// the later of two jumps from one chain comes first: `DOCKYARD-ISOLATION-1`
+/// before `DOCKYARD-FORWARD` in FORWARD, whatever rules were there before.
+const CHAINS: [(&str, &str, Option<Jump>); 8] = [
     (
         "nat",
         "DOCKYARD",
-        "PREROUTING",
-        &["-m", "addrtype", "--dst-type", "LOCAL"],
+        Some(("PREROUTING", &["-m", "addrtype", "--dst-type", "LOCAL"])),
     ),
     (
         "nat",
         "DOCKYARD",
-        "OUTPUT",
-        &["-m", "addrtype", "--dst-type", "LOCAL"],
+        Some(("OUTPUT", &["-m", "addrtype", "--dst-type", "LOCAL"])),
     ),
-    ("nat", "DOCKYARD-POSTROUTING", "POSTROUTING", &[]),
-    ("filter", "DOCKYARD-FORWARD", "FORWARD", &[]),
-    ("filter", "DOCKYARD", "DOCKYARD-FORWARD", &[]),
-    ("filter", "DOCKYARD-INPUT", "INPUT", &[]),
+    ("nat", "DOCKYARD-POSTROUTING", Some(("POSTROUTING", &[]))),
+    ("filter", "DOCKYARD-FORWARD", Some(("FORWARD", &[]))),
+    ("filter", "DOCKYARD-ISOLATION-1", Some(("FORWARD", &[]))),
+    ("filter", "DOCKYARD-ISOLATION-2", None),
+    ("filter", "DOCKYARD", None),
+    ("filter", "DOCKYARD-INPUT", Some(("INPUT", &[]))),
 ];
 // ANCHOR_END: chains
 
@@ -128,13 +145,13 @@ impl Firewall {
             &format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet"),
             "1",
         )?;
-        for (table, chain, from, matches) in CHAINS {
+        for (table, chain, jump_from) in CHAINS {
             if iptables(&["-t", table, "-n", "-L", chain]).is_err() {
                 run(&["-t", table, "-N", chain])?;
             }
-            let mut jump: Vec<&str> = matches.to_vec();
-            jump.extend(["-j", chain]);
-            ensure(table, from, &jump)?;
+            if let Some((from, matches)) = jump_from {
+                ensure_first(table, from, &jump(matches, chain))?;
+            }
         }
         for (table, chain, rule) in network_rules(bridge, subnet) {
             ensure(table, chain, &words(&rule))?;
@@ -171,7 +188,7 @@ impl Firewall {
     /// any of them: another network (of this or another state directory) may
     /// still use them.
     pub fn remove_chains_if_unused(&self) -> Result<()> {
-        let in_use = CHAINS.iter().any(|(table, chain, _, _)| {
+        let in_use = CHAINS.iter().any(|(table, chain, _)| {
             iptables(&["-t", table, "-S", chain]).is_ok_and(|listing| {
                 listing
                     .lines()
@@ -181,14 +198,19 @@ impl Firewall {
         if in_use {
             return Ok(());
         }
-        for (table, chain, from, matches) in CHAINS {
-            let mut jump: Vec<&str> = matches.to_vec();
-            jump.extend(["-j", chain]);
-            remove(table, from, &jump)?;
+        for (table, chain, jump_from) in CHAINS {
+            if let Some((from, matches)) = jump_from {
+                remove(table, from, &jump(matches, chain))?;
+            }
         }
-        for (table, chain, _, _) in CHAINS.iter().rev() {
+        // Empty them all first: a chain can only be deleted once no rule jumps to it.
+        for (table, chain, _) in CHAINS {
             if iptables(&["-t", table, "-n", "-L", chain]).is_ok() {
                 run(&["-t", table, "-F", chain])?;
+            }
+        }
+        for (table, chain, _) in CHAINS {
+            if iptables(&["-t", table, "-n", "-L", chain]).is_ok() {
                 run(&["-t", table, "-X", chain])?;
             }
         }
@@ -196,10 +218,29 @@ impl Firewall {
     }
 }
 
+/// The rule that jumps from a chain to `chain`, with `matches` before the jump.
+fn jump<'a>(matches: &[&'a str], chain: &'a str) -> Vec<&'a str> {
+    let mut rule = matches.to_vec();
+    rule.extend(["-j", chain]);
+    rule
+}
+
 // ANCHOR: network_rules
 /// A network's rules, as (table, chain, rule).
 fn network_rules(bridge: &str, subnet: Subnet) -> Vec<(&'static str, &'static str, String)> {
     vec![
+        // Leaving this network for another interface: stage 2 decides.
+        (
+            "filter",
+            "DOCKYARD-ISOLATION-1",
+            format!("-i {bridge} ! -o {bridge} -j DOCKYARD-ISOLATION-2"),
+        ),
+        // Arriving at this network from another one: dropped.
+        (
+            "filter",
+            "DOCKYARD-ISOLATION-2",
+            format!("-o {bridge} -j DROP"),
+        ),
         // Containers reaching out: their source becomes the host's.
         (
             "nat",
@@ -278,27 +319,32 @@ fn words(rule: &str) -> Vec<&str> {
 // ANCHOR: ensure
 /// Appends `rule` to `chain` unless `iptables -C` finds it there.
 fn ensure(table: &str, chain: &str, rule: &[&str]) -> Result<()> {
-    let mut check = vec!["-t", table, "-C", chain];
-    check.extend(rule);
-    if iptables(&check).is_ok() {
+    if present(table, chain, rule) {
         return Ok(());
     }
-    let mut add = vec!["-t", table, "-A", chain];
-    add.extend(rule);
-    run(&add)
+    run(&[&["-t", table, "-A", chain], rule].concat())
 }
 // ANCHOR_END: ensure
 
+/// Inserts `rule` at the top of `chain` unless `iptables -C` finds it there.
+fn ensure_first(table: &str, chain: &str, rule: &[&str]) -> Result<()> {
+    if present(table, chain, rule) {
+        return Ok(());
+    }
+    run(&[&["-t", table, "-I", chain, "1"], rule].concat())
+}
+
 /// Deletes `rule` from `chain` as long as `iptables -C` finds it.
 fn remove(table: &str, chain: &str, rule: &[&str]) -> Result<()> {
-    let mut check = vec!["-t", table, "-C", chain];
-    check.extend(rule);
-    while iptables(&check).is_ok() {
-        let mut delete = vec!["-t", table, "-D", chain];
-        delete.extend(rule);
-        run(&delete)?;
+    while present(table, chain, rule) {
+        run(&[&["-t", table, "-D", chain], rule].concat())?;
     }
     Ok(())
+}
+
+/// Whether `iptables -C` finds `rule` in `chain`.
+fn present(table: &str, chain: &str, rule: &[&str]) -> bool {
+    iptables(&[&["-t", table, "-C", chain], rule].concat()).is_ok()
 }
 
 /// Runs a changing iptables command, narrated with `--explain`.

@@ -555,3 +555,50 @@ fn container_mode_shares_another_namespace() {
     );
     lab.assert_no_container_leftovers();
 }
+
+#[test]
+fn networks_are_isolated_from_each_other() {
+    testkit::require_root!();
+    let lab = Lab::new("ch05-isolation", 11);
+    for (name, subnet, bridge) in [
+        ("left", "10.200.21.0/24", "dyt11l"),
+        ("right", "10.200.22.0/24", "dyt11r"),
+    ] {
+        let option = format!("com.docker.network.bridge.name={bridge}");
+        let create = lab
+            .ch05(&["network", "create", "--subnet", subnet, "-o", &option, name])
+            .output()
+            .unwrap();
+        assert!(create.status.success(), "{create:?}");
+    }
+    let web = lab.start(&[
+        "--network",
+        "left",
+        "--name",
+        "web",
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; sleep 60 & wait",
+    ]);
+    lab.wait_for("web");
+    let probe = "ping -c 1 -W 1 10.200.21.2 >/dev/null && echo web reached || echo web unreachable";
+    // From its own network web is reachable; from another network, and from the
+    // default bridge (a network too), it is not: docker's isolation.
+    for (name, network) in [
+        ("isolation_same_network", "left"),
+        ("isolation_other_network", "right"),
+        ("isolation_default_bridge", "bridge"),
+    ] {
+        snapshot(
+            name,
+            &mut lab.run(&["--network", network, "sh", "-c", probe]),
+            &[],
+        );
+    }
+    lab.stop(web);
+    for name in ["left", "right"] {
+        let rm = lab.ch05(&["network", "rm", name]).output().unwrap();
+        assert!(rm.status.success(), "{rm:?}");
+    }
+    lab.assert_no_container_leftovers();
+}
