@@ -167,6 +167,8 @@ pub struct Config {
     pub open_stdin: bool,
     /// docker's `StdinOnce` (`run -i` without `-d`): the container's stdin
     /// closes when the first attach client that sends stdin closes its side.
+    /// (With `-t` input simply stops: a terminal has no end-of-file; a
+    /// client sends Ctrl-D for that.)
     pub stdin_once: bool,
     /// `--restart`.
     pub restart: Policy,
@@ -252,7 +254,7 @@ pub struct ExitRecord {
 /// What the supervisor tells [`launch`] once, on its ready pipe.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Ready {
-    /// The container's init exists; its host pid.
+    /// The container's command runs; the host pid of its init.
     Started {
         /// The pid.
         pid: i32,
@@ -270,9 +272,8 @@ pub enum Ready {
 /// Starts a supervisor and returns the container's pid once its command
 /// runs (its execve(2) succeeded), or docker's error and exit status
 /// ([`Error::StartFailed`], 127 for a command not found) if it could not
-/// start: runs
-/// `cmd` (the engine binary with `shim` arguments that lead to [`supervise`])
-/// double-forked (the child forks again and exits, so the supervisor is
+/// start. Runs `cmd` (the engine binary with `shim` arguments that lead to
+/// [`supervise`]) double-forked (the child forks again and exits, so the supervisor is
 /// re-parented to init and outlives the caller without being its zombie),
 /// with stdio on /dev/null and the write end of a pipe on which it reports
 /// [`Ready`]. This is how `run -d` returns at once.
@@ -329,6 +330,20 @@ pub fn ready_fd_from_env() -> Option<OwnedFd> {
     // SAFETY: launch gave us this descriptor for our own use, and nothing
     // else in the process owns it.
     Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Whether `pid` runs another program than ours (it has exec'd): its
+/// `/proc/PID/exe` is another file. False once it is exiting (its memory,
+/// and so its exe link, is gone).
+fn has_execd(pid: i32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (
+        std::fs::metadata("/proc/self/exe"),
+        std::fs::metadata(format!("/proc/{pid}/exe")),
+    ) {
+        (Ok(ours), Ok(theirs)) => (ours.dev(), ours.ino()) != (theirs.dev(), theirs.ino()),
+        _ => false,
+    }
 }
 
 /// The ready pipe of the first run, shared by the main thread and the copier
@@ -571,7 +586,7 @@ fn run_once(
     store: &mut dyn Record,
     restarts: &Restarts,
 ) -> Result<RunEnd, Error> {
-    let stdio = Stdio3::new(config)?;
+    let io = Io::new(config)?;
     let tid = nix::unistd::gettid();
     let started_at = std::cell::Cell::new(None);
     let readiness = Readiness {
@@ -595,7 +610,7 @@ fn run_once(
             .name("shim-io".into())
             .stack_size(128 * 1024)
             .spawn_scoped(scope, || {
-                let mut copier = Copier::new(stdio.io, listener, log, tid);
+                let mut copier = Copier::new(io, listener, log, tid);
                 copier.exec = exec_r.map(|fd| (fd, &readiness));
                 copier.run()
             })
@@ -681,13 +696,7 @@ fn wait_unless_stopped(delay: Duration) -> Result<bool, Error> {
     waited
 }
 
-/// The container's stdio for one run: what fds 0-2 become, and the
-/// supervisor's ends for the copier.
-struct Stdio3 {
-    io: Io,
-}
-
-/// The supervisor's ends of the container's stdio.
+/// The supervisor's ends of the container's stdio for one run.
 struct Io {
     /// Output to read: stdout and stderr pipes, or the pty master.
     outputs: Vec<(OwnedFd, Stream)>,
@@ -698,9 +707,9 @@ struct Io {
     stdin_once: bool,
 }
 
-impl Stdio3 {
+impl Io {
     /// Makes the pipes or pty and points fds 0-2 at the container's ends.
-    fn new(config: &Config) -> Result<Stdio3, Error> {
+    fn new(config: &Config) -> Result<Io, Error> {
         let cloexec = OFlag::O_CLOEXEC;
         if config.tty {
             // The pty(7) the supervisor holds is the "terminal" chapter 02's
@@ -734,13 +743,11 @@ impl Stdio3 {
             } else {
                 None
             };
-            return Ok(Stdio3 {
-                io: Io {
-                    tty: Some(dup(&pty.master)?),
-                    outputs: vec![(pty.master, Stream::Stdout)],
-                    stdin,
-                    stdin_once: config.stdin_once,
-                },
+            return Ok(Io {
+                tty: Some(dup(&pty.master)?),
+                outputs: vec![(pty.master, Stream::Stdout)],
+                stdin,
+                stdin_once: config.stdin_once,
             });
         }
         let (out_r, out_w) = nix::unistd::pipe2(cloexec).map_err(sys("pipe2(2) for stdout"))?;
@@ -753,13 +760,11 @@ impl Stdio3 {
             (OwnedFd::from(null), None)
         };
         stdio_to(stdin_r.as_fd(), out_w.as_fd(), err_w.as_fd())?;
-        Ok(Stdio3 {
-            io: Io {
-                outputs: vec![(out_r, Stream::Stdout), (err_r, Stream::Stderr)],
-                stdin: stdin_w,
-                tty: None,
-                stdin_once: config.stdin_once,
-            },
+        Ok(Io {
+            outputs: vec![(out_r, Stream::Stdout), (err_r, Stream::Stderr)],
+            stdin: stdin_w,
+            tty: None,
+            stdin_once: config.stdin_once,
         })
     }
 }
@@ -898,12 +903,12 @@ impl<'a> Copier<'a> {
         if ready[n_out + 2]
             && let Some((_, readiness)) = self.exec.take()
         {
-            // End-of-file: the init exec'd its command, or died trying (then
-            // the main thread reports the failure when the run returns).
+            // End-of-file: the init exec'd its command, or is exiting
+            // without (then the main thread reports the failure when the
+            // run returns). After execve(2) its /proc/PID/exe is the
+            // command's binary, no longer ours.
             let pid = readiness.pid.load(Ordering::SeqCst);
-            if read_stat(&format!("/proc/{pid}/stat"))
-                .is_some_and(|(state, _)| !matches!(state, 'Z' | 'X'))
-            {
+            if has_execd(pid) {
                 readiness.report(&Ready::Started { pid });
             }
         }
