@@ -44,6 +44,9 @@ pub enum Command {
     /// Manage dockyard.
     #[command(subcommand)]
     System(SystemCommand),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(VolumeCommand),
     /// Create and run a new container from an image.
     Run(RunArgs),
     /// Create a new container.
@@ -134,11 +137,95 @@ pub enum ImageCommand {
     Inspect(InspectArgs),
 }
 
+/// `dockyard volume ...`
+#[derive(Debug, Subcommand)]
+pub enum VolumeCommand {
+    /// Create a volume.
+    Create(VolumeCreateArgs),
+    /// List volumes.
+    #[command(visible_alias = "list")]
+    Ls(VolumeLsArgs),
+    /// Display detailed information on one or more volumes.
+    Inspect(VolumeInspectArgs),
+    /// Remove one or more volumes.
+    #[command(visible_alias = "remove")]
+    Rm(VolumeRmArgs),
+    /// Remove unused local volumes.
+    Prune(VolumePruneArgs),
+}
+
+/// `dockyard volume create`
+#[derive(Debug, Args)]
+pub struct VolumeCreateArgs {
+    /// The volume's name (a random one if not given).
+    pub name: Option<String>,
+}
+
+/// `dockyard volume ls`
+#[derive(Debug, Args)]
+pub struct VolumeLsArgs {
+    /// Only display volume names.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Format output using a Go template, or `table`, or `json`.
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+/// `dockyard volume inspect`
+#[derive(Debug, Args)]
+pub struct VolumeInspectArgs {
+    /// Format output using a Go template, or `json`.
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// Volumes to inspect.
+    #[arg(required = true, value_name = "VOLUME")]
+    pub volumes: Vec<String>,
+}
+
+/// `dockyard volume rm`
+#[derive(Debug, Args)]
+pub struct VolumeRmArgs {
+    /// Force the removal of one or more volumes.
+    #[arg(short, long)]
+    pub force: bool,
+    /// Volumes to remove.
+    #[arg(required = true, value_name = "VOLUME")]
+    pub volumes: Vec<String>,
+}
+
+/// `dockyard volume prune`
+#[derive(Debug, Args)]
+pub struct VolumePruneArgs {
+    /// Remove all unused volumes, not just anonymous ones.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
 /// `dockyard system ...`
 #[derive(Debug, Subcommand)]
 pub enum SystemCommand {
     /// Show dockyard disk usage.
     Df(DfArgs),
+    /// Remove unused data.
+    Prune(SystemPruneArgs),
+}
+
+/// `dockyard system prune`
+#[derive(Debug, Args)]
+pub struct SystemPruneArgs {
+    /// Remove all unused images not just dangling ones.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation.
+    #[arg(short, long)]
+    pub force: bool,
+    /// Prune anonymous volumes.
+    #[arg(long)]
+    pub volumes: bool,
 }
 
 /// `dockyard create`: a container from an image (or, as podman's `--rootfs`,
@@ -157,6 +244,18 @@ pub struct CreateArgs {
     pub flags: RunFlags,
     #[command(flatten)]
     pub limits: Limits,
+    /// Bind mount a volume: /HOST:/CTR[:ro|rw], NAME:/CTR[:ro|rw], or /CTR.
+    #[arg(short = 'v', long = "volume", value_name = "VOLUME")]
+    pub volumes: Vec<String>,
+    /// Attach a filesystem mount: type=bind|volume|tmpfs,source=...,target=...[,readonly].
+    #[arg(long = "mount", value_name = "MOUNT")]
+    pub mounts: Vec<String>,
+    /// Mount a tmpfs directory: /PATH[:OPTIONS].
+    #[arg(long, value_name = "PATH")]
+    pub tmpfs: Vec<String>,
+    /// Mount volumes from the specified container(s): CONTAINER[:ro|rw].
+    #[arg(long, value_name = "CONTAINER")]
+    pub volumes_from: Vec<String>,
     /// The cgroup that holds the containers' cgroups.
     #[arg(long, value_name = "NAME", env = "DOCKYARD_CGROUP_PARENT", default_value = ch03_cgroups::PARENT)]
     pub cgroup_parent: String,
@@ -214,6 +313,9 @@ pub struct RmArgs {
     /// Force the removal of a running container.
     #[arg(short, long)]
     pub force: bool,
+    /// Remove anonymous volumes associated with the container.
+    #[arg(short, long)]
+    pub volumes: bool,
     /// Containers to remove.
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,

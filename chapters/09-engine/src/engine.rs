@@ -12,6 +12,9 @@ use ch04_overlayfs::store::{
 use ch04_overlayfs::{Digest, Mounted};
 use oci_spec::image::ImageConfiguration;
 
+use crate::details::HostConfig;
+use crate::volumes::VolumeStore;
+
 /// How [`Engine::temporary_holder`] names start.
 const PENDING: &str = "pending-";
 
@@ -26,6 +29,8 @@ pub struct Engine {
     pub images: ImageStore,
     /// Containers: config, state, upper/work/merged.
     pub containers: ContainerStore,
+    /// Volumes: data that outlives containers.
+    pub volumes: VolumeStore,
 }
 
 impl Engine {
@@ -37,6 +42,7 @@ impl Engine {
             layers: LayerStore::open(root).with_context(context)?,
             images: ImageStore::open(root).with_context(context)?,
             containers: ContainerStore::open(root).with_context(context)?,
+            volumes: VolumeStore::open(root).with_context(context)?,
         })
     }
 
@@ -176,6 +182,18 @@ impl Engine {
         self.containers
             .set_state(&container.config.id, &container.state)?;
         Ok(container)
+    }
+
+    /// The IDs of the containers that mount volume `name`.
+    pub fn volume_users(&self, name: &str) -> anyhow::Result<Vec<String>> {
+        let mut users = Vec::new();
+        for container in self.containers.list()? {
+            let host = HostConfig::load(&container)?;
+            if host.mounts.iter().any(|m| m.name.as_deref() == Some(name)) {
+                users.push(container.config.id.clone());
+            }
+        }
+        Ok(users)
     }
 
     /// Whether a container was made from image `id`.

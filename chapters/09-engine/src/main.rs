@@ -7,7 +7,9 @@ mod commands;
 mod details;
 mod engine;
 mod human;
+mod mounts;
 mod template;
+mod volumes;
 
 use std::process::ExitCode;
 

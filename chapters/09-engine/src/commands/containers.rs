@@ -13,8 +13,8 @@ use nix::sys::signal::Signal;
 use crate::change;
 use crate::cli::{CommitArgs, DiffArgs, ExportArgs, PruneArgs, PsArgs, RmArgs};
 use crate::commands::images::{child_config, ellipsis};
-use crate::commands::{Columns, confirm, object, print_table};
-use crate::details::Runtime;
+use crate::commands::{Columns, confirm, object, print_deleted, print_table};
+use crate::details::{HostConfig, Runtime};
 use crate::engine::{Engine, cgroup_of, dir_size};
 use crate::human;
 use crate::template::Value;
@@ -202,11 +202,16 @@ pub fn remove(root: &Path, args: RmArgs) -> anyhow::Result<i32> {
                 }
                 kill(&container)?;
             }
+            let host = HostConfig::load(&container)?;
             match engine.containers.remove(&container.config.id) {
                 // Its `run --rm` removed it as it exited.
-                Err(ContainerError::NotFound(_)) => Ok(()),
-                result => Ok(result?),
+                Err(ContainerError::NotFound(_)) => {}
+                result => result?,
             }
+            if args.volumes {
+                remove_anonymous_volumes(&engine, &host)?;
+            }
+            Ok(())
         })();
         match result {
             Ok(()) => println!("{reference}"),
@@ -217,6 +222,20 @@ pub fn remove(root: &Path, args: RmArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(code)
+}
+
+/// Removes the anonymous volumes of a removed container that no other
+/// container uses (`rm -v`, `run --rm`).
+pub fn remove_anonymous_volumes(engine: &Engine, host: &HostConfig) -> anyhow::Result<()> {
+    for m in host.mounts.iter().filter(|m| m.anonymous) {
+        let Some(name) = &m.name else { continue };
+        if let Ok(volume) = engine.volumes.get(name)
+            && engine.volume_users(name)?.is_empty()
+        {
+            engine.volumes.remove(&volume, &[])?;
+        }
+    }
+    Ok(())
 }
 
 /// Kills a running container (SIGKILL to every process in its cgroup) and
@@ -257,6 +276,15 @@ pub fn prune(root: &Path, args: PruneArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     let engine = Engine::open(root)?;
+    let (removed, reclaimed) = prune_stopped(&engine)?;
+    print_deleted("Containers", &removed);
+    println!("Total reclaimed space: {}", human::size(reclaimed, 4));
+    Ok(0)
+}
+
+/// Removes every container that is not running; returns their IDs and the
+/// bytes their writable layers held.
+pub fn prune_stopped(engine: &Engine) -> anyhow::Result<(Vec<String>, u64)> {
     let mut removed = Vec::new();
     let mut reclaimed = 0;
     for container in engine.all_containers()? {
@@ -267,15 +295,7 @@ pub fn prune(root: &Path, args: PruneArgs) -> anyhow::Result<i32> {
         engine.containers.remove(&container.config.id)?;
         removed.push(container.config.id);
     }
-    if !removed.is_empty() {
-        println!("Deleted Containers:");
-        for id in removed {
-            println!("{id}");
-        }
-        println!();
-    }
-    println!("Total reclaimed space: {}", human::size(reclaimed, 4));
-    Ok(0)
+    Ok((removed, reclaimed))
 }
 
 /// `diff`: the container's changes to its image (chapter 04's `changes`).

@@ -92,7 +92,12 @@ fn target(source: &Path, dest: &Path, source_is_dir: bool, shown: &str) -> anyho
 /// Copies `source` (a file, directory tree or symlink, not followed) to `dest`,
 /// keeping modes and mtimes, and owners with `archive`. With `replace_links`, a
 /// symlink already at a destination path is removed, not written through.
-fn copy_tree(source: &Path, dest: &Path, archive: bool, replace_links: bool) -> anyhow::Result<()> {
+pub fn copy_tree(
+    source: &Path,
+    dest: &Path,
+    archive: bool,
+    replace_links: bool,
+) -> anyhow::Result<()> {
     let meta =
         std::fs::symlink_metadata(source).with_context(|| format!("stat {}", source.display()))?;
     if let Ok(existing) = std::fs::symlink_metadata(dest)

@@ -16,7 +16,7 @@ use crate::change;
 use crate::cli::{
     HistoryArgs, ImagePruneArgs, ImagesArgs, ImportArgs, InspectArgs, RmiArgs, TagArgs,
 };
-use crate::commands::{Columns, confirm, object, print_inspect, print_table};
+use crate::commands::{Columns, confirm, object, print_deleted, print_inspect, print_table};
 use crate::engine::Engine;
 use crate::human;
 use crate::template::{Template, Value};
@@ -306,33 +306,34 @@ pub fn prune(root: &Path, args: ImagePruneArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     let engine = Engine::open(root)?;
+    let (lines, reclaimed) = prune_unused(&engine, args.all)?;
+    print_deleted("Images", &lines);
+    println!("Total reclaimed space: {}", human::size(reclaimed, 4));
+    Ok(0)
+}
+
+/// Removes the images no container uses (only dangling ones unless `all`);
+/// returns docker's `untagged: ` / `deleted: ` lines and the bytes freed.
+pub fn prune_unused(engine: &Engine, all: bool) -> anyhow::Result<(Vec<String>, u64)> {
     let mut lines = Vec::new();
-    let before = layer_bytes(&engine)?;
+    let before = layer_bytes(engine)?;
     engine.release_stale_holds()?;
-    let mut reclaimed = before - layer_bytes(&engine)?;
+    let mut reclaimed = before - layer_bytes(engine)?;
     for image in engine.images.list()? {
-        if (!args.all && !image.tags.is_empty()) || engine.image_in_use(&image.id)?.is_some() {
+        if (!all && !image.tags.is_empty()) || engine.image_in_use(&image.id)?.is_some() {
             continue;
         }
         for name in &image.tags {
             engine.images.untag(name)?;
             lines.push(format!("untagged: {name}"));
         }
-        let before = layer_bytes(&engine)?;
-        for id in delete(&engine, &image)? {
+        let before = layer_bytes(engine)?;
+        for id in delete(engine, &image)? {
             lines.push(format!("deleted: {id}"));
         }
-        reclaimed += before - layer_bytes(&engine)?;
+        reclaimed += before - layer_bytes(engine)?;
     }
-    if !lines.is_empty() {
-        println!("Deleted Images:");
-        for line in lines {
-            println!("{line}");
-        }
-        println!();
-    }
-    println!("Total reclaimed space: {}", human::size(reclaimed, 4));
-    Ok(0)
+    Ok((lines, reclaimed))
 }
 
 /// Bytes every layer in the store holds, each counted once.

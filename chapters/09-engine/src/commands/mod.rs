@@ -2,12 +2,13 @@
 //! and prints what docker prints.
 
 mod containers;
-mod cp;
+pub mod cp;
 mod images;
 mod inspect;
 mod lifecycle;
 mod run;
 mod system;
+pub mod volumes;
 
 use std::io::{BufRead, Write};
 use std::path::Path;
@@ -54,7 +55,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Image(ImageCommand::Inspect(args)) => images::inspect(root, args),
         Command::System(SystemCommand::Df(args)) => system::df(root, args),
+        Command::System(SystemCommand::Prune(args)) => system::prune(root, args),
         Command::Inspect(args) => inspect::any(root, args),
+        Command::Volume(command) => volumes::dispatch(root, command),
         Command::Container(ContainerCommand::Inspect(args)) => inspect::containers(root, args),
         Command::Pause(args) | Command::Container(ContainerCommand::Pause(args)) => {
             lifecycle::pause(root, args)
@@ -137,6 +140,17 @@ pub fn print_inspect(format: Option<&str>, values: &[Value]) -> anyhow::Result<(
         }
     }
     Ok(())
+}
+
+/// Prints a prune's `Deleted KIND:` section (nothing if nothing was).
+pub fn print_deleted(kind: &str, lines: &[String]) {
+    if !lines.is_empty() {
+        println!("Deleted {kind}:");
+        for line in lines {
+            println!("{line}");
+        }
+        println!();
+    }
 }
 
 /// Asks `warning` + "Are you sure you want to continue? [y/N]" on the terminal.

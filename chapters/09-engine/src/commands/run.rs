@@ -1,7 +1,9 @@
 //! `dockyard run` and `create`: a container from an image's layers, isolated
 //! (chapter 02), limited (chapter 03), on a copy-on-write root (chapter 04).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 
 use ch02_namespaces::spec;
 use ch04_overlayfs::Mounted;
@@ -9,9 +11,12 @@ use ch04_overlayfs::store::{Container, ContainerError, ImageError, State, Status
 use oci_spec::image::Config;
 
 use crate::cli::{CreateArgs, RunArgs};
-use crate::details::{HostConfig, Runtime};
+use crate::commands::containers::remove_anonymous_volumes;
+use crate::commands::cp::copy_tree;
+use crate::details::{HostConfig, MountPoint, Runtime};
 use crate::engine::Engine;
 use crate::human;
+use crate::mounts;
 
 /// Runs a container in the foreground and returns its exit status.
 pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<i32> {
@@ -53,7 +58,9 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<i32> {
     // down by the kernel when nothing uses it any more.
     drop(mounted);
     if args.rm {
+        let host = HostConfig::load(&container)?;
         engine.containers.remove(&id)?;
+        remove_anonymous_volumes(&engine, &host)?;
     }
     drop(running);
     let exit = result?;
@@ -82,6 +89,17 @@ fn create_mounted(engine: &Engine, args: &CreateArgs) -> anyhow::Result<(Contain
     let Some((reference, command)) = args.args.split_first() else {
         anyhow::bail!("\"create\" requires at least 1 argument: IMAGE [COMMAND] [ARG...]");
     };
+    // Bad flags are refused before anything is made.
+    let mut requests = Vec::new();
+    for spec in &args.volumes {
+        requests.push(mounts::parse_volume(spec)?);
+    }
+    for spec in &args.mounts {
+        requests.push(mounts::parse_mount(spec)?);
+    }
+    for spec in &args.tmpfs {
+        requests.push(mounts::parse_tmpfs(spec)?);
+    }
     let image = engine.images.get(reference).map_err(|err| match err {
         ImageError::NotFound(name) => {
             eprintln!("Unable to find image '{name}' locally");
@@ -102,8 +120,12 @@ fn create_mounted(engine: &Engine, args: &CreateArgs) -> anyhow::Result<(Contain
         let flags = run_flags(&args.flags, &config, command, container.short_id());
         let mut spec = spec::build(&flags, &container.merged_dir())?;
         ch03_cgroups::set_resources(&mut spec, &args.limits, &args.cgroup_parent, &id)?;
+        let mut host = host_config(args, &config, command);
+        host.mounts = mount_points(engine, &container, requests, args, &config)?;
+        make_mount_points(&container, &host.mounts)?;
+        mounts::add_to_spec(&mut spec, &host.mounts)?;
         let container = engine.containers.set_spec(&id, spec)?;
-        host_config(args, &config, command).save(&container)?;
+        host.save(&container)?;
         anyhow::Ok((container, mounted))
     })();
     if made.is_err() {
@@ -111,6 +133,128 @@ fn create_mounted(engine: &Engine, args: &CreateArgs) -> anyhow::Result<(Contain
         let _: Result<(), ContainerError> = engine.containers.remove(&id);
     }
     made
+}
+
+/// The container's mounts: what the flags ask for, then `--volumes-from`,
+/// then an anonymous volume for each of the image's `VOLUME`s that nothing
+/// else mounts. A missing host directory is made (as docker does); a new
+/// volume is filled with what the image has at its path.
+fn mount_points(
+    engine: &Engine,
+    container: &Container,
+    mut requests: Vec<mounts::Request>,
+    args: &CreateArgs,
+    config: &Config,
+) -> anyhow::Result<Vec<MountPoint>> {
+    let mut points = Vec::new();
+    for from in &args.volumes_from {
+        let (reference, mode) = match from.rsplit_once(':') {
+            Some((r, mode @ ("ro" | "rw"))) => (r, Some(mode)),
+            Some((_, mode)) => anyhow::bail!("invalid mode: {mode}"),
+            None => (from.as_str(), None),
+        };
+        let source = engine.container(reference)?;
+        for mut m in HostConfig::load(&source)?.mounts {
+            if m.kind == "tmpfs" {
+                continue;
+            }
+            m.rw = mode.map_or(m.rw, |mode| mode == "rw");
+            m.anonymous = false;
+            points.push(m);
+        }
+    }
+    for target in config.volumes().iter().flatten() {
+        let taken = requests.iter().any(|r| r.target() == target)
+            || points.iter().any(|p: &MountPoint| &p.destination == target);
+        if !taken {
+            requests.push(mounts::Request::Volume {
+                name: None,
+                target: target.clone(),
+                rw: true,
+            });
+        }
+    }
+    for request in requests {
+        points.retain(|p| p.destination != request.target());
+        points.push(match request {
+            mounts::Request::Bind { source, target, rw } => {
+                if !source.exists() {
+                    std::fs::create_dir_all(&source).with_context(|| {
+                        format!(
+                            "create mountpoint for {target} mount: mkdir {}",
+                            source.display()
+                        )
+                    })?;
+                }
+                MountPoint {
+                    kind: "bind".into(),
+                    name: None,
+                    source,
+                    destination: target,
+                    rw,
+                    options: Vec::new(),
+                    anonymous: false,
+                }
+            }
+            mounts::Request::Volume { name, target, rw } => {
+                let (volume, new) = engine.volumes.get_or_create(name.as_deref())?;
+                if new {
+                    let in_image = ch04_overlayfs::scoped::resolve_in_root(
+                        &container.merged_dir(),
+                        Path::new(&target),
+                        true,
+                    )?;
+                    if in_image.is_dir() {
+                        copy_tree(&in_image, &volume.data(), true, false).with_context(|| {
+                            format!("copy the image's {target} into volume {}", volume.name)
+                        })?;
+                    }
+                }
+                MountPoint {
+                    kind: "volume".into(),
+                    name: Some(volume.name.clone()),
+                    source: volume.data(),
+                    destination: target,
+                    rw,
+                    options: Vec::new(),
+                    anonymous: volume.anonymous,
+                }
+            }
+            mounts::Request::Tmpfs { target, options } => MountPoint {
+                kind: "tmpfs".into(),
+                name: None,
+                source: PathBuf::new(),
+                destination: target,
+                rw: true,
+                options,
+                anonymous: false,
+            },
+        });
+    }
+    Ok(points)
+}
+
+/// Makes the directory (or, for a file bind, the empty file) each mount
+/// lands on in the container's root, as docker's daemon does: chapter 02's
+/// runtime never writes into a rootfs, and this one is the container's own
+/// (its writable layer keeps them).
+fn make_mount_points(container: &Container, points: &[MountPoint]) -> anyhow::Result<()> {
+    let root = container.merged_dir();
+    for point in points {
+        let path =
+            ch04_overlayfs::scoped::resolve_in_root(&root, Path::new(&point.destination), true)?;
+        if path.exists() {
+            continue;
+        }
+        let context = || format!("create mountpoint {}", point.destination);
+        if point.kind == "bind" && point.source.is_file() {
+            std::fs::create_dir_all(ch04_overlayfs::io::parent_dir(&path)).with_context(context)?;
+            std::fs::File::create(&path).with_context(context)?;
+        } else {
+            std::fs::create_dir_all(&path).with_context(context)?;
+        }
+    }
+    Ok(())
 }
 
 /// What docker keeps in `HostConfig` (and `Config.Cmd`/`Entrypoint`) for these flags.
@@ -131,6 +275,7 @@ fn host_config(args: &CreateArgs, config: &Config, command: &[String]) -> HostCo
         open_stdin: flags.interactive,
         entrypoint: config.entrypoint().clone(),
         cmd,
+        binds: args.volumes.clone(),
         ..HostConfig::default()
     }
 }

@@ -1,4 +1,5 @@
-//! `system df`: disk usage of images and containers, shared layers counted once.
+//! `system df`: disk usage of images, containers and volumes, shared layers
+//! counted once; `system prune`: every prune at once.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -6,10 +7,10 @@ use std::path::Path;
 use ch04_overlayfs::Digest;
 use ch04_overlayfs::store::Status;
 
-use crate::cli::DfArgs;
-use crate::commands::containers::{command, status};
-use crate::commands::images::{created, layer_bytes, show_id};
-use crate::commands::{object, print_table};
+use crate::cli::{DfArgs, SystemPruneArgs};
+use crate::commands::containers::{command, prune_stopped, status};
+use crate::commands::images::{created, layer_bytes, prune_unused, show_id};
+use crate::commands::{confirm, object, print_deleted, print_table};
 use crate::engine::{Engine, dir_size};
 use crate::human;
 use crate::template::Value;
@@ -23,7 +24,40 @@ fn reclaimable(reclaimable: u64, total: u64) -> String {
     }
 }
 
-/// `system df` (`-v`: per image and per container).
+/// `system prune`: stopped containers, then unused volumes (`--volumes`),
+/// then dangling (`-a`: unused) images, after docker's warning.
+pub fn prune(root: &Path, args: SystemPruneArgs) -> anyhow::Result<i32> {
+    let mut warning = String::from(
+        "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n",
+    );
+    if args.volumes {
+        warning.push_str("  - all anonymous volumes not used by at least one container\n");
+    }
+    warning.push_str(if args.all {
+        "  - all images without at least one container associated to them\n"
+    } else {
+        "  - all dangling images\n"
+    });
+    warning.push_str("  - unused build cache\n");
+    if !args.force && !confirm(&warning)? {
+        return Ok(0);
+    }
+    let engine = Engine::open(root)?;
+    let (containers, mut reclaimed) = prune_stopped(&engine)?;
+    print_deleted("Containers", &containers);
+    if args.volumes {
+        let (volumes, bytes) = crate::commands::volumes::prune_unused(&engine, false)?;
+        print_deleted("Volumes", &volumes);
+        reclaimed += bytes;
+    }
+    let (images, bytes) = prune_unused(&engine, args.all)?;
+    print_deleted("Images", &images);
+    reclaimed += bytes;
+    println!("Total reclaimed space: {}", human::size(reclaimed, 4));
+    Ok(0)
+}
+
+/// `system df` (`-v`: per image, container and volume).
 pub fn df(root: &Path, args: DfArgs) -> anyhow::Result<i32> {
     let engine = Engine::open(root)?;
     let images = engine.images.list()?;
@@ -80,6 +114,18 @@ pub fn df(root: &Path, args: DfArgs) -> anyhow::Result<i32> {
         .filter(|(c, _)| c.state.status != Status::Running)
         .map(|(_, s)| s)
         .sum();
+    let mut volumes = Vec::new();
+    for volume in engine.volumes.list()? {
+        let links = engine.volume_users(&volume.name)?.len();
+        volumes.push((volume.name.clone(), links, dir_size(&volume.data())?));
+    }
+    let volumes_total: u64 = volumes.iter().map(|v| v.2).sum();
+    let volumes_unused: u64 = volumes.iter().filter(|v| v.1 == 0).map(|v| v.2).sum();
+    let local = |c: &ch04_overlayfs::store::Container| {
+        crate::details::HostConfig::load(c).map_or(0, |h| {
+            h.mounts.iter().filter(|m| m.kind == "volume").count()
+        })
+    };
     if !args.verbose {
         let row = |kind: &str, count: usize, active: usize, size: u64, reclaim: String| {
             object([
@@ -108,7 +154,13 @@ pub fn df(root: &Path, args: DfArgs) -> anyhow::Result<i32> {
                 containers_total,
                 reclaimable(containers_reclaimable, containers_total),
             ),
-            row("Local Volumes", 0, 0, 0, reclaimable(0, 0)),
+            row(
+                "Local Volumes",
+                volumes.len(),
+                volumes.iter().filter(|v| v.1 > 0).count(),
+                volumes_total,
+                reclaimable(volumes_unused, volumes_total),
+            ),
             row("Build Cache", 0, 0, 0, reclaimable(0, 0)),
         ];
         let columns = &[
@@ -183,7 +235,7 @@ pub fn df(root: &Path, args: DfArgs) -> anyhow::Result<i32> {
                 ("ID", Value::Str(c.short_id().into())),
                 ("Image", Value::Str(c.config.image_name.clone())),
                 ("Command", Value::Str(command(c, false))),
-                ("LocalVolumes", Value::Str("0".into())),
+                ("LocalVolumes", Value::Str(local(c).to_string())),
                 ("Size", Value::Str(human::size(*size, 3))),
                 ("RunningFor", Value::Str(human::ago(c.config.created))),
                 ("Status", Value::Str(status(c))),
@@ -217,7 +269,16 @@ pub fn df(root: &Path, args: DfArgs) -> anyhow::Result<i32> {
             ("Name", "VOLUME NAME"),
             ("Size", "SIZE"),
         ],
-        &[],
+        &volumes
+            .iter()
+            .map(|(name, links, size)| {
+                object([
+                    ("Name", Value::Str(name.clone())),
+                    ("Links", Value::Str(links.to_string())),
+                    ("Size", Value::Str(human::size(*size, 3))),
+                ])
+            })
+            .collect::<Vec<_>>(),
     )?;
     println!("\nBuild cache usage: 0B\n");
     print_table(
