@@ -28,6 +28,26 @@ impl RunError {
     }
 }
 
+/// The exit status docker gives for an error that ended a run, wherever it sits
+/// in the chain of causes: 126 or 127 when the command could not be run (the
+/// errors of chapters 01 to 03 know which), 125 for anything else.
+pub fn exit_code_of(err: &(dyn std::error::Error + 'static)) -> i32 {
+    let mut next = Some(err);
+    while let Some(err) = next {
+        if let Some(err) = err.downcast_ref::<RunError>() {
+            return err.exit_code();
+        }
+        if let Some(err) = err.downcast_ref::<ch02_namespaces::Error>() {
+            return err.exit_code();
+        }
+        if let Some(err) = err.downcast_ref::<ch01_chroot::Error>() {
+            return err.exit_code();
+        }
+        next = err.source();
+    }
+    ch01_chroot::exit::ENGINE_ERROR
+}
+
 /// How a limited container ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exit {
@@ -118,3 +138,23 @@ pub fn run_with_setup(
     })
 }
 // ANCHOR_END: run
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    #[test]
+    fn exit_codes_are_found_anywhere_in_the_chain() {
+        let not_found = || ch01_chroot::Error::NotFound {
+            cmd: "x".into(),
+            rootfs: PathBuf::from("/r"),
+        };
+        let wrapped = RunError::Runtime(ch02_namespaces::Error::Exec(not_found()));
+        assert_eq!(exit_code_of(&wrapped), 127);
+        assert_eq!(exit_code_of(&not_found()), 127);
+        assert_eq!(exit_code_of(&ch02_namespaces::Error::NoCommand), 125);
+        assert_eq!(exit_code_of(&std::io::Error::other("elsewhere")), 125);
+    }
+}

@@ -25,7 +25,7 @@ mod v1;
 mod v2;
 
 pub use cgroup::{Cgroup, CgroupGuard, Stats};
-pub use container::{Exit, RunError, run, run_with_setup, set_resources};
+pub use container::{Exit, RunError, exit_code_of, run, run_with_setup, set_resources};
 pub use error::{Error, Result};
 pub use hierarchy::{DEFAULT_ROOT, Hierarchy, PARENT, Setup, Version, detect};
 pub use limits::{

@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use ch01_chroot::{cli, exit};
+use ch01_chroot::cli;
 use ch02_namespaces::spec;
-use ch03_cgroups::{Hierarchy, Limits, PARENT, RunError, Stats, format_bytes};
+use ch03_cgroups::{Hierarchy, Limits, PARENT, Stats, format_bytes};
 use clap::{Args, Parser, Subcommand};
 
 /// Run a command in a container with memory, CPU and process limits, and pause,
@@ -93,14 +93,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code as u8),
         Err(err) => {
             eprintln!("ch03-cgroups: {err:#}");
-            let code = match (
-                err.downcast_ref::<RunError>(),
-                err.downcast_ref::<ch02_namespaces::Error>(),
-            ) {
-                (Some(err), _) => err.exit_code(),
-                (None, Some(err)) => err.exit_code(),
-                (None, None) => exit::ENGINE_ERROR,
-            };
+            let code = ch03_cgroups::exit_code_of(err.as_ref());
             ExitCode::from(code as u8)
         }
     }

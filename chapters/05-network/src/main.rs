@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use ch01_chroot::{cli, exit};
+use ch01_chroot::cli;
 use ch02_namespaces::spec;
-use ch03_cgroups::{Limits, PARENT, RunError};
+use ch03_cgroups::{Limits, PARENT};
 use ch05_network::subnet::Subnet;
 use ch05_network::{Attach, BridgeDefaults, CreateOptions, NetworkMode, Networks, ipam, ports};
 use clap::{Args, Parser, Subcommand};
@@ -172,14 +172,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code as u8),
         Err(err) => {
             eprintln!("ch05-network: {err:#}");
-            let code = match (
-                err.downcast_ref::<RunError>(),
-                err.downcast_ref::<ch02_namespaces::Error>(),
-            ) {
-                (Some(err), _) => err.exit_code(),
-                (None, Some(err)) => err.exit_code(),
-                (None, None) => exit::ENGINE_ERROR,
-            };
+            let code = ch03_cgroups::exit_code_of(err.as_ref());
             ExitCode::from(code as u8)
         }
     }
