@@ -81,6 +81,8 @@ pub enum Command {
     Unpause(ContainersArgs),
     /// Display the running processes of a container.
     Top(TopArgs),
+    /// Execute a command in a running container.
+    Exec(ExecArgs),
 }
 
 /// `dockyard container ...`
@@ -114,6 +116,8 @@ pub enum ContainerCommand {
     Unpause(ContainersArgs),
     /// Display the running processes of a container.
     Top(TopArgs),
+    /// Execute a command in a running container.
+    Exec(ExecArgs),
 }
 
 /// `dockyard image ...`
@@ -533,4 +537,37 @@ pub struct TopArgs {
         value_name = "ps OPTIONS"
     )]
     pub ps_args: Vec<String>,
+}
+
+/// `dockyard exec`
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Detached mode: run command in the background.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Set environment variables.
+    #[arg(short, long = "env", value_name = "K=V")]
+    pub env: Vec<String>,
+    /// Keep STDIN open even if not attached.
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Username or UID (format: "<name|uid>[:<group|gid>]").
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Working directory inside the container.
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// The container.
+    pub container: String,
+    /// COMMAND [ARG...]
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<String>,
 }

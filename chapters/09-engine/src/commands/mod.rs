@@ -5,7 +5,7 @@ mod containers;
 pub mod cp;
 mod images;
 mod inspect;
-mod lifecycle;
+pub mod lifecycle;
 mod run;
 mod system;
 pub mod volumes;
@@ -58,6 +58,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::System(SystemCommand::Prune(args)) => system::prune(root, args),
         Command::Inspect(args) => inspect::any(root, args),
         Command::Volume(command) => volumes::dispatch(root, command),
+        Command::Exec(args) | Command::Container(ContainerCommand::Exec(args)) => {
+            crate::exec::exec(root, args)
+        }
         Command::Container(ContainerCommand::Inspect(args)) => inspect::containers(root, args),
         Command::Pause(args) | Command::Container(ContainerCommand::Pause(args)) => {
             lifecycle::pause(root, args)

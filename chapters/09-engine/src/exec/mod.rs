@@ -1,0 +1,362 @@
+//! `exec`: runs a command in a running container. The new process joins the
+//! container's namespaces and cgroup ([`enter`]), then takes the same
+//! hardening as the container's PID 1 (capabilities, `no_new_privs`,
+//! seccomp, from the container's spec) and execs; its exit status is
+//! `exec`'s.
+
+pub mod enter;
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::Path;
+use std::str::FromStr;
+
+use anyhow::Context;
+use ch02_namespaces::hardening::seccomp;
+use ch02_namespaces::spec::{self, RunFlags};
+use ch04_overlayfs::store::Status;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Gid, Pid, Uid};
+use oci_spec::runtime::{LinuxCapabilities, Process};
+use seccompiler::BpfProgram;
+
+use crate::cli::ExecArgs;
+use crate::commands::lifecycle::not_running;
+use crate::details::Runtime;
+use crate::engine::{Engine, cgroup_of, init_pid};
+
+/// `exec`: returns the command's exit status.
+pub fn exec(root: &Path, args: ExecArgs) -> anyhow::Result<i32> {
+    let engine = Engine::open(root)?;
+    let container = engine.container(&args.container)?;
+    if container.state.status != Status::Running {
+        return Err(not_running(&container));
+    }
+    if Runtime::load(&container)?.paused {
+        anyhow::bail!(
+            "Container {} is paused, unpause the container before exec",
+            container.config.id
+        );
+    }
+    let pid = init_pid(&container).ok_or_else(|| not_running(&container))?;
+    let spec = &container.config.spec;
+    let process = process(spec, &args, pid)?;
+    let filters = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(policy) => seccomp::compile(policy).context("compile the seccomp policy")?,
+        None => Vec::new(),
+    };
+    let namespaces = enter::Namespaces::open(pid, spec)?;
+    let cgroup = cgroup_of(&container)?;
+    if args.detach {
+        redirect_stdio_to_null()?;
+    } else {
+        ch02_namespaces::stdin_unless_interactive(args.interactive)?;
+    }
+    // SAFETY: the child only makes system calls before it execs or exits;
+    // the CLI is single-threaded here.
+    match unsafe { nix::unistd::fork() }.context("fork(2)")? {
+        ForkResult::Child => {
+            let code = match child(&namespaces, &cgroup, &process, &filters, args.tty) {
+                Ok(code) => code,
+                Err(err) => {
+                    eprintln!("dockyard: {err:#}");
+                    ch01_chroot::exit::ENGINE_ERROR
+                }
+            };
+            // SAFETY: _exit(2) skips the destructors the parent owns.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => {
+            if args.detach {
+                return Ok(0);
+            }
+            let _raw = args.tty.then(RawMode::enter);
+            wait(child)
+        }
+    }
+}
+
+/// The exec's process: the command, the container's environment plus `-e`,
+/// `-w` (else the container's), `-u` resolved in the container's
+/// /etc/passwd (else the container's user), and the container's
+/// capabilities and `no_new_privs`.
+fn process(spec: &oci_spec::runtime::Spec, args: &ExecArgs, pid: Pid) -> anyhow::Result<Process> {
+    let base = spec.process().clone().unwrap_or_default();
+    let mut env = base.env().clone().unwrap_or_default();
+    env.extend(args.env.iter().cloned());
+    let flags = RunFlags {
+        args: args.command.clone(),
+        env,
+        hostname: spec.hostname().clone(),
+        workdir: Some(
+            args.workdir
+                .clone()
+                .unwrap_or_else(|| base.cwd().display().to_string()),
+        ),
+        user: args.user.clone(),
+        tty: args.tty,
+        ..RunFlags::default()
+    };
+    let built = spec::build(&flags, Path::new(&format!("/proc/{pid}/root")))?;
+    let mut process = built.process().clone().unwrap_or_default();
+    if args.user.is_none() {
+        process.set_user(base.user().clone());
+    }
+    process.set_capabilities(base.capabilities().clone());
+    process.set_no_new_privileges(base.no_new_privileges());
+    Ok(process)
+}
+
+/// In the forked child: join the container, fork into its PID namespace,
+/// and wait for the command there; returns its status. With `-t`, the pty
+/// is made here, inside the container's mount namespace (from its own
+/// /dev/ptmx, so the command sees its terminal in /dev/pts), and this
+/// process copies between it and our stdio.
+fn child(
+    namespaces: &enter::Namespaces,
+    cgroup: &ch03_cgroups::Cgroup,
+    process: &Process,
+    filters: &[BpfProgram],
+    tty: bool,
+) -> anyhow::Result<i32> {
+    enter::join_cgroup(cgroup)?;
+    namespaces.join()?;
+    let pty = match tty {
+        true => Some(nix::pty::openpty(None, None).context("openpty(3)")?),
+        false => None,
+    };
+    // SAFETY: single-threaded; the grandchild execs or exits.
+    match unsafe { nix::unistd::fork() }.context("fork(2) into the PID namespace")? {
+        ForkResult::Child => {
+            let err = run_command(process, filters, pty.as_ref());
+            let code = match err.downcast_ref::<ch01_chroot::Error>() {
+                Some(err) => err.exit_code(),
+                None => ch01_chroot::exit::ENGINE_ERROR,
+            };
+            eprintln!("dockyard: {err:#}");
+            // SAFETY: as above.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => match pty {
+            Some(pty) => {
+                drop(pty.slave);
+                copy_terminal(child, &pty.master)
+            }
+            None => wait(child),
+        },
+    }
+}
+
+/// The grandchild, inside the container: its terminal, the hardening, then
+/// execve(2). Returns only on failure.
+fn run_command(
+    process: &Process,
+    filters: &[BpfProgram],
+    pty: Option<&nix::pty::OpenptyResult>,
+) -> anyhow::Error {
+    let setup = || -> anyhow::Result<std::convert::Infallible> {
+        if let Some(pty) = pty {
+            nix::unistd::setsid().context("setsid(2)")?;
+            // SAFETY: TIOCSCTTY takes an int argument.
+            if unsafe { libc::ioctl(pty.slave.as_raw_fd(), libc::TIOCSCTTY, 0) } < 0 {
+                return Err(std::io::Error::last_os_error()).context("ioctl(TIOCSCTTY)");
+            }
+            for target in 0..=2 {
+                // SAFETY: dup2(2) onto a standard descriptor.
+                unsafe { libc::dup2(pty.slave.as_raw_fd(), target) };
+            }
+        }
+        let args = process.args().clone().unwrap_or_default();
+        let env = process.env().clone().unwrap_or_default();
+        let path = env
+            .iter()
+            .find_map(|kv| kv.strip_prefix("PATH="))
+            .unwrap_or(ch01_chroot::DEFAULT_PATH);
+        let program = ch01_chroot::find_command(&args[0], path).ok_or_else(|| {
+            ch01_chroot::Error::NotFound {
+                cmd: args[0].clone(),
+                rootfs: "/".into(),
+            }
+        })?;
+        harden(process, filters)?;
+        let cstrings = |list: &[String]| -> Vec<CString> {
+            list.iter()
+                .filter_map(|s| CString::new(s.as_str()).ok())
+                .collect()
+        };
+        let program = CString::new(program.as_os_str().as_encoded_bytes())?;
+        let errno = nix::unistd::execve(&program, &cstrings(&args), &cstrings(&env)).unwrap_err();
+        Err(ch01_chroot::Error::CannotInvoke {
+            cmd: args[0].clone(),
+            rootfs: "/".into(),
+            errno,
+        }
+        .into())
+    };
+    match setup() {
+        Err(err) => err,
+    }
+}
+
+/// The container's hardening for this process, in the order chapter 02's
+/// runtime applies it: bounding set, user, capability sets, working
+/// directory, `no_new_privs`, seccomp.
+fn harden(process: &Process, filters: &[BpfProgram]) -> anyhow::Result<()> {
+    let capabilities = process.capabilities().clone().unwrap_or_default();
+    let bounding = to_caps(capabilities.bounding());
+    for cap in caps::all().difference(&bounding) {
+        if caps::has_cap(None, caps::CapSet::Bounding, *cap).unwrap_or(false) {
+            caps::drop(None, caps::CapSet::Bounding, *cap).context("drop bounding capability")?;
+        }
+    }
+    nix::sys::prctl::set_keepcaps(true).context("prctl(PR_SET_KEEPCAPS)")?;
+    let user = process.user();
+    let groups: Vec<Gid> = user
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|&g| Gid::from_raw(g))
+        .collect();
+    nix::unistd::setgroups(&groups).context("setgroups(2)")?;
+    let (uid, gid) = (Uid::from_raw(user.uid()), Gid::from_raw(user.gid()));
+    nix::unistd::setresgid(gid, gid, gid).context("setresgid(2)")?;
+    nix::unistd::setresuid(uid, uid, uid).context("setresuid(2)")?;
+    set_capabilities(&capabilities)?;
+    let cwd = process.cwd();
+    nix::unistd::chdir(cwd).with_context(|| format!("chdir to {}", cwd.display()))?;
+    if process.no_new_privileges().unwrap_or(false) {
+        nix::sys::prctl::set_no_new_privs().context("prctl(PR_SET_NO_NEW_PRIVS)")?;
+    }
+    for program in filters {
+        seccompiler::apply_filter(program).context("install the seccomp filter")?;
+    }
+    Ok(())
+}
+
+fn to_caps(
+    set: &Option<std::collections::HashSet<oci_spec::runtime::Capability>>,
+) -> caps::CapsHashSet {
+    set.iter()
+        .flatten()
+        .filter_map(|c| {
+            let name = serde_json::to_value(c).ok()?;
+            caps::Capability::from_str(name.as_str()?).ok()
+        })
+        .collect()
+}
+
+fn set_capabilities(spec: &LinuxCapabilities) -> anyhow::Result<()> {
+    caps::set(None, caps::CapSet::Effective, &to_caps(spec.effective()))?;
+    caps::set(None, caps::CapSet::Permitted, &to_caps(spec.permitted()))?;
+    caps::set(
+        None,
+        caps::CapSet::Inheritable,
+        &to_caps(spec.inheritable()),
+    )?;
+    caps::clear(None, caps::CapSet::Ambient)?;
+    for cap in to_caps(spec.ambient()) {
+        caps::raise(None, caps::CapSet::Ambient, cap)?;
+    }
+    Ok(())
+}
+
+/// Waits for `child` and returns docker's status for how it ended.
+fn wait(child: Pid) -> anyhow::Result<i32> {
+    loop {
+        match waitpid(child, None) {
+            Ok(status) => {
+                if let Some(code) = ch01_chroot::exit::code_of(status) {
+                    return Ok(code);
+                }
+            }
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(err) => return Err(err).context("waitpid(2)"),
+        }
+    }
+}
+
+/// `-t`: bytes copied both ways between our stdio and the pty until the
+/// command ends.
+fn copy_terminal(child: Pid, master: &OwnedFd) -> anyhow::Result<i32> {
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let mut buf = [0u8; 4096];
+    let mut stdin_open = true;
+    let code = loop {
+        if let Ok(status) = waitpid(child, Some(WaitPidFlag::WNOHANG))
+            && status != WaitStatus::StillAlive
+            && let Some(code) = ch01_chroot::exit::code_of(status)
+        {
+            break code;
+        }
+        let mut fds = vec![PollFd::new(master.as_fd(), PollFlags::POLLIN)];
+        if stdin_open {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+        }
+        let _ = poll(&mut fds, PollTimeout::from(50u16));
+        let ready = |i: usize| {
+            fds.get(i)
+                .and_then(|f| f.revents())
+                .is_some_and(|r| !r.is_empty())
+        };
+        let (from_master, from_stdin) = (ready(0), ready(1));
+        if from_master && let Ok(n @ 1..) = nix::unistd::read(master, &mut buf) {
+            let _ = nix::unistd::write(&stdout, &buf[..n]);
+        }
+        if from_stdin {
+            match nix::unistd::read(&stdin, &mut buf) {
+                Ok(n @ 1..) => {
+                    let _ = nix::unistd::write(master, &buf[..n]);
+                }
+                _ => stdin_open = false,
+            }
+        }
+    };
+    // What the command wrote before it ended (the slave is closed: a read
+    // ends with EIO once all is read).
+    while let Ok(n @ 1..) = nix::unistd::read(master, &mut buf) {
+        let _ = nix::unistd::write(&stdout, &buf[..n]);
+    }
+    Ok(code)
+}
+
+/// The caller's terminal in raw mode (keys go to the container as typed)
+/// until dropped.
+struct RawMode(nix::sys::termios::Termios);
+
+impl RawMode {
+    fn enter() -> Option<RawMode> {
+        use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
+        let stdin = std::io::stdin();
+        let saved = tcgetattr(stdin.as_fd()).ok()?;
+        let mut raw = saved.clone();
+        cfmakeraw(&mut raw);
+        tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw).ok()?;
+        Some(RawMode(saved))
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        let stdin = std::io::stdin();
+        let _ = nix::sys::termios::tcsetattr(
+            stdin.as_fd(),
+            nix::sys::termios::SetArg::TCSANOW,
+            &self.0,
+        );
+    }
+}
+
+/// `exec -d`: the command's stdio goes nowhere, as docker's does.
+fn redirect_stdio_to_null() -> anyhow::Result<()> {
+    let null = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .context("open /dev/null")?;
+    nix::unistd::dup2_stdin(&null).context("dup2(2)")?;
+    nix::unistd::dup2_stdout(&null).context("dup2(2)")?;
+    nix::unistd::dup2_stderr(&null).context("dup2(2)")?;
+    Ok(())
+}
