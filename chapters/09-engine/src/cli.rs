@@ -83,6 +83,26 @@ pub enum Command {
     Top(TopArgs),
     /// Execute a command in a running container.
     Exec(ExecArgs),
+    /// Start one or more stopped containers.
+    Start(StartArgs),
+    /// Stop one or more running containers.
+    Stop(StopArgs),
+    /// Restart one or more containers.
+    Restart(StopArgs),
+    /// Kill one or more running containers.
+    Kill(KillArgs),
+    /// Block until one or more containers stop, then print their exit codes.
+    Wait(ContainersArgs),
+    /// Fetch the logs of a container.
+    Logs(LogsArgs),
+    /// Attach local standard input, output, and error streams to a running container.
+    Attach(AttachArgs),
+    /// The supervisor of container ID (started by `run -d` and `start`).
+    #[command(hide = true)]
+    Shim {
+        /// The container's full ID.
+        id: String,
+    },
 }
 
 /// `dockyard container ...`
@@ -118,6 +138,20 @@ pub enum ContainerCommand {
     Top(TopArgs),
     /// Execute a command in a running container.
     Exec(ExecArgs),
+    /// Start one or more stopped containers.
+    Start(StartArgs),
+    /// Stop one or more running containers.
+    Stop(StopArgs),
+    /// Restart one or more containers.
+    Restart(StopArgs),
+    /// Kill one or more running containers.
+    Kill(KillArgs),
+    /// Block until one or more containers stop, then print their exit codes.
+    Wait(ContainersArgs),
+    /// Fetch the logs of a container.
+    Logs(LogsArgs),
+    /// Attach local standard input, output, and error streams to a running container.
+    Attach(AttachArgs),
 }
 
 /// `dockyard image ...`
@@ -260,6 +294,19 @@ pub struct CreateArgs {
     /// Mount volumes from the specified container(s): CONTAINER[:ro|rw].
     #[arg(long, value_name = "CONTAINER")]
     pub volumes_from: Vec<String>,
+    /// Restart policy to apply when a container exits: no, always,
+    /// on-failure[:max-retries], unless-stopped.
+    #[arg(long, default_value = "no")]
+    pub restart: String,
+    /// Signal to stop the container.
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container.
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
+    pub stop_timeout: Option<i64>,
+    /// Overwrite the default ENTRYPOINT of the image.
+    #[arg(long, value_name = "COMMAND")]
+    pub entrypoint: Option<String>,
     /// The cgroup that holds the containers' cgroups.
     #[arg(long, value_name = "NAME", env = "DOCKYARD_CGROUP_PARENT", default_value = ch03_cgroups::PARENT)]
     pub cgroup_parent: String,
@@ -272,12 +319,16 @@ pub struct CreateArgs {
     pub args: Vec<String>,
 }
 
-/// `dockyard run`: create, then run in the foreground.
+/// `dockyard run`: create, then run in the foreground, or under a
+/// supervisor with `-d`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Automatically remove the container when it exits.
     #[arg(long)]
     pub rm: bool,
+    /// Run container in background and print container ID.
+    #[arg(short, long)]
+    pub detach: bool,
     #[command(flatten)]
     pub create: CreateArgs,
 }
@@ -570,4 +621,86 @@ pub struct ExecArgs {
         value_name = "COMMAND"
     )]
     pub command: Vec<String>,
+}
+
+/// `dockyard start`
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Attach STDOUT/STDERR and forward signals.
+    #[arg(short, long)]
+    pub attach: bool,
+    /// Attach container's STDIN.
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// The containers.
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// `dockyard stop` and `restart`
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Signal to send to the container.
+    #[arg(short, long)]
+    pub signal: Option<String>,
+    /// Seconds to wait before killing the container.
+    #[arg(
+        short = 't',
+        long = "time",
+        visible_alias = "timeout",
+        allow_negative_numbers = true
+    )]
+    pub time: Option<i64>,
+    /// The containers.
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// `dockyard kill`
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal to send to the container.
+    #[arg(short, long, default_value = "KILL")]
+    pub signal: String,
+    /// The containers.
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// `dockyard logs`
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Show extra details provided to logs.
+    #[arg(long)]
+    pub details: bool,
+    /// Follow log output.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m").
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Number of lines to show from the end of the logs.
+    #[arg(short = 'n', long, default_value = "all")]
+    pub tail: String,
+    /// Show timestamps.
+    #[arg(short, long)]
+    pub timestamps: bool,
+    /// Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m").
+    #[arg(long)]
+    pub until: Option<String>,
+    /// The container.
+    pub container: String,
+}
+
+/// `dockyard attach`
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Override the key sequence for detaching a container.
+    #[arg(long)]
+    pub detach_keys: Option<String>,
+    /// Do not attach STDIN.
+    #[arg(long)]
+    pub no_stdin: bool,
+    /// The container.
+    pub container: String,
 }

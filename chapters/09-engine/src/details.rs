@@ -25,10 +25,12 @@ pub struct HostConfig {
     pub nano_cpus: i64,
     /// `--pids-limit`, `None` for none.
     pub pids_limit: Option<i64>,
-    /// `--restart`: `no`, `always`, `on-failure`, `unless-stopped`.
-    pub restart_policy: String,
-    /// `--restart on-failure:N`'s N.
-    pub restart_retries: u32,
+    /// `--restart` (`no`, `always`, `on-failure[:N]`, `unless-stopped`), checked.
+    pub restart: String,
+    /// `--stop-signal`, if not SIGTERM.
+    pub stop_signal: Option<String>,
+    /// `--stop-timeout` in seconds, if not 10.
+    pub stop_timeout: Option<i64>,
     /// `--privileged`.
     pub privileged: bool,
     /// `--read-only`.
@@ -73,6 +75,10 @@ pub struct Runtime {
     pub paused: bool,
     /// How many times the restart policy restarted it.
     pub restart_count: u32,
+    /// Waiting to be restarted by its policy.
+    pub restarting: bool,
+    /// `stop` or `kill` ended it: no restart policy brings it back.
+    pub stopped_by_user: bool,
     /// Whether the OOM killer struck at its last exit.
     pub oom_killed: bool,
     /// Why it could not start, if it could not.

@@ -9,7 +9,9 @@ mod engine;
 mod exec;
 mod human;
 mod mounts;
+mod supervisor;
 mod template;
+mod terminal;
 mod volumes;
 
 use std::process::ExitCode;
@@ -42,13 +44,17 @@ fn main() -> ExitCode {
 /// daemon gives those, so docker's CLI shows them as its answer.
 fn is_store_error(err: &anyhow::Error) -> bool {
     use ch04_overlayfs::store::{ContainerError, ImageError};
-    err.downcast_ref::<ContainerError>().is_some() || err.downcast_ref::<ImageError>().is_some()
+    err.downcast_ref::<ContainerError>().is_some()
+        || err.downcast_ref::<ImageError>().is_some()
+        || err.downcast_ref::<supervisor::StartFailed>().is_some()
 }
 
 /// The status docker would exit with for `err`: 126/127 when the command could not
 /// be run (the chapters' errors know), 125 for anything else the engine failed at.
 fn exit_code(err: &anyhow::Error) -> i32 {
-    if let Some(err) = err.downcast_ref::<ch03_cgroups::RunError>() {
+    if let Some(err) = err.downcast_ref::<supervisor::StartFailed>() {
+        err.code
+    } else if let Some(err) = err.downcast_ref::<ch03_cgroups::RunError>() {
         err.exit_code()
     } else if let Some(err) = err.downcast_ref::<ch02_namespaces::Error>() {
         err.exit_code()

@@ -200,7 +200,7 @@ pub fn remove(root: &Path, args: RmArgs) -> anyhow::Result<i32> {
                         container.config.name
                     );
                 }
-                kill(&container)?;
+                kill_all(&container)?;
             }
             let host = HostConfig::load(&container)?;
             match engine.containers.remove(&container.config.id) {
@@ -242,7 +242,13 @@ pub fn remove_anonymous_volumes(engine: &Engine, host: &HostConfig) -> anyhow::R
 /// waits for the `run` in charge of it to record the exit and let go of its
 /// [`run_lock`](Engine::run_lock), as `rm -f` does. A container whose `run`
 /// died (`kill -9`) holds no lock, and is taken as exited at once.
-fn kill(container: &Container) -> anyhow::Result<()> {
+pub fn kill_all(container: &Container) -> anyhow::Result<()> {
+    // No restart policy brings it back.
+    let mut runtime = Runtime::load(container)?;
+    runtime.stopped_by_user = true;
+    if container.dir.exists() {
+        runtime.save(container)?;
+    }
     // A paused container's processes die only once thawed (cgroup v1).
     let _ = cgroup_of(container).and_then(|cgroup| Ok(cgroup.thaw()?));
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -5,6 +5,8 @@ use std::path::Path;
 
 use ch04_overlayfs::store::{Container, ContainerError, ImageError, Status};
 
+use dockyard_shim::restart::Policy;
+
 use crate::cli::{ContainerInspectArgs, InspectAnyArgs};
 use crate::commands::images::inspect_value;
 use crate::commands::{object, print_inspect};
@@ -94,6 +96,7 @@ pub fn status_word(container: &Container, runtime: &Runtime) -> &'static str {
     match container.state.status {
         Status::Created => "created",
         Status::Running if runtime.paused => "paused",
+        Status::Exited if runtime.restarting => "restarting",
         Status::Running => "running",
         Status::Exited => "exited",
     }
@@ -168,13 +171,17 @@ pub fn container_value(container: &Container) -> anyhow::Result<Value> {
         ),
         ("Running", Value::Bool(running)),
         ("Paused", Value::Bool(running && runtime.paused)),
-        ("Restarting", Value::Bool(false)),
+        ("Restarting", Value::Bool(runtime.restarting)),
         ("OOMKilled", Value::Bool(runtime.oom_killed)),
         ("Dead", Value::Bool(false)),
         (
             "Pid",
             Value::Int(match running {
-                true => init_pid(container).map_or(0, |p| p.as_raw().into()),
+                true => state
+                    .pid
+                    .or_else(|| init_pid(container).map(|p| p.as_raw()))
+                    .unwrap_or(0)
+                    .into(),
                 false => 0,
             }),
         ),
@@ -183,6 +190,13 @@ pub fn container_value(container: &Container) -> anyhow::Result<Value> {
         ("StartedAt", time(state.started_at)),
         ("FinishedAt", time(state.finished_at)),
     ]);
+    let policy = host.restart.parse::<Policy>().unwrap_or_default();
+    let (policy_name, retries) = match policy {
+        Policy::No => ("no", 0),
+        Policy::Always => ("always", 0),
+        Policy::UnlessStopped => ("unless-stopped", 0),
+        Policy::OnFailure { max } => ("on-failure", max.unwrap_or(0)),
+    };
     let host_value = object([
         (
             "Binds",
@@ -191,18 +205,8 @@ pub fn container_value(container: &Container) -> anyhow::Result<Value> {
         (
             "RestartPolicy",
             object([
-                (
-                    "Name",
-                    Value::Str(if host.restart_policy.is_empty() {
-                        "no".into()
-                    } else {
-                        host.restart_policy.clone()
-                    }),
-                ),
-                (
-                    "MaximumRetryCount",
-                    Value::Uint(host.restart_retries.into()),
-                ),
+                ("Name", Value::Str(policy_name.into())),
+                ("MaximumRetryCount", Value::Uint(retries.into())),
             ]),
         ),
         ("AutoRemove", Value::Bool(host.auto_remove)),

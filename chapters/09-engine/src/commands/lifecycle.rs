@@ -1,16 +1,23 @@
-//! Commands on a running container's processes: `pause` / `unpause`
-//! (chapter 03's freezer) and `top` (the host's `ps`, cut to the container's
-//! cgroup, as dockerd does).
+//! A container's life after `create`: `start`, `stop`, `restart`, `kill`,
+//! `wait` (through its supervisor and its run lock), `pause` / `unpause`
+//! (chapter 03's freezer) and `top` (the host's `ps`, cut to the
+//! container's cgroup, as dockerd does).
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::str::FromStr;
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
-use ch04_overlayfs::store::{Container, Status};
+use ch04_overlayfs::store::{Container, Status, StoreLock};
+use nix::sys::signal::Signal;
 
-use crate::cli::{ContainersArgs, TopArgs};
-use crate::details::Runtime;
-use crate::engine::{Engine, cgroup_of};
+use crate::cli::{ContainersArgs, KillArgs, StartArgs, StopArgs, TopArgs};
+use crate::commands::containers::kill_all;
+use crate::commands::logs::follow_run;
+use crate::details::{HostConfig, Runtime};
+use crate::engine::{Engine, cgroup_of, init_pid};
+use crate::supervisor;
 use crate::template::tabwrite_min;
 
 /// docker's error for a container that is not running.
@@ -33,6 +40,187 @@ pub fn for_each(
             .and_then(|c| action(&engine, &c))
         {
             Ok(()) => println!("{reference}"),
+            Err(err) => {
+                eprintln!("Error response from daemon: {err:#}");
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// A signal as docker takes it: `KILL`, `SIGKILL` or `9`.
+pub fn parse_signal(name: &str) -> anyhow::Result<Signal> {
+    let invalid = || anyhow::anyhow!("Invalid signal: {name}");
+    if let Ok(number) = name.parse::<i32>() {
+        return Signal::try_from(number).map_err(|_| invalid());
+    }
+    let upper = name.to_ascii_uppercase();
+    let full = match upper.starts_with("SIG") {
+        true => upper,
+        false => format!("SIG{upper}"),
+    };
+    Signal::from_str(&full).map_err(|_| invalid())
+}
+
+/// Waits up to `timeout` (forever if `None`) for the container's run to be
+/// over: its supervisor (or foreground `run`) let go of the run lock, so
+/// the exit is recorded and its root unmounted.
+pub fn wait_for_run(container: &Container, timeout: Option<Duration>) -> anyhow::Result<bool> {
+    let lock = Engine::run_lock(container);
+    let Some(timeout) = timeout else {
+        drop(StoreLock::exclusive(&lock)?);
+        return Ok(true);
+    };
+    let deadline = Instant::now() + timeout;
+    loop {
+        if StoreLock::try_exclusive(&lock)?.is_some() {
+            return Ok(true);
+        }
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Marks the container as stopped by the user (no restart policy brings it
+/// back) and thaws it if paused, before a signal is sent.
+fn mark_stopped(container: &Container) -> anyhow::Result<()> {
+    let mut runtime = Runtime::load(container)?;
+    runtime.stopped_by_user = true;
+    if runtime.paused {
+        cgroup_of(container)?.thaw()?;
+        runtime.paused = false;
+    }
+    runtime.save(container)
+}
+
+/// Sends `signal` to the container's PID 1.
+fn signal(container: &Container, signal: Signal) -> anyhow::Result<()> {
+    let pid = container
+        .state
+        .pid
+        .map(nix::unistd::Pid::from_raw)
+        .or_else(|| init_pid(container))
+        .ok_or_else(|| not_running(container))?;
+    match nix::sys::signal::kill(pid, signal) {
+        // It ended just now; its supervisor is recording it.
+        Err(nix::errno::Errno::ESRCH) => Err(not_running(container)),
+        result => {
+            result.with_context(|| format!("send {signal} to container {}", container.short_id()))
+        }
+    }
+}
+
+/// `stop`'s work: the stop signal (`--stop-signal`, else SIGTERM), then
+/// SIGKILL to every process in its cgroup after `time` seconds (else
+/// `--stop-timeout`, else 10; negative: wait for ever). A PID 1 that
+/// ignores SIGTERM so ends with 137, as in docker.
+pub fn stop_container(
+    container: &Container,
+    signal_name: Option<&str>,
+    time: Option<i64>,
+) -> anyhow::Result<()> {
+    let host = HostConfig::load(container)?;
+    let runtime = Runtime::load(container)?;
+    if container.state.status != Status::Running {
+        if runtime.restarting {
+            // Waiting out its restart delay: its supervisor ends on SIGTERM.
+            mark_stopped(container)?;
+            let info = dockyard_shim::supervise::SupervisorInfo::read(&container.dir)?;
+            if info.is_alive() {
+                let pid = nix::unistd::Pid::from_raw(info.pid);
+                let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
+            }
+            wait_for_run(container, None)?;
+        }
+        return Ok(());
+    }
+    let sig = parse_signal(
+        signal_name
+            .or(host.stop_signal.as_deref())
+            .unwrap_or("TERM"),
+    )?;
+    let time = time.or(host.stop_timeout).unwrap_or(10);
+    mark_stopped(container)?;
+    signal(container, sig)?;
+    let timeout = u64::try_from(time).ok().map(Duration::from_secs);
+    if !wait_for_run(container, timeout)? {
+        kill_all(container)?;
+    }
+    Ok(())
+}
+
+/// `stop`.
+pub fn stop(root: &Path, args: StopArgs) -> anyhow::Result<i32> {
+    for_each(root, &args.containers, |_, container| {
+        stop_container(container, args.signal.as_deref(), args.time)
+    })
+}
+
+/// `start`: each container under a new supervisor; with `-a`, its output
+/// until it ends, and its exit status.
+pub fn start(root: &Path, args: StartArgs) -> anyhow::Result<i32> {
+    if !args.attach {
+        return for_each(root, &args.containers, |engine, container| {
+            if container.state.status == Status::Running {
+                return Ok(());
+            }
+            supervisor::start(engine, root, container)
+        });
+    }
+    let engine = Engine::open(root)?;
+    let [reference] = args.containers.as_slice() else {
+        anyhow::bail!("you cannot start and attach multiple containers at once");
+    };
+    let container = engine.container(reference)?;
+    let since = SystemTime::now();
+    if container.state.status != Status::Running {
+        supervisor::start(&engine, root, &container)?;
+    }
+    follow_run(&container, Some(since))?;
+    Ok(engine.container(reference)?.state.exit_code.unwrap_or(0))
+}
+
+/// `restart`: stop (as `stop` does), then start.
+pub fn restart(root: &Path, args: StopArgs) -> anyhow::Result<i32> {
+    for_each(root, &args.containers, |engine, container| {
+        stop_container(container, args.signal.as_deref(), args.time)?;
+        let container = engine.container(&container.config.id)?;
+        supervisor::start(engine, root, &container)
+    })
+}
+
+/// `kill`: a signal (`-s`, SIGKILL by default) to the container's PID 1.
+pub fn kill(root: &Path, args: KillArgs) -> anyhow::Result<i32> {
+    let sig = parse_signal(&args.signal)?;
+    for_each(root, &args.containers, |_, container| {
+        if container.state.status != Status::Running {
+            anyhow::bail!(
+                "cannot kill container: {}: {}",
+                container.config.name,
+                not_running(container)
+            );
+        }
+        mark_stopped(container)?;
+        signal(container, sig)
+    })
+}
+
+/// `wait`: blocks until each container's run is over, printing its exit code.
+pub fn wait(root: &Path, args: ContainersArgs) -> anyhow::Result<i32> {
+    let engine = Engine::open(root)?;
+    let mut code = 0;
+    for reference in &args.containers {
+        let result = engine.container(reference).and_then(|container| {
+            if container.state.status == Status::Running || Runtime::load(&container)?.restarting {
+                wait_for_run(&container, None)?;
+            }
+            Ok(engine.container(reference)?.state.exit_code.unwrap_or(0))
+        });
+        match result {
+            Ok(exit) => println!("{exit}"),
             Err(err) => {
                 eprintln!("Error response from daemon: {err:#}");
                 code = 1;

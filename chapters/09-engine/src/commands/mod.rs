@@ -1,11 +1,13 @@
 //! One module per command group; each turns parsed flags into library calls
 //! and prints what docker prints.
 
-mod containers;
+mod attach;
+pub mod containers;
 pub mod cp;
 mod images;
 mod inspect;
 pub mod lifecycle;
+pub mod logs;
 mod run;
 mod system;
 pub mod volumes;
@@ -61,6 +63,28 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Exec(args) | Command::Container(ContainerCommand::Exec(args)) => {
             crate::exec::exec(root, args)
         }
+        Command::Start(args) | Command::Container(ContainerCommand::Start(args)) => {
+            lifecycle::start(root, args)
+        }
+        Command::Stop(args) | Command::Container(ContainerCommand::Stop(args)) => {
+            lifecycle::stop(root, args)
+        }
+        Command::Restart(args) | Command::Container(ContainerCommand::Restart(args)) => {
+            lifecycle::restart(root, args)
+        }
+        Command::Kill(args) | Command::Container(ContainerCommand::Kill(args)) => {
+            lifecycle::kill(root, args)
+        }
+        Command::Wait(args) | Command::Container(ContainerCommand::Wait(args)) => {
+            lifecycle::wait(root, args)
+        }
+        Command::Logs(args) | Command::Container(ContainerCommand::Logs(args)) => {
+            logs::logs(root, args)
+        }
+        Command::Attach(args) | Command::Container(ContainerCommand::Attach(args)) => {
+            attach::attach(root, args)
+        }
+        Command::Shim { id } => crate::supervisor::shim(root, &id),
         Command::Container(ContainerCommand::Inspect(args)) => inspect::containers(root, args),
         Command::Pause(args) | Command::Container(ContainerCommand::Pause(args)) => {
             lifecycle::pause(root, args)

@@ -8,15 +8,18 @@ use anyhow::Context;
 use ch02_namespaces::spec;
 use ch04_overlayfs::Mounted;
 use ch04_overlayfs::store::{Container, ContainerError, ImageError, State, Status, StoreLock};
+use dockyard_shim::restart::Policy;
 use oci_spec::image::Config;
 
 use crate::cli::{CreateArgs, RunArgs};
 use crate::commands::containers::remove_anonymous_volumes;
 use crate::commands::cp::copy_tree;
+use crate::commands::lifecycle::parse_signal;
 use crate::details::{HostConfig, MountPoint, Runtime};
 use crate::engine::Engine;
 use crate::human;
 use crate::mounts;
+use crate::supervisor;
 
 /// Runs a container in the foreground and returns its exit status.
 pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<i32> {
@@ -25,6 +28,15 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<i32> {
     }
     let engine = Engine::open(root)?;
     let (container, mounted) = create_mounted(&engine, &args.create)?;
+    let mut host = HostConfig::load(&container)?;
+    host.auto_remove = args.rm;
+    host.save(&container)?;
+    if args.detach {
+        drop(mounted);
+        supervisor::start(&engine, root, &container)?;
+        println!("{}", container.config.id);
+        return Ok(0);
+    }
     let running = StoreLock::exclusive(&Engine::run_lock(&container))?;
     let id = container.config.id.clone();
     let spec = &container.config.spec;
@@ -90,6 +102,10 @@ fn create_mounted(engine: &Engine, args: &CreateArgs) -> anyhow::Result<(Contain
         anyhow::bail!("\"create\" requires at least 1 argument: IMAGE [COMMAND] [ARG...]");
     };
     // Bad flags are refused before anything is made.
+    let restart: Policy = args.restart.parse()?;
+    if let Some(signal) = &args.stop_signal {
+        parse_signal(signal)?;
+    }
     let mut requests = Vec::new();
     for spec in &args.volumes {
         requests.push(mounts::parse_volume(spec)?);
@@ -116,11 +132,18 @@ fn create_mounted(engine: &Engine, args: &CreateArgs) -> anyhow::Result<(Contain
     let id = container.config.id.clone();
     let made = (|| {
         let mounted = engine.mount(&container)?;
-        let config = image.config.config().clone().unwrap_or_default();
+        let mut config = image.config.config().clone().unwrap_or_default();
+        if let Some(entrypoint) = &args.entrypoint {
+            // As docker: the new entrypoint also drops the image's CMD.
+            config
+                .set_entrypoint(Some(vec![entrypoint.clone()]).filter(|_| !entrypoint.is_empty()));
+            config.set_cmd(None);
+        }
         let flags = run_flags(&args.flags, &config, command, container.short_id());
         let mut spec = spec::build(&flags, &container.merged_dir())?;
         ch03_cgroups::set_resources(&mut spec, &args.limits, &args.cgroup_parent, &id)?;
         let mut host = host_config(args, &config, command);
+        host.restart = restart.to_string();
         host.mounts = mount_points(engine, &container, requests, args, &config)?;
         make_mount_points(&container, &host.mounts)?;
         mounts::add_to_spec(&mut spec, &host.mounts)?;
@@ -276,6 +299,8 @@ fn host_config(args: &CreateArgs, config: &Config, command: &[String]) -> HostCo
         entrypoint: config.entrypoint().clone(),
         cmd,
         binds: args.volumes.clone(),
+        stop_signal: args.stop_signal.clone(),
+        stop_timeout: args.stop_timeout,
         ..HostConfig::default()
     }
 }

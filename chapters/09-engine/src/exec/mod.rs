@@ -25,6 +25,7 @@ use crate::cli::ExecArgs;
 use crate::commands::lifecycle::not_running;
 use crate::details::Runtime;
 use crate::engine::{Engine, cgroup_of, init_pid};
+use crate::terminal::RawMode;
 
 /// `exec`: returns the command's exit status.
 pub fn exec(root: &Path, args: ExecArgs) -> anyhow::Result<i32> {
@@ -319,33 +320,6 @@ fn copy_terminal(child: Pid, master: &OwnedFd) -> anyhow::Result<i32> {
         let _ = nix::unistd::write(&stdout, &buf[..n]);
     }
     Ok(code)
-}
-
-/// The caller's terminal in raw mode (keys go to the container as typed)
-/// until dropped.
-struct RawMode(nix::sys::termios::Termios);
-
-impl RawMode {
-    fn enter() -> Option<RawMode> {
-        use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
-        let stdin = std::io::stdin();
-        let saved = tcgetattr(stdin.as_fd()).ok()?;
-        let mut raw = saved.clone();
-        cfmakeraw(&mut raw);
-        tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw).ok()?;
-        Some(RawMode(saved))
-    }
-}
-
-impl Drop for RawMode {
-    fn drop(&mut self) {
-        let stdin = std::io::stdin();
-        let _ = nix::sys::termios::tcsetattr(
-            stdin.as_fd(),
-            nix::sys::termios::SetArg::TCSANOW,
-            &self.0,
-        );
-    }
 }
 
 /// `exec -d`: the command's stdio goes nowhere, as docker's does.

@@ -1,0 +1,125 @@
+//! `attach`: our terminal to a running container's stdio, through its
+//! supervisor's attach socket; the detach keys leave it running.
+
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::path::Path;
+
+use ch04_overlayfs::store::Status;
+use dockyard_shim::supervise::{self, AttachOptions};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+use crate::cli::AttachArgs;
+use crate::details::HostConfig;
+use crate::engine::Engine;
+use crate::terminal::{DetachWatch, RawMode, detach_keys};
+
+/// `attach`: returns the container's exit status when it ends, 0 when the
+/// user detached.
+pub fn attach(root: &Path, args: AttachArgs) -> anyhow::Result<i32> {
+    let engine = Engine::open(root)?;
+    let container = engine.container(&args.container)?;
+    if container.state.status != Status::Running {
+        anyhow::bail!("You cannot attach to a stopped container, start it first");
+    }
+    let keys = detach_keys(args.detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q"))?;
+    let tty = container
+        .config
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    let send_stdin = !args.no_stdin && HostConfig::load(&container)?.open_stdin;
+    let mut socket = supervise::attach(
+        &container.dir,
+        AttachOptions {
+            stdin: send_stdin,
+            stdout: true,
+            stderr: true,
+        },
+    )?;
+    let raw = tty.then(RawMode::enter).flatten();
+    let detached = copy(&mut socket, send_stdin, tty, DetachWatch::new(keys))?;
+    drop(raw);
+    if detached {
+        eprintln!("read escape sequence");
+        return Ok(0);
+    }
+    crate::commands::lifecycle::wait_for_run(&container, None)?;
+    Ok(engine
+        .container(&container.config.id)?
+        .state
+        .exit_code
+        .unwrap_or(0))
+}
+
+/// Copies stdin to the socket (watching for the detach keys) and the
+/// socket's output to stdout/stderr (raw with a tty, docker's frames
+/// otherwise) until the run ends (`false`) or the user detaches (`true`).
+fn copy(
+    socket: &mut std::os::unix::net::UnixStream,
+    mut stdin_open: bool,
+    tty: bool,
+    mut watch: DetachWatch,
+) -> anyhow::Result<bool> {
+    let stdin = std::io::stdin();
+    let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
+    let mut pending = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let mut fds = vec![PollFd::new(socket.as_fd(), PollFlags::POLLIN)];
+        if stdin_open {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+        }
+        poll(&mut fds, PollTimeout::NONE)?;
+        let ready = |i: usize| {
+            fds.get(i)
+                .and_then(|f| f.revents())
+                .is_some_and(|r| !r.is_empty())
+        };
+        let (from_socket, from_stdin) = (ready(0), ready(1));
+        if from_stdin {
+            match nix::unistd::read(&stdin, &mut buf) {
+                Ok(n @ 1..) => {
+                    let (pass, detach) = watch.feed(&buf[..n]);
+                    socket.write_all(&pass)?;
+                    if detach {
+                        return Ok(true);
+                    }
+                }
+                _ => {
+                    stdin_open = false;
+                    let _ = socket.shutdown(std::net::Shutdown::Write);
+                }
+            }
+        }
+        if from_socket {
+            let n = socket.read(&mut buf)?;
+            if n == 0 {
+                return Ok(false);
+            }
+            if tty {
+                stdout.write_all(&buf[..n])?;
+                stdout.flush()?;
+                continue;
+            }
+            pending.extend_from_slice(&buf[..n]);
+            // Whole frames: [stream, 0, 0, 0, size u32 BE] + payload.
+            while pending.len() >= 8 {
+                let len = u32::from_be_bytes([pending[4], pending[5], pending[6], pending[7]]);
+                let end = 8 + len as usize;
+                if pending.len() < end {
+                    break;
+                }
+                let out: &mut dyn Write = match pending[0] {
+                    2 => &mut stderr,
+                    _ => &mut stdout,
+                };
+                out.write_all(&pending[8..end])?;
+                out.flush()?;
+                pending.drain(..end);
+            }
+        }
+    }
+}

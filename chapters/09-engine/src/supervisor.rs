@@ -1,0 +1,216 @@
+//! The engine's half of the per-container supervisor (`dockyard-shim`):
+//! `run -d` and `start` launch `dockyard shim ID` (a hidden subcommand, the
+//! way runc re-executes itself as `runc init`), which calls the library's
+//! `supervise` with a [`Runner`] that mounts the container's root and runs
+//! it with chapter 03, and a [`Record`] that writes what happens into the
+//! container's state. The supervisor holds the container's
+//! [`run_lock`](Engine::run_lock) for as long as it lives, so whoever takes
+//! that lock knows the exit is recorded and the mounts are gone.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::SystemTime;
+
+use anyhow::Context;
+use ch03_cgroups::{Exit, RunError};
+use ch04_overlayfs::Mounted;
+use ch04_overlayfs::store::{Container, State, Status, StoreLock};
+use dockyard_shim::logs::LogConfig;
+use dockyard_shim::restart::Policy;
+use dockyard_shim::supervise::{self, BoxError, Event, Record, Runner};
+
+use crate::commands::containers::remove_anonymous_volumes;
+use crate::details::{HostConfig, Runtime};
+use crate::engine::Engine;
+
+/// The json-file log of a container, `<id>-json.log` as docker names it.
+pub fn log_path(container: &Container) -> PathBuf {
+    container
+        .dir
+        .join(format!("{}-json.log", container.config.id))
+}
+
+/// Starts the container under a new supervisor and returns once its command
+/// runs (or could not start: docker's error and status).
+pub fn start(engine: &Engine, root: &Path, container: &Container) -> anyhow::Result<()> {
+    let mut runtime = Runtime::load(container)?;
+    runtime.stopped_by_user = false;
+    runtime.paused = false;
+    runtime.save(container)?;
+    let exe = std::env::current_exe().context("find the dockyard binary")?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("--root")
+        .arg(root)
+        .arg("shim")
+        .arg(&container.config.id);
+    match supervise::launch(cmd) {
+        Ok(_) => Ok(()),
+        Err(supervise::Error::StartFailed { code, message }) => Err(StartFailed {
+            code,
+            message,
+            id: container.config.id.clone(),
+        }
+        .into()),
+        Err(err) => {
+            // Whatever it was, the container did not start: record so.
+            let _ = engine.refresh(engine.containers.get(&container.config.id)?);
+            Err(err).context("start the container's supervisor")
+        }
+    }
+}
+
+/// The container's command could not be started (docker's 125/126/127).
+#[derive(Debug, thiserror::Error)]
+#[error("failed to create task for container {id}: {message}")]
+pub struct StartFailed {
+    /// docker's exit status for it.
+    pub code: i32,
+    /// What the runtime said.
+    pub message: String,
+    /// The container.
+    pub id: String,
+}
+
+/// `dockyard shim ID`: the supervisor's life (see the module docs); its
+/// exit status is the container's last.
+pub fn shim(root: &Path, id: &str) -> anyhow::Result<i32> {
+    let engine = Engine::open(root)?;
+    let container = engine.containers.get(id)?;
+    let _running = StoreLock::exclusive(&Engine::run_lock(&container))?;
+    let host = HostConfig::load(&container)?;
+    let runtime = Runtime::load(&container)?;
+    let process = container.config.spec.process().clone().unwrap_or_default();
+    let config = supervise::Config {
+        dir: container.dir.clone(),
+        log_path: log_path(&container),
+        log: LogConfig::default(),
+        tty: process.terminal().unwrap_or(false),
+        open_stdin: host.open_stdin,
+        stdin_once: false,
+        restart: host.restart.parse::<Policy>().unwrap_or_default(),
+        restart_count: runtime.restart_count,
+        size: None,
+        ready: supervise::ready_fd_from_env(),
+    };
+    let mut runner = EngineRunner {
+        engine: &engine,
+        container: container.clone(),
+        mounted: None,
+    };
+    let mut record = EngineRecord {
+        engine: &engine,
+        container: container.clone(),
+    };
+    let exit = supervise::supervise(config, &mut runner, &mut record)?;
+    if host.auto_remove {
+        engine.containers.remove(&container.config.id)?;
+        remove_anonymous_volumes(&engine, &host)?;
+    }
+    Ok(exit.code)
+}
+
+/// Runs the container with chapter 03, on its root mounted for the run.
+struct EngineRunner<'a> {
+    engine: &'a Engine,
+    container: Container,
+    mounted: Option<Mounted>,
+}
+
+impl Runner for EngineRunner<'_> {
+    fn run(&mut self, started: &mut ch02_namespaces::Setup<'_>) -> Result<Exit, RunError> {
+        let mounted = self
+            .engine
+            .mount(&self.container)
+            .map_err(|err| RunError::Runtime(ch02_namespaces::Error::Setup(err.into())))?;
+        self.mounted = Some(mounted);
+        let cgroup = self
+            .container
+            .config
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.cgroups_path().clone())
+            .unwrap_or_default();
+        let parent = cgroup
+            .parent()
+            .map(|p| p.to_string_lossy().trim_start_matches('/').to_string())
+            .unwrap_or_default();
+        ch03_cgroups::run_with_setup(
+            &self.container.config.spec,
+            &self.container.merged_dir(),
+            &parent,
+            &self.container.config.id,
+            started,
+        )
+    }
+
+    fn teardown(&mut self) -> Result<(), BoxError> {
+        if let Some(mounted) = self.mounted.take() {
+            mounted.unmount()?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes the supervisor's events into the container's state.
+struct EngineRecord<'a> {
+    engine: &'a Engine,
+    container: Container,
+}
+
+fn epoch(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Record for EngineRecord<'_> {
+    fn record(&mut self, event: &Event) -> Result<(), BoxError> {
+        let id = &self.container.config.id;
+        let mut runtime = Runtime::load(&self.container)?;
+        let state = match event {
+            Event::Started {
+                pid,
+                at,
+                restart_count,
+            } => {
+                runtime.restart_count = *restart_count;
+                runtime.restarting = false;
+                runtime.paused = false;
+                State {
+                    status: Status::Running,
+                    pid: Some(*pid),
+                    exit_code: None,
+                    started_at: Some(epoch(*at)),
+                    finished_at: self.engine.containers.get(id)?.state.finished_at,
+                }
+            }
+            Event::Exited(exit) => {
+                runtime.restart_count = exit.restart_count;
+                runtime.oom_killed = exit.oom_killed;
+                runtime.error = exit.error.clone().unwrap_or_default();
+                runtime.paused = false;
+                let before = self.engine.containers.get(id)?.state;
+                State {
+                    status: Status::Exited,
+                    pid: None,
+                    exit_code: Some(exit.code),
+                    started_at: before.started_at,
+                    finished_at: Some(epoch(exit.finished_at)),
+                }
+            }
+            Event::Restarting { restart_count, .. } => {
+                runtime.restart_count = *restart_count;
+                runtime.restarting = true;
+                runtime.save(&self.container)?;
+                return Ok(());
+            }
+        };
+        runtime.save(&self.container)?;
+        self.engine.containers.set_state(id, &state)?;
+        Ok(())
+    }
+
+    fn stopped_by_user(&mut self) -> bool {
+        Runtime::load(&self.container).is_ok_and(|r| r.stopped_by_user)
+    }
+}
