@@ -6,6 +6,7 @@ mod cp;
 mod crash;
 mod images;
 mod isolation;
+mod lifecycle;
 mod run;
 
 use std::path::Path;
@@ -109,6 +110,20 @@ impl Sandbox {
         );
         settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[TIMESTAMP]");
         settings
+    }
+}
+
+/// Containers under a supervisor outlive the commands that started them:
+/// `rm -f` each (which also ends its supervisor) before the state root and
+/// the cgroup parent go, also when a test failed.
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let Ok(out) = self.cmd(&["ps", "-aq", "--no-trunc"]).output() else {
+            return;
+        };
+        for id in String::from_utf8_lossy(&out.stdout).lines() {
+            let _ = self.cmd(&["rm", "-f", id]).output();
+        }
     }
 }
 

@@ -175,6 +175,7 @@ impl Engine {
                 .remove()
                 .with_context(|| format!("remove the cgroup of {}", container.short_id()))?;
         }
+        crate::supervisor::remove_supervisor_dir(&container)?;
         container.state.status = Status::Exited;
         container.state.pid = None;
         container.state.exit_code = Some(128 + libc::SIGKILL);

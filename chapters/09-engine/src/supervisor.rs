@@ -23,6 +23,27 @@ use crate::commands::containers::remove_anonymous_volumes;
 use crate::details::{HostConfig, Runtime};
 use crate::engine::Engine;
 
+/// Where a container's supervisor keeps its attach socket and
+/// `supervisor.json`: `/run/dockyard/<id>`, not the container's directory,
+/// because a unix socket's path must fit in 108 bytes and the state root
+/// may be anywhere (a test's temp dir, say).
+pub fn supervisor_dir(container: &Container) -> PathBuf {
+    Path::new(RUN_DIR).join(&container.config.id)
+}
+
+/// The parent of every supervisor's directory.
+const RUN_DIR: &str = "/run/dockyard";
+
+/// Removes the supervisor directory of a container whose supervisor is gone.
+pub fn remove_supervisor_dir(container: &Container) -> anyhow::Result<()> {
+    match std::fs::remove_dir_all(supervisor_dir(container)) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+            Err(err).context("remove the supervisor's directory")
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The json-file log of a container, `<id>-json.log` as docker names it.
 pub fn log_path(container: &Container) -> PathBuf {
     container
@@ -37,6 +58,8 @@ pub fn start(engine: &Engine, root: &Path, container: &Container) -> anyhow::Res
     runtime.stopped_by_user = false;
     runtime.paused = false;
     runtime.save(container)?;
+    let dir = supervisor_dir(container);
+    std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
     let exe = std::env::current_exe().context("find the dockyard binary")?;
     let mut cmd = Command::new(exe);
     cmd.arg("--root")
@@ -81,7 +104,7 @@ pub fn shim(root: &Path, id: &str) -> anyhow::Result<i32> {
     let runtime = Runtime::load(&container)?;
     let process = container.config.spec.process().clone().unwrap_or_default();
     let config = supervise::Config {
-        dir: container.dir.clone(),
+        dir: supervisor_dir(&container),
         log_path: log_path(&container),
         log: LogConfig::default(),
         tty: process.terminal().unwrap_or(false),
@@ -102,6 +125,7 @@ pub fn shim(root: &Path, id: &str) -> anyhow::Result<i32> {
         container: container.clone(),
     };
     let exit = supervise::supervise(config, &mut runner, &mut record)?;
+    remove_supervisor_dir(&container)?;
     if host.auto_remove {
         engine.containers.remove(&container.config.id)?;
         remove_anonymous_volumes(&engine, &host)?;

@@ -12,6 +12,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use crate::cli::AttachArgs;
 use crate::details::HostConfig;
 use crate::engine::Engine;
+use crate::supervisor::supervisor_dir;
 use crate::terminal::{DetachWatch, RawMode, detach_keys};
 
 /// `attach`: returns the container's exit status when it ends, 0 when the
@@ -32,7 +33,7 @@ pub fn attach(root: &Path, args: AttachArgs) -> anyhow::Result<i32> {
         .unwrap_or(false);
     let send_stdin = !args.no_stdin && HostConfig::load(&container)?.open_stdin;
     let mut socket = supervise::attach(
-        &container.dir,
+        &supervisor_dir(&container),
         AttachOptions {
             stdin: send_stdin,
             stdout: true,

@@ -208,6 +208,7 @@ pub fn remove(root: &Path, args: RmArgs) -> anyhow::Result<i32> {
                 Err(ContainerError::NotFound(_)) => {}
                 result => result?,
             }
+            crate::supervisor::remove_supervisor_dir(&container)?;
             if args.volumes {
                 remove_anonymous_volumes(&engine, &host)?;
             }

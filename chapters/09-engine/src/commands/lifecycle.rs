@@ -128,7 +128,9 @@ pub fn stop_container(
         if runtime.restarting {
             // Waiting out its restart delay: its supervisor ends on SIGTERM.
             mark_stopped(container)?;
-            let info = dockyard_shim::supervise::SupervisorInfo::read(&container.dir)?;
+            let info = dockyard_shim::supervise::SupervisorInfo::read(
+                &supervisor::supervisor_dir(container),
+            )?;
             if info.is_alive() {
                 let pid = nix::unistd::Pid::from_raw(info.pid);
                 let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);

@@ -13,7 +13,7 @@ use dockyard_shim::supervise;
 
 use crate::cli::LogsArgs;
 use crate::engine::Engine;
-use crate::supervisor::log_path;
+use crate::supervisor::{log_path, supervisor_dir};
 
 /// `logs`.
 pub fn logs(root: &Path, args: LogsArgs) -> anyhow::Result<i32> {
@@ -52,7 +52,7 @@ fn read(container: &Container, options: &ReadOptions) -> anyhow::Result<()> {
         return Ok(());
     }
     let watch = match options.follow {
-        true => supervise::watch_run(&container.dir)?,
+        true => supervise::watch_run(&supervisor_dir(container))?,
         false => None,
     };
     let options = ReadOptions {

@@ -1,0 +1,515 @@
+//! Containers that outlive the command: `run -d` under a supervisor, `logs`,
+//! `stop`, restart policies, `exec`, `attach`, `pause`, and what they leave
+//! behind (nothing).
+
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+
+use crate::{Sandbox, snapshot_text};
+
+/// Waits up to `secs` seconds for `done`, checking every 50 ms.
+fn wait_until(secs: u64, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `inspect -f FORMAT NAME`, trimmed.
+fn inspect(sandbox: &Sandbox, format: &str, name: &str) -> String {
+    sandbox
+        .ok(&["inspect", "-f", format, name])
+        .trim()
+        .to_string()
+}
+
+/// The redactions for these scenarios: the sandbox's, plus `date`'s output.
+fn settings(sandbox: &Sandbox) -> insta::Settings {
+    let mut settings = sandbox.redactions();
+    settings.add_filter(r"\w{3} \w{3} +\d+ \d\d:\d\d:\d\d UTC \d{4}", "[DATE]");
+    settings.add_filter(r"\bUp (Less than a second|\d+ seconds?)\b", "Up [TIME]");
+    settings
+}
+
+const TICKER: &str = "while true; do date; sleep 1; done";
+
+#[test]
+fn run_d_returns_at_once_and_logs_show_the_lines() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-logs");
+    let started = Instant::now();
+    let id = sandbox.ok(&[
+        "run", "-d", "--name", "ticker", "busybox", "sh", "-c", TICKER,
+    ]);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "run -d returns at once"
+    );
+    assert_eq!(id.trim().len(), 64, "run -d prints the full ID: {id:?}");
+    wait_until(10, "three lines", || {
+        sandbox.ok(&["logs", "ticker"]).lines().count() >= 3
+    });
+    // logs -f shows the lines so far, then new ones, until the run ends.
+    let mut follow = sandbox
+        .cmd(&["logs", "-f", "ticker"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let before = sandbox.ok(&["logs", "ticker"]).lines().count();
+    std::thread::sleep(Duration::from_millis(1500));
+    sandbox.ok(&["stop", "-t", "1", "ticker"]);
+    let mut followed = String::new();
+    follow
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut followed)
+        .unwrap();
+    assert!(follow.wait().unwrap().success());
+    assert!(
+        followed.lines().count() > before,
+        "logs -f showed the new lines too:\n{followed}"
+    );
+    assert_eq!(followed, sandbox.ok(&["logs", "ticker"]));
+    let transcript = sandbox.transcripts(&[
+        &["logs", "-t", "--tail", "2", "ticker"],
+        &["logs", "--tail", "1", "ticker"],
+        &["ps", "-a", "--format", "{{.Names}} {{.Status}}"],
+    ]);
+    snapshot_text("logs", transcript, settings(&sandbox));
+}
+
+#[test]
+fn stop_kills_a_pid_1_that_ignores_sigterm_after_the_timeout() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-stop");
+    // PID 1 gets no signal it has no handler for: `sleep` ignores SIGTERM.
+    sandbox.ok(&["run", "-d", "--name", "stubborn", "busybox", "sleep", "600"]);
+    let started = Instant::now();
+    let transcript = sandbox.transcripts(&[
+        &["stop", "-t", "1", "stubborn"],
+        &[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}} {{.State.Running}}",
+            "stubborn",
+        ],
+        &["ps", "-a", "--format", "{{.Names}} {{.Status}}"],
+    ]);
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(5),
+        "stop took {took:?}"
+    );
+    snapshot_text("stop_137", transcript, settings(&sandbox));
+}
+
+#[test]
+fn on_failure_restarts_three_times() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-restart");
+    sandbox.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:3",
+        "busybox",
+        "sh",
+        "-c",
+        "echo attempt; exit 2",
+    ]);
+    wait_until(20, "the last restart", || {
+        inspect(&sandbox, "{{.RestartCount}} {{.State.Status}}", "flaky") == "3 exited"
+    });
+    // The supervisor has let go once nothing more will happen.
+    Command::from_std(sandbox.cmd(&["wait", "flaky"]))
+        .timeout(Duration::from_secs(10))
+        .assert()
+        .success()
+        .stdout("2\n");
+    let transcript = sandbox.transcripts(&[
+        &[
+            "inspect",
+            "-f",
+            "{{.RestartCount}} {{.State.ExitCode}} {{json .HostConfig.RestartPolicy}}",
+            "flaky",
+        ],
+        &["logs", "flaky"],
+    ]);
+    snapshot_text("restart_on_failure", transcript, settings(&sandbox));
+}
+
+#[test]
+fn exec_sees_the_containers_hostname_processes_and_files() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-exec");
+    let script = "echo from-pid-1 > /shared; hostname > /hostname; sleep 600";
+    sandbox.ok(&[
+        "run", "-d", "--name", "target", "busybox", "sh", "-c", script,
+    ]);
+    wait_until(10, "the container's files", || {
+        sandbox
+            .cmd(&["exec", "target", "cat", "/hostname"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    });
+    let hostname = sandbox.ok(&["exec", "target", "cat", "/hostname"]);
+    assert_eq!(sandbox.ok(&["exec", "target", "hostname"]), hostname);
+    assert_eq!(
+        hostname.trim(),
+        inspect(&sandbox, "{{.Config.Hostname}}", "target")
+    );
+    let transcript = sandbox.transcripts(&[
+        // The same files and PID namespace: PID 1 is the container's command.
+        &["exec", "target", "cat", "/shared"],
+        &[
+            "exec",
+            "target",
+            "sh",
+            "-c",
+            "tr '\\0' ' ' < /proc/1/cmdline; echo",
+        ],
+        &[
+            "exec",
+            "-w",
+            "/tmp",
+            "-u",
+            "1000:1000",
+            "-e",
+            "GREETING=hi",
+            "target",
+            "sh",
+            "-c",
+            "pwd; id; echo $GREETING; exit 3",
+        ],
+        &["exec", "target", "no-such-command"],
+    ]);
+    snapshot_text("exec", transcript, settings(&sandbox));
+    sandbox.ok(&["exec", "-d", "target", "touch", "/from-exec"]);
+    wait_until(5, "exec -d's file", || {
+        sandbox
+            .cmd(&["exec", "target", "test", "-e", "/from-exec"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    });
+}
+
+#[test]
+fn attach_and_the_detach_keys_under_a_terminal() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-attach");
+    sandbox.ok(&["run", "-dit", "--name", "console", "busybox", "sh"]);
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let slave = || Stdio::from(pty.slave.try_clone().unwrap());
+    let mut attach = sandbox
+        .cmd(&["attach", "console"])
+        .stdin(slave())
+        .stdout(slave())
+        .stderr(slave())
+        .spawn()
+        .unwrap();
+    let mut master = std::fs::File::from(pty.master.try_clone().unwrap());
+    let mut seen = String::new();
+    let mut read_until = |master: &mut std::fs::File, text: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut buf = [0u8; 1024];
+        while !seen.contains(text) {
+            assert!(Instant::now() < deadline, "no {text:?} in {seen:?}");
+            let mut fds = [nix::poll::PollFd::new(
+                master.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16)).unwrap() > 0 {
+                let n = master.read(&mut buf).unwrap();
+                seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        }
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    master.write_all(b"echo $((6 * 7))\n").unwrap();
+    read_until(&mut master, "42");
+    // Ctrl-P Ctrl-Q: attach ends, the container goes on.
+    master.write_all(&[0x10, 0x11]).unwrap();
+    read_until(&mut master, "read escape sequence");
+    let status = attach.wait().unwrap();
+    assert!(status.success(), "attach detached cleanly: {status}");
+    assert_eq!(inspect(&sandbox, "{{.State.Status}}", "console"), "running");
+}
+
+#[test]
+fn a_named_volume_outlives_its_container() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-volume");
+    let transcript = sandbox.transcripts(&[
+        &[
+            "run",
+            "--name",
+            "writer",
+            "-v",
+            "keep:/data",
+            "busybox",
+            "sh",
+            "-c",
+            "echo kept > /data/file",
+        ],
+        &["rm", "writer"],
+        &["volume", "ls"],
+        &[
+            "run",
+            "--rm",
+            "-v",
+            "keep:/data",
+            "busybox",
+            "cat",
+            "/data/file",
+        ],
+        &[
+            "run",
+            "--name",
+            "user",
+            "-v",
+            "keep:/data",
+            "busybox",
+            "true",
+        ],
+        &["volume", "rm", "keep"],
+        &["rm", "user"],
+        &["volume", "rm", "keep"],
+        &["volume", "ls", "-q"],
+    ]);
+    snapshot_text("named_volume", transcript, settings(&sandbox));
+}
+
+#[test]
+fn a_read_only_bind_mount_refuses_writes() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-bind-ro");
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("seen"), "from the host\n").unwrap();
+    let ro = format!("{}:/host:ro", host.path().display());
+    let rw = format!("{}:/host", host.path().display());
+    let mut settings = settings(&sandbox);
+    settings.add_filter(
+        &testkit::regex_escape(&host.path().display().to_string()),
+        "[HOSTDIR]",
+    );
+    let transcript = sandbox.transcripts(&[
+        &[
+            "run",
+            "--rm",
+            "-v",
+            &ro,
+            "busybox",
+            "sh",
+            "-c",
+            "cat /host/seen; touch /host/new",
+        ],
+        &[
+            "run",
+            "--rm",
+            "-v",
+            &rw,
+            "busybox",
+            "sh",
+            "-c",
+            "echo written > /host/new",
+        ],
+    ]);
+    snapshot_text("bind_ro", transcript, settings);
+    assert_eq!(
+        std::fs::read_to_string(host.path().join("new")).unwrap(),
+        "written\n"
+    );
+}
+
+#[test]
+fn pause_freezes_and_unpause_resumes() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-pause");
+    let script = "while true; do echo tick; sleep 0.1; done";
+    sandbox.ok(&[
+        "run", "-d", "--name", "clock", "busybox", "sh", "-c", script,
+    ]);
+    let lines = || sandbox.ok(&["logs", "clock"]).lines().count();
+    wait_until(10, "ticks", || lines() >= 3);
+    let transcript = sandbox.transcripts(&[
+        &["pause", "clock"],
+        &[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.Paused}}",
+            "clock",
+        ],
+        &["ps", "--format", "{{.Names}} {{.Status}}"],
+        &["pause", "clock"],
+    ]);
+    let frozen = lines();
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(lines(), frozen, "a paused container writes nothing");
+    let transcript = transcript
+        + &sandbox.transcripts(&[
+            &["unpause", "clock"],
+            &[
+                "inspect",
+                "-f",
+                "{{.State.Status}} {{.State.Paused}}",
+                "clock",
+            ],
+        ]);
+    wait_until(10, "ticks after unpause", || lines() > frozen + 2);
+    snapshot_text("pause", transcript, settings(&sandbox));
+}
+
+/// The overlay mounts, cgroups and supervisors of `sandbox` now.
+fn leftovers(sandbox: &Sandbox) -> Vec<String> {
+    let mut found = Vec::new();
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let root = sandbox.root().display().to_string();
+    found.extend(
+        mountinfo
+            .lines()
+            .filter(|l| l.contains(&root))
+            .map(str::to_string),
+    );
+    for controller in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let parent = controller.path().join(sandbox.parent.name());
+        if let Ok(children) = std::fs::read_dir(&parent) {
+            found.extend(
+                children
+                    .flatten()
+                    .filter(|c| c.path().is_dir())
+                    .map(|c| c.path().display().to_string()),
+            );
+        }
+    }
+    for proc in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = std::fs::read(proc.path().join("cmdline")) {
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains(&root) && cmdline.contains(" shim ") {
+                found.push(cmdline);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn run_d_and_rm_f_cycles_leave_nothing_behind() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-cycles");
+    let started = Instant::now();
+    let cycles = 200;
+    for _ in 0..cycles {
+        let id = sandbox.ok(&["run", "-d", "busybox", "sleep", "600"]);
+        sandbox.ok(&["rm", "-f", id.trim()]);
+    }
+    eprintln!(
+        "{cycles} run -d / rm -f cycles took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(sandbox.ok(&["ps", "-aq"]), "");
+    assert_eq!(leftovers(&sandbox), Vec::<String>::new());
+}
+
+#[test]
+fn a_killed_supervisor_is_seen_as_exited_and_cleaned_up() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-shim-kill");
+    let id = sandbox.ok(&["run", "-d", "--name", "orphan", "busybox", "sleep", "600"]);
+    // The supervisor's pid and start time, where the supervisor wrote them.
+    let info = std::fs::read_to_string(
+        std::path::Path::new("/run/dockyard")
+            .join(id.trim())
+            .join("supervisor.json"),
+    )
+    .unwrap();
+    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    let pid = nix::unistd::Pid::from_raw(info["pid"].as_i64().unwrap() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    wait_until(10, "the supervisor's end", || {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    });
+    assert_eq!(
+        inspect(&sandbox, "{{.State.Status}} {{.State.ExitCode}}", "orphan"),
+        "exited 137"
+    );
+    assert_eq!(leftovers(&sandbox), Vec::<String>::new());
+}
+
+#[test]
+fn bad_input_is_refused_in_dockers_words_and_changes_nothing() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-lifecycle-bad");
+    sandbox.ok(&["run", "-d", "--name", "busy", "busybox", "sleep", "600"]);
+    sandbox.ok(&["create", "--name", "idle", "busybox", "true"]);
+    // 17 containers: two of them share a first hex digit.
+    let mut ids = Vec::new();
+    for _ in 0..15 {
+        ids.push(
+            sandbox
+                .ok(&["create", "busybox", "true"])
+                .trim()
+                .to_string(),
+        );
+    }
+    ids.push(inspect(&sandbox, "{{.Id}}", "busy"));
+    ids.push(inspect(&sandbox, "{{.Id}}", "idle"));
+    let shared = ids
+        .iter()
+        .map(|id| id[..1].to_string())
+        .find(|p| ids.iter().filter(|id| id.starts_with(p.as_str())).count() > 1)
+        .unwrap();
+    let before = sandbox.ok(&[
+        "ps",
+        "-a",
+        "--no-trunc",
+        "--format",
+        "{{.ID}} {{.Names}} {{.State}}",
+    ]);
+    let volumes = sandbox.ok(&["volume", "ls", "-q"]);
+    let mut settings = settings(&sandbox);
+    settings.add_filter(
+        &format!("(multiple IDs found with provided prefix: ){shared}"),
+        "$1[PREFIX]",
+    );
+    settings.add_filter(
+        &format!("dockyard inspect {shared}\n"),
+        "dockyard inspect [PREFIX]\n",
+    );
+    let transcript = sandbox.transcripts(&[
+        &["run", "-d", "--name", "busy", "busybox", "true"],
+        &["inspect", "no-such-thing"],
+        &["stop", "no-such-thing"],
+        &["inspect", &shared],
+        &["exec", "idle", "true"],
+        &["rm", "busy"],
+        &["run", "-v", "data/dir:/data", "busybox", "true"],
+        &["run", "-v", "/tmp:/data:rx", "busybox", "true"],
+        &["run", "--restart", "on-failure:x", "busybox", "true"],
+        &["unpause", "busy"],
+        &["kill", "idle"],
+    ]);
+    snapshot_text("lifecycle_bad_input", transcript, settings);
+    assert_eq!(
+        sandbox.ok(&[
+            "ps",
+            "-a",
+            "--no-trunc",
+            "--format",
+            "{{.ID}} {{.Names}} {{.State}}"
+        ]),
+        before
+    );
+    assert_eq!(sandbox.ok(&["volume", "ls", "-q"]), volumes);
+}
