@@ -513,3 +513,30 @@ fn bad_input_is_refused_in_dockers_words_and_changes_nothing() {
     );
     assert_eq!(sandbox.ok(&["volume", "ls", "-q"]), volumes);
 }
+
+#[test]
+fn stats_reads_the_containers_cgroup() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-stats");
+    sandbox.ok(&[
+        "run", "-d", "--name", "sleeper", "-m", "64m", "busybox", "sleep", "600",
+    ]);
+    sandbox.ok(&["create", "--name", "fresh", "busybox", "true"]);
+    let format = "{{.Name}} {{.PIDs}} {{.MemUsage}}";
+    let running = sandbox.ok(&["stats", "--no-stream", "--format", format]);
+    assert!(
+        running.starts_with("sleeper 1 ") && running.trim_end().ends_with(" / 64MiB"),
+        "{running}"
+    );
+    let all = sandbox.ok(&[
+        "stats",
+        "--no-stream",
+        "-a",
+        "--format",
+        "{{.Name}} {{.PIDs}}",
+    ]);
+    assert!(
+        all.contains("fresh 0\n") && all.contains("sleeper 1\n"),
+        "{all}"
+    );
+}

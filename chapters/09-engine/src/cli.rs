@@ -97,6 +97,8 @@ pub enum Command {
     Logs(LogsArgs),
     /// Attach local standard input, output, and error streams to a running container.
     Attach(AttachArgs),
+    /// Display a live stream of container(s) resource usage statistics.
+    Stats(StatsArgs),
     /// The supervisor of container ID (started by `run -d` and `start`).
     #[command(hide = true)]
     Shim {
@@ -152,6 +154,8 @@ pub enum ContainerCommand {
     Logs(LogsArgs),
     /// Attach local standard input, output, and error streams to a running container.
     Attach(AttachArgs),
+    /// Display a live stream of container(s) resource usage statistics.
+    Stats(StatsArgs),
 }
 
 /// `dockyard image ...`
@@ -703,4 +707,21 @@ pub struct AttachArgs {
     pub no_stdin: bool,
     /// The container.
     pub container: String,
+}
+
+/// `dockyard stats`
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Show all containers (default shows just running).
+    #[arg(short, long)]
+    pub all: bool,
+    /// Format output using a Go template, or `table`, or `json`.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Disable streaming stats and only pull the first result.
+    #[arg(long)]
+    pub no_stream: bool,
+    /// The containers (default: all running).
+    #[arg(value_name = "CONTAINER")]
+    pub containers: Vec<String>,
 }

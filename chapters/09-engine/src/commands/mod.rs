@@ -9,6 +9,7 @@ mod inspect;
 pub mod lifecycle;
 pub mod logs;
 mod run;
+mod stats;
 mod system;
 pub mod volumes;
 
@@ -83,6 +84,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Attach(args) | Command::Container(ContainerCommand::Attach(args)) => {
             attach::attach(root, args)
+        }
+        Command::Stats(args) | Command::Container(ContainerCommand::Stats(args)) => {
+            stats::stats(root, args)
         }
         Command::Shim { id } => crate::supervisor::shim(root, &id),
         Command::Container(ContainerCommand::Inspect(args)) => inspect::containers(root, args),
