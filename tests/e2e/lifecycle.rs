@@ -540,3 +540,32 @@ fn stats_reads_the_containers_cgroup() {
         "{all}"
     );
 }
+
+#[test]
+fn run_it_is_attached_and_passes_the_exit_status_on() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-run-it");
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let slave = || Stdio::from(pty.slave.try_clone().unwrap());
+    let mut run = sandbox
+        .cmd(&["run", "-it", "--rm", "busybox", "sh"])
+        .stdin(slave())
+        .stdout(slave())
+        .stderr(slave())
+        .spawn()
+        .unwrap();
+    let mut master = std::fs::File::from(pty.master.try_clone().unwrap());
+    wait_until(10, "the container", || sandbox.ok(&["ps", "-q"]).len() > 1);
+    std::thread::sleep(Duration::from_millis(300));
+    master.write_all(b"exit 9\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = run.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "run -it did not end");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(9));
+    assert_eq!(sandbox.ok(&["ps", "-aq"]), "", "--rm removed it");
+}

@@ -333,6 +333,9 @@ pub struct RunArgs {
     /// Run container in background and print container ID.
     #[arg(short, long)]
     pub detach: bool,
+    /// Override the key sequence for detaching a container (`-it`).
+    #[arg(long)]
+    pub detach_keys: Option<String>,
     #[command(flatten)]
     pub create: CreateArgs,
 }

@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::path::Path;
 
-use ch04_overlayfs::store::Status;
+use ch04_overlayfs::store::{Container, Status};
 use dockyard_shim::supervise::{self, AttachOptions};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
@@ -23,7 +23,25 @@ pub fn attach(root: &Path, args: AttachArgs) -> anyhow::Result<i32> {
     if container.state.status != Status::Running {
         anyhow::bail!("You cannot attach to a stopped container, start it first");
     }
-    let keys = detach_keys(args.detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q"))?;
+    let code = session(
+        &engine,
+        &container,
+        args.detach_keys.as_deref(),
+        !args.no_stdin,
+    )?;
+    Ok(code.unwrap_or(0))
+}
+
+/// Attaches our stdio to the container's (stdin only if `stdin` and the
+/// container keeps it open) until its run ends (its exit status) or the
+/// detach keys are typed (`None`, the container goes on).
+pub fn session(
+    engine: &Engine,
+    container: &Container,
+    keys: Option<&str>,
+    stdin: bool,
+) -> anyhow::Result<Option<i32>> {
+    let keys = detach_keys(keys.unwrap_or("ctrl-p,ctrl-q"))?;
     let tty = container
         .config
         .spec
@@ -31,9 +49,10 @@ pub fn attach(root: &Path, args: AttachArgs) -> anyhow::Result<i32> {
         .as_ref()
         .and_then(|p| p.terminal())
         .unwrap_or(false);
-    let send_stdin = !args.no_stdin && HostConfig::load(&container)?.open_stdin;
+    let send_stdin = stdin && HostConfig::load(container)?.open_stdin;
+    let dir = supervisor_dir(container);
     let mut socket = supervise::attach(
-        &supervisor_dir(&container),
+        &dir,
         AttachOptions {
             stdin: send_stdin,
             stdout: true,
@@ -41,18 +60,39 @@ pub fn attach(root: &Path, args: AttachArgs) -> anyhow::Result<i32> {
         },
     )?;
     let raw = tty.then(RawMode::enter).flatten();
+    if let Some(size) = raw.as_ref().and_then(|_| window_size()) {
+        let _ = supervise::resize(&dir, size);
+    }
     let detached = copy(&mut socket, send_stdin, tty, DetachWatch::new(keys))?;
     drop(raw);
     if detached {
         eprintln!("read escape sequence");
-        return Ok(0);
+        return Ok(None);
     }
-    crate::commands::lifecycle::wait_for_run(&container, None)?;
-    Ok(engine
-        .container(&container.config.id)?
-        .state
-        .exit_code
-        .unwrap_or(0))
+    crate::commands::lifecycle::wait_for_run(container, None)?;
+    Ok(Some(
+        engine
+            .container(&container.config.id)?
+            .state
+            .exit_code
+            .unwrap_or(0),
+    ))
+}
+
+/// Our terminal's size (TIOCGWINSZ on stdin).
+fn window_size() -> Option<supervise::WindowSize> {
+    let mut size = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes a winsize into the struct we pass.
+    let ok = unsafe { libc::ioctl(0, libc::TIOCGWINSZ, &mut size) } == 0;
+    (ok && size.ws_row > 0).then_some(supervise::WindowSize {
+        rows: size.ws_row,
+        cols: size.ws_col,
+    })
 }
 
 /// Copies stdin to the socket (watching for the detach keys) and the

@@ -1,7 +1,7 @@
 //! One module per command group; each turns parsed flags into library calls
 //! and prints what docker prints.
 
-mod attach;
+pub mod attach;
 pub mod containers;
 pub mod cp;
 mod images;

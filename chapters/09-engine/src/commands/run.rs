@@ -12,6 +12,7 @@ use dockyard_shim::restart::Policy;
 use oci_spec::image::Config;
 
 use crate::cli::{CreateArgs, RunArgs};
+use crate::commands::attach;
 use crate::commands::containers::remove_anonymous_volumes;
 use crate::commands::cp::copy_tree;
 use crate::commands::lifecycle::parse_signal;
@@ -36,6 +37,10 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<i32> {
         supervisor::start(&engine, root, &container)?;
         println!("{}", container.config.id);
         return Ok(0);
+    }
+    if args.create.flags.tty && args.create.flags.interactive {
+        drop(mounted);
+        return run_attached(&engine, root, &container, &args);
     }
     let running = StoreLock::exclusive(&Engine::run_lock(&container))?;
     let id = container.config.id.clone();
@@ -80,6 +85,31 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<i32> {
         eprintln!("dockyard: {message}");
     }
     Ok(exit.code)
+}
+
+/// `run -it`: the container under a supervisor, our terminal attached to
+/// it; the detach keys leave it running (status 0), else its exit status.
+/// With `--rm` we remove it once it ends (not when detached).
+fn run_attached(
+    engine: &Engine,
+    root: &Path,
+    container: &Container,
+    args: &RunArgs,
+) -> anyhow::Result<i32> {
+    let mut host = HostConfig::load(container)?;
+    host.auto_remove = false;
+    host.save(container)?;
+    supervisor::start(engine, root, container)?;
+    let code = attach::session(engine, container, args.detach_keys.as_deref(), true)?;
+    match code {
+        Some(code) if args.rm => {
+            engine.containers.remove(&container.config.id)?;
+            remove_anonymous_volumes(engine, &host)?;
+            Ok(code)
+        }
+        Some(code) => Ok(code),
+        None => Ok(0),
+    }
 }
 
 /// Creates a container and prints its ID, as `docker create` does.
