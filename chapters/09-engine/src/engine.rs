@@ -12,7 +12,7 @@ use ch04_overlayfs::store::{
 use ch04_overlayfs::{Digest, Mounted};
 use oci_spec::image::ImageConfiguration;
 
-use crate::details::HostConfig;
+use crate::details::{HostConfig, Runtime};
 use crate::volumes::VolumeStore;
 
 /// How [`Engine::temporary_holder`] names start.
@@ -161,21 +161,31 @@ impl Engine {
     /// A container recorded as running whose runner is gone (`kill -9`: no
     /// one holds its [`run_lock`](Engine::run_lock)) is recorded as exited
     /// now, as killed (its PID 1 dies with its runner, by SIGKILL), and what
-    /// is left of its cgroup is removed. So `ps` and `inspect` never show it
-    /// stuck "running".
+    /// is left of its cgroup and supervisor directory is removed. So `ps`
+    /// and `inspect` never show it stuck "running" (or "restarting").
     pub fn refresh(&self, mut container: Container) -> anyhow::Result<Container> {
-        if container.state.status != Status::Running {
+        let restarting = || Runtime::load(&container).is_ok_and(|r| r.restarting);
+        if container.state.status != Status::Running && !restarting() {
             return Ok(container);
         }
         let Some(_lock) = StoreLock::try_exclusive(&Engine::run_lock(&container))? else {
             return Ok(container);
         };
+        crate::supervisor::remove_supervisor_dir(&container)?;
+        let mut runtime = Runtime::load(&container)?;
+        if runtime.restarting {
+            // Killed while it waited to restart the container: no restart comes.
+            runtime.restarting = false;
+            runtime.save(&container)?;
+        }
+        if container.state.status != Status::Running {
+            return Ok(container);
+        }
         if let Ok(cgroup) = cgroup_of(&container) {
             cgroup
                 .remove()
                 .with_context(|| format!("remove the cgroup of {}", container.short_id()))?;
         }
-        crate::supervisor::remove_supervisor_dir(&container)?;
         container.state.status = Status::Exited;
         container.state.pid = None;
         container.state.exit_code = Some(128 + libc::SIGKILL);

@@ -125,6 +125,12 @@ pub fn shim(root: &Path, id: &str) -> anyhow::Result<i32> {
         container: container.clone(),
     };
     let exit = supervise::supervise(config, &mut runner, &mut record)?;
+    // Stopped during a restart delay: it will not be restarted now.
+    let mut runtime = Runtime::load(&container)?;
+    if runtime.restarting {
+        runtime.restarting = false;
+        runtime.save(&container)?;
+    }
     remove_supervisor_dir(&container)?;
     if host.auto_remove {
         engine.containers.remove(&container.config.id)?;

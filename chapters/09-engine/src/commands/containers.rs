@@ -47,6 +47,11 @@ pub fn status(container: &Container) -> String {
             format!("Up {} (Paused)", since(state.started_at))
         }
         Status::Running => format!("Up {}", since(state.started_at)),
+        Status::Exited if restarting(container) => format!(
+            "Restarting ({}) {} ago",
+            state.exit_code.unwrap_or(0),
+            since(state.finished_at)
+        ),
         Status::Exited => format!(
             "Exited ({}) {} ago",
             state.exit_code.unwrap_or(0),
@@ -75,8 +80,14 @@ fn state_word(container: &Container) -> &'static str {
         Status::Created => "created",
         Status::Running if paused(container) => "paused",
         Status::Running => "running",
+        Status::Exited if restarting(container) => "restarting",
         Status::Exited => "exited",
     }
+}
+
+/// Whether its restart policy is about to start it again.
+fn restarting(container: &Container) -> bool {
+    Runtime::load(container).is_ok_and(|r| r.restarting)
 }
 
 /// Whether `pause` froze the container (a runtime record it cannot read is

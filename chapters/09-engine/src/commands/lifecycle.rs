@@ -13,6 +13,7 @@ use ch04_overlayfs::store::{Container, Status, StoreLock};
 use nix::sys::signal::Signal;
 
 use crate::cli::{ContainersArgs, KillArgs, StartArgs, StopArgs, TopArgs};
+use crate::commands::attach::session;
 use crate::commands::containers::kill_all;
 use crate::commands::logs::follow_run;
 use crate::details::{HostConfig, Runtime};
@@ -162,9 +163,10 @@ pub fn stop(root: &Path, args: StopArgs) -> anyhow::Result<i32> {
 }
 
 /// `start`: each container under a new supervisor; with `-a`, its output
-/// until it ends, and its exit status.
+/// until it ends, and its exit status (with `-i` or a terminal, attached
+/// to it as `attach` is; otherwise its log followed from the start).
 pub fn start(root: &Path, args: StartArgs) -> anyhow::Result<i32> {
-    if !args.attach {
+    if !args.attach && !args.interactive {
         return for_each(root, &args.containers, |engine, container| {
             if container.state.status == Status::Running {
                 return Ok(());
@@ -181,7 +183,20 @@ pub fn start(root: &Path, args: StartArgs) -> anyhow::Result<i32> {
     if container.state.status != Status::Running {
         supervisor::start(&engine, root, &container)?;
     }
+    let tty = container
+        .config
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    if args.interactive || tty {
+        let code = session(&engine, &container, None, args.interactive)?;
+        return Ok(code.unwrap_or(0));
+    }
     follow_run(&container, Some(since))?;
+    // The output is all logged; the exit is recorded once its supervisor is done.
+    wait_for_run(&container, None)?;
     Ok(engine.container(reference)?.state.exit_code.unwrap_or(0))
 }
 
