@@ -569,3 +569,38 @@ fn run_it_is_attached_and_passes_the_exit_status_on() {
     assert_eq!(status.code(), Some(9));
     assert_eq!(sandbox.ok(&["ps", "-aq"]), "", "--rm removed it");
 }
+
+#[test]
+fn init_runs_as_pid_1_and_passes_stop_signals_on() {
+    testkit::require_root!();
+    let path = std::env::var("PATH").unwrap_or_default();
+    let found = ["docker-init", "tini-static"]
+        .iter()
+        .any(|name| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()));
+    if !found {
+        eprintln!("SKIPPED: --init needs docker-init or tini-static (Debian's tini) in PATH");
+        return;
+    }
+    let sandbox = Sandbox::with_busybox("e2e-init");
+    assert_eq!(
+        sandbox.ok(&["run", "--rm", "--init", "busybox", "cat", "/proc/1/comm"]),
+        "docker-init\n"
+    );
+    sandbox.ok(&[
+        "run", "-d", "--init", "--name", "polite", "busybox", "sleep", "600",
+    ]);
+    let started = Instant::now();
+    sandbox.ok(&["stop", "polite"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the init passed SIGTERM on: no 10 s timeout"
+    );
+    assert_eq!(
+        inspect(
+            &sandbox,
+            "{{.State.ExitCode}} {{.HostConfig.Init}}",
+            "polite"
+        ),
+        "143 true"
+    );
+}

@@ -308,6 +308,9 @@ pub struct CreateArgs {
     /// Timeout (in seconds) to stop a container.
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     pub stop_timeout: Option<i64>,
+    /// Run an init inside the container that forwards signals and reaps processes.
+    #[arg(long)]
+    pub init: bool,
     /// Overwrite the default ENTRYPOINT of the image.
     #[arg(long, value_name = "COMMAND")]
     pub entrypoint: Option<String>,

@@ -41,6 +41,8 @@ pub struct HostConfig {
     pub cap_drop: Vec<String>,
     /// `--rm`.
     pub auto_remove: bool,
+    /// `--init`: a reaping init runs as PID 1.
+    pub init: bool,
     /// `-i`.
     pub open_stdin: bool,
     /// The image's entrypoint (or `--entrypoint`), docker's `Config.Entrypoint`.

@@ -210,6 +210,7 @@ pub fn container_value(container: &Container) -> anyhow::Result<Value> {
             ]),
         ),
         ("AutoRemove", Value::Bool(host.auto_remove)),
+        ("Init", Value::Bool(host.init)),
         (
             "CapAdd",
             optional_strings(&Some(host.cap_add.clone()).filter(|c| !c.is_empty())),

@@ -133,6 +133,7 @@ fn create_mounted(engine: &Engine, args: &CreateArgs) -> anyhow::Result<(Contain
     };
     // Bad flags are refused before anything is made.
     let restart: Policy = args.restart.parse()?;
+    let init = args.init.then(find_init).transpose()?;
     if let Some(signal) = &args.stop_signal {
         parse_signal(signal)?;
     }
@@ -169,11 +170,22 @@ fn create_mounted(engine: &Engine, args: &CreateArgs) -> anyhow::Result<(Contain
                 .set_entrypoint(Some(vec![entrypoint.clone()]).filter(|_| !entrypoint.is_empty()));
             config.set_cmd(None);
         }
-        let flags = run_flags(&args.flags, &config, command, container.short_id());
+        let mut flags = run_flags(&args.flags, &config, command, container.short_id());
+        if let Some(init) = &init {
+            flags
+                .args
+                .splice(0..0, [INIT_PATH.to_string(), "--".to_string()]);
+            requests.push(mounts::Request::Bind {
+                source: init.clone(),
+                target: INIT_PATH.into(),
+                rw: false,
+            });
+        }
         let mut spec = spec::build(&flags, &container.merged_dir())?;
         ch03_cgroups::set_resources(&mut spec, &args.limits, &args.cgroup_parent, &id)?;
         let mut host = host_config(args, &config, command);
         host.restart = restart.to_string();
+        host.init = init.is_some();
         host.mounts = mount_points(engine, &container, requests, args, &config)?;
         make_mount_points(&container, &host.mounts)?;
         mounts::add_to_spec(&mut spec, &host.mounts)?;
@@ -308,6 +320,25 @@ fn make_mount_points(container: &Container, points: &[MountPoint]) -> anyhow::Re
         }
     }
     Ok(())
+}
+
+/// Where `--init`'s init appears in the container, as docker mounts its
+/// `docker-init`.
+const INIT_PATH: &str = "/sbin/docker-init";
+
+/// The init `--init` runs as PID 1 (it reaps orphans and passes signals on):
+/// `docker-init` as docker names it, else Debian's `tini-static` (the same
+/// tini). It must be static: the image may have no C library.
+fn find_init() -> anyhow::Result<PathBuf> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    ["docker-init", "tini-static"]
+        .iter()
+        .find_map(|name| ch01_chroot::find_command(name, &path))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "exec: \"docker-init\": executable file not found in $PATH (install Debian's tini for tini-static)"
+            )
+        })
 }
 
 /// What docker keeps in `HostConfig` (and `Config.Cmd`/`Entrypoint`) for these flags.
