@@ -578,7 +578,7 @@ pub struct ContainerInspectArgs {
     pub containers: Vec<String>,
 }
 
-/// Commands that take only containers: `pause`, `unpause`.
+/// Commands that take only containers: `pause`, `unpause`, `wait`.
 #[derive(Debug, Args)]
 pub struct ContainersArgs {
     /// The containers.

@@ -69,13 +69,19 @@ pub fn parse_signal(name: &str) -> anyhow::Result<Signal> {
 /// the exit is recorded and its root unmounted.
 pub fn wait_for_run(container: &Container, timeout: Option<Duration>) -> anyhow::Result<bool> {
     let lock = Engine::run_lock(container);
+    // A container removed as it ended (`--rm`) has no directory left.
+    let over = || -> anyhow::Result<bool> {
+        Ok(!container.dir.exists() || StoreLock::try_exclusive(&lock)?.is_some())
+    };
     let Some(timeout) = timeout else {
-        drop(StoreLock::exclusive(&lock)?);
+        if container.dir.exists() {
+            drop(StoreLock::exclusive(&lock)?);
+        }
         return Ok(true);
     };
     let deadline = Instant::now() + timeout;
     loop {
-        if StoreLock::try_exclusive(&lock)?.is_some() {
+        if over().unwrap_or(!container.dir.exists()) {
             return Ok(true);
         }
         if Instant::now() >= deadline {
