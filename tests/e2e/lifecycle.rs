@@ -604,3 +604,37 @@ fn init_runs_as_pid_1_and_passes_stop_signals_on() {
         "143 true"
     );
 }
+
+#[test]
+fn a_foreground_run_is_logged_takes_stdin_and_passes_signals_on() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-foreground");
+    Command::from_std(sandbox.cmd(&["run", "-i", "--rm", "busybox", "cat"]))
+        .write_stdin("piped in\n")
+        .timeout(Duration::from_secs(10))
+        .assert()
+        .success()
+        .stdout("piped in\n");
+    sandbox.ok(&["run", "--name", "said", "busybox", "echo", "logged too"]);
+    assert_eq!(sandbox.ok(&["logs", "said"]), "logged too\n");
+    // Ctrl-C reaches the container's PID 1 (--sig-proxy, on by default).
+    let script = "trap 'echo got INT; exit 42' INT; while true; do sleep 0.1; done";
+    let run = sandbox
+        .cmd(&["run", "--name", "trapper", "busybox", "sh", "-c", script])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until(10, "the trap", || {
+        let out = sandbox
+            .cmd(&["inspect", "-f", "{{.State.Status}}", "trapper"])
+            .output()
+            .unwrap();
+        out.stdout == b"running\n"
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = nix::unistd::Pid::from_raw(run.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let out = run.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(42));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "got INT\n");
+}

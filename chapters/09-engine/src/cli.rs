@@ -339,6 +339,9 @@ pub struct RunArgs {
     /// Override the key sequence for detaching a container (`-it`).
     #[arg(long)]
     pub detach_keys: Option<String>,
+    /// Proxy received signals to the process (without -t).
+    #[arg(long, default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
+    pub sig_proxy: bool,
     #[command(flatten)]
     pub create: CreateArgs,
 }

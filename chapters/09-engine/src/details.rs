@@ -45,6 +45,9 @@ pub struct HostConfig {
     pub init: bool,
     /// `-i`.
     pub open_stdin: bool,
+    /// docker's `StdinOnce`: the container's stdin closes when the first
+    /// attached client's does (`run -i` in the foreground).
+    pub stdin_once: bool,
     /// The image's entrypoint (or `--entrypoint`), docker's `Config.Entrypoint`.
     pub entrypoint: Option<Vec<String>>,
     /// The command after the entrypoint, docker's `Config.Cmd`.

@@ -9,6 +9,7 @@ mod engine;
 mod exec;
 mod human;
 mod mounts;
+mod signals;
 mod supervisor;
 mod template;
 mod terminal;

@@ -68,12 +68,9 @@ pub fn start(engine: &Engine, root: &Path, container: &Container) -> anyhow::Res
         .arg(&container.config.id);
     match supervise::launch(cmd) {
         Ok(_) => Ok(()),
-        Err(supervise::Error::StartFailed { code, message }) => Err(StartFailed {
-            code,
-            message,
-            id: container.config.id.clone(),
+        Err(supervise::Error::StartFailed { code, message }) => {
+            Err(StartFailed { code, message }.into())
         }
-        .into()),
         Err(err) => {
             // Whatever it was, the container did not start: record so.
             let _ = engine.refresh(engine.containers.get(&container.config.id)?);
@@ -84,14 +81,12 @@ pub fn start(engine: &Engine, root: &Path, container: &Container) -> anyhow::Res
 
 /// The container's command could not be started (docker's 125/126/127).
 #[derive(Debug, thiserror::Error)]
-#[error("failed to create task for container {id}: {message}")]
+#[error("failed to create task for container: {message}")]
 pub struct StartFailed {
     /// docker's exit status for it.
     pub code: i32,
     /// What the runtime said.
     pub message: String,
-    /// The container.
-    pub id: String,
 }
 
 /// `dockyard shim ID`: the supervisor's life (see the module docs); its
@@ -109,7 +104,7 @@ pub fn shim(root: &Path, id: &str) -> anyhow::Result<i32> {
         log: LogConfig::default(),
         tty: process.terminal().unwrap_or(false),
         open_stdin: host.open_stdin,
-        stdin_once: false,
+        stdin_once: host.stdin_once,
         restart: host.restart.parse::<Policy>().unwrap_or_default(),
         restart_count: runtime.restart_count,
         size: None,

@@ -69,14 +69,30 @@ pub fn session(
         eprintln!("read escape sequence");
         return Ok(None);
     }
-    crate::commands::lifecycle::wait_for_run(container, None)?;
-    Ok(Some(
-        engine
-            .container(&container.config.id)?
-            .state
-            .exit_code
-            .unwrap_or(0),
-    ))
+    Ok(Some(crate::commands::lifecycle::exit_status(
+        engine, container,
+    )?))
+}
+
+/// `run -i` without a terminal: our stdin goes to the container (its
+/// output is read from its log), from a thread; our end-of-file closes its
+/// stdin (docker's `StdinOnce`).
+pub fn forward_stdin(container: &Container) -> anyhow::Result<()> {
+    let mut socket = supervise::attach(
+        &supervisor_dir(container),
+        AttachOptions {
+            stdin: true,
+            stdout: false,
+            stderr: false,
+        },
+    )?;
+    std::thread::Builder::new()
+        .name("stdin".into())
+        .spawn(move || {
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut socket);
+            let _ = socket.shutdown(std::net::Shutdown::Write);
+        })?;
+    Ok(())
 }
 
 /// Our terminal's size (TIOCGWINSZ on stdin).

@@ -91,6 +91,23 @@ pub fn wait_for_run(container: &Container, timeout: Option<Duration>) -> anyhow:
     }
 }
 
+/// The exit status of the container's run, once it is over: read while we
+/// hold its run lock, so that an `rm -f` (which waits for that lock) cannot
+/// remove it before we have read it. If it is gone all the same, an
+/// `rm -f` killed and removed it: SIGKILL's 137.
+pub fn exit_status(engine: &Engine, container: &Container) -> anyhow::Result<i32> {
+    let _lock = match StoreLock::exclusive(&Engine::run_lock(container)) {
+        Ok(lock) => Some(lock),
+        Err(_) if !container.dir.exists() => None,
+        Err(err) => return Err(err.into()),
+    };
+    match engine.containers.get(&container.config.id) {
+        Ok(container) => Ok(container.state.exit_code.unwrap_or(0)),
+        Err(ch04_overlayfs::store::ContainerError::NotFound(_)) => Ok(128 + libc::SIGKILL),
+        Err(err) => Err(err.into()),
+    }
+}
+
 /// Marks the container as stopped by the user (no restart policy brings it
 /// back) and thaws it if paused, before a signal is sent.
 fn mark_stopped(container: &Container) -> anyhow::Result<()> {
@@ -201,9 +218,7 @@ pub fn start(root: &Path, args: StartArgs) -> anyhow::Result<i32> {
         return Ok(code.unwrap_or(0));
     }
     follow_run(&container, Some(since))?;
-    // The output is all logged; the exit is recorded once its supervisor is done.
-    wait_for_run(&container, None)?;
-    Ok(engine.container(reference)?.state.exit_code.unwrap_or(0))
+    exit_status(&engine, &container)
 }
 
 /// `restart`: stop (as `stop` does), then start.

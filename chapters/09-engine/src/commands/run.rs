@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use ch02_namespaces::spec;
 use ch04_overlayfs::Mounted;
-use ch04_overlayfs::store::{Container, ContainerError, ImageError, State, Status, StoreLock};
+use ch04_overlayfs::store::{Container, ContainerError, ImageError};
 use dockyard_shim::restart::Policy;
 use oci_spec::image::Config;
 
@@ -15,11 +15,13 @@ use crate::cli::{CreateArgs, RunArgs};
 use crate::commands::attach;
 use crate::commands::containers::remove_anonymous_volumes;
 use crate::commands::cp::copy_tree;
+use crate::commands::lifecycle::exit_status;
 use crate::commands::lifecycle::parse_signal;
+use crate::commands::logs::follow_run;
 use crate::details::{HostConfig, MountPoint, Runtime};
 use crate::engine::Engine;
-use crate::human;
 use crate::mounts;
+use crate::signals;
 use crate::supervisor;
 
 /// Runs a container in the foreground and returns its exit status.
@@ -29,87 +31,65 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<i32> {
     }
     let engine = Engine::open(root)?;
     let (container, mounted) = create_mounted(&engine, &args.create)?;
+    drop(mounted);
     let mut host = HostConfig::load(&container)?;
-    host.auto_remove = args.rm;
+    // In the foreground, `--rm` is ours to do once we have the exit status.
+    host.auto_remove = args.rm && args.detach;
+    // docker's StdinOnce: our end of stdin closes the container's.
+    host.stdin_once = args.create.flags.interactive && !args.detach;
     host.save(&container)?;
     if args.detach {
-        drop(mounted);
         supervisor::start(&engine, root, &container)?;
         println!("{}", container.config.id);
         return Ok(0);
     }
-    if args.create.flags.tty && args.create.flags.interactive {
-        drop(mounted);
-        return run_attached(&engine, root, &container, &args);
-    }
-    let running = StoreLock::exclusive(&Engine::run_lock(&container))?;
-    let id = container.config.id.clone();
-    let spec = &container.config.spec;
-    let mut state = State {
-        status: Status::Running,
-        pid: None,
-        exit_code: None,
-        started_at: Some(human::now().0),
-        finished_at: None,
-    };
-    engine.containers.set_state(&id, &state)?;
-    Runtime::default().save(&container)?;
-    let result = ch02_namespaces::stdin_unless_interactive(args.create.flags.interactive)
-        .map_err(ch03_cgroups::RunError::from)
-        .and_then(|()| {
-            ch03_cgroups::run(
-                spec,
-                &container.merged_dir(),
-                &args.create.cgroup_parent,
-                &id,
-            )
-        });
-    state.status = Status::Exited;
-    state.finished_at = Some(human::now().0);
-    state.exit_code = Some(match &result {
-        Ok(exit) => exit.code,
-        Err(err) => err.exit_code(),
-    });
-    engine.containers.set_state(&id, &state)?;
-    // The guard unmounts lazily (MNT_DETACH): gone from sight at once, torn
-    // down by the kernel when nothing uses it any more.
-    drop(mounted);
-    if args.rm {
-        let host = HostConfig::load(&container)?;
-        engine.containers.remove(&id)?;
+    let code = run_attached(&engine, root, &container, &args);
+    if args.rm && container.dir.exists() && !matches!(code, Ok(None)) {
+        engine.containers.remove(&container.config.id)?;
         remove_anonymous_volumes(&engine, &host)?;
     }
-    drop(running);
-    let exit = result?;
-    if let Some(message) = exit.oom_message() {
-        eprintln!("dockyard: {message}");
-    }
-    Ok(exit.code)
+    Ok(code?.unwrap_or(0))
 }
 
-/// `run -it`: the container under a supervisor, our terminal attached to
-/// it; the detach keys leave it running (status 0), else its exit status.
-/// With `--rm` we remove it once it ends (not when detached).
+/// `run` in the foreground, as docker's CLI does it: the container under a
+/// supervisor, our terminal attached with `-t` (the detach keys leave it
+/// running: `None`), else its log followed from the start and our stdin
+/// passed on with `-i`; signals we get passed on (`--sig-proxy`). Returns
+/// its exit status once recorded.
 fn run_attached(
     engine: &Engine,
     root: &Path,
     container: &Container,
     args: &RunArgs,
-) -> anyhow::Result<i32> {
-    let mut host = HostConfig::load(container)?;
-    host.auto_remove = false;
-    host.save(container)?;
+) -> anyhow::Result<Option<i32>> {
+    let since = std::time::SystemTime::now();
     supervisor::start(engine, root, container)?;
-    let code = attach::session(engine, container, args.detach_keys.as_deref(), true)?;
-    match code {
-        Some(code) if args.rm => {
-            engine.containers.remove(&container.config.id)?;
-            remove_anonymous_volumes(engine, &host)?;
-            Ok(code)
-        }
-        Some(code) => Ok(code),
-        None => Ok(0),
+    // Reloaded: its state has PID 1's pid now.
+    let container = &engine.container(&container.config.id)?;
+    if args.sig_proxy && !args.create.flags.tty {
+        signals::proxy(container)?;
     }
+    let code = if args.create.flags.tty {
+        attach::session(engine, container, args.detach_keys.as_deref(), true)?
+    } else {
+        if args.create.flags.interactive {
+            attach::forward_stdin(container)?;
+        }
+        follow_run(container, Some(since))?;
+        Some(exit_status(engine, container)?)
+    };
+    if code.is_some() && Runtime::load(container).is_ok_and(|r| r.oom_killed) {
+        let limit = HostConfig::load(container)?.memory;
+        let limit = match limit {
+            0 => String::new(),
+            limit => format!(
+                " (memory limit {})",
+                ch03_cgroups::format_bytes(limit as u64)
+            ),
+        };
+        eprintln!("dockyard: the process was OOM-killed{limit}");
+    }
+    Ok(code)
 }
 
 /// Creates a container and prints its ID, as `docker create` does.

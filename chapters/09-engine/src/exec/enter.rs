@@ -20,6 +20,7 @@ use nix::sched::CloneFlags;
 use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
+// ANCHOR: order
 /// The namespaces to join, in the order they must be joined, with their
 /// names under /proc/PID/ns.
 const ORDER: [(LinuxNamespaceType, &str, CloneFlags); 7] = [
@@ -35,6 +36,7 @@ const ORDER: [(LinuxNamespaceType, &str, CloneFlags); 7] = [
         CloneFlags::CLONE_NEWCGROUP,
     ),
 ];
+// ANCHOR_END: order
 
 /// The namespaces of container process `pid`, opened (not yet joined).
 #[derive(Debug)]
@@ -62,6 +64,7 @@ impl Namespaces {
         Ok(Namespaces { files })
     }
 
+    // ANCHOR: join
     /// Joins them all, in order (`nsenter --target PID --all`). Call it in a
     /// single-threaded process (setns(2) of a user or mount namespace
     /// refuses a multithreaded caller), then fork for the PID namespace.
@@ -74,6 +77,7 @@ impl Namespaces {
         }
         Ok(())
     }
+    // ANCHOR_END: join
 }
 
 /// Moves this process into the container's cgroup (so its limits and

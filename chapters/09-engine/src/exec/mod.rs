@@ -109,6 +109,7 @@ fn process(spec: &oci_spec::runtime::Spec, args: &ExecArgs, pid: Pid) -> anyhow:
     Ok(process)
 }
 
+// ANCHOR: child
 /// In the forked child: join the container, fork into its PID namespace,
 /// and wait for the command there; returns its status. With `-t`, the pty
 /// is made here, inside the container's mount namespace (from its own
@@ -148,6 +149,7 @@ fn child(
         },
     }
 }
+// ANCHOR_END: child
 
 /// The grandchild, inside the container: its terminal, the hardening, then
 /// execve(2). Returns only on failure.
