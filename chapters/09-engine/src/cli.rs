@@ -339,6 +339,9 @@ pub struct RunArgs {
     /// Override the key sequence for detaching a container (`-it`).
     #[arg(long)]
     pub detach_keys: Option<String>,
+    /// Attach to STDIN, STDOUT or STDERR (default: STDOUT and STDERR).
+    #[arg(short, long, value_name = "STREAM", value_parser = |s: &str| anyhow::Ok(s.to_ascii_lowercase()))]
+    pub attach: Vec<String>,
     /// Proxy received signals to the process (without -t).
     #[arg(long, default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
     pub sig_proxy: bool,

@@ -217,7 +217,7 @@ pub fn start(root: &Path, args: StartArgs) -> anyhow::Result<i32> {
         let code = session(&engine, &container, None, args.interactive)?;
         return Ok(code.unwrap_or(0));
     }
-    follow_run(&container, Some(since))?;
+    follow_run(&container, Some(since), (true, true))?;
     exit_status(&engine, &container)
 }
 

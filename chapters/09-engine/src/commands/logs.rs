@@ -32,12 +32,19 @@ pub fn logs(root: &Path, args: LogsArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// `start -a`: the output of the container's current run (from `since`)
-/// as it comes, until the run is over.
-pub fn follow_run(container: &Container, since: Option<SystemTime>) -> anyhow::Result<()> {
+/// `start -a`, `run`: the output of the container's current run (from
+/// `since`; stdout and stderr as `streams` says) as it comes, until the run
+/// is over.
+pub fn follow_run(
+    container: &Container,
+    since: Option<SystemTime>,
+    streams: (bool, bool),
+) -> anyhow::Result<()> {
     let options = ReadOptions {
         follow: true,
         since,
+        stdout: streams.0,
+        stderr: streams.1,
         ..ReadOptions::default()
     };
     read(container, &options)

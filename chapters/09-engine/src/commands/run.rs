@@ -29,6 +29,18 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<i32> {
     if let Some(rootfs) = args.create.rootfs.clone() {
         return run_rootfs(&rootfs, args.create);
     }
+    if args.detach && !args.attach.is_empty() {
+        anyhow::bail!("Conflicting options: -a and -d");
+    }
+    if let Some(stream) = args
+        .attach
+        .iter()
+        .find(|a| !matches!(a.as_str(), "stdin" | "stdout" | "stderr"))
+    {
+        anyhow::bail!(
+            "invalid argument \"{stream}\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR"
+        );
+    }
     let engine = Engine::open(root)?;
     let (container, mounted) = create_mounted(&engine, &args.create)?;
     drop(mounted);
@@ -72,10 +84,16 @@ fn run_attached(
     let code = if args.create.flags.tty {
         attach::session(engine, container, args.detach_keys.as_deref(), true)?
     } else {
-        if args.create.flags.interactive {
+        let attached =
+            |stream: &str| args.attach.is_empty() || args.attach.iter().any(|a| a == stream);
+        if args.create.flags.interactive || args.attach.iter().any(|a| a == "stdin") {
             attach::forward_stdin(container)?;
         }
-        follow_run(container, Some(since))?;
+        follow_run(
+            container,
+            Some(since),
+            (attached("stdout"), attached("stderr")),
+        )?;
         Some(exit_status(engine, container)?)
     };
     if code.is_some() && Runtime::load(container).is_ok_and(|r| r.oom_killed) {
