@@ -22,6 +22,7 @@
 //! it rather than to the host's init. It waits without spinning: a pidfd
 //! (pidfd_open(2)) and a signalfd(2) in poll(2), in chapter 02's runner.
 //!
+// ANCHOR: differ
 //! # conmon, containerd-shim and ours
 //!
 //! - **podman's conmon** is a small C program, separate from podman. podman
@@ -44,6 +45,7 @@
 //!   A re-exec, not a plain fork of the CLI, so that the supervisor starts
 //!   single-threaded with a fresh, small memory image (a fork would copy the
 //!   CLI's state, and a daemon's threads, into every supervisor).
+// ANCHOR_END: differ
 //!
 //! # Using it
 //!

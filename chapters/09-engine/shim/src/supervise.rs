@@ -466,7 +466,9 @@ pub fn supervise(
         .map_err(io_at("listen on", &socket))?;
     let mut log = LogWriter::open(&config.log_path, config.log.clone())?;
     let mut restarts = Restarts::new(config.restart, config.restart_count);
+    // ANCHOR: loop
     let result = loop {
+        // LAB: run the container once (run_once), then tear down what the run set up (runner.teardown; a failure is only narrated with explain!), then record Event::Exited with exit.record(restarts.count()) (a store error becomes Error::Record, what "exit"); a run that could not start (exit.outcome is Err) is never restarted; otherwise ask restarts.after_exit(code, exit.ran, store.stopped_by_user()): None ends the loop with the record; Some(delay) is recorded as Event::Restarting with restarts.count() and the delay (Error::Record, what "restart"), then wait_unless_stopped(delay), and the loop ends with the record if that says false or the user stopped the container meanwhile
         let exit = run_once(&mut config, &listener, &mut log, runner, store, &restarts)?;
         let ran = exit.ran;
         let record = exit.record(restarts.count());
@@ -500,12 +502,15 @@ pub fn supervise(
         if !wait_unless_stopped(delay)? || store.stopped_by_user() {
             break record;
         }
+        // LAB: END
     };
+    // ANCHOR_END: loop
     let _ = std::fs::remove_file(&socket);
     Ok(result)
 }
 // ANCHOR_END: supervise
 
+// ANCHOR: run_end
 /// A run's result, as the supervisor saw it.
 struct RunEnd {
     outcome: Result<Exit, RunError>,
@@ -514,6 +519,7 @@ struct RunEnd {
 
 impl RunEnd {
     fn record(&self, restart_count: u32) -> ExitRecord {
+        // LAB: docker's State after a run: a run that ended (Ok) gives its exit code and OOMKilled (exit.oom_killed is Some(true) only when the kernel's OOM killer struck); a run that could not start (Err) gives err.exit_code() (125, 126 or 127), OOMKilled false and the error's text as `error`; finished_at is now
         let (code, oom_killed, error) = match &self.outcome {
             Ok(exit) => (exit.code, exit.oom_killed == Some(true), None),
             Err(err) => (err.exit_code(), false, Some(err.to_string())),
@@ -525,9 +531,12 @@ impl RunEnd {
             restart_count,
             error,
         }
+        // LAB: END
     }
 }
+// ANCHOR_END: run_end
 
+// ANCHOR: become_daemon
 /// setsid(2), the subreaper bit, stdio on /dev/null, no-op signal handlers.
 fn become_daemon() -> Result<(), Error> {
     // Already a session leader (a caller that did it) is fine.
@@ -550,6 +559,7 @@ fn become_daemon() -> Result<(), Error> {
     }
     Ok(())
 }
+// ANCHOR_END: become_daemon
 
 /// Points fds 0, 1 and 2 at /dev/null (which also closes the container's
 /// ends of its pipes or pty that they held).
@@ -654,6 +664,7 @@ fn run_once(
     })
 }
 
+// ANCHOR: reap
 /// As a subreaper we inherit the orphans of the container's dying PID
 /// namespace: reap whatever has ended.
 fn reap_orphans() {
@@ -663,6 +674,7 @@ fn reap_orphans() {
         }
     }
 }
+// ANCHOR_END: reap
 
 /// Waits `delay` before a restart; `false` if SIGTERM or SIGINT came first
 /// (the engine's `stop` of a restarting container). Sleeps in poll(2) on a

@@ -1,0 +1,296 @@
+//! Lab 09a checks: the supervisor library (`dockyard-shim`) as the engine uses
+//! it. Each check launches a real supervisor the way `dockyard run -d` does
+//! ([`launch`]: double fork, ready pipe) and compares what it recorded with
+//! the snapshot the reference code produced (labs/09a-engine/snapshots/).
+//! Run them with `cargo xtask lab check 09a`; each check's hint is in lab.toml.
+//!
+//! The container is faked so that the checks need no root and take well
+//! under a second: the runner starts `/bin/sh -c SCRIPT` on the host (no
+//! namespaces, no cgroup), and the store is a file, `history`, to which both
+//! the store's records and the runner's teardowns are appended, so the order
+//! in which your loop does things is visible.
+//!
+//! How the supervisor is started: [`launch`] runs this test binary again with
+//! `--exact CHECK` and the scenario in an environment variable; in that
+//! process the same check sees the variable and, instead of testing, becomes
+//! the supervisor ([`supervise`]) and exits.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use ch03_cgroups::{Exit, RunError};
+use dockyard_shim::logs::{self, LogConfig, ReadOptions};
+use dockyard_shim::supervise::{
+    self, BoxError, Config, Event, Record, Runner, SupervisorInfo, launch, supervise,
+};
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+
+/// The scenario a re-executed check supervises.
+const SCENARIO_VAR: &str = "DOCKYARD_LAB09A_SCENARIO";
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Scenario {
+    dir: PathBuf,
+    /// What the "container" runs, with `$DIR` set to the scenario's directory.
+    script: String,
+    /// `--restart`.
+    restart: String,
+    /// The runner fails as chapter 02 does for a command that is not found.
+    cannot_start: bool,
+    /// The runner reports that the OOM killer struck.
+    oom_killed: bool,
+}
+
+/// A check: supervise `scenario`, return its transcript. In the re-executed
+/// process, supervise instead and never return.
+fn check(name: &str, command: &str, mut scenario: Scenario) -> String {
+    if let Ok(json) = std::env::var(SCENARIO_VAR) {
+        be_the_supervisor(&json);
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("lab09a")
+        .tempdir()
+        .expect("temp dir");
+    scenario.dir = dir.path().to_path_buf();
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(SCENARIO_VAR, serde_json::to_string(&scenario).unwrap());
+    let mut text = format!("$ {command}\n");
+    match launch(cmd) {
+        Ok(_) => {}
+        Err(supervise::Error::StartFailed { code, message }) => {
+            text.push_str(&format!("{message}\n$ echo $?\n{code}\n"));
+        }
+        Err(err) => panic!("the supervisor did not start: {err}"),
+    }
+    wait_for_the_supervisor(dir.path());
+    let history = std::fs::read_to_string(dir.path().join("history")).unwrap_or_default();
+    text.push_str(&format!("$ history\n{history}"));
+    let mut logged = String::new();
+    let _ = logs::read(
+        &dir.path().join("ctr-json.log"),
+        &ReadOptions::default(),
+        None,
+        &mut |_, line| {
+            logged.push_str(line);
+            Ok(())
+        },
+    );
+    if !logged.is_empty() {
+        text.push_str(&format!("$ dockyard logs ctr\n{logged}"));
+    }
+    text
+}
+
+/// Waits until the supervisor has ended (it does once no restart is due).
+fn wait_for_the_supervisor(dir: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let info = SupervisorInfo::read(dir).expect("supervisor.json");
+    while info.is_alive() {
+        assert!(Instant::now() < deadline, "the supervisor is still running");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let error = dir.join("supervisor-error");
+    assert!(
+        !error.exists(),
+        "the supervisor failed: {}",
+        std::fs::read_to_string(error).unwrap_or_default()
+    );
+}
+
+/// The re-executed check: supervise the scenario, then exit the process.
+fn be_the_supervisor(json: &str) -> ! {
+    let scenario: Scenario = serde_json::from_str(json).expect("scenario");
+    let config = Config {
+        dir: scenario.dir.clone(),
+        log_path: scenario.dir.join("ctr-json.log"),
+        log: LogConfig::default(),
+        tty: false,
+        open_stdin: false,
+        stdin_once: false,
+        restart: scenario.restart.parse().expect("restart policy"),
+        restart_count: 0,
+        size: None,
+        ready: supervise::ready_fd_from_env(),
+    };
+    let history = scenario.dir.join("history");
+    let mut runner = Sh {
+        scenario: scenario.clone(),
+        history: history.clone(),
+    };
+    let mut store = FakeStore {
+        history,
+        stop: scenario.dir.join("stopped-by-user"),
+    };
+    // A panic (a todo!() of the starter) must still end the process.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        supervise(config, &mut runner, &mut store)
+    }));
+    let code = match result {
+        Ok(Ok(_)) => 0,
+        Ok(Err(err)) => {
+            let _ = std::fs::write(scenario.dir.join("supervisor-error"), err.to_string());
+            1
+        }
+        Err(_) => {
+            let _ = std::fs::write(scenario.dir.join("supervisor-error"), "it panicked");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+fn append(path: &Path, line: &str) -> std::io::Result<()> {
+    let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+    file.write_all(format!("{line}\n").as_bytes())
+}
+
+/// The engine's runner, faked: the container is `/bin/sh -c SCRIPT` on the host.
+struct Sh {
+    scenario: Scenario,
+    history: PathBuf,
+}
+
+impl Runner for Sh {
+    fn run(&mut self, started: &mut ch02_namespaces::Setup<'_>) -> Result<Exit, RunError> {
+        if self.scenario.cannot_start {
+            return Err(RunError::Runtime(ch02_namespaces::Error::Exec(
+                ch01_chroot::Error::NotFound {
+                    cmd: "no-such-command".into(),
+                    rootfs: PathBuf::from("/rootfs"),
+                },
+            )));
+        }
+        let mut child = Command::new("/bin/sh")
+            .args(["-c", &self.scenario.script])
+            .env("DIR", &self.scenario.dir)
+            .spawn()
+            .expect("start /bin/sh");
+        started(Pid::from_raw(child.id() as i32)).expect("the store records the start");
+        let status = child.wait().expect("wait for /bin/sh");
+        let code = status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+        Ok(Exit {
+            code,
+            oom_killed: Some(self.scenario.oom_killed),
+            memory_limit: None,
+            cleanup_error: None,
+        })
+    }
+
+    fn teardown(&mut self) -> Result<(), BoxError> {
+        append(&self.history, "teardown")?;
+        Ok(())
+    }
+}
+
+/// The engine's store, faked: one line per event, as a person reads them.
+struct FakeStore {
+    history: PathBuf,
+    stop: PathBuf,
+}
+
+impl Record for FakeStore {
+    fn record(&mut self, event: &Event) -> Result<(), BoxError> {
+        let line = match event {
+            Event::Started { restart_count, .. } => {
+                format!("started (restart count {restart_count})")
+            }
+            Event::Exited(exit) => format!(
+                "exited with {} (restart count {}, OOM killed: {}){}",
+                exit.code,
+                exit.restart_count,
+                exit.oom_killed,
+                exit.error
+                    .as_ref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            ),
+            Event::Restarting {
+                restart_count,
+                delay,
+            } => format!("restarting in {delay:?} (restart count {restart_count})"),
+        };
+        append(&self.history, &line)?;
+        Ok(())
+    }
+
+    fn stopped_by_user(&mut self) -> bool {
+        self.stop.exists()
+    }
+}
+
+fn scenario(script: &str, restart: &str) -> Scenario {
+    Scenario {
+        script: script.into(),
+        restart: restart.into(),
+        ..Scenario::default()
+    }
+}
+
+#[test]
+fn the_exit_is_recorded_after_teardown() {
+    let text = check(
+        "the_exit_is_recorded_after_teardown",
+        "dockyard run -d busybox sh -c 'echo hello; exit 3'",
+        scenario("echo hello; exit 3", "no"),
+    );
+    insta::assert_snapshot!("exit_recorded", text);
+}
+
+#[test]
+fn on_failure_2_restarts_twice_with_growing_delay() {
+    let text = check(
+        "on_failure_2_restarts_twice_with_growing_delay",
+        "dockyard run -d --restart on-failure:2 busybox sh -c 'echo attempt; exit 1'",
+        scenario("echo attempt; exit 1", "on-failure:2"),
+    );
+    insta::assert_snapshot!("on_failure_2", text);
+}
+
+#[test]
+fn a_container_the_user_stopped_is_not_restarted() {
+    // `docker stop` marks the container stopped before it signals: the
+    // script does the marking itself, then ends as SIGTERM would end it.
+    let text = check(
+        "a_container_the_user_stopped_is_not_restarted",
+        "dockyard run -d --restart always busybox sh -c 'echo up; sleep 600'   # then: dockyard stop",
+        scenario(
+            "echo up; touch \"$DIR/stopped-by-user\"; kill -TERM $$",
+            "always",
+        ),
+    );
+    insta::assert_snapshot!("stopped_by_user", text);
+}
+
+#[test]
+fn a_run_that_cannot_start_is_recorded_and_not_restarted() {
+    let text = check(
+        "a_run_that_cannot_start_is_recorded_and_not_restarted",
+        "dockyard run -d --restart always busybox no-such-command",
+        Scenario {
+            cannot_start: true,
+            ..scenario("", "always")
+        },
+    );
+    insta::assert_snapshot!("cannot_start", text);
+}
+
+#[test]
+fn an_oom_kill_is_recorded() {
+    let text = check(
+        "an_oom_kill_is_recorded",
+        "dockyard run -d -m 6m busybox sh -c 'echo eating; tail /dev/zero'",
+        Scenario {
+            oom_killed: true,
+            ..scenario("echo eating; kill -KILL $$", "no")
+        },
+    );
+    insta::assert_snapshot!("oom_killed", text);
+}
