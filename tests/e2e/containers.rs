@@ -37,7 +37,7 @@ fn diff_commit_and_run_the_committed_image() {
             "committed:v1",
             "sh",
             "-c",
-            "cat /etc/group; tail -n1 /etc/passwd; ls /d",
+            "cat /etc/group 2>&1; tail -n1 /etc/passwd; ls /d",
         ],
         &["history", "committed:v1"],
         &[

@@ -313,7 +313,7 @@ fn a_read_only_bind_mount_refuses_writes() {
             "busybox",
             "sh",
             "-c",
-            "cat /host/seen; touch /host/new",
+            "cat /host/seen; touch /host/new 2>&1",
         ],
         &[
             "run",
