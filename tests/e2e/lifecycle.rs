@@ -410,9 +410,11 @@ fn run_d_and_rm_f_cycles_leave_nothing_behind() {
     let sandbox = Sandbox::with_busybox("e2e-cycles");
     let started = Instant::now();
     let cycles = 200;
+    let mut ids = Vec::new();
     for _ in 0..cycles {
         let id = sandbox.ok(&["run", "-d", "busybox", "sleep", "600"]);
         sandbox.ok(&["rm", "-f", id.trim()]);
+        ids.push(id.trim().to_string());
     }
     eprintln!(
         "{cycles} run -d / rm -f cycles took {:?}",
@@ -420,6 +422,14 @@ fn run_d_and_rm_f_cycles_leave_nothing_behind() {
     );
     assert_eq!(sandbox.ok(&["ps", "-aq"]), "");
     assert_eq!(leftovers(&sandbox), Vec::<String>::new());
+    let supervisor_dirs: Vec<&String> = ids
+        .iter()
+        .filter(|id| std::path::Path::new("/run/dockyard").join(id).exists())
+        .collect();
+    assert!(
+        supervisor_dirs.is_empty(),
+        "left in /run/dockyard: {supervisor_dirs:?}"
+    );
 }
 
 #[test]

@@ -69,6 +69,8 @@ pub fn start(engine: &Engine, root: &Path, container: &Container) -> anyhow::Res
     match supervise::launch(cmd) {
         Ok(_) => Ok(()),
         Err(supervise::Error::StartFailed { code, message }) => {
+            // Its supervisor records the failure and tears down: wait for it.
+            crate::commands::lifecycle::wait_for_run(container, None)?;
             Err(StartFailed { code, message }.into())
         }
         Err(err) => {
@@ -119,14 +121,15 @@ pub fn shim(root: &Path, id: &str) -> anyhow::Result<i32> {
         engine: &engine,
         container: container.clone(),
     };
-    let exit = supervise::supervise(config, &mut runner, &mut record)?;
+    let exit = supervise::supervise(config, &mut runner, &mut record);
+    remove_supervisor_dir(&container)?;
+    let exit = exit?;
     // Stopped during a restart delay: it will not be restarted now.
     let mut runtime = Runtime::load(&container)?;
     if runtime.restarting {
         runtime.restarting = false;
         runtime.save(&container)?;
     }
-    remove_supervisor_dir(&container)?;
     if host.auto_remove {
         engine.containers.remove(&container.config.id)?;
         remove_anonymous_volumes(&engine, &host)?;
