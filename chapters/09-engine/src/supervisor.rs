@@ -92,8 +92,19 @@ pub struct StartFailed {
 }
 
 /// `dockyard shim ID`: the supervisor's life (see the module docs); its
-/// exit status is the container's last.
+/// exit status is the container's last. Its directory goes with it, however
+/// it ends.
 pub fn shim(root: &Path, id: &str) -> anyhow::Result<i32> {
+    let result = supervise_container(root, id);
+    match std::fs::remove_dir_all(Path::new(RUN_DIR).join(id)) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+            Err(err).context("remove the supervisor's directory")
+        }
+        _ => result,
+    }
+}
+
+fn supervise_container(root: &Path, id: &str) -> anyhow::Result<i32> {
     let engine = Engine::open(root)?;
     let container = engine.containers.get(id)?;
     let _running = StoreLock::exclusive(&Engine::run_lock(&container))?;
@@ -121,9 +132,7 @@ pub fn shim(root: &Path, id: &str) -> anyhow::Result<i32> {
         engine: &engine,
         container: container.clone(),
     };
-    let exit = supervise::supervise(config, &mut runner, &mut record);
-    remove_supervisor_dir(&container)?;
-    let exit = exit?;
+    let exit = supervise::supervise(config, &mut runner, &mut record)?;
     // Stopped during a restart delay: it will not be restarted now.
     let mut runtime = Runtime::load(&container)?;
     if runtime.restarting {
