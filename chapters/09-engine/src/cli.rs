@@ -308,6 +308,9 @@ pub struct CreateArgs {
     /// Timeout (in seconds) to stop a container.
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     pub stop_timeout: Option<i64>,
+    /// Log driver options (json-file: max-size, max-file).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub log_opt: Vec<String>,
     /// Run an init inside the container that forwards signals and reaps processes.
     #[arg(long)]
     pub init: bool,

@@ -43,6 +43,8 @@ pub struct HostConfig {
     pub auto_remove: bool,
     /// `--init`: a reaping init runs as PID 1.
     pub init: bool,
+    /// `--log-opt`s, checked at creation (`max-size=10m`).
+    pub log_opts: Vec<String>,
     /// `-i`.
     pub open_stdin: bool,
     /// docker's `StdinOnce`: the container's stdin closes when the first
@@ -118,6 +120,17 @@ impl HostConfig {
     /// Records it, atomically.
     pub fn save(&self, container: &Container) -> anyhow::Result<()> {
         save(&path(container, "hostconfig.json"), self)
+    }
+}
+
+impl HostConfig {
+    /// The json-file log's settings from `--log-opt`.
+    pub fn log_config(&self) -> Result<dockyard_shim::logs::LogConfig, dockyard_shim::logs::Error> {
+        dockyard_shim::logs::LogConfig::from_opts(
+            self.log_opts
+                .iter()
+                .map(|o| o.split_once('=').unwrap_or((o.as_str(), ""))),
+        )
     }
 }
 

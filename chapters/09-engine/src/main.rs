@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     match commands::dispatch(cli) {
         Ok(code) => ExitCode::from(code as u8),
         Err(err) if is_run => {
-            let from_daemon = if is_store_error(&err) {
+            let from_daemon = if is_daemon_error(&err) {
                 "Error response from daemon: "
             } else {
                 ""
@@ -41,13 +41,16 @@ fn main() -> ExitCode {
     }
 }
 
-/// Whether `err` is the stores' (an unknown image, a name in use): docker's
-/// daemon gives those, so docker's CLI shows them as its answer.
-fn is_store_error(err: &anyhow::Error) -> bool {
+/// Whether `err` is one docker's daemon gives (an unknown image, a name in
+/// use, a bad volume name or log option, a failed start), which docker's CLI
+/// shows as the daemon's answer.
+fn is_daemon_error(err: &anyhow::Error) -> bool {
     use ch04_overlayfs::store::{ContainerError, ImageError};
     err.downcast_ref::<ContainerError>().is_some()
         || err.downcast_ref::<ImageError>().is_some()
         || err.downcast_ref::<supervisor::StartFailed>().is_some()
+        || err.downcast_ref::<volumes::VolumeError>().is_some()
+        || err.downcast_ref::<dockyard_shim::logs::Error>().is_some()
 }
 
 /// The status docker would exit with for `err`: 126/127 when the command could not

@@ -15,7 +15,6 @@ use anyhow::Context;
 use ch03_cgroups::{Exit, RunError};
 use ch04_overlayfs::Mounted;
 use ch04_overlayfs::store::{Container, State, Status, StoreLock};
-use dockyard_shim::logs::LogConfig;
 use dockyard_shim::restart::Policy;
 use dockyard_shim::supervise::{self, BoxError, Event, Record, Runner};
 
@@ -114,7 +113,7 @@ fn supervise_container(root: &Path, id: &str) -> anyhow::Result<i32> {
     let config = supervise::Config {
         dir: supervisor_dir(&container),
         log_path: log_path(&container),
-        log: LogConfig::default(),
+        log: host.log_config()?,
         tty: process.terminal().unwrap_or(false),
         open_stdin: host.open_stdin,
         stdin_once: host.stdin_once,

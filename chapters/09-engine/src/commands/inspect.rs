@@ -197,10 +197,26 @@ pub fn container_value(container: &Container) -> anyhow::Result<Value> {
         Policy::UnlessStopped => ("unless-stopped", 0),
         Policy::OnFailure { max } => ("on-failure", max.unwrap_or(0)),
     };
+    let log_opts = Value::Object(
+        host.log_opts
+            .iter()
+            .map(|o| {
+                let (k, v) = o.split_once('=').unwrap_or((o.as_str(), ""));
+                (k.to_string(), Value::Str(v.to_string()))
+            })
+            .collect(),
+    );
     let host_value = object([
         (
             "Binds",
             optional_strings(&Some(host.binds.clone()).filter(|b| !b.is_empty())),
+        ),
+        (
+            "LogConfig",
+            object([
+                ("Type", Value::Str("json-file".into())),
+                ("Config", log_opts),
+            ]),
         ),
         (
             "RestartPolicy",
@@ -257,6 +273,10 @@ pub fn container_value(container: &Container) -> anyhow::Result<Value> {
         ("State", state_value),
         ("Image", Value::Str(config.image.to_string())),
         ("Name", Value::Str(format!("/{}", config.name))),
+        (
+            "LogPath",
+            Value::Str(crate::supervisor::log_path(container).display().to_string()),
+        ),
         ("RestartCount", Value::Uint(runtime.restart_count.into())),
         ("Driver", Value::Str("overlay2".into())),
         ("Platform", Value::Str("linux".into())),

@@ -132,6 +132,11 @@ fn create_mounted(engine: &Engine, args: &CreateArgs) -> anyhow::Result<(Contain
     // Bad flags are refused before anything is made.
     let restart: Policy = args.restart.parse()?;
     let init = args.init.then(find_init).transpose()?;
+    HostConfig {
+        log_opts: args.log_opt.clone(),
+        ..HostConfig::default()
+    }
+    .log_config()?;
     if let Some(signal) = &args.stop_signal {
         parse_signal(signal)?;
     }
@@ -358,6 +363,7 @@ fn host_config(args: &CreateArgs, config: &Config, command: &[String]) -> HostCo
         entrypoint: config.entrypoint().clone(),
         cmd,
         binds: args.volumes.clone(),
+        log_opts: args.log_opt.clone(),
         stop_signal: args.stop_signal.clone(),
         stop_timeout: args.stop_timeout,
         ..HostConfig::default()
