@@ -23,7 +23,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Task {
-    /// Install what is missing: busybox-static, iptables, docker-registry, skopeo, mdbook.
+    /// Install what is missing: busybox-static, iptables, docker-registry, skopeo, tini, mdbook.
     Setup,
     /// Make target/fixtures/busybox-rootfs and busybox.tar (deterministic).
     Fixtures,

@@ -15,6 +15,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("iptables", "/usr/sbin/iptables"),
     ("docker-registry", "/usr/bin/docker-registry"),
     ("skopeo", "/usr/bin/skopeo"),
+    // `dockyard run --init`'s PID 1 (tini-static: the image may have no C library).
+    ("tini", "/usr/bin/tini-static"),
 ];
 
 /// Book tools from crates.io: (crate, version, binary, extra cargo-install flags).
