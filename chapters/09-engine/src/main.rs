@@ -17,8 +17,6 @@ mod volumes;
 
 use std::process::ExitCode;
 
-use ch01_chroot::exit;
-
 fn main() -> ExitCode {
     let cli: cli::Cli = ch01_chroot::cli::parse();
     ch01_chroot::explain::enable(cli.explain);
@@ -56,15 +54,8 @@ fn is_daemon_error(err: &anyhow::Error) -> bool {
 /// The status docker would exit with for `err`: 126/127 when the command could not
 /// be run (the chapters' errors know), 125 for anything else the engine failed at.
 fn exit_code(err: &anyhow::Error) -> i32 {
-    if let Some(err) = err.downcast_ref::<supervisor::StartFailed>() {
-        err.code
-    } else if let Some(err) = err.downcast_ref::<ch03_cgroups::RunError>() {
-        err.exit_code()
-    } else if let Some(err) = err.downcast_ref::<ch02_namespaces::Error>() {
-        err.exit_code()
-    } else if let Some(err) = err.downcast_ref::<ch01_chroot::Error>() {
-        err.exit_code()
-    } else {
-        exit::ENGINE_ERROR
+    match err.downcast_ref::<supervisor::StartFailed>() {
+        Some(err) => err.code,
+        None => ch03_cgroups::exit_code_of(err.as_ref()),
     }
 }

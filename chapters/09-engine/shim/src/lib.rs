@@ -64,4 +64,4 @@ pub mod restart;
 pub mod supervise;
 mod timefmt;
 
-pub use timefmt::TimeError;
+pub use timefmt::{TimeError, civil_from_days, days_from_civil};
