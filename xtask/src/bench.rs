@@ -59,7 +59,59 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let bench_dir = sh::workspace().join("target/bench");
     fs::create_dir_all(&bench_dir)?;
     let layer = layer_300m(&bench_dir)?;
-    let engine_root = engine_root_with_busybox(&bench_dir, &bin("dockyard"), &fixtures.tar)?;
+    let dockyard = bin("dockyard");
+    let engine_root = engine_root_with_busybox(&bench_dir, &dockyard, &fixtures.tar)?;
+    let root = engine_root.display().to_string();
+    // The engine's lifecycle rows: a container to exec into, and a store of 500.
+    let engine = |args: &[&str]| -> anyhow::Result<String> {
+        let out = Command::new(&dockyard)
+            .args(["--root", &root])
+            .args(args)
+            .env("DOCKYARD_CGROUP_PARENT", CGROUP_PARENT)
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "dockyard {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    engine(&[
+        "run",
+        "-d",
+        "--name",
+        "bench-exec",
+        "busybox",
+        "sleep",
+        "3600",
+    ])?;
+    let exec_pid = engine(&["inspect", "-f", "{{.State.Pid}}", "bench-exec"])?;
+    let crowded_root = bench_dir.join("engine-root-500");
+    let _ = fs::remove_dir_all(&crowded_root);
+    fs::create_dir_all(&crowded_root)?;
+    sh::run(
+        Command::new("cp")
+            .arg("-a")
+            .arg(engine_root.join("."))
+            .arg(&crowded_root),
+    )?;
+    for _ in 0..500 {
+        let status = Command::new(&dockyard)
+            .arg("--root")
+            .arg(&crowded_root)
+            .args(["create", "busybox", "true"])
+            .stdout(Stdio::null())
+            .status()?;
+        if !status.success() {
+            bail!("dockyard create failed: {status}");
+        }
+    }
+    let lifecycle = format!(
+        "id=$({dockyard} --root {root} run -d --cgroup-parent {CGROUP_PARENT} busybox sleep 600) && \
+         {dockyard} --root {root} stop -t 0 $id >/dev/null && {dockyard} --root {root} rm $id >/dev/null"
+    );
     let (ours, theirs) = (
         bench_dir.join("unpacked-ours"),
         bench_dir.join("unpacked-tar"),
@@ -153,6 +205,58 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             reset: None,
         },
         Row {
+            // A container in the background under its supervisor, stopped and removed.
+            name: "dockyard run -d ... sleep; stop -t 0; rm",
+            baseline_name: "dockyard run --rm busybox /bin/true",
+            command: words(&["sh", "-c", &lifecycle]),
+            baseline: [
+                vec![dockyard.clone(), "--root".into(), root.clone()],
+                words(&[
+                    "run",
+                    "--rm",
+                    "--cgroup-parent",
+                    CGROUP_PARENT,
+                    "busybox",
+                    "/bin/true",
+                ]),
+            ]
+            .concat(),
+            runs: args.runs / 10,
+            reset: None,
+        },
+        Row {
+            name: "dockyard exec CONTAINER /bin/true",
+            baseline_name: "nsenter -t PID -a /bin/true",
+            command: [
+                vec![dockyard.clone(), "--root".into(), root.clone()],
+                words(&["exec", "bench-exec", "/bin/true"]),
+            ]
+            .concat(),
+            baseline: words(&["nsenter", "-t", &exec_pid, "-a", "/bin/true"]),
+            runs: args.runs / 4,
+            reset: None,
+        },
+        Row {
+            name: "dockyard ps -a (500 containers)",
+            baseline_name: "dockyard ps -a (1 container)",
+            command: vec![
+                dockyard.clone(),
+                "--root".into(),
+                crowded_root.display().to_string(),
+                "ps".into(),
+                "-a".into(),
+            ],
+            baseline: vec![
+                dockyard.clone(),
+                "--root".into(),
+                root.clone(),
+                "ps".into(),
+                "-a".into(),
+            ],
+            runs: args.runs / 4,
+            reset: None,
+        },
+        Row {
             name: "ch04-overlayfs unpack (300 MB layer)",
             baseline_name: "tar -xzf (300 MB layer)",
             command: vec![
@@ -178,7 +282,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "command", "min", "median"
     );
     let result = rows.iter().try_for_each(measure);
-    for dir in [&ours, &theirs, &engine_root] {
+    engine(&["rm", "-f", "bench-exec"])?;
+    for dir in [&ours, &theirs, &engine_root, &crowded_root] {
         let _ = fs::remove_dir_all(dir);
     }
     remove_cgroup_parent();
