@@ -76,8 +76,27 @@ fn run_attached(
 ) -> anyhow::Result<Option<i32>> {
     let since = std::time::SystemTime::now();
     supervisor::start(engine, root, container)?;
+    let id = &container.config.id;
+    match attached_until_exit(engine, id, args, since) {
+        // Gone while we were attached: only `rm -f` removes a running container,
+        // and it kills with SIGKILL first, so docker's `run` reports 137. Any step
+        // above may notice first (the reload, the log we follow, the state).
+        Err(_) if matches!(engine.containers.get(id), Err(ContainerError::NotFound(_))) => {
+            Ok(Some(128 + libc::SIGKILL))
+        }
+        result => result,
+    }
+}
+
+/// The attached part of [`run_attached`], once the supervisor has started it.
+fn attached_until_exit(
+    engine: &Engine,
+    id: &str,
+    args: &RunArgs,
+    since: std::time::SystemTime,
+) -> anyhow::Result<Option<i32>> {
     // Reloaded: its state has PID 1's pid now.
-    let container = &engine.container(&container.config.id)?;
+    let container = &engine.container(id)?;
     if args.sig_proxy && !args.create.flags.tty {
         signals::proxy(container)?;
     }
