@@ -325,3 +325,18 @@ fn a_running_container_is_up_and_removed_only_with_force() {
         "run exits as its container did: SIGKILL"
     );
 }
+
+#[test]
+fn rename_moves_a_name_and_keeps_names_unique() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-rename");
+    sandbox.ok(&["create", "--name", "first", "busybox", "true"]);
+    sandbox.ok(&["create", "--name", "taken", "busybox", "true"]);
+    let transcript = sandbox.transcripts(&[
+        &["rename", "first", "second"],
+        &["ps", "-a", "--format", "{{.Names}}"],
+        &["rename", "second", "taken"],
+        &["rename", "nosuch", "third"],
+    ]);
+    snapshot_text("rename", transcript, sandbox.redactions());
+}

@@ -75,6 +75,8 @@ pub enum Command {
     History(HistoryArgs),
     /// Return low-level information on dockyard objects.
     Inspect(InspectAnyArgs),
+    /// Rename a container.
+    Rename(RenameArgs),
     /// Pause all processes within one or more containers.
     Pause(ContainersArgs),
     /// Unpause all processes within one or more containers.
@@ -132,6 +134,8 @@ pub enum ContainerCommand {
     Cp(CpArgs),
     /// Display detailed information on one or more containers.
     Inspect(ContainerInspectArgs),
+    /// Rename a container.
+    Rename(RenameArgs),
     /// Pause all processes within one or more containers.
     Pause(ContainersArgs),
     /// Unpause all processes within one or more containers.
@@ -585,6 +589,15 @@ pub struct ContainerInspectArgs {
     /// Containers to inspect.
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
+}
+
+/// `dockyard rename CONTAINER NEW_NAME`
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    /// The container: its name, ID or a unique ID prefix.
+    pub container: String,
+    /// Its new name.
+    pub new_name: String,
 }
 
 /// Commands that take only containers: `pause`, `unpause`, `wait`.

@@ -343,6 +343,35 @@ impl ContainerStore {
         write_json(&self.dir.join(id).join("state.json"), state)
     }
 
+    /// Renames container `reference` to `new_name`, as `docker rename`: the new
+    /// name is claimed, the config rewritten, then the old name freed, each step
+    /// atomic. A crash between the first two leaves a claim on the new name that
+    /// points at a container still called by its old one; renaming it again
+    /// (to either name) repairs that.
+    pub fn rename(&self, reference: &str, new_name: &str) -> Result<Container, ContainerError> {
+        let _lock = self.lock()?;
+        let mut container = self.get(reference)?;
+        let new_name = new_name.strip_prefix('/').unwrap_or(new_name);
+        check_name(new_name)?;
+        match self.name_owner(new_name)? {
+            Some(owner) if owner != container.config.id => {
+                return Err(ContainerError::NameInUse {
+                    name: new_name.to_string(),
+                    id: owner,
+                });
+            }
+            _ => {}
+        }
+        let old_name = std::mem::replace(&mut container.config.name, new_name.to_string());
+        io::write_atomic(&self.name_path(new_name), container.config.id.as_bytes())?;
+        write_json(&container.dir.join("config.json"), &container.config)?;
+        if old_name != new_name {
+            let old = self.name_path(&old_name);
+            std::fs::remove_file(&old).at("remove", &old)?;
+        }
+        Ok(container)
+    }
+
     /// Removes container `reference` and frees its name. Its root must not be
     /// mounted: removing files under a live overlay would remove them from it.
     pub fn remove(&self, reference: &str) -> Result<(), ContainerError> {
@@ -438,6 +467,38 @@ mod tests {
             );
         }
         assert!(store.uses_image(&image()).unwrap());
+    }
+
+    #[test]
+    fn rename_moves_the_name_and_keeps_names_unique() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ContainerStore::open(dir.path()).unwrap();
+        let image = Digest::of(b"image");
+        let a = store
+            .create(&image, "img", Some("one"), Spec::default())
+            .unwrap();
+        store
+            .create(&image, "img", Some("two"), Spec::default())
+            .unwrap();
+        let renamed = store.rename("one", "three").unwrap();
+        assert_eq!(
+            (renamed.config.id.as_str(), renamed.config.name.as_str()),
+            (a.config.id.as_str(), "three")
+        );
+        assert_eq!(store.get("three").unwrap().config.id, a.config.id);
+        assert!(matches!(store.get("one"), Err(ContainerError::NotFound(_))));
+        assert!(matches!(
+            store.rename("three", "two"),
+            Err(ContainerError::NameInUse { .. })
+        ));
+        assert!(matches!(
+            store.rename("three", "-bad"),
+            Err(ContainerError::InvalidName(_))
+        ));
+        // The name "one" is free again.
+        store
+            .create(&image, "img", Some("one"), Spec::default())
+            .unwrap();
     }
 
     #[test]

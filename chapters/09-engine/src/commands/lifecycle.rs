@@ -12,7 +12,7 @@ use anyhow::Context;
 use ch04_overlayfs::store::{Container, Status, StoreLock};
 use nix::sys::signal::Signal;
 
-use crate::cli::{ContainersArgs, KillArgs, StartArgs, StopArgs, TopArgs};
+use crate::cli::{ContainersArgs, KillArgs, RenameArgs, StartArgs, StopArgs, TopArgs};
 use crate::commands::attach::session;
 use crate::commands::containers::kill_all;
 use crate::commands::logs::follow_run;
@@ -269,6 +269,18 @@ pub fn wait(root: &Path, args: ContainersArgs) -> anyhow::Result<i32> {
 }
 
 /// `pause`: freezes every process of the container (its cgroup's freezer).
+/// `dockyard rename`: chapter 04's store moves the name; prints nothing, as docker.
+pub fn rename(root: &Path, args: RenameArgs) -> anyhow::Result<i32> {
+    let engine = Engine::open(root)?;
+    match engine.containers.rename(&args.container, &args.new_name) {
+        Ok(_) => Ok(0),
+        Err(err) => {
+            eprintln!("Error response from daemon: {err}");
+            Ok(1)
+        }
+    }
+}
+
 pub fn pause(root: &Path, args: ContainersArgs) -> anyhow::Result<i32> {
     for_each(root, &args.containers, |_, container| {
         let mut runtime = Runtime::load(container)?;

@@ -90,6 +90,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Shim { id } => crate::supervisor::shim(root, &id),
         Command::Container(ContainerCommand::Inspect(args)) => inspect::containers(root, args),
+        Command::Rename(args) | Command::Container(ContainerCommand::Rename(args)) => {
+            lifecycle::rename(root, args)
+        }
         Command::Pause(args) | Command::Container(ContainerCommand::Pause(args)) => {
             lifecycle::pause(root, args)
         }
