@@ -334,7 +334,7 @@ fn rename_moves_a_name_and_keeps_names_unique() {
     sandbox.ok(&["create", "--name", "taken", "busybox", "true"]);
     let transcript = sandbox.transcripts(&[
         &["rename", "first", "second"],
-        &["ps", "-a", "--format", "{{.Names}}"],
+        &["inspect", "-f", "{{.Name}}", "second"],
         &["rename", "second", "taken"],
         &["rename", "nosuch", "third"],
     ]);
