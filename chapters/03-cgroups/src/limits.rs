@@ -123,6 +123,43 @@ impl Limits {
     }
 }
 
+/// A spec's memory limit and memory+swap total, checked with docker's rules
+/// before either backend writes them: a swap total needs a memory limit and is
+/// at least it, and unlimited memory (-1) lifts the swap limit too, or the old
+/// one would still cap memory. `None`: no memory limit to write.
+pub(crate) fn memory_and_swap(memory: &LinuxMemory) -> Result<Option<(i64, Option<i64>)>> {
+    let Some(limit) = memory.limit() else {
+        return match memory.swap() {
+            Some(_) => Err(Error::InvalidResources(
+                "a memory+swap limit needs a memory limit too".to_string(),
+            )),
+            None => Ok(None),
+        };
+    };
+    let swap = memory.swap().or((limit == -1).then_some(-1));
+    if let Some(total) = swap
+        && total != -1
+        && (limit == -1 || total < limit)
+    {
+        return Err(Error::InvalidResources(format!(
+            "the memory+swap limit ({}) must be at least the memory limit ({})",
+            format_bytes(total as u64),
+            describe_limit(limit)
+        )));
+    }
+    Ok(Some((limit, swap)))
+}
+
+/// The pids limit as runc writes it: 0 leaves the setting alone (`None`), a
+/// negative limit is "max".
+pub(crate) fn pids_max(limit: i64) -> Option<String> {
+    match limit {
+        0 => None,
+        limit if limit < 0 => Some("max".to_string()),
+        limit => Some(limit.to_string()),
+    }
+}
+
 // ANCHOR: cpu_quota
 /// The CFS quota and period for `--cpus`: `0.5` is 50000us of CPU time in every
 /// 100000us, half of one CPU (or a quarter of each of two).

@@ -18,7 +18,7 @@ use ch01_chroot::explain;
 use crate::cgroup::{FREEZE_TIMEOUT, Stats, docker_memory_usage};
 use crate::error::{Error, Result};
 use crate::files;
-use crate::limits::{describe_limit, format_bytes};
+use crate::limits::{describe_limit, memory_and_swap, pids_max};
 
 /// The controllers a container's cgroup is made in.
 const CONTROLLERS: [&str; 6] = ["memory", "cpu", "cpuacct", "cpuset", "pids", "freezer"];
@@ -145,12 +145,7 @@ impl V1Cgroup {
         }
         if let Some(pids) = resources.pids() {
             // runc's rule: 0 leaves the setting alone, negative means no limit.
-            let value = match pids.limit() {
-                0 => None,
-                limit if limit < 0 => Some("max".to_string()),
-                limit => Some(limit.to_string()),
-            };
-            if let Some(value) = value {
+            if let Some(value) = pids_max(pids.limit()) {
                 let path = self.dir("pids")?.join("pids.max");
                 files::write_setting(
                     &path,
@@ -169,27 +164,9 @@ impl V1Cgroup {
     /// swap (cgroup-v1/memory.rst, 2.4). The kernel keeps memsw >= memory at every
     /// moment, so the order of the two writes depends on which way they move (as runc).
     fn apply_memory(&self, memory: &LinuxMemory) -> Result<()> {
-        let Some(limit) = memory.limit() else {
-            return match memory.swap() {
-                Some(_) => Err(Error::InvalidResources(
-                    "a memory+swap limit needs a memory limit too".to_string(),
-                )),
-                None => Ok(()),
-            };
+        let Some((limit, swap)) = memory_and_swap(memory)? else {
+            return Ok(());
         };
-        // No swap given with an unlimited memory: lift the swap limit too, or the
-        // old one would still cap memory.
-        let swap = memory.swap().or((limit == -1).then_some(-1));
-        if let Some(swap) = swap
-            && swap != -1
-            && (limit == -1 || swap < limit)
-        {
-            return Err(Error::InvalidResources(format!(
-                "the memory+swap limit ({}) must be at least the memory limit ({})",
-                format_bytes(swap as u64),
-                describe_limit(limit)
-            )));
-        }
         // LAB: write `limit` to memory.limit_in_bytes and, if there is a `swap`, write it to memory.memsw.limit_in_bytes (when that file is missing, swap accounting is off: set only the memory limit), each with files::write_setting; the kernel refuses a memory limit above memory+swap at every moment, so write memsw first when it grows (or is -1) and the memory limit first otherwise
         let dir = self.dir("memory")?;
         let limit_file = dir.join("memory.limit_in_bytes");

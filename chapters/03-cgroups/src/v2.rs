@@ -18,7 +18,7 @@ use ch01_chroot::explain;
 use crate::cgroup::{FREEZE_TIMEOUT, Stats, docker_memory_usage};
 use crate::error::{Error, Result};
 use crate::files;
-use crate::limits::{describe_limit, format_bytes};
+use crate::limits::{describe_limit, memory_and_swap, pids_max};
 
 /// The controllers a container's limits use, enabled for the cgroups below ours.
 const CONTROLLERS: [&str; 4] = ["cpu", "cpuset", "memory", "pids"];
@@ -77,12 +77,7 @@ impl V2Cgroup {
         }
         if let Some(pids) = resources.pids() {
             // runc's rule: 0 leaves the setting alone, negative means no limit.
-            let value = match pids.limit() {
-                0 => None,
-                limit if limit < 0 => Some("max".to_string()),
-                limit => Some(limit.to_string()),
-            };
-            if let Some(value) = value {
+            if let Some(value) = pids_max(pids.limit()) {
                 self.set(
                     "pids.max",
                     &value,
@@ -98,25 +93,12 @@ impl V2Cgroup {
     /// `memory.max` caps memory; `memory.swap.max` caps swap alone, where the OCI
     /// spec (and docker's `--memory-swap`) give memory plus swap, v1's meaning.
     fn apply_memory(&self, memory: &LinuxMemory) -> Result<()> {
-        let Some(limit) = memory.limit() else {
-            return match memory.swap() {
-                Some(_) => Err(Error::InvalidResources(
-                    "a memory+swap limit needs a memory limit too".to_string(),
-                )),
-                None => Ok(()),
-            };
+        let Some((limit, swap)) = memory_and_swap(memory)? else {
+            return Ok(());
         };
-        let swap = memory.swap().or((limit == -1).then_some(-1));
         let swap_only = match swap {
             None => None,
             Some(-1) => Some(-1),
-            Some(total) if limit == -1 || total < limit => {
-                return Err(Error::InvalidResources(format!(
-                    "the memory+swap limit ({}) must be at least the memory limit ({})",
-                    format_bytes(total as u64),
-                    describe_limit(limit)
-                )));
-            }
             Some(total) => Some(total - limit),
         };
         let max = kernel_max(limit);
