@@ -145,16 +145,21 @@ impl Firewall {
             &format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet"),
             "1",
         )?;
+        let mut changed = false;
         for (table, chain, jump_from) in CHAINS {
             if iptables(&["-t", table, "-n", "-L", chain]).is_err() {
                 run(&["-t", table, "-N", chain])?;
+                changed = true;
             }
             if let Some((from, matches)) = jump_from {
-                ensure_first(table, from, &jump(matches, chain))?;
+                changed |= ensure_first(table, from, &jump(matches, chain))?;
             }
         }
         for (table, chain, rule) in network_rules(bridge, subnet) {
-            ensure(table, chain, &words(&rule))?;
+            changed |= ensure(table, chain, &words(&rule))?;
+        }
+        if !changed {
+            explain!("the firewall has {bridge}'s chains and rules already: keep them");
         }
         Ok(())
     }
@@ -317,21 +322,21 @@ fn words(rule: &str) -> Vec<&str> {
 }
 
 // ANCHOR: ensure
-/// Appends `rule` to `chain` unless `iptables -C` finds it there.
-fn ensure(table: &str, chain: &str, rule: &[&str]) -> Result<()> {
+/// Appends `rule` to `chain` unless `iptables -C` finds it there; true if it did.
+fn ensure(table: &str, chain: &str, rule: &[&str]) -> Result<bool> {
     if present(table, chain, rule) {
-        return Ok(());
+        return Ok(false);
     }
-    run(&[&["-t", table, "-A", chain], rule].concat())
+    run(&[&["-t", table, "-A", chain], rule].concat()).map(|()| true)
 }
 // ANCHOR_END: ensure
 
-/// Inserts `rule` at the top of `chain` unless `iptables -C` finds it there.
-fn ensure_first(table: &str, chain: &str, rule: &[&str]) -> Result<()> {
+/// Inserts `rule` at the top of `chain` unless `iptables -C` finds it there; true if it did.
+fn ensure_first(table: &str, chain: &str, rule: &[&str]) -> Result<bool> {
     if present(table, chain, rule) {
-        return Ok(());
+        return Ok(false);
     }
-    run(&[&["-t", table, "-I", chain, "1"], rule].concat())
+    run(&[&["-t", table, "-I", chain, "1"], rule].concat()).map(|()| true)
 }
 
 /// Deletes `rule` from `chain` as long as `iptables -C` finds it.

@@ -138,17 +138,8 @@ impl Netlink {
 
     /// The index of the link named `name`, or `None` if there is none.
     pub fn link_index(&mut self, name: &str) -> Result<Option<u32>> {
-        let mut message = LinkMessage::default();
-        message.attributes.push(LinkAttribute::IfName(name.into()));
-        match self.request(
-            RouteNetlinkMessage::GetLink(message),
-            0,
-            &format!("find link {name}"),
-        ) {
-            Ok(answer) => Ok(answer.into_iter().find_map(|m| match m {
-                RouteNetlinkMessage::NewLink(link) => Some(link.header.index),
-                _ => None,
-            })),
+        match self.link(name) {
+            Ok(link) => Ok(Some(link.header.index)),
             Err(NetlinkError::Refused {
                 errno: Errno::ENODEV,
                 ..
@@ -168,6 +159,10 @@ impl Netlink {
     /// Creates a bridge: a virtual switch the containers' veth ends plug into.
     /// Returns false if a link of that name already exists.
     pub fn add_bridge(&mut self, name: &str) -> Result<bool> {
+        if self.link_index(name)?.is_some() {
+            explain!("bridge {name} exists: reuse it");
+            return Ok(false);
+        }
         explain!("create the bridge {name}: a switch for the containers"; "ip link add {name} type bridge");
         let mut message = LinkMessage::default();
         message.attributes.push(LinkAttribute::IfName(name.into()));
@@ -241,6 +236,24 @@ impl Netlink {
         }
     }
 
+    /// The kernel's description of the link `name` (index, flags, attributes).
+    fn link(&mut self, name: &str) -> Result<LinkMessage> {
+        let mut message = LinkMessage::default();
+        message.attributes.push(LinkAttribute::IfName(name.into()));
+        let what = format!("find link {name}");
+        let answer = self.request(RouteNetlinkMessage::GetLink(message), 0, &what)?;
+        answer
+            .into_iter()
+            .find_map(|m| match m {
+                RouteNetlinkMessage::NewLink(link) => Some(link),
+                _ => None,
+            })
+            .ok_or(NetlinkError::Refused {
+                what,
+                errno: Errno::ENODEV,
+            })
+    }
+
     /// Changes a link: `ip link set NAME ...`.
     fn set_link(&mut self, name: &str, change: impl FnOnce(&mut LinkMessage)) -> Result<()> {
         let mut message = LinkMessage::default();
@@ -255,12 +268,24 @@ impl Netlink {
     }
 
     /// Brings a link up (`IFF_UP`, ip-link(8)).
+    /// A link that is up already is left as it is (and said so).
     pub fn set_up(&mut self, name: &str) -> Result<()> {
+        let link = self.link(name)?;
+        if link.header.flags.contains(LinkFlags::Up) {
+            explain!("{name} is up already");
+            return Ok(());
+        }
         explain!("bring {name} up"; "ip link set {name} up");
-        self.set_link(name, |m| {
-            m.header.flags = LinkFlags::Up;
-            m.header.change_mask = LinkFlags::Up;
-        })
+        let mut message = LinkMessage::default();
+        message.header.index = link.header.index;
+        message.header.flags = LinkFlags::Up;
+        message.header.change_mask = LinkFlags::Up;
+        self.request(
+            RouteNetlinkMessage::SetLink(message),
+            0,
+            &format!("change link {name}"),
+        )
+        .map(drop)
     }
 
     /// Plugs `name` into the bridge `bridge` (its "master", ip-link(8)).
@@ -282,9 +307,9 @@ impl Netlink {
     }
 
     /// Adds `ip/prefix` to a link; true if added, false if it was there.
+    /// `--explain` says which, once the kernel has answered (EEXIST: it was).
     pub fn add_address(&mut self, name: &str, ip: Ipv4Addr, prefix: u8) -> Result<bool> {
         let index = self.index_of(name)?;
-        explain!("give {name} the address {ip}/{prefix}"; "ip addr add {ip}/{prefix} dev {name}");
         let mut message = AddressMessage::default();
         message.header.family = AddressFamily::Inet;
         message.header.prefix_len = prefix;
@@ -306,11 +331,17 @@ impl Netlink {
             NLM_F_CREATE | NLM_F_EXCL,
             &format!("add address {ip}/{prefix} to {name}"),
         ) {
-            Ok(_) => Ok(true),
+            Ok(_) => {
+                explain!("give {name} the address {ip}/{prefix}"; "ip addr add {ip}/{prefix} dev {name}");
+                Ok(true)
+            }
             Err(NetlinkError::Refused {
                 errno: Errno::EEXIST,
                 ..
-            }) => Ok(false),
+            }) => {
+                explain!("{name} has the address {ip}/{prefix} already: keep it");
+                Ok(false)
+            }
             Err(err) => Err(err),
         }
     }

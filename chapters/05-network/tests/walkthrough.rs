@@ -215,6 +215,9 @@ fn inside_a_container() {
         &testkit::transcript(&mut world.run(false, &["sh", "-c", "ip addr; ip route"])),
         false,
     );
+    // Again: the bridge, its address and its rules exist now, and --explain says so.
+    let again = testkit::transcript(&mut world.run(true, &["ip", "route"]));
+    snapshot("explain_run_again", &network_steps(&again), false);
     // The bridge stays after its containers: `--network host` sees it, and no veth.
     snapshot(
         "host_mode",
