@@ -10,10 +10,16 @@ use ch04_overlayfs::store::{
     Container, ContainerStore, ContentStore, Image, ImageStore, LayerStore, Status, StoreLock,
 };
 use ch04_overlayfs::{Digest, Mounted};
+use ch05_network::{BridgeDefaults, Networks};
 use oci_spec::image::ImageConfiguration;
 
 use crate::details::{HostConfig, Runtime};
 use crate::volumes::VolumeStore;
+
+/// The environment variables that name the default bridge and its subnet
+/// (see [`Engine::networks`]), as chapter 05's binary names them.
+const DEFAULT_BRIDGE: &str = "DOCKYARD_DEFAULT_BRIDGE";
+const DEFAULT_SUBNET: &str = "DOCKYARD_DEFAULT_SUBNET";
 
 /// How [`Engine::temporary_holder`] names start.
 const PENDING: &str = "pending-";
@@ -31,6 +37,8 @@ pub struct Engine {
     pub containers: ContainerStore,
     /// Volumes: data that outlives containers.
     pub volumes: VolumeStore,
+    /// The state root, under which [`Engine::networks`] keeps its state.
+    root: PathBuf,
 }
 
 impl Engine {
@@ -43,7 +51,33 @@ impl Engine {
             images: ImageStore::open(root).with_context(context)?,
             containers: ContainerStore::open(root).with_context(context)?,
             volumes: VolumeStore::open(root).with_context(context)?,
+            root: root.to_path_buf(),
         })
+    }
+
+    /// Chapter 05's networks, their state in `<root>/network`: what containers
+    /// are given (addresses, veths, published ports) is recorded there before
+    /// it is made, so that any later command can tear it down. The default
+    /// `bridge` network is made, the first time this root uses it, on the
+    /// bridge `$DOCKYARD_DEFAULT_BRIDGE` (default `dy0`) with the subnet
+    /// `$DOCKYARD_DEFAULT_SUBNET` (default 172.17.0.0/16), as `ch05-network`
+    /// reads them: the knobs of dockerd's `--bridge` and `--bip`, which tests
+    /// set so they never share a bridge.
+    pub fn networks(&self) -> anyhow::Result<Networks> {
+        let mut defaults = BridgeDefaults::default();
+        if let Some(device) = std::env::var_os(DEFAULT_BRIDGE) {
+            defaults.device = device
+                .into_string()
+                .map_err(|name| anyhow::anyhow!("{DEFAULT_BRIDGE}={name:?} is not UTF-8"))?;
+        }
+        if let Ok(subnet) = std::env::var(DEFAULT_SUBNET) {
+            defaults.subnet = subnet
+                .parse()
+                .with_context(|| format!("{DEFAULT_SUBNET}={subnet:?}"))?;
+        }
+        let dir = self.root.join("network");
+        Networks::open(&dir, defaults)
+            .with_context(|| format!("open the network state {}", dir.display()))
     }
 
     /// The image's layer directories, top first (overlayfs `lowerdir` order).
@@ -161,7 +195,7 @@ impl Engine {
     /// A container recorded as running whose runner is gone (`kill -9`: no
     /// one holds its [`run_lock`](Engine::run_lock)) is recorded as exited
     /// now, as killed (its PID 1 dies with its runner, by SIGKILL), and what
-    /// is left of its cgroup and supervisor directory is removed. So `ps`
+    /// is left of its cgroup, network and supervisor directory is removed. So `ps`
     /// and `inspect` never show it stuck "running" (or "restarting").
     pub fn refresh(&self, mut container: Container) -> anyhow::Result<Container> {
         let restarting = || Runtime::load(&container).is_ok_and(|r| r.restarting);
@@ -172,6 +206,8 @@ impl Engine {
             return Ok(container);
         };
         crate::supervisor::remove_supervisor_dir(&container)?;
+        // Its veth went with its namespace; its rules, address and files did not.
+        self.networks()?.teardown(&container.config.id)?;
         let mut runtime = Runtime::load(&container)?;
         if runtime.restarting {
             // Killed while it waited to restart the container: no restart comes.

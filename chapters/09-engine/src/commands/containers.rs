@@ -220,6 +220,8 @@ pub fn remove(root: &Path, args: RmArgs) -> anyhow::Result<i32> {
                 result => result?,
             }
             crate::supervisor::remove_supervisor_dir(&container)?;
+            // Its supervisor tore its network down; this covers one that could not.
+            engine.networks()?.teardown(&container.config.id)?;
             if args.volumes {
                 remove_anonymous_volumes(&engine, &host)?;
             }
