@@ -206,6 +206,69 @@ fn exec_sees_the_containers_hostname_processes_and_files() {
 }
 
 #[test]
+fn exec_privileged_and_env_file() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-exec-flags");
+    sandbox.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "locked",
+        "--cap-drop",
+        "ALL",
+        "-e",
+        "FROM=container",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let env_file = sandbox.root().join("exec.env");
+    std::fs::write(
+        &env_file,
+        "# docker's format\nFROM=env-file\nONLY_FILE=yes\n",
+    )
+    .unwrap();
+    let env_file = env_file.display().to_string();
+    let transcript = sandbox.transcripts(&[
+        // The container's capabilities (none), then every one with --privileged.
+        &["exec", "locked", "chown", "1", "/tmp"],
+        &["exec", "--privileged", "locked", "chown", "1", "/tmp"],
+        // The container's seccomp filter stays, as with runc's exec.
+        &[
+            "exec",
+            "--privileged",
+            "locked",
+            "unshare",
+            "--user",
+            "true",
+        ],
+        // The container's environment, then --env-file, then -e.
+        &[
+            "exec",
+            "--env-file",
+            &env_file,
+            "locked",
+            "sh",
+            "-c",
+            "echo $FROM $ONLY_FILE",
+        ],
+        &[
+            "exec",
+            "--env-file",
+            &env_file,
+            "-e",
+            "FROM=minus-e",
+            "locked",
+            "sh",
+            "-c",
+            "echo $FROM $ONLY_FILE",
+        ],
+        &["exec", "--env-file", "/no/such/file", "locked", "true"],
+    ]);
+    snapshot_text("exec_flags", transcript, settings(&sandbox));
+}
+
+#[test]
 fn attach_and_the_detach_keys_under_a_terminal() {
     testkit::require_root!();
     let sandbox = Sandbox::with_busybox("e2e-attach");

@@ -46,19 +46,23 @@ pub(crate) enum ToParent {
 // ANCHOR_END: to_parent
 
 /// What went wrong inside the container before the command started.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, thiserror::Error)]
 pub(crate) enum Failure {
     /// A set-up step failed: what it was, on what, and the kernel's answer.
+    #[error("{step}{}: {}", on.as_ref().map(|p| format!(" {p}")).unwrap_or_default(), Errno::from_raw(*errno))]
     Step {
         step: String,
         on: Option<String>,
         errno: i32,
     },
     /// The capability library refused (it reports text, not an errno).
+    #[error("{step}: {message}")]
     Caps { step: String, message: String },
     /// The command is not in `PATH` inside the rootfs.
+    #[error("executable file not found in $PATH")]
     NotFound,
     /// execve(2) itself failed.
+    #[error("execve(2): {}", Errno::from_raw(*errno))]
     Exec { errno: i32 },
 }
 

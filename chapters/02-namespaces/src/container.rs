@@ -18,12 +18,12 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Gid, Pid, Uid};
+use nix::unistd::{ForkResult, Pid};
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 use seccompiler::BpfProgram;
 
 use crate::channel::{self, End, Failure, ToParent};
-use crate::hardening::{self, caps, seccomp};
+use crate::hardening::{self, seccomp};
 use crate::rootfs::EtcFiles;
 use crate::signals::{Event, Signals};
 use crate::{Error, namespaces, rootfs, tty};
@@ -366,19 +366,7 @@ impl Init<'_> {
             tty::attach_in_container(channel)?;
         }
 
-        set_rlimits(self.process)?;
-        let capabilities = self.process.capabilities().as_ref();
-        if let Some(c) = capabilities {
-            caps::limit_bounding(c)?;
-        }
-        nix::sys::prctl::set_keepcaps(true).map_err(Failure::step("prctl(PR_SET_KEEPCAPS)"))?;
-        switch_user(self.process)?;
-        if let Some(c) = capabilities {
-            caps::apply(c)?;
-        }
-        if self.process.no_new_privileges().unwrap_or(false) {
-            hardening::no_new_privs()?;
-        }
+        hardening::restrict(self.process)?;
         let cwd = self.process.cwd();
         explain!("chdir(2) to the working directory"; "cd {}", cwd.display());
         nix::unistd::chdir(cwd)
@@ -418,70 +406,6 @@ impl Init<'_> {
         })
     }
     // ANCHOR_END: set_up_and_exec
-}
-
-/// Applies the spec's resource limits (setrlimit(2)), while we may still raise them.
-fn set_rlimits(process: &Process) -> Result<(), Failure> {
-    use oci_spec::runtime::PosixRlimitType as T;
-    for limit in process.rlimits().iter().flatten() {
-        let resource = match limit.typ() {
-            T::RlimitCpu => libc::RLIMIT_CPU,
-            T::RlimitFsize => libc::RLIMIT_FSIZE,
-            T::RlimitData => libc::RLIMIT_DATA,
-            T::RlimitStack => libc::RLIMIT_STACK,
-            T::RlimitCore => libc::RLIMIT_CORE,
-            T::RlimitRss => libc::RLIMIT_RSS,
-            T::RlimitNproc => libc::RLIMIT_NPROC,
-            T::RlimitNofile => libc::RLIMIT_NOFILE,
-            T::RlimitMemlock => libc::RLIMIT_MEMLOCK,
-            T::RlimitAs => libc::RLIMIT_AS,
-            T::RlimitLocks => libc::RLIMIT_LOCKS,
-            T::RlimitSigpending => libc::RLIMIT_SIGPENDING,
-            T::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
-            T::RlimitNice => libc::RLIMIT_NICE,
-            T::RlimitRtprio => libc::RLIMIT_RTPRIO,
-            T::RlimitRttime => libc::RLIMIT_RTTIME,
-        };
-        explain!(
-            "setrlimit(2) {:?}: soft {}, hard {}",
-            limit.typ(),
-            limit.soft(),
-            limit.hard()
-        );
-        let value = libc::rlimit {
-            rlim_cur: limit.soft(),
-            rlim_max: limit.hard(),
-        };
-        // SAFETY: setrlimit(2) reads the struct we pass.
-        if unsafe { libc::setrlimit(resource, &value) } < 0 {
-            return Err(Failure::at("setrlimit(2)", format!("{:?}", limit.typ()))(
-                Errno::last(),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Becomes the spec's user: supplementary groups, then group, then user (in that
-/// order: after setuid we could no longer change groups).
-fn switch_user(process: &Process) -> Result<(), Failure> {
-    let user = process.user();
-    let groups: Vec<Gid> = user
-        .additional_gids()
-        .iter()
-        .flatten()
-        .map(|&g| Gid::from_raw(g))
-        .collect();
-    let (uid, gid) = (Uid::from_raw(user.uid()), Gid::from_raw(user.gid()));
-    explain!("switch to uid {uid}, gid {gid}"; "setpriv --reuid={uid} --regid={gid} --groups={}",
-        if groups.is_empty() { "''".to_string() } else { groups.iter().map(|g| g.to_string()).collect::<Vec<_>>().join(",") });
-    nix::unistd::setgroups(&groups).map_err(Failure::step("setgroups(2)"))?;
-    nix::unistd::setresgid(gid, gid, gid).map_err(Failure::at("setresgid(2)", gid))?;
-    nix::unistd::setresuid(uid, uid, uid).map_err(Failure::at("setresuid(2)", uid))?;
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
-        user.umask().unwrap_or(0o022),
-    ));
-    Ok(())
 }
 
 // ANCHOR: close_inherited_fds

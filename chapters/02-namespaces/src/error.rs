@@ -58,6 +58,10 @@ pub enum Error {
         on: Option<String>,
         reason: String,
     },
+    /// Taking on the spec's limits, user, capabilities or seccomp filter failed
+    /// in a process that joins a running container (`exec`: see [`crate::hardening::apply`]).
+    #[error("{0}")]
+    Hardening(String),
     /// The command could not be found or executed: chapter 01's errors, same messages and codes.
     #[error(transparent)]
     Exec(#[from] ch01_chroot::Error),

@@ -631,9 +631,15 @@ pub struct ExecArgs {
     /// Set environment variables.
     #[arg(short, long = "env", value_name = "K=V")]
     pub env: Vec<String>,
+    /// Read in a file of environment variables.
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
     /// Keep STDIN open even if not attached.
     #[arg(short, long)]
     pub interactive: bool,
+    /// Give extended privileges to the command (every capability).
+    #[arg(long)]
+    pub privileged: bool,
     /// Allocate a pseudo-TTY.
     #[arg(short, long)]
     pub tty: bool,

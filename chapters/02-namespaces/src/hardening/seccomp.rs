@@ -35,6 +35,7 @@ use seccompiler::{
     SeccompRule, TargetArch,
 };
 
+use crate::Error;
 use crate::channel::Failure;
 
 /// Builds `(name, number)` pairs from `libc::SYS_*` constants.
@@ -588,6 +589,12 @@ pub(crate) fn install(programs: &[BpfProgram]) -> Result<(), Failure> {
     Ok(())
 }
 // ANCHOR_END: install
+
+/// [`install`] for a process that enters a running container (`exec`), with
+/// this crate's error: it gets the container's filters, as runc's `exec` does.
+pub fn apply(programs: &[BpfProgram]) -> Result<(), Error> {
+    install(programs).map_err(|failure| Error::Hardening(failure.to_string()))
+}
 
 #[cfg(test)]
 mod tests {

@@ -1,24 +1,23 @@
 //! `exec`: runs a command in a running container. The new process joins the
 //! container's namespaces and cgroup ([`enter`]), then takes the same
-//! hardening as the container's PID 1 (capabilities, `no_new_privs`,
-//! seccomp, from the container's spec) and execs; its exit status is
-//! `exec`'s.
+//! hardening as the container's PID 1 (chapter 02's [`hardening::apply`]:
+//! limits, user, capabilities, `no_new_privs`; then the container's seccomp
+//! filter) and execs; its exit status is `exec`'s.
 
 pub mod enter;
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
-use std::str::FromStr;
 
 use anyhow::Context;
-use ch02_namespaces::hardening::seccomp;
+use ch02_namespaces::hardening::{self, caps, seccomp};
 use ch02_namespaces::spec::{self, RunFlags};
 use ch04_overlayfs::store::Status;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Gid, Pid, Uid};
-use oci_spec::runtime::{LinuxCapabilities, Process};
+use nix::unistd::{ForkResult, Pid};
+use oci_spec::runtime::Process;
 use seccompiler::BpfProgram;
 
 use crate::cli::ExecArgs;
@@ -78,13 +77,19 @@ pub fn exec(root: &Path, args: ExecArgs) -> anyhow::Result<i32> {
     }
 }
 
-/// The exec's process: the command, the container's environment plus `-e`,
-/// `-w` (else the container's), `-u` resolved in the container's
-/// /etc/passwd (else the container's user), and the container's
-/// capabilities and `no_new_privs`.
+/// The exec's process, as dockerd makes it from the container's own: the
+/// command; the container's environment, then `--env-file`, then `-e` (a
+/// later one wins); `-w` (else the container's); `-u` resolved in the
+/// container's /etc/passwd (else the container's user); the container's
+/// resource limits, capabilities and `no_new_privs`, except that
+/// `--privileged` gives every capability (moby's `execSetPlatformOpt`; the
+/// container's seccomp filter still applies, as runc's `exec` keeps it).
 fn process(spec: &oci_spec::runtime::Spec, args: &ExecArgs, pid: Pid) -> anyhow::Result<Process> {
     let base = spec.process().clone().unwrap_or_default();
     let mut env = base.env().clone().unwrap_or_default();
+    for file in &args.env_file {
+        env.extend(spec::read_env_file(file)?);
+    }
     env.extend(args.env.iter().cloned());
     let flags = RunFlags {
         args: args.command.clone(),
@@ -104,7 +109,11 @@ fn process(spec: &oci_spec::runtime::Spec, args: &ExecArgs, pid: Pid) -> anyhow:
     if args.user.is_none() {
         process.set_user(base.user().clone());
     }
-    process.set_capabilities(base.capabilities().clone());
+    process.set_rlimits(base.rlimits().clone());
+    process.set_capabilities(match args.privileged {
+        true => Some(caps::for_flags(&[], &[], true)?),
+        false => base.capabilities().clone(),
+    });
     process.set_no_new_privileges(base.no_new_privileges());
     Ok(process)
 }
@@ -151,8 +160,9 @@ fn child(
 }
 // ANCHOR_END: child
 
-/// The grandchild, inside the container: its terminal, the hardening, then
-/// execve(2). Returns only on failure.
+/// The grandchild, inside the container: its terminal, the container's
+/// hardening (chapter 02's, in chapter 02's order: working directory after
+/// the user switch, seccomp last), then execve(2). Returns only on failure.
 fn run_command(
     process: &Process,
     filters: &[BpfProgram],
@@ -182,7 +192,11 @@ fn run_command(
                 rootfs: "/".into(),
             }
         })?;
-        harden(process, filters)?;
+        hardening::apply(process)?;
+        let cwd = process.cwd();
+        ch01_chroot::explain!("chdir(2) to the working directory"; "cd {}", cwd.display());
+        nix::unistd::chdir(cwd).with_context(|| format!("chdir to {}", cwd.display()))?;
+        hardening::seccomp::apply(filters)?;
         let cstrings = |list: &[String]| -> Vec<CString> {
             list.iter()
                 .filter_map(|s| CString::new(s.as_str()).ok())
@@ -200,68 +214,6 @@ fn run_command(
     match setup() {
         Err(err) => err,
     }
-}
-
-/// The container's hardening for this process, in the order chapter 02's
-/// runtime applies it: bounding set, user, capability sets, working
-/// directory, `no_new_privs`, seccomp.
-fn harden(process: &Process, filters: &[BpfProgram]) -> anyhow::Result<()> {
-    let capabilities = process.capabilities().clone().unwrap_or_default();
-    let bounding = to_caps(capabilities.bounding());
-    for cap in caps::all().difference(&bounding) {
-        if caps::has_cap(None, caps::CapSet::Bounding, *cap).unwrap_or(false) {
-            caps::drop(None, caps::CapSet::Bounding, *cap).context("drop bounding capability")?;
-        }
-    }
-    nix::sys::prctl::set_keepcaps(true).context("prctl(PR_SET_KEEPCAPS)")?;
-    let user = process.user();
-    let groups: Vec<Gid> = user
-        .additional_gids()
-        .iter()
-        .flatten()
-        .map(|&g| Gid::from_raw(g))
-        .collect();
-    nix::unistd::setgroups(&groups).context("setgroups(2)")?;
-    let (uid, gid) = (Uid::from_raw(user.uid()), Gid::from_raw(user.gid()));
-    nix::unistd::setresgid(gid, gid, gid).context("setresgid(2)")?;
-    nix::unistd::setresuid(uid, uid, uid).context("setresuid(2)")?;
-    set_capabilities(&capabilities)?;
-    let cwd = process.cwd();
-    nix::unistd::chdir(cwd).with_context(|| format!("chdir to {}", cwd.display()))?;
-    if process.no_new_privileges().unwrap_or(false) {
-        nix::sys::prctl::set_no_new_privs().context("prctl(PR_SET_NO_NEW_PRIVS)")?;
-    }
-    for program in filters {
-        seccompiler::apply_filter(program).context("install the seccomp filter")?;
-    }
-    Ok(())
-}
-
-fn to_caps(
-    set: &Option<std::collections::HashSet<oci_spec::runtime::Capability>>,
-) -> caps::CapsHashSet {
-    set.iter()
-        .flatten()
-        .filter_map(|c| {
-            let name = serde_json::to_value(c).ok()?;
-            caps::Capability::from_str(name.as_str()?).ok()
-        })
-        .collect()
-}
-
-fn set_capabilities(spec: &LinuxCapabilities) -> anyhow::Result<()> {
-    caps::set(None, caps::CapSet::Effective, &to_caps(spec.effective()))?;
-    caps::set(None, caps::CapSet::Permitted, &to_caps(spec.permitted()))?;
-    caps::set(
-        None,
-        caps::CapSet::Inheritable,
-        &to_caps(spec.inheritable()),
-    )?;
-    caps::clear(None, caps::CapSet::Ambient)?;
-    for cap in to_caps(spec.ambient()) {
-        caps::raise(None, caps::CapSet::Ambient, cap)?;
-    }
-    Ok(())
 }
 
 /// Waits for `child` and returns docker's status for how it ended.
