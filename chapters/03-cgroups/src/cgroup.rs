@@ -46,6 +46,18 @@ pub struct Stats {
     pub cpu_usage_ns: Option<u64>,
     /// How many processes (and threads) are in the cgroup now.
     pub pids_current: Option<u64>,
+    /// Bytes read from and written to block devices, every device summed:
+    /// docker's `BLOCK I/O`. `None` without the io (v2) or blkio (v1) controller.
+    pub block_io: Option<BlockIo>,
+}
+
+/// Bytes a cgroup's processes read from and wrote to block devices.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BlockIo {
+    /// Bytes read.
+    pub read: u64,
+    /// Bytes written.
+    pub write: u64,
 }
 
 // ANCHOR: docker_memory_usage

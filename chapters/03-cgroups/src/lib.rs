@@ -24,7 +24,7 @@ mod testing;
 mod v1;
 mod v2;
 
-pub use cgroup::{Cgroup, CgroupGuard, Stats};
+pub use cgroup::{BlockIo, Cgroup, CgroupGuard, Stats};
 pub use container::{Exit, RunError, exit_code_of, run, run_with_setup, set_resources};
 pub use error::{Error, Result};
 pub use hierarchy::{DEFAULT_ROOT, Hierarchy, PARENT, Setup, Version, detect};

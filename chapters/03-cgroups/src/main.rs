@@ -165,6 +165,7 @@ fn stats(parent: &str, name: &str) -> anyhow::Result<()> {
         memory_limit,
         cpu_usage_ns,
         pids_current,
+        ..
     } = after;
     let or_dash = |v: Option<String>| v.unwrap_or_else(|| "--".to_string());
     let usage = or_dash(memory_usage.map(format_bytes));

@@ -15,13 +15,16 @@ use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxResources};
 
 use ch01_chroot::explain;
 
-use crate::cgroup::{FREEZE_TIMEOUT, Stats, docker_memory_usage};
+use crate::cgroup::{BlockIo, FREEZE_TIMEOUT, Stats, docker_memory_usage};
 use crate::error::{Error, Result};
 use crate::files;
 use crate::limits::{describe_limit, memory_and_swap, pids_max};
 
-/// The controllers a container's cgroup is made in.
-const CONTROLLERS: [&str; 6] = ["memory", "cpu", "cpuacct", "cpuset", "pids", "freezer"];
+/// The controllers a container's cgroup is made in (blkio only to count the
+/// bytes `docker stats` shows).
+const CONTROLLERS: [&str; 7] = [
+    "memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "blkio",
+];
 
 /// v1's "no limit", as `memory.limit_in_bytes` reads back: the largest page count
 /// times the page size. Anything this large means unlimited.
@@ -328,6 +331,19 @@ impl V1Cgroup {
         if let Ok(dir) = self.dir("pids") {
             stats.pids_current = Some(files::read_u64(&dir.join("pids.current"))?);
         }
+        if let Ok(dir) = self.dir("blkio") {
+            // The throttle policy's counters exist whatever the I/O scheduler
+            // (the CFQ ones do not); `_recursive` adds the cgroups below
+            // (Linux 4.18), as containerd reads them for docker.
+            let recursive = dir.join("blkio.throttle.io_service_bytes_recursive");
+            let path = match recursive.exists() {
+                true => recursive,
+                false => dir.join("blkio.throttle.io_service_bytes"),
+            };
+            if path.exists() {
+                stats.block_io = Some(parse_io_service_bytes(&files::read(&path)?));
+            }
+        }
         Ok(stats)
     }
 
@@ -428,6 +444,27 @@ fn procs_in(dirs: &[&Path]) -> Result<Vec<Pid>> {
     pids.sort();
     Ok(pids)
 }
+
+// ANCHOR: io_service_bytes
+/// The bytes in a `blkio.throttle.io_service_bytes` file (cgroup-v1/blkio-controller.rst:
+/// `MAJOR:MINOR OPERATION BYTES` per line, operations `Read`, `Write`, `Sync`,
+/// `Async`, `Discard`, `Total`, then a last `Total BYTES`), every device summed.
+fn parse_io_service_bytes(content: &str) -> BlockIo {
+    let mut total = BlockIo::default();
+    for line in content.lines() {
+        let [_device, op, bytes] = line.split_whitespace().collect::<Vec<_>>()[..] else {
+            continue;
+        };
+        let bytes: u64 = bytes.parse().unwrap_or(0);
+        match op {
+            "Read" => total.read += bytes,
+            "Write" => total.write += bytes,
+            _ => {}
+        }
+    }
+    total
+}
+// ANCHOR_END: io_service_bytes
 
 #[cfg(test)]
 mod tests {
@@ -677,6 +714,8 @@ mod tests {
                 memory_limit: Some(64 << 20),
                 cpu_usage_ns: Some(123_456_789),
                 pids_current: Some(3),
+                // No blkio hierarchy mounted here.
+                block_io: None,
             }
         );
         put(
@@ -684,6 +723,53 @@ mod tests {
             &[("memory.limit_in_bytes", UNLIMITED)],
         );
         assert_eq!(cgroup.stats().unwrap().memory_limit, None);
+    }
+
+    #[test]
+    fn block_io_sums_reads_and_writes_of_every_device() {
+        let root = fake_root();
+        std::fs::create_dir(root.path().join("blkio")).unwrap();
+        let blkio = root.path().join("blkio/dockyard/c");
+        put(
+            &blkio,
+            &[(
+                "blkio.throttle.io_service_bytes",
+                "8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 8192\n8:0 Async 4096\n\
+                 8:0 Discard 0\n8:0 Total 12288\n\
+                 253:0 Read 1000\n253:0 Write 0\n253:0 Total 1000\nTotal 13288\n",
+            )],
+        );
+        let cgroup = fresh_cgroup(root.path());
+        // What the other controllers show beside it.
+        put(
+            &root.path().join("memory/dockyard/c"),
+            &[("memory.usage_in_bytes", "0\n"), ("memory.stat", "")],
+        );
+        put(
+            &root.path().join("cpu,cpuacct/dockyard/c"),
+            &[("cpuacct.usage", "0\n")],
+        );
+        put(
+            &root.path().join("pids/dockyard/c"),
+            &[("pids.current", "0\n")],
+        );
+        let expected = BlockIo {
+            read: 5096,
+            write: 8192,
+        };
+        assert_eq!(cgroup.stats().unwrap().block_io, Some(expected));
+        // Where the kernel has the recursive counters, they are the ones read.
+        put(
+            &blkio,
+            &[(
+                "blkio.throttle.io_service_bytes_recursive",
+                "8:0 Read 1\n8:0 Write 2\nTotal 3\n",
+            )],
+        );
+        assert_eq!(
+            cgroup.stats().unwrap().block_io,
+            Some(BlockIo { read: 1, write: 2 })
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `stats`: each container's usage from its cgroup (chapter 03's `stats`),
 //! as docker's table shows it: CPU over the last interval, memory against
 //! its limit (or the host's memory), network bytes from its namespace's
-//! /proc/PID/net/dev, processes.
+//! /proc/PID/net/dev, block device bytes (its cgroup's io.stat or blkio
+//! counters), processes.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -127,13 +128,24 @@ fn row(
         true => network(container),
         false => (0, 0),
     };
-    let (memory, net, pids) = match running {
+    let block = stats.block_io.unwrap_or_default();
+    let (memory, net, block, pids) = match running {
         true => (
             format!("{} / {}", format_bytes(usage), format_bytes(limit)),
             format!("{} / {}", human::size(rx, 3), human::size(tx, 3)),
+            format!(
+                "{} / {}",
+                human::size(block.read, 3),
+                human::size(block.write, 3)
+            ),
             stats.pids_current.unwrap_or(0).to_string(),
         ),
-        false => ("0B / 0B".into(), "0B / 0B".into(), "0".into()),
+        false => (
+            "0B / 0B".into(),
+            "0B / 0B".into(),
+            "0B / 0B".into(),
+            "0".into(),
+        ),
     };
     let percent = |x: f64| format!("{x:.2}%");
     object([
@@ -153,7 +165,7 @@ fn row(
             })),
         ),
         ("NetIO", Value::Str(net)),
-        ("BlockIO", Value::Str("0B / 0B".into())),
+        ("BlockIO", Value::Str(block)),
         ("PIDs", Value::Str(pids)),
     ])
 }
