@@ -717,3 +717,80 @@ fn a_foreground_run_is_logged_takes_stdin_and_passes_signals_on() {
     assert_eq!(out.status.code(), Some(42));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "got INT\n");
 }
+
+/// A `dockyard` command running with its output piped, past its first line.
+struct Attached {
+    child: std::process::Child,
+    rest: std::thread::JoinHandle<String>,
+}
+
+impl Attached {
+    /// Spawns `dockyard ARGS` and waits for its first line (the container's
+    /// trap is set and the CLI is attached), which it returns too.
+    fn spawn(sandbox: &Sandbox, args: &[&str]) -> (Attached, String) {
+        let mut child = sandbox.cmd(args).stdout(Stdio::piped()).spawn().unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut first = Vec::new();
+        let mut byte = [0u8; 1];
+        while !first.ends_with(b"\n") && stdout.read(&mut byte).unwrap() == 1 {
+            first.push(byte[0]);
+        }
+        let rest = std::thread::spawn(move || {
+            let mut rest = String::new();
+            stdout.read_to_string(&mut rest).unwrap();
+            rest
+        });
+        let first = String::from_utf8_lossy(&first).into_owned();
+        (Attached { child, rest }, first)
+    }
+
+    /// Sends it SIGTERM.
+    fn term(&self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    }
+
+    /// Its exit status (`None`: killed by a signal) and the rest of its output.
+    fn wait(mut self) -> (Option<i32>, String) {
+        let status = self.child.wait().unwrap();
+        (status.code(), self.rest.join().unwrap())
+    }
+}
+
+#[test]
+fn attach_and_start_a_pass_signals_on_unless_sig_proxy_is_false() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-sig-proxy");
+    let script = "trap 'echo got TERM; exit 3' TERM; echo trapping; \
+                  while true; do sleep 0.1; done";
+    // start -a: the CLI's SIGTERM reaches the container, whose exit it reports.
+    sandbox.ok(&["create", "--name", "started", "busybox", "sh", "-c", script]);
+    let (start, first) = Attached::spawn(&sandbox, &["start", "-a", "started"]);
+    assert_eq!(first, "trapping\n");
+    start.term();
+    assert_eq!(start.wait(), (Some(3), "got TERM\n".to_string()));
+
+    // attach: the same.
+    let ticking = "trap 'echo got TERM; exit 3' TERM; \
+                   while true; do echo tick; sleep 0.2; done";
+    sandbox.ok(&[
+        "run", "-d", "--name", "attached", "busybox", "sh", "-c", ticking,
+    ]);
+    let (attach, first) = Attached::spawn(&sandbox, &["attach", "attached"]);
+    assert_eq!(first, "tick\n");
+    attach.term();
+    let (code, rest) = attach.wait();
+    assert_eq!(code, Some(3));
+    assert!(rest.ends_with("got TERM\n"), "{rest}");
+
+    // attach --sig-proxy=false: the signal ends the CLI only.
+    sandbox.ok(&[
+        "run", "-d", "--name", "kept", "busybox", "sh", "-c", ticking,
+    ]);
+    let (attach, first) = Attached::spawn(&sandbox, &["attach", "--sig-proxy=false", "kept"]);
+    assert_eq!(first, "tick\n");
+    attach.term();
+    assert_eq!(attach.wait().0, None, "killed by SIGTERM itself");
+    assert_eq!(inspect(&sandbox, "{{.State.Status}}", "kept"), "running");
+    assert!(!sandbox.ok(&["logs", "kept"]).contains("got TERM"));
+}

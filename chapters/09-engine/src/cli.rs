@@ -739,6 +739,9 @@ pub struct AttachArgs {
     /// Do not attach STDIN.
     #[arg(long)]
     pub no_stdin: bool,
+    /// Proxy all received signals to the process.
+    #[arg(long, default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
+    pub sig_proxy: bool,
     /// The container.
     pub container: String,
 }

@@ -12,6 +12,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use crate::cli::AttachArgs;
 use crate::details::HostConfig;
 use crate::engine::Engine;
+use crate::signals;
 use crate::supervisor::supervisor_dir;
 use crate::terminal::{DetachWatch, RawMode, detach_keys};
 
@@ -22,6 +23,10 @@ pub fn attach(root: &Path, args: AttachArgs) -> anyhow::Result<i32> {
     let container = engine.container(&args.container)?;
     if container.state.status != Status::Running {
         anyhow::bail!("You cannot attach to a stopped container, start it first");
+    }
+    // As docker's CLI: without a terminal (which carries Ctrl-C itself).
+    if args.sig_proxy && !is_tty(&container) {
+        signals::proxy(&container)?;
     }
     let code = session(
         &engine,
@@ -42,13 +47,7 @@ pub fn session(
     stdin: bool,
 ) -> anyhow::Result<Option<i32>> {
     let keys = detach_keys(keys.unwrap_or("ctrl-p,ctrl-q"))?;
-    let tty = container
-        .config
-        .spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.terminal())
-        .unwrap_or(false);
+    let tty = is_tty(container);
     let send_stdin = stdin && HostConfig::load(container)?.open_stdin;
     let dir = supervisor_dir(container);
     let mut socket = supervise::attach(
@@ -93,6 +92,17 @@ pub fn forward_stdin(container: &Container) -> anyhow::Result<()> {
             let _ = socket.shutdown(std::net::Shutdown::Write);
         })?;
     Ok(())
+}
+
+/// Whether the container runs with a terminal (`-t`).
+pub fn is_tty(container: &Container) -> bool {
+    container
+        .config
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false)
 }
 
 /// Our terminal's size (TIOCGWINSZ on stdin).

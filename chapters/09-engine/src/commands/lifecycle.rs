@@ -13,7 +13,7 @@ use ch04_overlayfs::store::{Container, Status, StoreLock};
 use nix::sys::signal::Signal;
 
 use crate::cli::{ContainersArgs, KillArgs, RenameArgs, StartArgs, StopArgs, TopArgs};
-use crate::commands::attach::session;
+use crate::commands::attach::{is_tty, session};
 use crate::commands::containers::kill_all;
 use crate::commands::logs::follow_run;
 use crate::details::{HostConfig, Runtime};
@@ -187,7 +187,9 @@ pub fn stop(root: &Path, args: StopArgs) -> anyhow::Result<i32> {
 
 /// `start`: each container under a new supervisor; with `-a`, its output
 /// until it ends, and its exit status (with `-i` or a terminal, attached
-/// to it as `attach` is; otherwise its log followed from the start).
+/// to it as `attach` is; otherwise its log followed from the start), and,
+/// without a terminal, the signals we get passed on to it as docker's
+/// `start -a` does (it has no `--sig-proxy` to turn that off).
 pub fn start(root: &Path, args: StartArgs) -> anyhow::Result<i32> {
     if !args.attach && !args.interactive {
         return for_each(root, &args.containers, |engine, container| {
@@ -206,13 +208,12 @@ pub fn start(root: &Path, args: StartArgs) -> anyhow::Result<i32> {
     if container.state.status != Status::Running {
         supervisor::start(&engine, root, &container)?;
     }
-    let tty = container
-        .config
-        .spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.terminal())
-        .unwrap_or(false);
+    // Reloaded: its state has PID 1's pid now (unless it is over and gone).
+    let container = engine.container(&container.config.id).unwrap_or(container);
+    let tty = is_tty(&container);
+    if !tty {
+        crate::signals::proxy(&container)?;
+    }
     if args.interactive || tty {
         let code = session(&engine, &container, None, args.interactive)?;
         return Ok(code.unwrap_or(0));
