@@ -7,6 +7,7 @@ mod crash;
 mod images;
 mod isolation;
 mod lifecycle;
+mod network_cmds;
 mod run;
 
 use std::path::Path;

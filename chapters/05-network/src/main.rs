@@ -344,6 +344,7 @@ fn network(command: NetworkCommand, networks: &Networks) -> anyhow::Result<()> {
                 gateway,
                 ip_range,
                 bridge,
+                ..CreateOptions::default()
             };
             println!("{}", networks.create(&name, &options)?.id);
         }

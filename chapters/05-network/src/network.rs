@@ -46,7 +46,7 @@ use crate::ipam::{self, IpamError, Pool};
 use crate::netlink::{self, Netlink, NetlinkError};
 use crate::ports::{PortRequest, Proto};
 use crate::store::{
-    ContainerRecord, Endpoint, NetworkRecord, PortBinding, State, Store, StoreError,
+    ContainerRecord, Endpoint, Joined, NetworkRecord, PortBinding, State, Store, StoreError,
 };
 use crate::subnet::Subnet;
 
@@ -63,8 +63,8 @@ pub enum NetworkError {
     #[error(transparent)]
     Firewall(#[from] FirewallError),
     /// No address could be handed out, or the pool was badly given.
-    #[error("network {network}: {source}")]
-    Ipam { network: String, source: IpamError },
+    #[error("network {network}: {reason}")]
+    Ipam { network: String, reason: IpamError },
     /// No network of that name.
     #[error("network {0} not found")]
     NotFound(String),
@@ -80,6 +80,18 @@ pub enum NetworkError {
     /// A network with containers on it cannot be removed.
     #[error("error while removing network: network {0} id {1} has active endpoints")]
     InUse(String, String),
+    /// `network connect` to a network the container is on already.
+    #[error("endpoint with name {0} already exists in network {1}")]
+    EndpointExists(String, String),
+    /// `network disconnect` from a network the container is not on.
+    #[error("container {0} is not connected to network {1}")]
+    NotConnected(String, String),
+    /// `network connect` of a running container with no network of its own
+    /// (`--network none` or `host`, or another container's).
+    #[error(
+        "container {0} has no network namespace of its own to connect (its network mode is none, host or container:)"
+    )]
+    NoOwnNetwork(String),
     /// `--ip` or `--network-alias` on the default bridge, which docker refuses.
     #[error("user specified IP address is supported on user defined networks only")]
     IpOnDefaultBridge,
@@ -224,6 +236,8 @@ pub struct CreateOptions {
     /// The bridge device (docker's `-o com.docker.network.bridge.name=`);
     /// default `dy-` and the id's first 12 digits.
     pub bridge: Option<String>,
+    /// `--label KEY=VALUE`s.
+    pub labels: BTreeMap<String, String>,
 }
 
 /// What a container asks of its network (`docker run`'s network flags).
@@ -300,7 +314,7 @@ impl Networks {
                     .find(|s| !state.networks.values().any(|n| n.subnet.overlaps(s)))
                     .ok_or(NetworkError::Ipam {
                         network: name.into(),
-                        source: IpamError::Exhausted(Subnet::new(Ipv4Addr::new(172, 18, 0, 0), 12)),
+                        reason: IpamError::Exhausted(Subnet::new(Ipv4Addr::new(172, 18, 0, 0), 12)),
                     })?,
             };
             let id = random_id();
@@ -308,7 +322,7 @@ impl Networks {
                 .bridge
                 .clone()
                 .unwrap_or_else(|| format!("dy-{}", &id[..12]));
-            let record = new_record(
+            let mut record = new_record(
                 name,
                 id,
                 bridge,
@@ -317,6 +331,7 @@ impl Networks {
                 options.ip_range,
                 true,
             )?;
+            record.labels = options.labels.clone();
             check_overlap(state, &record)?;
             state.networks.insert(name.into(), record.clone());
             plumb_bridge(&mut Netlink::open()?, &Firewall::lock()?, &record)?;
@@ -376,8 +391,9 @@ impl Networks {
     }
 
     /// Makes the default `bridge` network's record and the predefined ids if
-    /// this state has none yet.
-    fn with_defaults(&self) -> Result<State> {
+    /// this state has none yet, and returns the state: what `network ls` and
+    /// `inspect` show, the defaults always among it, as in docker.
+    pub fn with_defaults(&self) -> Result<State> {
         self.store.update(|state| {
             if !state.networks.contains_key(DEFAULT_NETWORK) {
                 let record = new_record(
@@ -402,7 +418,9 @@ impl Networks {
     }
 
     /// Step 1 of 3: gives the container its address, MAC, veth name and host
-    /// ports, records them, and writes its /etc files.
+    /// ports, records them, and writes its /etc files. It also gets an
+    /// endpoint on each network it was put on with `network connect` (kept
+    /// across its stops: [`State::joined`]).
     pub fn prepare(&self, attach: &Attach) -> Result<Prepared> {
         self.with_defaults()?;
         let network = match attach.network.as_str() {
@@ -410,32 +428,19 @@ impl Networks {
             name => name,
         };
         self.store.update(|state| {
-            let record = state
-                .networks
-                .get(network)
-                .cloned()
-                .ok_or_else(|| NetworkError::NotFound(network.into()))?;
-            if !record.user_defined && (attach.ip.is_some() || !attach.aliases.is_empty()) {
-                return Err(NetworkError::IpOnDefaultBridge);
-            }
             if state.containers.contains_key(&attach.id) {
                 return Err(NetworkError::AlreadyAttached(attach.id.clone()));
             }
-            let held: Vec<Ipv4Addr> = on_network(state, network).map(|(_, e)| e.ip).collect();
-            let pool = Pool::new(record.subnet, Some(record.gateway), record.ip_range).map_err(
-                |source| NetworkError::Ipam {
-                    network: network.into(),
-                    source,
-                },
+            let mut endpoint = new_endpoint(
+                state,
+                network,
+                &attach.id,
+                &[],
+                attach.ip,
+                attach.mac,
+                &attach.aliases,
             )?;
-            let ip = pool
-                .allocate(&held, attach.ip)
-                .map_err(|source| NetworkError::Ipam {
-                    network: network.into(),
-                    source,
-                })?;
-            explain!("IPAM: {ip} from {} for the container", record.subnet);
-            let ports = allocate_ports(state, &attach.publish)?;
+            endpoint.ports = allocate_ports(state, &attach.publish)?;
             let mut extra_hosts = Vec::new();
             for (name, alias) in &attach.links {
                 let linked = state
@@ -450,14 +455,20 @@ impl Networks {
                 }
             }
             extra_hosts.extend(attach.add_hosts.iter().cloned());
-            let endpoint = Endpoint {
-                network: network.into(),
-                ip,
-                mac: ipam::format_mac(attach.mac.unwrap_or_else(|| ipam::mac_for(ip))),
-                veth: veth_name(&attach.id),
-                aliases: attach.aliases.clone(),
-                ports,
-            };
+            let mut endpoints = vec![endpoint.clone()];
+            let joined = state.joined.get(&attach.id).cloned().unwrap_or_default();
+            for join in joined.iter().filter(|j| j.network != network) {
+                let more = new_endpoint(
+                    state,
+                    &join.network,
+                    &attach.id,
+                    &endpoints,
+                    join.ip,
+                    None,
+                    &join.aliases,
+                )?;
+                endpoints.push(more);
+            }
             state.containers.insert(
                 attach.id.clone(),
                 ContainerRecord {
@@ -465,7 +476,7 @@ impl Networks {
                     name: attach.name.clone(),
                     hostname: attach.hostname.clone(),
                     extra_hosts,
-                    endpoints: vec![endpoint.clone()],
+                    endpoints: endpoints.clone(),
                 },
             );
             let dir = self.store.container_dir(&attach.id);
@@ -480,7 +491,9 @@ impl Networks {
                 write_in_place(&dir.join("resolv.conf"), &text)?;
                 mounts.push(bind(&dir.join("resolv.conf"), "/etc/resolv.conf"));
             }
-            self.refresh_hosts(state, network)?;
+            for endpoint in &endpoints {
+                self.refresh_hosts(state, &endpoint.network)?;
+            }
             Ok(Prepared { endpoint, mounts })
         })
     }
@@ -504,36 +517,63 @@ impl Networks {
                 .networks
                 .get(&endpoint.network)
                 .ok_or_else(|| NetworkError::NotFound(endpoint.network.clone()))?;
-            plumb_bridge(&mut nl, &firewall, network)?;
             let inside = format!("eth{i}");
-            // LAB: create the veth pair endpoint.veth/inside with `inside` made directly in the container's namespace (nl.add_veth with &netns and pid), plug endpoint.veth into network.bridge (nl.set_master) and bring it up (nl.set_up); then, in the container's namespace (netlink::in_netns(&netns, &path.display().to_string(), |nl| ...)), give `inside` its MAC (ipam::parse_mac(&endpoint.mac), else ipam::mac_for(endpoint.ip)), the address endpoint.ip with network.subnet.prefix(), bring it up, and for the first endpoint only (i == 0) add the default route via network.gateway; last, publish each of endpoint.ports (firewall.publish with the bridge and the address)
-            nl.add_veth(&endpoint.veth, &inside, &netns, pid)?;
-            nl.set_master(&endpoint.veth, &network.bridge)?;
-            nl.set_up(&endpoint.veth)?;
-            let mac = ipam::parse_mac(&endpoint.mac).unwrap_or_else(|| ipam::mac_for(endpoint.ip));
-            let (ip, prefix, gateway) = (endpoint.ip, network.subnet.prefix(), network.gateway);
-            netlink::in_netns(&netns, &path.display().to_string(), |nl| {
-                nl.set_mac(&inside, mac)?;
-                nl.add_address(&inside, ip, prefix)?;
-                nl.set_up(&inside)?;
-                if i == 0 {
-                    nl.add_default_route(gateway)?;
-                }
-                Ok(())
-            })?;
-            for port in &endpoint.ports {
-                explain!(
-                    "publish {}:{}/{} to {ip}:{}",
-                    port.host_ip,
-                    port.host_port,
-                    port.proto,
-                    port.container_port
-                );
-                firewall.publish(&network.bridge, ip, port)?;
-            }
-            // LAB: END
+            Self::plumb_endpoint(
+                &mut nl,
+                &firewall,
+                (&netns, pid),
+                network,
+                endpoint,
+                &inside,
+                i == 0,
+            )?;
         }
         Ok(container.endpoints.clone())
+    }
+
+    /// Plugs one endpoint in: the bridge (made if missing), the veth pair with
+    /// `inside` made in the container's namespace (`netns`, of init `pid`),
+    /// its MAC, address, the default route if `default_route`, and the
+    /// published ports' rules.
+    #[allow(clippy::too_many_arguments)]
+    fn plumb_endpoint(
+        nl: &mut Netlink,
+        firewall: &Firewall,
+        (netns, pid): (&File, u32),
+        network: &NetworkRecord,
+        endpoint: &Endpoint,
+        inside: &str,
+        default_route: bool,
+    ) -> Result<()> {
+        plumb_bridge(nl, firewall, network)?;
+        let path = format!("/proc/{pid}/ns/net");
+        // LAB: create the veth pair endpoint.veth/inside with `inside` made directly in the container's namespace (nl.add_veth with netns and pid), plug endpoint.veth into network.bridge (nl.set_master) and bring it up (nl.set_up); then, in the container's namespace (netlink::in_netns(netns, &path, |nl| ...)), give `inside` its MAC (ipam::parse_mac(&endpoint.mac), else ipam::mac_for(endpoint.ip)), the address endpoint.ip with network.subnet.prefix(), bring it up, and if default_route add the default route via network.gateway; last, publish each of endpoint.ports (firewall.publish with the bridge and the address)
+        nl.add_veth(&endpoint.veth, inside, netns, pid)?;
+        nl.set_master(&endpoint.veth, &network.bridge)?;
+        nl.set_up(&endpoint.veth)?;
+        let mac = ipam::parse_mac(&endpoint.mac).unwrap_or_else(|| ipam::mac_for(endpoint.ip));
+        let (ip, prefix, gateway) = (endpoint.ip, network.subnet.prefix(), network.gateway);
+        netlink::in_netns(netns, &path, |nl| {
+            nl.set_mac(inside, mac)?;
+            nl.add_address(inside, ip, prefix)?;
+            nl.set_up(inside)?;
+            if default_route {
+                nl.add_default_route(gateway)?;
+            }
+            Ok(())
+        })?;
+        for port in &endpoint.ports {
+            explain!(
+                "publish {}:{}/{} to {ip}:{}",
+                port.host_ip,
+                port.host_port,
+                port.proto,
+                port.container_port
+            );
+            firewall.publish(&network.bridge, ip, port)?;
+        }
+        // LAB: END
+        Ok(())
     }
     // ANCHOR_END: connect
 
@@ -575,6 +615,154 @@ impl Networks {
     }
     // ANCHOR_END: teardown
 
+    /// Tears the container's network down and forgets the networks it was
+    /// connected to: for when it is removed.
+    pub fn forget(&self, id: &str) -> Result<()> {
+        self.teardown(id)?;
+        self.store.update(|state| {
+            state.joined.remove(id);
+            Ok(())
+        })
+    }
+
+    // ANCHOR: connect_network
+    /// `network connect`: puts the container `attach.id` on one more network,
+    /// `attach.network` (with `attach.ip` and `attach.aliases`), kept across
+    /// its stops. A stopped container gets it at its next start (see
+    /// [`Networks::prepare`]); a running one, whose init is `pid`, gets it at
+    /// once: a new endpoint, plugged in as the first free `ethN` inside (its
+    /// first network keeps the default route), and the /etc/hosts of everyone
+    /// on the network rewritten, its own too.
+    pub fn connect_network(&self, attach: &Attach, pid: Option<u32>) -> Result<Option<Endpoint>> {
+        self.with_defaults()?;
+        let network = attach.network.clone();
+        self.store.update(|state| {
+            let record = state
+                .networks
+                .get(&network)
+                .cloned()
+                .ok_or_else(|| NetworkError::NotFound(network.clone()))?;
+            let on_it = |n: &str| n == network;
+            let joined = state.joined.get(&attach.id);
+            let live = state.containers.get(&attach.id);
+            if joined.is_some_and(|j| j.iter().any(|j| on_it(&j.network)))
+                || live.is_some_and(|c| c.endpoints.iter().any(|e| on_it(&e.network)))
+            {
+                return Err(NetworkError::EndpointExists(
+                    attach.name.clone(),
+                    network.clone(),
+                ));
+            }
+            let Some(pid) = pid else {
+                // Not running: check what can be checked now, record, and go.
+                if !record.user_defined && (attach.ip.is_some() || !attach.aliases.is_empty()) {
+                    return Err(NetworkError::IpOnDefaultBridge);
+                }
+                state
+                    .joined
+                    .entry(attach.id.clone())
+                    .or_default()
+                    .push(Joined {
+                        network: network.clone(),
+                        ip: attach.ip,
+                        aliases: attach.aliases.clone(),
+                    });
+                return Ok(None);
+            };
+            let Some(container) = state.containers.get(&attach.id).cloned() else {
+                return Err(NetworkError::NoOwnNetwork(attach.id.clone()));
+            };
+            let endpoint = new_endpoint(
+                state,
+                &network,
+                &attach.id,
+                &container.endpoints,
+                attach.ip,
+                None,
+                &attach.aliases,
+            )?;
+            // Recorded before it is made, so a teardown finds it whatever happens next.
+            state
+                .joined
+                .entry(attach.id.clone())
+                .or_default()
+                .push(Joined {
+                    network: network.clone(),
+                    ip: attach.ip,
+                    aliases: attach.aliases.clone(),
+                });
+            if let Some(c) = state.containers.get_mut(&attach.id) {
+                c.endpoints.push(endpoint.clone());
+            }
+            let path = PathBuf::from(format!("/proc/{pid}/ns/net"));
+            let netns = File::open(&path).map_err(io("open", &path))?;
+            let inside = netlink::in_netns(&netns, &path.display().to_string(), |nl| {
+                for n in 0.. {
+                    if nl.link_index(&format!("eth{n}"))?.is_none() {
+                        return Ok(format!("eth{n}"));
+                    }
+                }
+                unreachable!("some ethN is free")
+            })?;
+            let mut nl = Netlink::open()?;
+            let firewall = Firewall::lock()?;
+            Self::plumb_endpoint(
+                &mut nl,
+                &firewall,
+                (&netns, pid),
+                &record,
+                &endpoint,
+                &inside,
+                false,
+            )?;
+            self.refresh_hosts(state, &network)?;
+            Ok(Some(endpoint))
+        })
+    }
+
+    /// `network disconnect`: takes the container off `network`, now if it
+    /// runs (deleting the host end of its veth deletes the pair, and so its
+    /// `ethN` inside) and at its next starts too; the /etc/hosts of the others
+    /// on the network, and its own, no longer name it there.
+    pub fn disconnect_network(&self, id: &str, network: &str) -> Result<()> {
+        self.store.update(|state| {
+            let record = state
+                .networks
+                .get(network)
+                .cloned()
+                .ok_or_else(|| NetworkError::NotFound(network.into()))?;
+            let joined = state.joined.entry(id.into()).or_default();
+            let was_joined = joined.len();
+            joined.retain(|j| j.network != network);
+            let was_joined = joined.len() != was_joined;
+            if state.joined.get(id).is_some_and(Vec::is_empty) {
+                state.joined.remove(id);
+            }
+            let endpoint = state.containers.get_mut(id).and_then(|c| {
+                let at = c.endpoints.iter().position(|e| e.network == network)?;
+                Some(c.endpoints.remove(at))
+            });
+            let Some(endpoint) = endpoint else {
+                return match was_joined {
+                    true => Ok(()),
+                    false => Err(NetworkError::NotConnected(id.into(), network.into())),
+                };
+            };
+            Netlink::open()?.delete_link(&endpoint.veth)?;
+            let firewall = Firewall::lock()?;
+            for port in &endpoint.ports {
+                firewall.unpublish(&record.bridge, endpoint.ip, port)?;
+            }
+            explain!("IPAM: released {} on {network}", endpoint.ip);
+            self.refresh_hosts(state, network)?;
+            if let Some(container) = state.containers.get(id) {
+                self.write_hosts(state, container)?;
+            }
+            Ok(())
+        })
+    }
+    // ANCHOR_END: connect_network
+
     /// Removes everything this state directory made: every container's network,
     /// every network's rules and bridge (the default one too), their records;
     /// dockyard's chains once no network of any state uses them. For tests, and
@@ -588,45 +776,54 @@ impl Networks {
                 unplumb_bridge(record)?;
             }
             state.networks.clear();
+            state.joined.clear();
             Ok::<_, NetworkError>(())
         })?;
         Ok(Firewall::lock()?.remove_chains_if_unused()?)
     }
 
     // ANCHOR: refresh_hosts
-    /// Rewrites /etc/hosts of every container on `network` (and only its own
-    /// entries for the default bridge, which resolves no names).
+    /// Rewrites /etc/hosts of every container on `network`.
     fn refresh_hosts(&self, state: &State, network: &str) -> Result<()> {
-        let user_defined = state.networks.get(network).is_some_and(|n| n.user_defined);
         for (container, _) in on_network(state, network) {
-            let mut text = String::from(
-                "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
-                 fe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
-            );
-            for (name, ip) in &container.extra_hosts {
-                text.push_str(&format!("{ip}\t{name}\n"));
-            }
-            if let Some(own) = container.endpoints.first() {
-                text.push_str(&format!("{}\t{}\n", own.ip, container.hostname));
-            }
-            if user_defined {
-                for (peer, endpoint) in
-                    on_network(state, network).filter(|(c, _)| c.id != container.id)
-                {
-                    let mut names = vec![peer.name.clone()];
-                    names.extend(endpoint.aliases.iter().cloned());
-                    if peer.hostname != peer.name {
-                        names.push(peer.hostname.clone());
-                    }
-                    text.push_str(&format!("{}\t{}\n", endpoint.ip, names.join(" ")));
-                }
-            }
-            write_in_place(
-                &self.store.container_dir(&container.id).join("hosts"),
-                &text,
-            )?;
+            self.write_hosts(state, container)?;
         }
         Ok(())
+    }
+
+    /// Writes a container's /etc/hosts: localhost, its `--add-host`s and
+    /// links, its own name, and the containers that share a user-defined
+    /// network with it, under their names and aliases there (the default
+    /// bridge resolves no names).
+    fn write_hosts(&self, state: &State, container: &ContainerRecord) -> Result<()> {
+        let mut text = String::from(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
+             fe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
+        );
+        for (name, ip) in &container.extra_hosts {
+            text.push_str(&format!("{ip}\t{name}\n"));
+        }
+        if let Some(own) = container.endpoints.first() {
+            text.push_str(&format!("{}\t{}\n", own.ip, container.hostname));
+        }
+        for network in container.endpoints.iter().map(|e| &e.network) {
+            if !state.networks.get(network).is_some_and(|n| n.user_defined) {
+                continue;
+            }
+            for (peer, endpoint) in on_network(state, network).filter(|(c, _)| c.id != container.id)
+            {
+                let mut names = vec![peer.name.clone()];
+                names.extend(endpoint.aliases.iter().cloned());
+                if peer.hostname != peer.name {
+                    names.push(peer.hostname.clone());
+                }
+                text.push_str(&format!("{}\t{}\n", endpoint.ip, names.join(" ")));
+            }
+        }
+        write_in_place(
+            &self.store.container_dir(&container.id).join("hosts"),
+            &text,
+        )
     }
     // ANCHOR_END: refresh_hosts
 }
@@ -644,6 +841,53 @@ fn on_network<'a>(
     })
 }
 
+/// A new endpoint for container `id` on `network`: an address from its pool
+/// (`ip` if asked for), its MAC (`mac`, else derived from the address), and
+/// a veth name none of the container's `others` endpoints has. `--ip` and
+/// aliases are for user-defined networks only, as docker has it.
+fn new_endpoint(
+    state: &State,
+    network: &str,
+    id: &str,
+    others: &[Endpoint],
+    ip: Option<Ipv4Addr>,
+    mac: Option<[u8; 6]>,
+    aliases: &[String],
+) -> Result<Endpoint> {
+    let record = state
+        .networks
+        .get(network)
+        .ok_or_else(|| NetworkError::NotFound(network.into()))?;
+    if !record.user_defined && (ip.is_some() || !aliases.is_empty()) {
+        return Err(NetworkError::IpOnDefaultBridge);
+    }
+    let ipam_error = |reason| NetworkError::Ipam {
+        network: network.into(),
+        reason,
+    };
+    let held: Vec<Ipv4Addr> = on_network(state, network).map(|(_, e)| e.ip).collect();
+    let pool =
+        Pool::new(record.subnet, Some(record.gateway), record.ip_range).map_err(ipam_error)?;
+    let ip = pool.allocate(&held, ip).map_err(ipam_error)?;
+    explain!("IPAM: {ip} from {} for the container", record.subnet);
+    // The first is `veth` and 7 digits of the id; more get `-1`, `-2`, ...
+    let veth = (0..)
+        .map(|n| match n {
+            0 => veth_name(id),
+            n => format!("{}-{n}", veth_name(id)),
+        })
+        .find(|name| !others.iter().any(|e| &e.veth == name))
+        .expect("some name is free");
+    Ok(Endpoint {
+        network: network.into(),
+        ip,
+        mac: ipam::format_mac(mac.unwrap_or_else(|| ipam::mac_for(ip))),
+        veth,
+        aliases: aliases.to_vec(),
+        ports: Vec::new(),
+    })
+}
+
 /// A network's record, its pool checked.
 fn new_record(
     name: &str,
@@ -657,9 +901,9 @@ fn new_record(
     if bridge.is_empty() || bridge.len() > 15 {
         return Err(NetworkError::BridgeName(bridge));
     }
-    let pool = Pool::new(subnet, gateway, ip_range).map_err(|source| NetworkError::Ipam {
+    let pool = Pool::new(subnet, gateway, ip_range).map_err(|reason| NetworkError::Ipam {
         network: name.into(),
-        source,
+        reason,
     })?;
     Ok(NetworkRecord {
         name: name.into(),
@@ -669,6 +913,8 @@ fn new_record(
         ip_range,
         gateway: pool.gateway,
         user_defined,
+        labels: BTreeMap::new(),
+        created: Some(std::time::SystemTime::now()),
     })
 }
 

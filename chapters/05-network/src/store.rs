@@ -52,6 +52,23 @@ pub struct State {
     /// The ids `network ls` shows for the predefined `host` and `none`, made once.
     #[serde(default)]
     pub predefined_ids: BTreeMap<String, String>,
+    /// The networks each container was put on with `network connect`, by
+    /// container id. Unlike its endpoints, kept while it is stopped: each
+    /// [`crate::Networks::prepare`] gives it an endpoint on each of them again,
+    /// as docker keeps a connected network in the container's configuration.
+    #[serde(default)]
+    pub joined: BTreeMap<String, Vec<Joined>>,
+}
+
+/// A network a container was connected to, and what was asked for on it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Joined {
+    /// The network's name.
+    pub network: String,
+    /// `--ip`, if given.
+    pub ip: Option<Ipv4Addr>,
+    /// `--alias`es.
+    pub aliases: Vec<String>,
 }
 
 /// A bridge network: its own bridge device, subnet and NAT rules.
@@ -71,6 +88,12 @@ pub struct NetworkRecord {
     pub gateway: Ipv4Addr,
     /// User-defined networks resolve container names; the default bridge does not.
     pub user_defined: bool,
+    /// `--label KEY=VALUE`s, shown by `network inspect` and matched by `ls --filter label=`.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// When it was made (records written before this was kept have none).
+    #[serde(default)]
+    pub created: Option<std::time::SystemTime>,
 }
 
 /// A container's networking: its files and its endpoints.
@@ -229,6 +252,8 @@ mod tests {
             ip_range: None,
             gateway: "10.200.9.1".parse().unwrap(),
             user_defined: true,
+            labels: BTreeMap::new(),
+            created: None,
         }
     }
 

@@ -47,6 +47,9 @@ pub enum Command {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(NetworkCommand),
     /// Create and run a new container from an image.
     Run(RunArgs),
     /// Create a new container.
@@ -761,4 +764,126 @@ pub struct StatsArgs {
     /// The containers (default: all running).
     #[arg(value_name = "CONTAINER")]
     pub containers: Vec<String>,
+}
+
+// `dockyard network ...`: its arguments, kept together here.
+
+/// `dockyard network ...`
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// Connect a container to a network.
+    Connect(NetworkConnectArgs),
+    /// Create a network.
+    Create(NetworkCreateArgs),
+    /// Disconnect a container from a network.
+    Disconnect(NetworkDisconnectArgs),
+    /// Display detailed information on one or more networks.
+    Inspect(NetworkInspectArgs),
+    /// List networks.
+    #[command(visible_alias = "list")]
+    Ls(NetworkLsArgs),
+    /// Remove all unused networks.
+    Prune(NetworkPruneArgs),
+    /// Remove one or more networks.
+    #[command(visible_alias = "remove")]
+    Rm(NetworkRmArgs),
+}
+
+/// `dockyard network create`
+#[derive(Debug, Args)]
+pub struct NetworkCreateArgs {
+    /// Driver to manage the network (dockyard has `bridge`).
+    #[arg(short, long, default_value = "bridge")]
+    pub driver: String,
+    /// Subnet in CIDR format that represents a network segment.
+    #[arg(long)]
+    pub subnet: Option<String>,
+    /// Allocate container IPs from a sub-range.
+    #[arg(long)]
+    pub ip_range: Option<String>,
+    /// IPv4 gateway for the subnet.
+    #[arg(long)]
+    pub gateway: Option<String>,
+    /// Set metadata on a network: KEY=VALUE.
+    #[arg(long)]
+    pub label: Vec<String>,
+    /// Set driver specific options: com.docker.network.bridge.name=NAME.
+    #[arg(short, long = "opt", value_name = "KEY=VALUE")]
+    pub opt: Vec<String>,
+    /// The network's name.
+    pub name: String,
+}
+
+/// `dockyard network ls`
+#[derive(Debug, Args)]
+pub struct NetworkLsArgs {
+    /// Only display network IDs.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Do not truncate the output.
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Provide filter values (e.g. `driver=bridge`).
+    #[arg(short, long)]
+    pub filter: Vec<String>,
+    /// Format output using a Go template, or `table`, or `json`.
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+/// `dockyard network inspect`
+#[derive(Debug, Args)]
+pub struct NetworkInspectArgs {
+    /// Format output using a Go template, or `json`.
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// Networks to inspect.
+    #[arg(required = true, value_name = "NETWORK")]
+    pub networks: Vec<String>,
+}
+
+/// `dockyard network rm`
+#[derive(Debug, Args)]
+pub struct NetworkRmArgs {
+    /// Do not error if the network does not exist.
+    #[arg(short, long)]
+    pub force: bool,
+    /// Networks to remove.
+    #[arg(required = true, value_name = "NETWORK")]
+    pub networks: Vec<String>,
+}
+
+/// `dockyard network prune`
+#[derive(Debug, Args)]
+pub struct NetworkPruneArgs {
+    /// Do not prompt for confirmation.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+/// `dockyard network connect`
+#[derive(Debug, Args)]
+pub struct NetworkConnectArgs {
+    /// IPv4 address.
+    #[arg(long)]
+    pub ip: Option<std::net::Ipv4Addr>,
+    /// Add network-scoped alias for the container.
+    #[arg(long)]
+    pub alias: Vec<String>,
+    /// The network.
+    pub network: String,
+    /// The container.
+    pub container: String,
+}
+
+/// `dockyard network disconnect`
+#[derive(Debug, Args)]
+pub struct NetworkDisconnectArgs {
+    /// Force the container to disconnect from a network.
+    #[arg(short, long)]
+    pub force: bool,
+    /// The network.
+    pub network: String,
+    /// The container.
+    pub container: String,
 }

@@ -220,8 +220,9 @@ pub fn remove(root: &Path, args: RmArgs) -> anyhow::Result<i32> {
                 result => result?,
             }
             crate::supervisor::remove_supervisor_dir(&container)?;
-            // Its supervisor tore its network down; this covers one that could not.
-            engine.networks()?.teardown(&container.config.id)?;
+            // Its supervisor tore its network down; this covers one that could
+            // not, and forgets the networks `network connect` put it on.
+            engine.networks()?.forget(&container.config.id)?;
             if args.volumes {
                 remove_anonymous_volumes(&engine, &host)?;
             }

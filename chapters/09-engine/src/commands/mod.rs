@@ -8,6 +8,7 @@ mod images;
 mod inspect;
 pub mod lifecycle;
 pub mod logs;
+mod network;
 mod run;
 mod stats;
 mod system;
@@ -61,6 +62,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::System(SystemCommand::Prune(args)) => system::prune(root, args),
         Command::Inspect(args) => inspect::any(root, args),
         Command::Volume(command) => volumes::dispatch(root, command),
+        Command::Network(command) => network::dispatch(root, command),
         Command::Exec(args) | Command::Container(ContainerCommand::Exec(args)) => {
             crate::exec::exec(root, args)
         }
