@@ -602,3 +602,107 @@ fn networks_are_isolated_from_each_other() {
     }
     lab.assert_no_container_leftovers();
 }
+
+/// The host PID of the container that the runner `runner` started: its child
+/// that is PID 1 of its own PID namespace.
+fn init_of(runner: &Child) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+            let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name));
+            let init = field("NSpid:").and_then(|ids| ids.split_whitespace().last()) == Some("1");
+            if init && field("PPid:").is_some_and(|p| p.trim() == runner.id().to_string()) {
+                return pid;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("runner {} started no container", runner.id());
+}
+
+#[test]
+fn a_running_container_is_connected_to_one_more_network_and_disconnected() {
+    testkit::require_root!();
+    let lab = Lab::new("ch05-connect", 14);
+    let create = lab
+        .ch05(&[
+            "network",
+            "create",
+            "--subnet",
+            "10.200.24.0/24",
+            "-o",
+            "com.docker.network.bridge.name=dyt14u",
+            "back",
+        ])
+        .output()
+        .unwrap();
+    assert!(create.status.success(), "{create:?}");
+    let sleeper = "trap 'exit 0' TERM; sleep 600 & wait";
+    let db = lab.start(&["--network", "back", "--name", "db", "sh", "-c", sleeper]);
+    let web = lab.start(&["--name", "web", "sh", "-c", sleeper]);
+    lab.wait_for("db");
+    lab.wait_for("web");
+    let (db_pid, web_pid) = (init_of(&db), init_of(&web));
+    let networks = Networks::open(lab.state.path(), BridgeDefaults::default()).unwrap();
+    let web_id = networks
+        .state()
+        .unwrap()
+        .containers
+        .into_values()
+        .find(|c| c.name == "web")
+        .unwrap()
+        .id;
+    // What both see: web's devices, and db's /etc/hosts (through its root).
+    let look = format!(
+        "nsenter -t {web_pid} -n ip -4 -o addr show scope global; \
+         grep web /proc/{db_pid}/root/etc/hosts || echo 'db: no web in /etc/hosts'"
+    );
+    let pids = [(r"-t \d+", "-t [PID]"), (r"/proc/\d+/", "/proc/[PID]/")];
+    snapshot(
+        "connect_before",
+        Command::new("sh").args(["-c", &look]),
+        &pids,
+    );
+    let attach = ch05_network::Attach {
+        id: web_id.clone(),
+        name: "web".into(),
+        network: "back".into(),
+        aliases: vec!["www".into()],
+        ..Default::default()
+    };
+    let endpoint = networks.connect_network(&attach, Some(web_pid)).unwrap();
+    assert_eq!(endpoint.map(|e| e.ip), Some(Ipv4Addr::new(10, 200, 24, 3)));
+    snapshot(
+        "connect_after",
+        Command::new("sh").args([
+            "-c",
+            &format!("{look}; nsenter -t {db_pid} -a ping -c 1 -W 2 www"),
+        ]),
+        &pids,
+    );
+    let again = networks
+        .connect_network(&attach, Some(web_pid))
+        .unwrap_err();
+    assert_eq!(
+        again.to_string(),
+        "endpoint with name web already exists in network back"
+    );
+    networks.disconnect_network(&web_id, "back").unwrap();
+    snapshot(
+        "connect_disconnected",
+        Command::new("sh").args(["-c", &look]),
+        &pids,
+    );
+    let again = networks.disconnect_network(&web_id, "back").unwrap_err();
+    assert_eq!(
+        again.to_string(),
+        format!("container {web_id} is not connected to network back")
+    );
+    lab.stop(web);
+    lab.stop(db);
+    lab.assert_no_container_leftovers();
+}
