@@ -794,3 +794,46 @@ fn attach_and_start_a_pass_signals_on_unless_sig_proxy_is_false() {
     assert_eq!(inspect(&sandbox, "{{.State.Status}}", "kept"), "running");
     assert!(!sandbox.ok(&["logs", "kept"]).contains("got TERM"));
 }
+
+#[test]
+fn wait_prints_the_exit_status_of_an_auto_removed_container() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-wait-rm");
+    let id = sandbox.ok(&[
+        "run",
+        "-d",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1; exit 7",
+    ]);
+    let id = id.trim();
+    // Two waiters, as docker allows; both started before the removal.
+    let waiters: Vec<_> = (0..2)
+        .map(|_| {
+            let mut wait = sandbox.cmd(&["wait", id]);
+            wait.stdout(Stdio::piped()).stderr(Stdio::piped());
+            wait.spawn().unwrap()
+        })
+        .collect();
+    for waiter in waiters {
+        let out = waiter.wait_with_output().unwrap();
+        assert_eq!(
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).as_ref()
+            ),
+            (Some(0), "7\n"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // It is gone now: a later wait says so, as docker's does.
+    let out = sandbox.cmd(&["wait", id]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("Error response from daemon: No such container: {id}\n")
+    );
+}

@@ -60,6 +60,8 @@ use crate::restart::{Policy, Restarts};
 pub const SOCKET: &str = "attach.sock";
 /// The file with the supervisor's pid and start time.
 pub const INFO: &str = "supervisor.json";
+/// The file the supervisor writes its last exit status into, for [`ExitWatch`].
+pub const EXIT: &str = "exit";
 /// The variable through which [`launch`] tells the supervisor which
 /// descriptor to report readiness on.
 pub const READY_FD_VAR: &str = "DOCKYARD_SHIM_READY_FD";
@@ -439,6 +441,37 @@ fn read_stat(path: &str) -> Option<(char, u64)> {
 }
 // ANCHOR_END: liveness
 
+// ANCHOR: exit_watch
+/// A waiter's hold on the exit status a supervisor leaves when its life is
+/// over: what lets `docker wait` print the status of an auto-removed (`--rm`)
+/// container, whose records are gone by the time the waiter wakes. The
+/// supervisor makes an empty `exit` file in its directory when it starts and
+/// writes the status into that same file (not a new one renamed over it) at
+/// the end, before the engine removes anything; a waiter opens it before it
+/// waits, so it can read the status through its descriptor even after the
+/// file is unlinked. It reads only after the supervisor let go of the run (the
+/// engine's run lock), so the one small write(2) is complete by then.
+#[derive(Debug)]
+pub struct ExitWatch(File);
+
+impl ExitWatch {
+    /// Opens the exit file of the supervisor in `dir`; `None` if there is
+    /// none (no supervisor, or one already gone).
+    pub fn open(dir: &Path) -> Option<ExitWatch> {
+        File::open(dir.join(EXIT)).ok().map(ExitWatch)
+    }
+
+    /// The status the supervisor wrote, once it has: `None` before, or if it
+    /// ended without one (it was killed).
+    pub fn code(&self) -> Option<i32> {
+        use std::os::unix::fs::FileExt;
+        let mut buf = [0u8; 16];
+        let n = self.0.read_at(&mut buf, 0).ok()?;
+        std::str::from_utf8(&buf[..n]).ok()?.trim().parse().ok()
+    }
+}
+// ANCHOR_END: exit_watch
+
 // ANCHOR: supervise
 /// The supervisor's life: see the [module documentation](self). Returns the
 /// last run's exit once no restart is due; the caller then exits.
@@ -464,6 +497,8 @@ pub fn supervise(
     listener
         .set_nonblocking(true)
         .map_err(io_at("listen on", &socket))?;
+    let exit_path = config.dir.join(EXIT);
+    let exit_file = File::create(&exit_path).map_err(io_at("create", &exit_path))?;
     let mut log = LogWriter::open(&config.log_path, config.log.clone())?;
     let mut restarts = Restarts::new(config.restart, config.restart_count);
     // ANCHOR: loop
@@ -506,6 +541,10 @@ pub fn supervise(
     };
     // ANCHOR_END: loop
     let _ = std::fs::remove_file(&socket);
+    // One write(2) into the file waiters hold open (see ExitWatch).
+    (&exit_file)
+        .write_all(format!("{}\n", result.code).as_bytes())
+        .map_err(io_at("write", &exit_path))?;
     Ok(result)
 }
 // ANCHOR_END: supervise

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use ch04_overlayfs::store::{Container, Status, StoreLock};
+use dockyard_shim::supervise::ExitWatch;
 use nix::sys::signal::Signal;
 
 use crate::cli::{ContainersArgs, KillArgs, RenameArgs, StartArgs, StopArgs, TopArgs};
@@ -253,10 +254,17 @@ pub fn wait(root: &Path, args: ContainersArgs) -> anyhow::Result<i32> {
     let mut code = 0;
     for reference in &args.containers {
         let result = engine.container(reference).and_then(|container| {
-            if container.state.status == Status::Running || Runtime::load(&container)?.restarting {
-                wait_for_run(&container, None)?;
+            if container.state.status != Status::Running && !Runtime::load(&container)?.restarting {
+                return Ok(container.state.exit_code.unwrap_or(0));
             }
-            Ok(engine.container(reference)?.state.exit_code.unwrap_or(0))
+            // Held from before the wait: an auto-removed container's
+            // status outlives its records there.
+            let exit = ExitWatch::open(&supervisor::supervisor_dir(&container));
+            let waited = wait_for_run(&container, None);
+            match engine.container(&container.config.id) {
+                Ok(container) => waited.map(|_| container.state.exit_code.unwrap_or(0)),
+                Err(err) => exit.and_then(|e| e.code()).ok_or(err),
+            }
         });
         match result {
             Ok(exit) => println!("{exit}"),
