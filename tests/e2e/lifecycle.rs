@@ -837,3 +837,37 @@ fn wait_prints_the_exit_status_of_an_auto_removed_container() {
         format!("Error response from daemon: No such container: {id}\n")
     );
 }
+
+#[test]
+fn stop_and_kill_end_a_container_waiting_to_restart() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-stop-restarting");
+    for (name, command) in [("stopped", &["stop"][..]), ("killed", &["kill"][..])] {
+        sandbox.ok(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--restart",
+            "always",
+            "busybox",
+            "sh",
+            "-c",
+            "exit 1",
+        ]);
+        // Its delay doubles from 100 ms: it is soon seen waiting.
+        wait_until(10, "the restart delay", || {
+            inspect(&sandbox, "{{.State.Status}}", name) == "restarting"
+        });
+        assert_eq!(
+            sandbox.ok(&[command, &[name]].concat()),
+            format!("{name}\n")
+        );
+        // Its supervisor is gone (wait returns), and it ended exited.
+        assert_eq!(sandbox.ok(&["wait", name]), "1\n");
+        assert_eq!(
+            inspect(&sandbox, "{{.State.Status}} {{.State.Restarting}}", name),
+            "exited false"
+        );
+    }
+}

@@ -43,6 +43,10 @@ pub(crate) enum Event {
 pub(crate) struct Signals {
     fd: SignalFd,
     old_mask: SigSet,
+    /// The command's mask: the caller's, less the signals read here (a
+    /// caller that keeps them blocked itself, as the engine's supervisor
+    /// does between runs, must not hand that on to the command).
+    child_mask: SigSet,
 }
 
 impl Signals {
@@ -55,9 +59,19 @@ impl Signals {
         let mut old_mask = SigSet::empty();
         pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old_mask))
             .map_err(Error::sys("block signals"))?;
+        // Pending already (sent while the caller held them blocked)? The
+        // signalfd reads them first: nothing sent before the run is lost.
         let fd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
             .map_err(Error::sys("signalfd(2)"))?;
-        Ok(Signals { fd, old_mask })
+        let mut child_mask = old_mask;
+        for sig in set.iter() {
+            child_mask.remove(sig);
+        }
+        Ok(Signals {
+            fd,
+            old_mask,
+            child_mask,
+        })
     }
 
     /// The descriptor to poll.
@@ -76,13 +90,14 @@ impl Signals {
     }
 
     /// In the child, before execve(2): the command starts with the caller's mask
+    /// (less the signals the runner handles, which it must be able to get)
     /// and default dispositions. Both survive execve(2) (signal(7)), and Rust's
     /// runtime ignores SIGPIPE in the runner: left so, `yes | head -1` in the
     /// container would end in "Broken pipe" errors instead of a quiet SIGPIPE.
     pub(crate) fn restore_in_child(&self) -> Result<(), nix::errno::Errno> {
         // SAFETY: SIG_DFL is not a function, so no handler can run unsafely.
         unsafe { nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) }?;
-        pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&self.old_mask), None)
+        pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&self.child_mask), None)
     }
 }
 

@@ -46,7 +46,7 @@ use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::pty::{Winsize, openpty};
-use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, pthread_sigmask};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
@@ -576,7 +576,8 @@ impl RunEnd {
 // ANCHOR_END: run_end
 
 // ANCHOR: become_daemon
-/// setsid(2), the subreaper bit, stdio on /dev/null, no-op signal handlers.
+/// setsid(2), the subreaper bit, stdio on /dev/null, the forwarded signals
+/// blocked.
 fn become_daemon() -> Result<(), Error> {
     // Already a session leader (a caller that did it) is fine.
     if nix::unistd::getsid(None).ok() != Some(Pid::this()) {
@@ -586,16 +587,19 @@ fn become_daemon() -> Result<(), Error> {
     nix::sys::prctl::set_child_subreaper(true).map_err(sys("prctl(PR_SET_CHILD_SUBREAPER)"))?;
     let _ = std::env::set_current_dir("/");
     null_stdio()?;
-    // A forwarded signal that arrives between two runs (when chapter 02's
-    // runner does not hold it blocked) must not kill the supervisor. A
-    // handler, unlike SIG_IGN, is reset to the default by execve(2)
-    // (signal(7)), so the container's command still starts with defaults.
-    extern "C" fn ignore(_: libc::c_int) {}
+    // A forwarded signal that arrives outside a run must neither kill the
+    // supervisor nor be lost: blocked, it stays pending (signal(7)). Before
+    // a run, chapter 02's runner reads it from its signalfd(2) and passes it
+    // on to the container once that runs (and starts the command with these
+    // unblocked); during a restart delay, SIGTERM or SIGINT ends the wait
+    // (`stop`, see wait_unless_stopped). Every thread started later
+    // inherits the mask.
+    let mut set = SigSet::empty();
     for sig in ch02_namespaces::signals::FORWARDED {
-        // SAFETY: the handler does nothing, so it is async-signal-safe.
-        unsafe { nix::sys::signal::signal(sig, SigHandler::Handler(ignore)) }
-            .map_err(sys("install a signal handler"))?;
+        set.add(sig);
     }
+    pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
+        .map_err(sys("block the forwarded signals"))?;
     Ok(())
 }
 // ANCHOR_END: become_daemon
@@ -716,8 +720,9 @@ fn reap_orphans() {
 // ANCHOR_END: reap
 
 /// Waits `delay` before a restart; `false` if SIGTERM or SIGINT came first
-/// (the engine's `stop` of a restarting container). Sleeps in poll(2) on a
-/// signalfd(2), so no signal is lost and nothing spins.
+/// (the engine's `stop` of a restarting container), or came since the last
+/// run (they stay pending: the supervisor keeps them blocked outside runs).
+/// Sleeps in poll(2) on a signalfd(2), so no signal is lost and nothing spins.
 fn wait_unless_stopped(delay: Duration) -> Result<bool, Error> {
     let mut set = SigSet::empty();
     set.add(Signal::SIGTERM);

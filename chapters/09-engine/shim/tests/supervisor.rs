@@ -84,6 +84,7 @@ fn shim_entry_point() {
         path: scenario.dir.join("events.json"),
         events: Vec::new(),
         stop: scenario.dir.join("stopped-by-user"),
+        hold: scenario.dir.join("hold"),
     };
     let code = match supervise(config, &mut runner, &mut store) {
         Ok(_) => 0,
@@ -123,12 +124,23 @@ struct FakeStore {
     path: PathBuf,
     events: Vec<Event>,
     stop: PathBuf,
+    /// While this file exists, recording a restart waits (having written
+    /// the thread's id to `held`): a test's way to act while the supervisor
+    /// is between runs.
+    hold: PathBuf,
 }
 
 impl Record for FakeStore {
     fn record(&mut self, event: &Event) -> Result<(), BoxError> {
         self.events.push(event.clone());
         ch04_overlayfs::io::write_atomic(&self.path, &serde_json::to_vec(&self.events)?)?;
+        if matches!(event, Event::Restarting { .. }) && self.hold.exists() {
+            let tid = nix::unistd::gettid().to_string();
+            std::fs::write(self.hold.with_file_name("held"), tid)?;
+            while self.hold.exists() {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         Ok(())
     }
 
@@ -471,6 +483,53 @@ fn with_a_tty_a_resize_reaches_the_container() {
         "$ dockyard run -it busybox sh -c 'read line; stty size'   # resized to 33x99, then: go\n{screen}\
          $ dockyard logs ctr\n{logged}"
     ));
+    assert_nothing_left(&shim);
+}
+
+#[test]
+fn a_sigterm_between_two_runs_ends_the_restart_delay() {
+    testkit::require_root!();
+    let (dir, cmd, cgroup) = prepare(
+        "shim-term-between",
+        Scenario {
+            args: sh("exit 1"),
+            restart: "always".into(),
+            ..Default::default()
+        },
+    );
+    std::fs::write(dir.path().join("hold"), "").unwrap();
+    let pid = launch(cmd).expect("the container starts");
+    let shim = shim_for(dir, pid, cgroup);
+    // The supervisor is recording the restart: not in a run, not waiting yet.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let held = || {
+        std::fs::read_to_string(shim.path().join("held"))
+            .ok()?
+            .parse::<i32>()
+            .ok()
+    };
+    let tid = loop {
+        if let Some(tid) = held() {
+            break tid;
+        }
+        assert!(Instant::now() < deadline, "no restart was recorded");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    // To the supervising thread: in the engine it is the process's only
+    // thread that could take a signal, here libtest's main thread (which
+    // does not block it) would.
+    // SAFETY: tgkill(2) takes plain integers.
+    let sent = unsafe { libc::syscall(libc::SYS_tgkill, shim.info.pid, tid, libc::SIGTERM) };
+    assert_eq!(sent, 0, "tgkill: {}", std::io::Error::last_os_error());
+    std::fs::remove_file(shim.path().join("hold")).unwrap();
+    // It was not lost: the supervisor ends instead of restarting.
+    shim.wait();
+    assert_eq!(
+        shim.history(),
+        "started (restart count 0)\n\
+         exited with 1 (restart count 0, OOM killed: false)\n\
+         restarting in 100ms (restart count 1)"
+    );
     assert_nothing_left(&shim);
 }
 

@@ -138,30 +138,37 @@ fn signal(container: &Container, signal: Signal) -> anyhow::Result<()> {
     }
 }
 
+/// Ends the restart delay of a container waiting to be restarted: SIGTERM
+/// to its supervisor, which keeps that signal blocked outside runs, so it
+/// cannot be lost even if the supervisor is not waiting yet. Call it after
+/// [`mark_stopped`]: a supervisor that has started the next run meanwhile
+/// passes the SIGTERM on to the container, which then stops as usual.
+fn end_restart_delay(container: &Container) -> anyhow::Result<()> {
+    let dir = supervisor::supervisor_dir(container);
+    match dockyard_shim::supervise::SupervisorInfo::read(&dir) {
+        Ok(info) if info.is_alive() => {
+            let pid = nix::unistd::Pid::from_raw(info.pid);
+            let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
+            Ok(())
+        }
+        // Its supervisor is gone: no restart will come.
+        _ => Ok(()),
+    }
+}
+
 /// `stop`'s work: the stop signal (`--stop-signal`, else SIGTERM), then
 /// SIGKILL to every process in its cgroup after `time` seconds (else
 /// `--stop-timeout`, else 10; negative: wait for ever). A PID 1 that
-/// ignores SIGTERM so ends with 137, as in docker.
+/// ignores SIGTERM so ends with 137, as in docker. A container waiting out
+/// its restart delay is not restarted: it ends exited, as in docker.
 pub fn stop_container(
     container: &Container,
     signal_name: Option<&str>,
     time: Option<i64>,
 ) -> anyhow::Result<()> {
     let host = HostConfig::load(container)?;
-    let runtime = Runtime::load(container)?;
-    if container.state.status != Status::Running {
-        if runtime.restarting {
-            // Waiting out its restart delay: its supervisor ends on SIGTERM.
-            mark_stopped(container)?;
-            let info = dockyard_shim::supervise::SupervisorInfo::read(
-                &supervisor::supervisor_dir(container),
-            )?;
-            if info.is_alive() {
-                let pid = nix::unistd::Pid::from_raw(info.pid);
-                let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
-            }
-            wait_for_run(container, None)?;
-        }
+    let restarting = Runtime::load(container)?.restarting;
+    if container.state.status != Status::Running && !restarting {
         return Ok(());
     }
     let sig = parse_signal(
@@ -171,7 +178,11 @@ pub fn stop_container(
     )?;
     let time = time.or(host.stop_timeout).unwrap_or(10);
     mark_stopped(container)?;
-    signal(container, sig)?;
+    if restarting {
+        end_restart_delay(container)?;
+    } else {
+        signal(container, sig)?;
+    }
     let timeout = u64::try_from(time).ok().map(Duration::from_secs);
     if !wait_for_run(container, timeout)? {
         kill_all(container)?;
@@ -237,6 +248,17 @@ pub fn kill(root: &Path, args: KillArgs) -> anyhow::Result<i32> {
     let sig = parse_signal(&args.signal)?;
     for_each(root, &args.containers, |_, container| {
         if container.state.status != Status::Running {
+            if Runtime::load(container)?.restarting {
+                // As docker: no process to signal; SIGKILL or the stop
+                // signal cancels the restart, any other does nothing.
+                let host = HostConfig::load(container)?;
+                let stop = parse_signal(host.stop_signal.as_deref().unwrap_or("TERM"))?;
+                if sig == Signal::SIGKILL || sig == stop {
+                    mark_stopped(container)?;
+                    end_restart_delay(container)?;
+                }
+                return Ok(());
+            }
             anyhow::bail!(
                 "cannot kill container: {}: {}",
                 container.config.name,
