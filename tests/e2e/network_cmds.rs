@@ -190,3 +190,23 @@ fn prune_removes_unused_networks() {
     ]);
     net.snapshot("network_prune", text);
 }
+
+#[test]
+fn connect_and_disconnect_a_stopped_container() {
+    testkit::require_root!();
+    let net = NetSandbox::new("e2e-net-connect-created", 4, true);
+    net.ok(&["network", "create", "--subnet", "10.232.41.0/24", "back"]);
+    net.ok(&["create", "--name", "app", "busybox", "true"]);
+    let text = net.transcripts(&[
+        &["network", "connect", "--alias", "api", "back", "app"],
+        &["network", "connect", "back", "app"],
+        &["network", "connect", "nope", "app"],
+        &["network", "connect", "back", "ghost"],
+        &["network", "connect", "host", "app"],
+        &["network", "connect", "--ip", "10.232.4.9", "bridge", "app"],
+        &["network", "disconnect", "back", "app"],
+        &["network", "disconnect", "back", "app"],
+        &["network", "disconnect", "-f", "back", "ghost"],
+    ]);
+    net.snapshot("network_connect_stopped", text);
+}

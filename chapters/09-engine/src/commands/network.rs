@@ -460,6 +460,9 @@ fn disconnect(
         Err(_) if args.force => args.container.clone(),
         Err(err) => return Err(err),
     };
-    networks.disconnect_network(&id, network.name)?;
-    Ok(0)
+    match networks.disconnect_network(&id, network.name) {
+        // -f: nothing left to take off is no error.
+        Err(NetworkError::NotConnected(..)) if args.force => Ok(0),
+        result => result.map(|()| 0).map_err(Into::into),
+    }
 }
