@@ -7,6 +7,7 @@ mod crash;
 mod images;
 mod isolation;
 mod lifecycle;
+mod network;
 mod network_cmds;
 mod run;
 
@@ -15,13 +16,52 @@ use std::process::Command;
 
 use testkit::CgroupParent;
 
-/// A test's own engine: a state root (`DOCKYARD_ROOT`, a temp dir) and a
-/// cgroup parent, both removed when the sandbox is dropped, also on failure.
-/// dockyard mounts container roots in a mount namespace of its own, so no
-/// mount outlives the command that made it.
+/// A test's own engine: a state root (`DOCKYARD_ROOT`, a temp dir), a
+/// cgroup parent and a default bridge with a subnet of its own, all removed
+/// when the sandbox is dropped, also on failure. dockyard mounts container
+/// roots in a mount namespace of its own, so no mount outlives the command
+/// that made it.
 struct Sandbox {
     parent: CgroupParent,
     root: tempfile::TempDir,
+    bridge: DefaultBridge,
+}
+
+/// A sandbox's default `bridge` network: its device and subnet, what
+/// `DOCKYARD_DEFAULT_BRIDGE` and `DOCKYARD_DEFAULT_SUBNET` tell the engine.
+struct DefaultBridge {
+    device: String,
+    subnet: String,
+}
+
+impl DefaultBridge {
+    /// A bridge name and a /24 no other sandbox uses: in 10.64-113.N.0/24
+    /// (chapter 05's tests use 10.200 and up), told apart by this process's
+    /// pid and a counter, skipping any the host has already (another run).
+    fn unused() -> DefaultBridge {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let pid = std::process::id() % 50;
+        let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+        loop {
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            assert!(n < 256, "out of test subnets");
+            let device = format!("dye{pid}x{n}");
+            // /proc/net/route shows destinations as little-endian hex.
+            let destination = format!("{n:02X}{:02X}0A", 64 + pid);
+            let taken = Path::new("/sys/class/net").join(&device).exists()
+                || routes.lines().any(|l| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .is_some_and(|d| d.ends_with(&destination) && d.len() == 8)
+                });
+            if !taken {
+                return DefaultBridge {
+                    device,
+                    subnet: format!("10.{}.{n}.0/24", 64 + pid),
+                };
+            }
+        }
+    }
 }
 
 impl Sandbox {
@@ -33,6 +73,7 @@ impl Sandbox {
                 .prefix("dockyard-root-")
                 .tempdir()
                 .expect("temp dir"),
+            bridge: DefaultBridge::unused(),
         }
     }
 
@@ -116,14 +157,21 @@ impl Sandbox {
 
 /// Containers under a supervisor outlive the commands that started them:
 /// `rm -f` each (which also ends its supervisor) before the state root and
-/// the cgroup parent go, also when a test failed.
+/// the cgroup parent go, also when a test failed; then every network the
+/// engine made (bridges, rules) goes, with chapter 05's `cleanup`.
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        let Ok(out) = self.cmd(&["ps", "-aq", "--no-trunc"]).output() else {
-            return;
-        };
-        for id in String::from_utf8_lossy(&out.stdout).lines() {
-            let _ = self.cmd(&["rm", "-f", id]).output();
+        if let Ok(out) = self.cmd(&["ps", "-aq", "--no-trunc"]).output() {
+            for id in String::from_utf8_lossy(&out.stdout).lines() {
+                let _ = self.cmd(&["rm", "-f", id]).output();
+            }
+        }
+        let state = self.root().join("network");
+        if state.is_dir() {
+            let networks = ch05_network::Networks::open(&state, Default::default());
+            if let Err(err) = networks.and_then(|n| n.cleanup()) {
+                eprintln!("cleaning up the networks of {}: {err}", state.display());
+            }
         }
     }
 }
@@ -132,7 +180,9 @@ impl Drop for Sandbox {
 fn dockyard(sandbox: &Sandbox) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dockyard"));
     cmd.env("DOCKYARD_ROOT", sandbox.root())
-        .env("DOCKYARD_CGROUP_PARENT", sandbox.parent.name());
+        .env("DOCKYARD_CGROUP_PARENT", sandbox.parent.name())
+        .env("DOCKYARD_DEFAULT_BRIDGE", &sandbox.bridge.device)
+        .env("DOCKYARD_DEFAULT_SUBNET", &sandbox.bridge.subnet);
     cmd
 }
 

@@ -8,15 +8,18 @@
 //!   snapshots that the book shows too.
 //! - [`redactions`]: insta filters for what varies between runs (paths, PIDs).
 //! - [`CgroupParent`]: a test's own cgroup parent, removed with all under it.
+//! - [`OutsideHost`]: a fake host outside the machine, in a namespace of its own.
 
 mod cgroups;
 pub mod fixtures;
 mod host_secret;
+mod outside;
 mod privileged;
 mod transcript;
 
 pub use cgroups::CgroupParent;
 pub use host_secret::HostSecret;
+pub use outside::OutsideHost;
 pub use privileged::record_privileged;
 pub use transcript::transcript;
 

@@ -23,6 +23,7 @@
 //! [`Networks::teardown`] once it has stopped.
 
 pub mod firewall;
+pub mod flags;
 pub mod ipam;
 pub mod netlink;
 pub mod network;
@@ -30,6 +31,7 @@ pub mod ports;
 pub mod store;
 pub mod subnet;
 
+pub use flags::NetworkFlags;
 pub use network::{
     Attach, BridgeDefaults, CreateOptions, NetworkError, NetworkMode, Networks, Prepared,
 };

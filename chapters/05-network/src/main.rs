@@ -1,15 +1,15 @@
 //! `ch05-network`: run a container with a network (dockyard, chapters 01-05).
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use ch01_chroot::cli;
 use ch02_namespaces::spec;
 use ch03_cgroups::{Limits, PARENT};
 use ch05_network::subnet::Subnet;
-use ch05_network::{Attach, BridgeDefaults, CreateOptions, NetworkMode, Networks, ipam, ports};
+use ch05_network::{BridgeDefaults, CreateOptions, NetworkFlags, NetworkMode, Networks};
 use clap::{Args, Parser, Subcommand};
 
 /// Run a command in a container with its own network: an address on a bridge,
@@ -110,41 +110,8 @@ struct RunArgs {
     /// The container's name (default: its id), resolved by others on user networks.
     #[arg(long)]
     name: Option<String>,
-    /// bridge (default), none, host, container:PID|NETNS-PATH, or a network's name.
-    #[arg(
-        long = "network",
-        alias = "net",
-        default_value = "bridge",
-        value_name = "NETWORK"
-    )]
-    network: String,
-    /// Publish a container's port: [[IP:][HOST]:]CONTAINER[/PROTO].
-    #[arg(short = 'p', long = "publish", value_name = "SPEC")]
-    publish: Vec<String>,
-    /// Publish every --expose'd port on a free host port.
-    #[arg(short = 'P', long = "publish-all")]
-    publish_all: bool,
-    /// Expose a port (what -P publishes): PORT[/PROTO] or a range.
-    #[arg(long, value_name = "PORT")]
-    expose: Vec<String>,
-    /// The container's IPv4 address (user-defined networks only).
-    #[arg(long)]
-    ip: Option<Ipv4Addr>,
-    /// The container's MAC address (default: 02:42 and its IPv4 address).
-    #[arg(long)]
-    mac_address: Option<String>,
-    /// A name server for the container's resolv.conf.
-    #[arg(long)]
-    dns: Vec<IpAddr>,
-    /// An /etc/hosts entry: NAME:IP.
-    #[arg(long = "add-host", value_name = "NAME:IP")]
-    add_host: Vec<String>,
-    /// Reach another container by name: NAME[:ALIAS].
-    #[arg(long)]
-    link: Vec<String>,
-    /// Another name for the container on a user-defined network.
-    #[arg(long = "network-alias", value_name = "ALIAS")]
-    network_alias: Vec<String>,
+    #[command(flatten)]
+    net: NetworkFlags,
     #[command(flatten)]
     flags: spec::RunFlags,
     #[command(flatten)]
@@ -210,21 +177,21 @@ fn run(args: RunArgs, networks: &Networks, parent: &str) -> anyhow::Result<i32> 
     };
     let mut spec = spec::build(&flags, &args.rootfs)?;
     ch03_cgroups::set_resources(&mut spec, &args.limits, parent, &id)?;
-    let mode: NetworkMode = args.network.parse()?;
+    let mode: NetworkMode = args.net.network.parse()?;
     mode.apply(&mut spec);
     mode.join()?;
     ch02_namespaces::stdin_unless_interactive(args.flags.interactive)?;
 
     let NetworkMode::Bridge(network) = mode else {
-        if !args.publish.is_empty() || args.publish_all {
+        if !args.net.publish.is_empty() || args.net.publish_all {
             eprintln!(
                 "ch05-network: warning: published ports are discarded when using {} network mode",
-                args.network
+                args.net.network
             );
         }
         return finish(ch03_cgroups::run(&spec, &args.rootfs, parent, &id)?);
     };
-    let attach = attach_request(&args, id.clone(), name, hostname, network)?;
+    let attach = args.net.attach(id.clone(), name, hostname, network)?;
     let _teardown = Teardown {
         networks,
         id: id.clone(),
@@ -249,73 +216,6 @@ fn finish(exit: ch03_cgroups::Exit) -> anyhow::Result<i32> {
         eprintln!("ch05-network: {message}");
     }
     Ok(exit.code)
-}
-
-/// `run`'s network flags as the library's request, checked with docker's words.
-fn attach_request(
-    args: &RunArgs,
-    id: String,
-    name: String,
-    hostname: String,
-    network: String,
-) -> anyhow::Result<Attach> {
-    let mut publish = Vec::new();
-    for raw in &args.publish {
-        publish.extend(ports::parse_publish(raw)?);
-    }
-    if args.publish_all {
-        for raw in &args.expose {
-            for (container_port, proto) in ports::parse_expose(raw)? {
-                publish.push(ports::PortRequest {
-                    host_ip: None,
-                    host_ports: None,
-                    container_port,
-                    proto,
-                });
-            }
-        }
-    }
-    let mac = match &args.mac_address {
-        Some(text) => Some(ipam::parse_mac(text).with_context(|| {
-            format!("invalid argument {text:?} for \"--mac-address\" flag: invalid MAC address")
-        })?),
-        None => None,
-    };
-    let mut add_hosts = Vec::new();
-    for entry in &args.add_host {
-        let bad = || {
-            anyhow::anyhow!(
-                "invalid argument {entry:?} for \"--add-host\" flag: bad format for add-host: {entry:?}"
-            )
-        };
-        let (host, ip) = entry.split_once([':', '=']).ok_or_else(bad)?;
-        let ip: Ipv4Addr = ip.parse().map_err(|_| bad())?;
-        if host.is_empty() {
-            bail!(bad());
-        }
-        add_hosts.push((host.to_string(), ip));
-    }
-    let links = args
-        .link
-        .iter()
-        .map(|l| match l.split_once(':') {
-            Some((name, alias)) => (name.to_string(), alias.to_string()),
-            None => (l.clone(), l.clone()),
-        })
-        .collect();
-    Ok(Attach {
-        id,
-        name,
-        hostname,
-        network,
-        ip: args.ip,
-        mac,
-        aliases: args.network_alias.clone(),
-        publish,
-        links,
-        add_hosts,
-        dns: args.dns.clone(),
-    })
 }
 
 /// `network create|rm|ls|inspect`, printing what docker prints.

@@ -879,6 +879,7 @@ fn new_endpoint(
         .find(|name| !others.iter().any(|e| &e.veth == name))
         .expect("some name is free");
     Ok(Endpoint {
+        id: random_id(),
         network: network.into(),
         ip,
         mac: ipam::format_mac(mac.unwrap_or_else(|| ipam::mac_for(ip))),

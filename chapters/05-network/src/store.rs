@@ -114,6 +114,9 @@ pub struct ContainerRecord {
 /// A container's place on one network: what [`crate::Networks::teardown`] removes.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Endpoint {
+    /// A random 64-hex-digit id, docker's `EndpointID` (empty in older records).
+    #[serde(default)]
+    pub id: String,
     /// The network's name.
     pub network: String,
     /// Its address, from the network's pool.

@@ -6,13 +6,13 @@
 //! Traffic goes only to 127.0.0.1 and to namespaces the tests made themselves.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ch05_network::{BridgeDefaults, Networks};
 use insta::assert_snapshot;
-use testkit::CgroupParent;
+use testkit::{CgroupParent, OutsideHost};
 
 /// One test's own networking world, cleaned up on drop.
 struct Lab {
@@ -387,66 +387,16 @@ fn a_published_port_answers_on_the_hosts_loopback() {
     lab.assert_no_container_leftovers();
 }
 
-/// A fake host "outside": its own network namespace on a veth, 198.51.100.2/24
-/// (a documentation range), with the host at 198.51.100.1. Removed on drop.
-struct OutsideHost {
-    netns: String,
-    veth: String,
-}
-
-impl OutsideHost {
-    fn new(n: u8) -> OutsideHost {
-        let netns = format!("dyfake{n}-{}", std::process::id());
-        let veth = format!("dyo{n}h");
-        let host = OutsideHost {
-            netns: netns.clone(),
-            veth: veth.clone(),
-        };
-        let script = format!(
-            "set -e; ip netns add {netns}; ip link add {veth} type veth peer name dyo{n}p netns {netns}; \
-             ip addr add 198.51.100.1/24 dev {veth}; ip link set {veth} up; \
-             ip -n {netns} addr add 198.51.100.2/24 dev dyo{n}p; ip -n {netns} link set dyo{n}p up; ip -n {netns} link set lo up"
-        );
-        let status = Command::new("sh").arg("-c").arg(&script).status().unwrap();
-        assert!(status.success(), "make the fake outside host: {script}");
-        host
-    }
-
-    /// Accepts one TCP connection on 198.51.100.2:PORT inside the fake host's
-    /// namespace (setns(2) in a thread of its own) and returns the peer's address.
-    fn accept_one(&self, port: u16) -> std::thread::JoinHandle<SocketAddr> {
-        let path = format!("/run/netns/{}", self.netns);
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let handle = std::thread::spawn(move || {
-            let netns = std::fs::File::open(&path).unwrap();
-            nix::sched::setns(&netns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-            let listener = TcpListener::bind((Ipv4Addr::new(198, 51, 100, 2), port)).unwrap();
-            ready_tx.send(()).unwrap();
-            let (mut stream, peer) = listener.accept().unwrap();
-            let _ = stream.write_all(b"hello from outside\n");
-            peer
-        });
-        ready_rx.recv_timeout(Duration::from_secs(5)).unwrap();
-        handle
-    }
-}
-
-impl Drop for OutsideHost {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.veth])
-            .status();
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.netns])
-            .status();
-    }
+/// The fake outside host of test `n`: 198.51.100.2/24, the host at 198.51.100.1.
+fn outside_host(n: u8) -> OutsideHost {
+    OutsideHost::new(n, "198.51.100.1/24", "198.51.100.2/24")
 }
 
 #[test]
 fn nat_shows_the_hosts_address_to_the_outside() {
     testkit::require_root!();
     let lab = Lab::new("ch05-nat", 6);
-    let outside = OutsideHost::new(6);
+    let outside = outside_host(6);
     let peer = outside.accept_one(9000);
     snapshot(
         "nat_outside",
@@ -546,7 +496,7 @@ fn teardown_after_a_crash_removes_everything_and_can_run_twice() {
 fn container_mode_shares_another_namespace() {
     testkit::require_root!();
     let lab = Lab::new("ch05-shared", 10);
-    let outside = OutsideHost::new(10);
+    let outside = outside_host(10);
     let shared = format!("container:/run/netns/{}", outside.netns);
     snapshot(
         "network_container",

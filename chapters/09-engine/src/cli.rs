@@ -86,6 +86,8 @@ pub enum Command {
     Unpause(ContainersArgs),
     /// Display the running processes of a container.
     Top(TopArgs),
+    /// List port mappings or a specific mapping for the container.
+    Port(PortArgs),
     /// Execute a command in a running container.
     Exec(ExecArgs),
     /// Start one or more stopped containers.
@@ -145,6 +147,8 @@ pub enum ContainerCommand {
     Unpause(ContainersArgs),
     /// Display the running processes of a container.
     Top(TopArgs),
+    /// List port mappings or a specific mapping for the container.
+    Port(PortArgs),
     /// Execute a command in a running container.
     Exec(ExecArgs),
     /// Start one or more stopped containers.
@@ -277,6 +281,16 @@ pub struct SystemPruneArgs {
     pub volumes: bool,
 }
 
+/// `dockyard port`
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    /// The container.
+    pub container: String,
+    /// Only this port: PRIVATE_PORT[/PROTO].
+    #[arg(value_name = "PRIVATE_PORT[/PROTO]")]
+    pub port: Option<String>,
+}
+
 /// `dockyard create`: a container from an image (or, as podman's `--rootfs`,
 /// from a directory). The flags are chapter 02's (what the container is) and
 /// chapter 03's (what it may use).
@@ -293,6 +307,8 @@ pub struct CreateArgs {
     pub flags: RunFlags,
     #[command(flatten)]
     pub limits: Limits,
+    #[command(flatten)]
+    pub net: ch05_network::NetworkFlags,
     /// Bind mount a volume: /HOST:/CTR[:ro|rw], NAME:/CTR[:ro|rw], or /CTR.
     #[arg(short = 'v', long = "volume", value_name = "VOLUME")]
     pub volumes: Vec<String>,

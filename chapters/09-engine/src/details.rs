@@ -54,6 +54,10 @@ pub struct HostConfig {
     pub entrypoint: Option<Vec<String>>,
     /// The command after the entrypoint, docker's `Config.Cmd`.
     pub cmd: Option<Vec<String>>,
+    /// The network flags, checked (see [`crate::network::checked`]):
+    /// docker's `NetworkMode`, `PortBindings`, `Dns`, `ExtraHosts`, ...
+    #[serde(default)]
+    pub network: ch05_network::NetworkFlags,
 }
 
 /// One mount of a container, as `docker inspect` shows it in `Mounts`.

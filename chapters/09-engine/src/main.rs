@@ -9,6 +9,7 @@ mod engine;
 mod exec;
 mod human;
 mod mounts;
+mod network;
 mod signals;
 mod supervisor;
 mod template;
@@ -46,6 +47,7 @@ fn is_daemon_error(err: &anyhow::Error) -> bool {
     use ch04_overlayfs::store::{ContainerError, ImageError};
     err.downcast_ref::<ContainerError>().is_some()
         || err.downcast_ref::<ImageError>().is_some()
+        || err.downcast_ref::<ch05_network::NetworkError>().is_some()
         || err.downcast_ref::<supervisor::StartFailed>().is_some()
         || err.downcast_ref::<volumes::VolumeError>().is_some()
         || err.downcast_ref::<dockyard_shim::logs::Error>().is_some()

@@ -159,6 +159,10 @@ impl Runner for EngineRunner<'_> {
             .mount(&self.container)
             .map_err(|err| RunError::Runtime(ch02_namespaces::Error::Setup(err.into())))?;
         self.mounted = Some(mounted);
+        let setup_error =
+            |err: anyhow::Error| RunError::Runtime(ch02_namespaces::Error::Setup(err.into()));
+        let spec =
+            crate::network::before_start(self.engine, &self.container).map_err(setup_error)?;
         let cgroup = self
             .container
             .config
@@ -171,12 +175,16 @@ impl Runner for EngineRunner<'_> {
             .parent()
             .map(|p| p.to_string_lossy().trim_start_matches('/').to_string())
             .unwrap_or_default();
+        let (engine, container) = (self.engine, &self.container);
         ch03_cgroups::run_with_setup(
-            &self.container.config.spec,
-            &self.container.merged_dir(),
+            &spec,
+            &container.merged_dir(),
             &parent,
-            &self.container.config.id,
-            started,
+            &container.config.id,
+            &mut |pid| {
+                crate::network::connect(engine, container, pid.as_raw() as u32)?;
+                started(pid)
+            },
         )
     }
 
@@ -184,6 +192,9 @@ impl Runner for EngineRunner<'_> {
         if let Some(mounted) = self.mounted.take() {
             mounted.unmount()?;
         }
+        self.engine
+            .networks()?
+            .teardown(&self.container.config.id)?;
         Ok(())
     }
 }

@@ -11,7 +11,7 @@ use ch04_overlayfs::store::{Container, ContainerError, Status, StoreLock};
 use nix::sys::signal::Signal;
 
 use crate::change;
-use crate::cli::{CommitArgs, DiffArgs, ExportArgs, PruneArgs, PsArgs, RmArgs};
+use crate::cli::{CommitArgs, DiffArgs, ExportArgs, PortArgs, PruneArgs, PsArgs, RmArgs};
 use crate::commands::images::{child_config, ellipsis};
 use crate::commands::{Columns, confirm, object, print_deleted, print_table};
 use crate::details::{HostConfig, Runtime};
@@ -238,6 +238,42 @@ pub fn remove(root: &Path, args: RmArgs) -> anyhow::Result<i32> {
     }
     Ok(code)
 }
+
+// ANCHOR: port
+/// `port`: the container's published ports, `80/tcp -> 127.0.0.1:8080`, or
+/// only where one port is published, `127.0.0.1:8080`, as docker's CLI prints
+/// them (a missing one is its error, status 1).
+pub fn port(root: &Path, args: PortArgs) -> anyhow::Result<i32> {
+    let engine = Engine::open(root)?;
+    let container = engine.container(&args.container)?;
+    let published = crate::network::published(&engine, &container)?;
+    let Some(wanted) = &args.port else {
+        for (port, proto, ip, host_port) in published {
+            println!("{port}/{proto} -> {ip}:{host_port}");
+        }
+        return Ok(0);
+    };
+    // docker's nat.SplitProtoPort and NewPort: `80` is `80/tcp`.
+    let (port, proto) = wanted.split_once('/').unwrap_or((wanted, "tcp"));
+    let key = format!("{port}/{proto}");
+    let mut found = false;
+    for (_, _, ip, host_port) in published
+        .iter()
+        .filter(|(p, pr, _, _)| format!("{p}/{pr}") == key)
+    {
+        println!("{ip}:{host_port}");
+        found = true;
+    }
+    if !found {
+        eprintln!(
+            "Error: No public port '{key}' published for {}",
+            args.container
+        );
+        return Ok(1);
+    }
+    Ok(0)
+}
+// ANCHOR_END: port
 
 /// Removes the anonymous volumes of a removed container that no other
 /// container uses (`rm -v`, `run --rm`).

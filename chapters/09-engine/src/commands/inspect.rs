@@ -25,7 +25,7 @@ pub fn containers(root: &Path, args: ContainerInspectArgs) -> anyhow::Result<i32
     let mut missing = Vec::new();
     for reference in &args.containers {
         match engine.container(reference) {
-            Ok(container) => found.push(container_value(&container)?),
+            Ok(container) => found.push(container_value(&engine, &container)?),
             Err(err) => missing.push(err),
         }
     }
@@ -46,7 +46,7 @@ pub fn any(root: &Path, args: InspectAnyArgs) -> anyhow::Result<i32> {
         if kind != Some("image") {
             match engine.container(reference) {
                 Ok(container) => {
-                    found.push(container_value(&container)?);
+                    found.push(container_value(&engine, &container)?);
                     continue;
                 }
                 Err(err) if not_found(&err) && kind.is_none() => {}
@@ -150,7 +150,7 @@ fn mount_value(m: &MountPoint) -> Value {
 }
 
 /// One container as `docker container inspect` shows it.
-pub fn container_value(container: &Container) -> anyhow::Result<Value> {
+pub fn container_value(engine: &Engine, container: &Container) -> anyhow::Result<Value> {
     let host = HostConfig::load(container)?;
     let runtime = Runtime::load(container)?;
     let config = &container.config;
@@ -240,6 +240,27 @@ pub fn container_value(container: &Container) -> anyhow::Result<Value> {
         ("Memory", Value::Int(host.memory)),
         ("NanoCpus", Value::Int(host.nano_cpus)),
         ("PidsLimit", host.pids_limit.map_or(Value::Null, Value::Int)),
+        ("NetworkMode", Value::Str(host.network.network.clone())),
+        ("PortBindings", crate::network::port_bindings(&host.network)),
+        ("PublishAllPorts", Value::Bool(host.network.publish_all)),
+        (
+            "Dns",
+            Value::List(
+                host.network
+                    .dns
+                    .iter()
+                    .map(|ip| Value::Str(ip.to_string()))
+                    .collect(),
+            ),
+        ),
+        (
+            "ExtraHosts",
+            optional_strings(&Some(host.network.add_host.clone()).filter(|h| !h.is_empty())),
+        ),
+        (
+            "Links",
+            optional_strings(&Some(host.network.link.clone()).filter(|l| !l.is_empty())),
+        ),
     ]);
     let config_value = object([
         (
@@ -286,5 +307,9 @@ pub fn container_value(container: &Container) -> anyhow::Result<Value> {
             Value::List(host.mounts.iter().map(mount_value).collect()),
         ),
         ("Config", config_value),
+        (
+            "NetworkSettings",
+            crate::network::settings(engine, container)?,
+        ),
     ]))
 }

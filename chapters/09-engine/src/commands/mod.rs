@@ -104,6 +104,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Top(args) | Command::Container(ContainerCommand::Top(args)) => {
             lifecycle::top(root, args)
         }
+        Command::Port(args) | Command::Container(ContainerCommand::Port(args)) => {
+            containers::port(root, args)
+        }
     }
 }
 

@@ -176,6 +176,14 @@ fn create_mounted(engine: &Engine, args: &CreateArgs) -> anyhow::Result<(Contain
         }
         err => err.into(),
     })?;
+    let exposed = image
+        .config
+        .config()
+        .as_ref()
+        .and_then(|c| c.exposed_ports().clone())
+        .unwrap_or_default();
+    let network =
+        crate::network::checked(engine, &args.net, args.flags.hostname.is_some(), &exposed)?;
     let container = engine.containers.create(
         &image.id,
         reference,
@@ -204,10 +212,12 @@ fn create_mounted(engine: &Engine, args: &CreateArgs) -> anyhow::Result<(Contain
             });
         }
         let mut spec = spec::build(&flags, &container.merged_dir())?;
+        crate::network::mode(&network).apply(&mut spec);
         ch03_cgroups::set_resources(&mut spec, &args.limits, &args.cgroup_parent, &id)?;
         let mut host = host_config(args, &config, command);
         host.restart = restart.to_string();
         host.init = init.is_some();
+        host.network = network;
         host.mounts = mount_points(engine, &container, requests, args, &config)?;
         make_mount_points(&container, &host.mounts)?;
         mounts::add_to_spec(&mut spec, &host.mounts)?;

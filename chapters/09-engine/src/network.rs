@@ -1,0 +1,315 @@
+//! The engine's side of chapter 05: `run`'s network flags checked at creation
+//! and kept in the container's [`HostConfig`], the container's network made by
+//! its supervisor at each start and removed after each run, and what
+//! `inspect` and `port` show of it.
+//!
+//! A container on a bridge network gets its address and host ports when it
+//! starts and gives them back when it stops, as in docker: a stopped
+//! container holds nothing, so `-P` may give it other host ports next time.
+
+use std::net::Ipv4Addr;
+
+use anyhow::Context;
+use ch04_overlayfs::store::{Container, Status};
+use ch05_network::store::{Endpoint, State};
+use ch05_network::{NetworkError, NetworkFlags, NetworkMode, ports};
+use oci_spec::runtime::Spec;
+
+use crate::commands::object;
+use crate::details::HostConfig;
+use crate::engine::{Engine, init_pid};
+use crate::template::Value;
+
+/// How `HostConfig.NetworkMode` names another container's namespace.
+const CONTAINER: &str = "container:";
+
+/// `run`/`create`'s network flags, checked with docker's errors before
+/// anything is made, as they are to be kept: `container:NAME` as
+/// `container:ID`, the image's exposed ports added to `--expose`, ports
+/// dropped in host mode (with docker's warning). `hostname` says whether
+/// `--hostname` was given.
+pub fn checked(
+    engine: &Engine,
+    flags: &NetworkFlags,
+    hostname: bool,
+    image_exposed: &[String],
+) -> anyhow::Result<NetworkFlags> {
+    let mut flags = flags.clone();
+    for port in image_exposed {
+        if !flags.expose.contains(port) {
+            flags.expose.push(port.clone());
+        }
+    }
+    flags.port_requests()?;
+    let publishes = !flags.publish.is_empty() || flags.publish_all;
+    // Conflicts as moby's runconfig (hostconfig_unix.go) refuses them.
+    if let Some(other) = flags.network.strip_prefix(CONTAINER) {
+        let conflict = [
+            (hostname, "hostname and the network mode"),
+            (!flags.link.is_empty(), "container type network can't be used with links. This would result in undefined behavior"),
+            (!flags.dns.is_empty(), "dns and the network mode"),
+            (!flags.add_host.is_empty(), "custom host-to-IP mapping and the network mode"),
+            (flags.mac_address.is_some(), "mac-address and the network mode"),
+            (publishes, "port publishing and the container type network mode"),
+        ]
+        .into_iter()
+        .find(|(yes, _)| *yes);
+        if let Some((_, what)) = conflict {
+            anyhow::bail!("conflicting options: {what}");
+        }
+        flags.network = format!("{CONTAINER}{}", engine.container(other)?.config.id);
+        return Ok(flags);
+    }
+    match flags.network.as_str() {
+        "host" => {
+            if !flags.link.is_empty() {
+                anyhow::bail!(
+                    "conflicting options: host type networking can't be used with links. This would result in undefined behavior"
+                );
+            }
+            if publishes {
+                eprintln!("WARNING: Published ports are discarded when using host network mode");
+                flags.publish.clear();
+                flags.publish_all = false;
+            }
+        }
+        "none" => {}
+        network => {
+            let networks = engine.networks()?;
+            let found = networks.inspect(network)?;
+            let name = found["Name"].as_str().unwrap_or(network).to_string();
+            if name == "bridge" {
+                if flags.ip.is_some() {
+                    return Err(NetworkError::IpOnDefaultBridge.into());
+                }
+                if !flags.network_alias.is_empty() {
+                    anyhow::bail!(
+                        "network-scoped alias is supported only for containers in user defined networks"
+                    );
+                }
+            }
+            flags.network = name;
+            // Refused now rather than at start: bad --mac-address, --add-host.
+            flags.attach(String::new(), String::new(), String::new(), String::new())?;
+        }
+    }
+    Ok(flags)
+}
+
+/// What `HostConfig.NetworkMode` is and how the runtime must treat it.
+pub fn mode(flags: &NetworkFlags) -> NetworkMode {
+    match flags.network.strip_prefix(CONTAINER) {
+        // The path is found at start, from the other container's pid.
+        Some(id) => NetworkMode::Container(id.into()),
+        None => flags.network.parse().unwrap_or(NetworkMode::None),
+    }
+}
+
+// ANCHOR: before_start
+/// Before each start of the container (its first, and each restart): its
+/// network is prepared (address, MAC, host ports, /etc/hosts), anything a
+/// previous run left removed first; returns the spec to run, with its
+/// /etc/hosts (and resolv.conf) mounts. For `container:`, joins the other
+/// container's namespace with this thread, which makes the container.
+pub fn before_start(engine: &Engine, container: &Container) -> anyhow::Result<Spec> {
+    let host = HostConfig::load(container)?;
+    let mut spec = container.config.spec.clone();
+    let id = &container.config.id;
+    match mode(&host.network) {
+        NetworkMode::Bridge(network) => {
+            let networks = engine.networks()?;
+            networks.teardown(id)?;
+            let hostname = spec.hostname().clone().unwrap_or_default();
+            let attach = host.network.attach(
+                id.clone(),
+                container.config.name.clone(),
+                hostname,
+                network,
+            )?;
+            let prepared = networks.prepare(&attach)?;
+            let mut mounts = spec.mounts().clone().unwrap_or_default();
+            mounts.extend(prepared.mounts);
+            spec.set_mounts(Some(mounts));
+        }
+        NetworkMode::Container(other) => {
+            let other = engine.container(&other.to_string_lossy())?;
+            let pid = (other.state.status == Status::Running)
+                .then(|| init_pid(&other))
+                .flatten()
+                .with_context(|| {
+                    format!(
+                        "cannot join network of a non running container: {}",
+                        other.config.id
+                    )
+                })?;
+            NetworkMode::Container(format!("/proc/{pid}/ns/net").into()).join()?;
+        }
+        NetworkMode::None | NetworkMode::Host => {}
+    }
+    Ok(spec)
+}
+
+/// In chapter 02's set-up hook, once the container's init `pid` exists in its
+/// new network namespace: its veth, address, route and published ports.
+pub fn connect(engine: &Engine, container: &Container, pid: u32) -> anyhow::Result<()> {
+    let host = HostConfig::load(container)?;
+    if let NetworkMode::Bridge(_) = mode(&host.network) {
+        engine.networks()?.connect(&container.config.id, pid)?;
+    }
+    Ok(())
+}
+// ANCHOR_END: before_start
+
+/// A published port as docker's API shows one: `{"HostIp": .., "HostPort": ..}`.
+fn binding(host_ip: String, host_port: String) -> Value {
+    object([
+        ("HostIp", Value::Str(host_ip)),
+        ("HostPort", Value::Str(host_port)),
+    ])
+}
+
+/// `HostConfig.PortBindings`: what `-p` (and `-P`) asked for, by
+/// `PORT/PROTO`; an empty `HostPort` means any free one.
+pub fn port_bindings(flags: &NetworkFlags) -> Value {
+    let mut map: Vec<(String, Value)> = Vec::new();
+    for request in flags.port_requests().unwrap_or_default() {
+        let key = format!("{}/{}", request.container_port, request.proto);
+        let host_port = match request.host_ports {
+            Some((a, b)) if a == b => a.to_string(),
+            Some((a, b)) => format!("{a}-{b}"),
+            None => String::new(),
+        };
+        let entry = binding(
+            request.host_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            host_port,
+        );
+        match map.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, Value::List(list))) => list.push(entry),
+            _ => map.push((key, Value::List(vec![entry]))),
+        }
+    }
+    Value::Object(map)
+}
+
+/// The container's endpoint, if it is running on a bridge network.
+fn endpoint<'a>(state: &'a State, container: &Container) -> Option<&'a Endpoint> {
+    (container.state.status == Status::Running)
+        .then(|| state.containers.get(&container.config.id))
+        .flatten()
+        .and_then(|c| c.endpoints.first())
+}
+
+// ANCHOR: published
+/// The ports a running container publishes, as `(container port, proto,
+/// host ip, host port)`, in `docker port`'s order.
+pub fn published(
+    engine: &Engine,
+    container: &Container,
+) -> anyhow::Result<Vec<(u16, ports::Proto, Ipv4Addr, u16)>> {
+    let state = engine.networks()?.state()?;
+    let mut all: Vec<_> = endpoint(&state, container)
+        .map(|e| e.ports.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|p| (p.container_port, p.proto, p.host_ip, p.host_port))
+        .collect();
+    all.sort();
+    Ok(all)
+}
+// ANCHOR_END: published
+
+/// `NetworkSettings` in docker's shape: the default bridge's address also in
+/// the top-level fields (as docker keeps them for it only), `Ports` with the
+/// host ports given (`null` for a port exposed, not published), and one
+/// entry per network in `Networks`.
+pub fn settings(engine: &Engine, container: &Container) -> anyhow::Result<Value> {
+    let host = HostConfig::load(container)?;
+    let networks = engine.networks()?;
+    let state = networks.state()?;
+    let endpoint = endpoint(&state, container);
+    let str = |s: &str| Value::Str(s.to_string());
+    let mut ports: Vec<(String, Value)> = Vec::new();
+    if matches!(mode(&host.network), NetworkMode::Bridge(_)) {
+        for raw in &host.network.expose {
+            for (port, proto) in ports::parse_expose(raw).unwrap_or_default() {
+                ports.push((format!("{port}/{proto}"), Value::Null));
+            }
+        }
+        for (port, proto, ip, host_port) in published(engine, container)? {
+            let key = format!("{port}/{proto}");
+            let entry = binding(ip.to_string(), host_port.to_string());
+            match ports.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, Value::List(list))) => list.push(entry),
+                Some((_, slot)) => *slot = Value::List(vec![entry]),
+                None => ports.push((key, Value::List(vec![entry]))),
+            }
+        }
+    }
+    let (ip, prefix, gateway, mac, endpoint_id) = match endpoint {
+        Some(e) => {
+            let record = state.networks.get(&e.network);
+            (
+                e.ip.to_string(),
+                record.map_or(0, |n| n.subnet.prefix()),
+                record.map(|n| n.gateway.to_string()).unwrap_or_default(),
+                e.mac.clone(),
+                e.id.clone(),
+            )
+        }
+        None => Default::default(),
+    };
+    let name = match mode(&host.network) {
+        NetworkMode::Container(_) => None,
+        _ => Some(host.network.network.clone()),
+    };
+    let network_id = name
+        .as_deref()
+        .and_then(|n| networks.inspect(n).ok())
+        .and_then(|n| n["Id"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    let aliases = match host.network.network_alias.is_empty() {
+        true => Value::Null,
+        false => Value::List(host.network.network_alias.iter().map(|a| str(a)).collect()),
+    };
+    let entry = object([
+        ("IPAMConfig", Value::Null),
+        ("Links", Value::Null),
+        ("Aliases", aliases),
+        ("MacAddress", str(&mac)),
+        ("NetworkID", Value::Str(network_id)),
+        ("EndpointID", str(&endpoint_id)),
+        ("Gateway", str(&gateway)),
+        ("IPAddress", str(&ip)),
+        ("IPPrefixLen", Value::Uint(prefix.into())),
+        ("IPv6Gateway", str("")),
+        ("GlobalIPv6Address", str("")),
+        ("GlobalIPv6PrefixLen", Value::Uint(0)),
+        ("DriverOpts", Value::Null),
+    ]);
+    let default_bridge = name.as_deref() == Some("bridge");
+    let top = |value: &str| str(if default_bridge { value } else { "" });
+    let pid = endpoint.and_then(|_| init_pid(container));
+    Ok(object([
+        ("Bridge", str("")),
+        (
+            "SandboxKey",
+            Value::Str(pid.map_or(String::new(), |p| format!("/proc/{p}/ns/net"))),
+        ),
+        ("Ports", Value::Object(ports)),
+        ("EndpointID", top(&endpoint_id)),
+        ("Gateway", top(&gateway)),
+        ("GlobalIPv6Address", str("")),
+        ("GlobalIPv6PrefixLen", Value::Uint(0)),
+        ("IPAddress", top(&ip)),
+        (
+            "IPPrefixLen",
+            Value::Uint(if default_bridge { prefix.into() } else { 0 }),
+        ),
+        ("IPv6Gateway", str("")),
+        ("MacAddress", top(&mac)),
+        (
+            "Networks",
+            Value::Object(name.into_iter().map(|n| (n, entry.clone())).collect()),
+        ),
+    ]))
+}
