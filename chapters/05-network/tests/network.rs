@@ -6,7 +6,7 @@
 //! Traffic goes only to 127.0.0.1 and to namespaces the tests made themselves.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 

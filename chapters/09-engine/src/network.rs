@@ -11,6 +11,7 @@ use std::net::Ipv4Addr;
 
 use anyhow::Context;
 use ch04_overlayfs::store::{Container, Status};
+use ch05_network::network::DEFAULT_NETWORK;
 use ch05_network::store::{Endpoint, State};
 use ch05_network::{NetworkError, NetworkFlags, NetworkMode, ports};
 use oci_spec::runtime::Spec;
@@ -191,12 +192,15 @@ pub fn port_bindings(flags: &NetworkFlags) -> Value {
     Value::Object(map)
 }
 
-/// The container's endpoint, if it is running on a bridge network.
-fn endpoint<'a>(state: &'a State, container: &Container) -> Option<&'a Endpoint> {
-    (container.state.status == Status::Running)
-        .then(|| state.containers.get(&container.config.id))
-        .flatten()
-        .and_then(|c| c.endpoints.first())
+/// The container's endpoints, one per network, if it is running.
+fn endpoints<'a>(state: &'a State, container: &Container) -> &'a [Endpoint] {
+    match container.state.status {
+        Status::Running => state
+            .containers
+            .get(&container.config.id)
+            .map_or(&[], |c| c.endpoints.as_slice()),
+        _ => &[],
+    }
 }
 
 // ANCHOR: published
@@ -207,10 +211,9 @@ pub fn published(
     container: &Container,
 ) -> anyhow::Result<Vec<(u16, ports::Proto, Ipv4Addr, u16)>> {
     let state = engine.networks()?.state()?;
-    let mut all: Vec<_> = endpoint(&state, container)
-        .map(|e| e.ports.as_slice())
-        .unwrap_or_default()
+    let mut all: Vec<_> = endpoints(&state, container)
         .iter()
+        .flat_map(|e| &e.ports)
         .map(|p| (p.container_port, p.proto, p.host_ip, p.host_port))
         .collect();
     all.sort();
@@ -221,12 +224,14 @@ pub fn published(
 /// `NetworkSettings` in docker's shape: the default bridge's address also in
 /// the top-level fields (as docker keeps them for it only), `Ports` with the
 /// host ports given (`null` for a port exposed, not published), and one
-/// entry per network in `Networks`.
+/// entry per network in `Networks` (its `--network`, then those it was
+/// `network connect`ed to), with its address while it runs.
 pub fn settings(engine: &Engine, container: &Container) -> anyhow::Result<Value> {
     let host = HostConfig::load(container)?;
     let networks = engine.networks()?;
     let state = networks.state()?;
-    let endpoint = endpoint(&state, container);
+    let id = &container.config.id;
+    let running = endpoints(&state, container);
     let str = |s: &str| Value::Str(s.to_string());
     let mut ports: Vec<(String, Value)> = Vec::new();
     if matches!(mode(&host.network), NetworkMode::Bridge(_)) {
@@ -245,9 +250,28 @@ pub fn settings(engine: &Engine, container: &Container) -> anyhow::Result<Value>
             }
         }
     }
-    let (ip, prefix, gateway, mac, endpoint_id) = match endpoint {
+    // Its networks: the one it was created on, then those it joined.
+    let mut names: Vec<(String, Vec<String>)> = Vec::new();
+    if !matches!(mode(&host.network), NetworkMode::Container(_)) {
+        names.push((
+            host.network.network.clone(),
+            host.network.network_alias.clone(),
+        ));
+    }
+    for joined in state.joined.get(id).into_iter().flatten() {
+        if !names.iter().any(|(n, _)| *n == joined.network) {
+            names.push((joined.network.clone(), joined.aliases.clone()));
+        }
+    }
+    for endpoint in running {
+        if !names.iter().any(|(n, _)| *n == endpoint.network) {
+            names.push((endpoint.network.clone(), endpoint.aliases.clone()));
+        }
+    }
+    // (IPAddress, IPPrefixLen, Gateway, MacAddress, EndpointID) on a network.
+    let address = |name: &str| match running.iter().find(|e| e.network == name) {
         Some(e) => {
-            let record = state.networks.get(&e.network);
+            let record = state.networks.get(name);
             (
                 e.ip.to_string(),
                 record.map_or(0, |n| n.subnet.prefix()),
@@ -258,37 +282,39 @@ pub fn settings(engine: &Engine, container: &Container) -> anyhow::Result<Value>
         }
         None => Default::default(),
     };
-    let name = match mode(&host.network) {
-        NetworkMode::Container(_) => None,
-        _ => Some(host.network.network.clone()),
-    };
-    let network_id = name
-        .as_deref()
-        .and_then(|n| networks.inspect(n).ok())
-        .and_then(|n| n["Id"].as_str().map(str::to_string))
-        .unwrap_or_default();
-    let aliases = match host.network.network_alias.is_empty() {
-        true => Value::Null,
-        false => Value::List(host.network.network_alias.iter().map(|a| str(a)).collect()),
-    };
-    let entry = object([
-        ("IPAMConfig", Value::Null),
-        ("Links", Value::Null),
-        ("Aliases", aliases),
-        ("MacAddress", str(&mac)),
-        ("NetworkID", Value::Str(network_id)),
-        ("EndpointID", str(&endpoint_id)),
-        ("Gateway", str(&gateway)),
-        ("IPAddress", str(&ip)),
-        ("IPPrefixLen", Value::Uint(prefix.into())),
-        ("IPv6Gateway", str("")),
-        ("GlobalIPv6Address", str("")),
-        ("GlobalIPv6PrefixLen", Value::Uint(0)),
-        ("DriverOpts", Value::Null),
-    ]);
-    let default_bridge = name.as_deref() == Some("bridge");
-    let top = |value: &str| str(if default_bridge { value } else { "" });
-    let pid = endpoint.and_then(|_| init_pid(container));
+    let entries = names
+        .iter()
+        .map(|(name, aliases)| {
+            let (ip, prefix, gateway, mac, endpoint_id) = address(name);
+            let network_id = networks
+                .inspect(name)
+                .ok()
+                .and_then(|n| n["Id"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            let aliases = match aliases.is_empty() {
+                true => Value::Null,
+                false => Value::List(aliases.iter().map(|a| str(a)).collect()),
+            };
+            let entry = object([
+                ("IPAMConfig", Value::Null),
+                ("Links", Value::Null),
+                ("Aliases", aliases),
+                ("MacAddress", Value::Str(mac)),
+                ("NetworkID", Value::Str(network_id)),
+                ("EndpointID", Value::Str(endpoint_id)),
+                ("Gateway", Value::Str(gateway)),
+                ("IPAddress", Value::Str(ip)),
+                ("IPPrefixLen", Value::Uint(prefix.into())),
+                ("IPv6Gateway", str("")),
+                ("GlobalIPv6Address", str("")),
+                ("GlobalIPv6PrefixLen", Value::Uint(0)),
+                ("DriverOpts", Value::Null),
+            ]);
+            (name.clone(), entry)
+        })
+        .collect();
+    let (ip, prefix, gateway, mac, endpoint_id) = address(DEFAULT_NETWORK);
+    let pid = (!running.is_empty()).then(|| init_pid(container)).flatten();
     Ok(object([
         ("Bridge", str("")),
         (
@@ -296,20 +322,14 @@ pub fn settings(engine: &Engine, container: &Container) -> anyhow::Result<Value>
             Value::Str(pid.map_or(String::new(), |p| format!("/proc/{p}/ns/net"))),
         ),
         ("Ports", Value::Object(ports)),
-        ("EndpointID", top(&endpoint_id)),
-        ("Gateway", top(&gateway)),
+        ("EndpointID", Value::Str(endpoint_id)),
+        ("Gateway", Value::Str(gateway)),
         ("GlobalIPv6Address", str("")),
         ("GlobalIPv6PrefixLen", Value::Uint(0)),
-        ("IPAddress", top(&ip)),
-        (
-            "IPPrefixLen",
-            Value::Uint(if default_bridge { prefix.into() } else { 0 }),
-        ),
+        ("IPAddress", Value::Str(ip)),
+        ("IPPrefixLen", Value::Uint(prefix.into())),
         ("IPv6Gateway", str("")),
-        ("MacAddress", top(&mac)),
-        (
-            "Networks",
-            Value::Object(name.into_iter().map(|n| (n, entry.clone())).collect()),
-        ),
+        ("MacAddress", Value::Str(mac)),
+        ("Networks", Value::Object(entries)),
     ]))
 }
