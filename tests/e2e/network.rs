@@ -412,3 +412,56 @@ fn restart_cycles_give_the_network_back_each_time() {
     // Nothing is held once it has stopped for good.
     sandbox.assert_no_container_leftovers(&[]);
 }
+
+#[test]
+fn container_mode_shares_another_containers_network() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-net-shared");
+    sandbox.ok(&["run", "-d", "--name", "base", "busybox", "sleep", "600"]);
+    sandbox.wait_running("base");
+    let text = sandbox.transcripts(&[
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "container:base",
+            "busybox",
+            "ip",
+            "-4",
+            "-o",
+            "addr",
+        ],
+        &[
+            "inspect",
+            "--format",
+            "{{.NetworkSettings.IPAddress}}",
+            "base",
+        ],
+        &[
+            "run",
+            "--network",
+            "container:base",
+            "--hostname",
+            "other",
+            "busybox",
+            "true",
+        ],
+        &[
+            "run",
+            "--network",
+            "container:base",
+            "-p",
+            "80",
+            "busybox",
+            "true",
+        ],
+        &["run", "--network", "container:nosuch", "busybox", "true"],
+    ]);
+    snapshot_text(
+        "network_container_mode",
+        text,
+        sandbox.network_redactions(&[]),
+    );
+    sandbox.ok(&["rm", "-f", "base"]);
+    sandbox.assert_no_container_leftovers(&[]);
+}

@@ -48,6 +48,7 @@ fn is_daemon_error(err: &anyhow::Error) -> bool {
     err.downcast_ref::<ContainerError>().is_some()
         || err.downcast_ref::<ImageError>().is_some()
         || err.downcast_ref::<ch05_network::NetworkError>().is_some()
+        || err.downcast_ref::<network::Conflict>().is_some()
         || err.downcast_ref::<supervisor::StartFailed>().is_some()
         || err.downcast_ref::<volumes::VolumeError>().is_some()
         || err.downcast_ref::<dockyard_shim::logs::Error>().is_some()

@@ -21,6 +21,12 @@ use crate::details::HostConfig;
 use crate::engine::{Engine, init_pid};
 use crate::template::Value;
 
+/// Flags that cannot go together with a network mode: docker's daemon's
+/// error (moby's runconfig), which its CLI shows as the daemon's answer.
+#[derive(Debug, thiserror::Error)]
+#[error("conflicting options: {0}")]
+pub struct Conflict(&'static str);
+
 /// How `HostConfig.NetworkMode` names another container's namespace.
 const CONTAINER: &str = "container:";
 
@@ -56,7 +62,7 @@ pub fn checked(
         .into_iter()
         .find(|(yes, _)| *yes);
         if let Some((_, what)) = conflict {
-            anyhow::bail!("conflicting options: {what}");
+            return Err(Conflict(what).into());
         }
         flags.network = format!("{CONTAINER}{}", engine.container(other)?.config.id);
         return Ok(flags);
@@ -64,9 +70,10 @@ pub fn checked(
     match flags.network.as_str() {
         "host" => {
             if !flags.link.is_empty() {
-                anyhow::bail!(
-                    "conflicting options: host type networking can't be used with links. This would result in undefined behavior"
-                );
+                return Err(Conflict(
+                    "host type networking can't be used with links. This would result in undefined behavior",
+                )
+                .into());
             }
             if publishes {
                 eprintln!("WARNING: Published ports are discarded when using host network mode");
