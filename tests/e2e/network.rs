@@ -465,3 +465,52 @@ fn container_mode_shares_another_containers_network() {
     sandbox.ok(&["rm", "-f", "base"]);
     sandbox.assert_no_container_leftovers(&[]);
 }
+
+#[test]
+fn publish_all_gives_each_exposed_port_a_free_host_port() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-net-publish-all");
+    sandbox.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--hostname",
+        "web",
+        "--expose",
+        "80",
+        "--expose",
+        "90/udp",
+        "-P",
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/etc",
+    ]);
+    sandbox.wait_running("web");
+    let port = sandbox.ok(&["port", "web", "80"]);
+    let port: u16 = port
+        .trim()
+        .strip_prefix("0.0.0.0:")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no host port for 80/tcp: {port:?}"));
+    let answer = http_get(port, "/hostname");
+    assert!(answer.ends_with("\r\n\r\nweb\n"), "{answer}");
+    let text = sandbox.transcripts(&[
+        &["port", "web"],
+        &[
+            "inspect",
+            "--format",
+            "{{json .HostConfig.PortBindings}} {{.HostConfig.PublishAllPorts}}",
+            "web",
+        ],
+    ]);
+    let mut settings = sandbox.network_redactions(&[]);
+    settings.add_filter(r"0\.0\.0\.0:\d+", "0.0.0.0:[PORT]");
+    snapshot_text("network_publish_all", text, settings);
+    sandbox.ok(&["rm", "-f", "web"]);
+    sandbox.assert_no_container_leftovers(&[]);
+}

@@ -176,11 +176,15 @@ fn binding(host_ip: String, host_port: String) -> Value {
     ])
 }
 
-/// `HostConfig.PortBindings`: what `-p` (and `-P`) asked for, by
-/// `PORT/PROTO`; an empty `HostPort` means any free one.
+/// `HostConfig.PortBindings`: what `-p` asked for (not `-P`, which is
+/// `PublishAllPorts`), by `PORT/PROTO`; an empty `HostPort` means any free one.
 pub fn port_bindings(flags: &NetworkFlags) -> Value {
     let mut map: Vec<(String, Value)> = Vec::new();
-    for request in flags.port_requests().unwrap_or_default() {
+    let requests = flags.publish.iter().flat_map(|raw| {
+        // Checked when the container was made.
+        ports::parse_publish(raw).unwrap_or_default()
+    });
+    for request in requests {
         let key = format!("{}/{}", request.container_port, request.proto);
         let host_port = match request.host_ports {
             Some((a, b)) if a == b => a.to_string(),
