@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::{fixtures, sh};
+use crate::{bench_net, fixtures, sh};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -22,33 +22,44 @@ pub struct Args {
 }
 
 /// One row of the report: a command against its baseline.
-struct Row {
-    name: &'static str,
-    baseline_name: &'static str,
-    command: Vec<String>,
-    baseline: Vec<String>,
-    runs: usize,
+pub struct Row {
+    pub name: &'static str,
+    pub baseline_name: &'static str,
+    pub command: Vec<String>,
+    pub baseline: Vec<String>,
+    pub runs: usize,
     /// Runs before each timed command, untimed (e.g. to remove what the last run made).
-    reset: Option<Box<dyn Fn() -> anyhow::Result<()>>>,
+    pub reset: Option<Box<dyn Fn() -> anyhow::Result<()>>>,
 }
 
 /// The cgroup parent the benchmarks' containers live under, removed at the end.
-const CGROUP_PARENT: &str = "dockyard-bench";
+pub const CGROUP_PARENT: &str = "dockyard-bench";
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     if !sh::is_root() {
         bail!("cargo xtask bench runs containers and needs root: run it as root");
     }
-    let packages = ["ch01-chroot", "ch03-cgroups", "ch04-overlayfs", "dockyard"];
+    let packages = [
+        "ch01-chroot",
+        "ch03-cgroups",
+        "ch04-overlayfs",
+        "ch05-network",
+        "dockyard",
+    ];
     sh::run(
         sh::cargo()
             .args(["build", "--quiet", "--release"])
             .args(packages.map(|p| format!("--package={p}"))),
     )?;
     let fixtures = fixtures::run()?;
+    // Where cargo put them: $CARGO_TARGET_DIR if set (it is relative to the
+    // workspace, where `sh::cargo` runs), else the workspace's target/.
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
     let bin = |name: &str| {
         sh::workspace()
-            .join("target/release")
+            .join(&target)
+            .join("release")
             .join(name)
             .display()
             .to_string()
@@ -78,6 +89,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     };
+    // Before the container below, which an error here would leave running.
+    let net = bench_net::NetBench::start(&bin("ch05-network"), &rootfs, &bench_dir)?;
     engine(&[
         "run",
         "-d",
@@ -129,7 +142,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     };
 
-    let rows = [
+    let mut rows = vec![
         Row {
             name: "ch01-chroot ROOTFS /bin/true",
             baseline_name: "chroot ROOTFS /bin/true",
@@ -276,12 +289,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             reset: Some(Box::new(clean.clone())),
         },
     ];
+    rows.extend(net.rows(args.runs));
 
     println!(
         "{:<52} {:>11} {:>11}   median vs baseline",
         "command", "min", "median"
     );
     let result = rows.iter().try_for_each(measure);
+    drop(net);
     engine(&["rm", "-f", "bench-exec"])?;
     for dir in [&ours, &theirs, &engine_root, &crowded_root] {
         let _ = fs::remove_dir_all(dir);

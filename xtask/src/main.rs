@@ -3,6 +3,7 @@
 //! machine, CI passes.
 
 mod bench;
+mod bench_net;
 mod book;
 mod demo;
 mod fixtures;
