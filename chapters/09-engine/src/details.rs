@@ -141,7 +141,13 @@ impl HostConfig {
 impl Runtime {
     /// The container's engine state.
     pub fn load(container: &Container) -> anyhow::Result<Runtime> {
-        load(&path(container, "runtime.json"))
+        Runtime::load_in(&container.dir)
+    }
+
+    /// The engine state of the container whose directory is `dir` (for a
+    /// listing, which has no full [`Container`]).
+    pub fn load_in(dir: &Path) -> anyhow::Result<Runtime> {
+        load(&dir.join("runtime.json"))
     }
 
     /// Records it, atomically.

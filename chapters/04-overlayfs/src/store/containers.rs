@@ -118,7 +118,85 @@ pub struct Container {
     pub dir: PathBuf,
 }
 
+/// A container as a listing shows it (`docker ps`): its config's own fields,
+/// the command from its spec, and its state. Read by
+/// [`ContainerStore::summaries`] without the rest of the OCI spec (mounts,
+/// namespaces, the seccomp profile: most of `config.json`), which a listing
+/// does not show and whose full parse is most of what listing 500 containers
+/// would cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// 64 hex digits.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// The image's ID.
+    pub image: Digest,
+    /// What the user called the image.
+    pub image_name: String,
+    /// Creation time, seconds since the Unix epoch.
+    pub created: u64,
+    /// The spec's `process.args`: the command it runs.
+    pub args: Vec<String>,
+    /// Its state.
+    pub state: State,
+    /// `containers/<id>`.
+    pub dir: PathBuf,
+}
+
+impl Summary {
+    /// The ID as docker shows it: 12 hex digits.
+    pub fn short_id(&self) -> &str {
+        &self.id[..12]
+    }
+}
+
+/// The part of `config.json` a [`Summary`] reads; serde skips the rest
+/// without building it.
+#[derive(Deserialize)]
+struct SummaryConfig {
+    id: String,
+    name: String,
+    image: Digest,
+    image_name: String,
+    created: u64,
+    #[serde(default)]
+    spec: SummarySpec,
+}
+
+#[derive(Default, Deserialize)]
+struct SummarySpec {
+    #[serde(default)]
+    process: Option<SummaryProcess>,
+}
+
+#[derive(Deserialize)]
+struct SummaryProcess {
+    #[serde(default)]
+    args: Option<Vec<String>>,
+}
+
 impl Container {
+    /// What a listing shows of it.
+    pub fn summary(&self) -> Summary {
+        Summary {
+            id: self.config.id.clone(),
+            name: self.config.name.clone(),
+            image: self.config.image.clone(),
+            image_name: self.config.image_name.clone(),
+            created: self.config.created,
+            args: self
+                .config
+                .spec
+                .process()
+                .as_ref()
+                .and_then(|p| p.args().clone())
+                .unwrap_or_default(),
+            state: self.state.clone(),
+            dir: self.dir.clone(),
+        }
+    }
+
     /// The ID as docker shows it: 12 hex digits.
     pub fn short_id(&self) -> &str {
         &self.config.id[..12]
@@ -320,6 +398,31 @@ impl ContainerStore {
         Ok(containers)
     }
 
+    /// Every container as a listing shows it, newest first: [`list`](Self::list)
+    /// without parsing each OCI spec.
+    pub fn summaries(&self) -> Result<Vec<Summary>, ContainerError> {
+        let mut summaries = self
+            .ids()?
+            .into_iter()
+            .map(|id| {
+                let dir = self.dir.join(id);
+                let config: SummaryConfig = read_json(&dir.join("config.json"))?;
+                Ok(Summary {
+                    id: config.id,
+                    name: config.name,
+                    image: config.image,
+                    image_name: config.image_name,
+                    created: config.created,
+                    args: config.spec.process.and_then(|p| p.args).unwrap_or_default(),
+                    state: read_json(&dir.join("state.json"))?,
+                    dir,
+                })
+            })
+            .collect::<Result<Vec<_>, ContainerError>>()?;
+        summaries.sort_by(|a, b| (b.created, &b.id).cmp(&(a.created, &a.id)));
+        Ok(summaries)
+    }
+
     /// Whether any container was made from image `image` (docker refuses to
     /// remove such an image without `-f`).
     pub fn uses_image(&self, image: &Digest) -> Result<bool, ContainerError> {
@@ -467,6 +570,38 @@ mod tests {
             );
         }
         assert!(store.uses_image(&image()).unwrap());
+    }
+
+    #[test]
+    fn summaries_are_what_a_full_load_shows_in_the_same_order() {
+        let (_root, store) = store();
+        let mut process = oci_spec::runtime::Process::default();
+        process.set_args(Some(vec!["sh".into(), "-c".into(), "echo hi".into()]));
+        let mut spec = Spec::default();
+        spec.set_process(Some(process));
+        store
+            .create(&image(), "busybox", Some("with-args"), spec)
+            .unwrap();
+        let mut spec = Spec::default();
+        spec.set_process(None);
+        let bare = store
+            .create(&image(), "busybox:1", Some("bare"), spec)
+            .unwrap();
+        let mut state = State::created();
+        state.status = Status::Exited;
+        state.exit_code = Some(3);
+        store.set_state(&bare.config.id, &state).unwrap();
+        let full: Vec<Summary> = store
+            .list()
+            .unwrap()
+            .iter()
+            .map(Container::summary)
+            .collect();
+        assert_eq!(store.summaries().unwrap(), full);
+        assert_eq!(full.len(), 2);
+        let args: Vec<&[String]> = full.iter().map(|s| s.args.as_slice()).collect();
+        assert!(args.contains(&&["sh".to_string(), "-c".into(), "echo hi".into()][..]));
+        assert!(args.contains(&&[][..]));
     }
 
     #[test]

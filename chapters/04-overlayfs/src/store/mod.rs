@@ -16,7 +16,9 @@ pub mod layers;
 pub mod lock;
 pub mod names;
 
-pub use containers::{Container, ContainerConfig, ContainerError, ContainerStore, State, Status};
+pub use containers::{
+    Container, ContainerConfig, ContainerError, ContainerStore, State, Status, Summary,
+};
 pub use content::{ContentError, ContentStore};
 pub use images::{Image, ImageError, ImageStore};
 pub use layers::{Layer, LayerError, LayerStore};

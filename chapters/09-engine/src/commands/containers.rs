@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use ch04_overlayfs::commit::{commit as commit_layer, write_tar};
-use ch04_overlayfs::store::{Container, ContainerError, Status, StoreLock};
+use ch04_overlayfs::store::{Container, ContainerError, Status, StoreLock, Summary};
 use nix::sys::signal::Signal;
 
 use crate::change;
@@ -38,16 +38,16 @@ pub const PS_COLUMNS: Columns = &[
 ];
 
 /// The status words of `docker ps`: "Created", "Up 3 seconds", "Exited (0) 3 seconds ago".
-pub fn status(container: &Container) -> String {
+pub fn status(container: &Summary, runtime: &Runtime) -> String {
     let state = &container.state;
     let since = |t: Option<u64>| human::duration(human::now().0.saturating_sub(t.unwrap_or(0)));
     match state.status {
         Status::Created => "Created".into(),
-        Status::Running if paused(container) => {
+        Status::Running if runtime.paused => {
             format!("Up {} (Paused)", since(state.started_at))
         }
         Status::Running => format!("Up {}", since(state.started_at)),
-        Status::Exited if restarting(container) => format!(
+        Status::Exited if runtime.restarting => format!(
             "Restarting ({}) {} ago",
             state.exit_code.unwrap_or(0),
             since(state.finished_at)
@@ -60,76 +60,78 @@ pub fn status(container: &Container) -> String {
     }
 }
 
-/// The command a container runs, as `docker ps` quotes it (Go's `strconv.Quote`).
-pub fn command(container: &Container, no_trunc: bool) -> String {
-    let args = container
-        .config
-        .spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.args().clone())
-        .unwrap_or_default()
-        .join(" ");
+/// The command a container runs (its spec's args), as `docker ps` quotes it
+/// (Go's `strconv.Quote`).
+pub fn command(args: &[String], no_trunc: bool) -> String {
+    let args = args.join(" ");
     let shown = if no_trunc { args } else { ellipsis(&args, 20) };
     format!("{shown:?}")
 }
 
 /// The state word of `docker ps --format '{{.State}}'` and `-f status=`.
-fn state_word(container: &Container) -> &'static str {
+fn state_word(container: &Summary, runtime: &Runtime) -> &'static str {
     match container.state.status {
         Status::Created => "created",
-        Status::Running if paused(container) => "paused",
+        Status::Running if runtime.paused => "paused",
         Status::Running => "running",
-        Status::Exited if restarting(container) => "restarting",
+        Status::Exited if runtime.restarting => "restarting",
         Status::Exited => "exited",
     }
 }
 
-/// Whether its restart policy is about to start it again.
-fn restarting(container: &Container) -> bool {
-    Runtime::load(container).is_ok_and(|r| r.restarting)
-}
-
-/// Whether `pause` froze the container (a runtime record it cannot read is
-/// taken as not paused: `ps` still lists the container).
-fn paused(container: &Container) -> bool {
-    Runtime::load(container).is_ok_and(|r| r.paused)
-}
-
 /// One container as a `docker ps` row; `size` is (what its upper dir holds,
 /// that plus its image), as `ps -s` shows "12B (virtual 4.26MB)".
-fn row(container: &Container, no_trunc: bool, size: Option<(u64, u64)>) -> Value {
+fn row(container: &Summary, runtime: &Runtime, no_trunc: bool, size: Option<(u64, u64)>) -> Value {
     let size = match size {
         Some((rw, all)) => format!("{} (virtual {})", human::size(rw, 3), human::size(all, 3)),
         None => "0B".into(),
     };
     let id = if no_trunc {
-        container.config.id.as_str()
+        container.id.as_str()
     } else {
         container.short_id()
     };
     object([
-        ("Command", Value::Str(command(container, no_trunc))),
-        (
-            "CreatedAt",
-            Value::Str(human::go_time(container.config.created)),
-        ),
+        ("Command", Value::Str(command(&container.args, no_trunc))),
+        ("CreatedAt", Value::Str(human::go_time(container.created))),
         ("ID", Value::Str(id.to_string())),
-        ("Image", Value::Str(container.config.image_name.clone())),
+        ("Image", Value::Str(container.image_name.clone())),
         ("Labels", Value::Str(String::new())),
         ("LocalVolumes", Value::Str("0".into())),
         ("Mounts", Value::Str(String::new())),
-        ("Names", Value::Str(container.config.name.clone())),
+        ("Names", Value::Str(container.name.clone())),
         ("Networks", Value::Str(String::new())),
         ("Ports", Value::Str(String::new())),
-        (
-            "RunningFor",
-            Value::Str(human::ago(container.config.created)),
-        ),
+        ("RunningFor", Value::Str(human::ago(container.created))),
         ("Size", Value::Str(size)),
-        ("State", Value::Str(state_word(container).into())),
-        ("Status", Value::Str(status(container))),
+        ("State", Value::Str(state_word(container, runtime).into())),
+        ("Status", Value::Str(status(container, runtime))),
     ])
+}
+
+/// Every container as `ps` shows it, newest first, with its runtime record.
+/// Read as summaries (no OCI spec parsed); only a container recorded as
+/// running or restarting is loaded in full, to be brought up to date
+/// ([`Engine::refresh`]: is its supervisor still there?).
+fn listed(engine: &Engine) -> anyhow::Result<Vec<(Summary, Runtime)>> {
+    let mut listed = Vec::new();
+    for summary in engine.containers.summaries()? {
+        // A record it cannot read is taken as the default: `ps` still lists it.
+        let runtime = Runtime::load_in(&summary.dir).unwrap_or_default();
+        if summary.state.status != Status::Running && !runtime.restarting {
+            listed.push((summary, runtime));
+            continue;
+        }
+        let container = match engine.containers.get(&summary.id) {
+            Ok(container) => engine.refresh(container)?,
+            // Removed since the listing began.
+            Err(ContainerError::NotFound(_)) => continue,
+            Err(err) => return Err(err.into()),
+        };
+        let runtime = Runtime::load(&container).unwrap_or_default();
+        listed.push((container.summary(), runtime));
+    }
+    Ok(listed)
 }
 
 /// `ps` / `container ls`.
@@ -147,17 +149,17 @@ pub fn list(root: &Path, args: PsArgs) -> anyhow::Result<i32> {
     let status_filter = filters.iter().any(|(k, _)| *k == "status");
     let latest = if args.latest { Some(1) } else { args.last };
     let mut rows = Vec::new();
-    for container in engine.all_containers()? {
+    for (container, runtime) in listed(&engine)? {
         let wanted = filters.iter().all(|(key, value)| match *key {
-            "name" => container.config.name.contains(value.as_str()),
-            "id" => container.config.id.starts_with(value.as_str()),
-            "status" => state_word(&container) == value,
+            "name" => container.name.contains(value.as_str()),
+            "id" => container.id.starts_with(value.as_str()),
+            "status" => state_word(&container, &runtime) == value,
             _ => {
-                container.config.image_name == *value
+                container.image_name == *value
                     || engine
                         .images
                         .get(value)
-                        .is_ok_and(|i| i.id == container.config.image)
+                        .is_ok_and(|i| i.id == container.image)
             }
         });
         let running = container.state.status == Status::Running;
@@ -170,8 +172,8 @@ pub fn list(root: &Path, args: PsArgs) -> anyhow::Result<i32> {
         }
         let size = match args.size {
             true => {
-                let rw = dir_size(&container.upper_dir())?;
-                let image = engine.images.get(&container.config.image.to_string());
+                let rw = dir_size(&container.dir.join("upper"))?;
+                let image = engine.images.get(&container.image.to_string());
                 let base = match image {
                     Ok(image) => engine.image_size(&image)?,
                     Err(_) => 0,
@@ -180,7 +182,7 @@ pub fn list(root: &Path, args: PsArgs) -> anyhow::Result<i32> {
             }
             false => None,
         };
-        rows.push(row(&container, args.no_trunc, size));
+        rows.push(row(&container, &runtime, args.no_trunc, size));
     }
     let default = if args.size {
         "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}"

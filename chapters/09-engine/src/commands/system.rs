@@ -11,6 +11,7 @@ use crate::cli::{DfArgs, SystemPruneArgs};
 use crate::commands::containers::{command, prune_stopped, status};
 use crate::commands::images::{created, layer_bytes, prune_unused, show_id};
 use crate::commands::{confirm, object, print_deleted, print_table};
+use crate::details::Runtime;
 use crate::engine::{Engine, dir_size};
 use crate::human;
 use crate::template::Value;
@@ -231,14 +232,16 @@ pub fn df(root: &Path, args: DfArgs) -> anyhow::Result<i32> {
         .iter()
         .zip(&container_sizes)
         .map(|(c, size)| {
+            let summary = c.summary();
+            let runtime = Runtime::load(c).unwrap_or_default();
             object([
                 ("ID", Value::Str(c.short_id().into())),
                 ("Image", Value::Str(c.config.image_name.clone())),
-                ("Command", Value::Str(command(c, false))),
+                ("Command", Value::Str(command(&summary.args, false))),
                 ("LocalVolumes", Value::Str(local(c).to_string())),
                 ("Size", Value::Str(human::size(*size, 3))),
                 ("RunningFor", Value::Str(human::ago(c.config.created))),
-                ("Status", Value::Str(status(c))),
+                ("Status", Value::Str(status(&summary, &runtime))),
                 ("Names", Value::Str(c.config.name.clone())),
             ])
         })
