@@ -308,7 +308,13 @@ fn network_none_has_only_loopback() {
         &["run", "--ip", "10.1.2.3", "busybox", "true"],
         &["run", "-p", "70000", "busybox", "true"],
     ]);
-    snapshot_text("network_none", text, sandbox.network_redactions(&[]));
+    // A directory's container runs with no supervisor to tear a network down.
+    let rootfs = testkit::transcript(&mut crate::run_busybox(&sandbox, &["-p", "80", "true"]));
+    snapshot_text(
+        "network_none",
+        text + &rootfs,
+        sandbox.network_redactions(&[]),
+    );
     assert!(sandbox.networks().state().unwrap().containers.is_empty());
 }
 

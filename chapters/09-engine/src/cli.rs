@@ -300,7 +300,7 @@ pub struct CreateArgs {
     #[arg(long)]
     pub name: Option<String>,
     /// Run from this root filesystem directory instead of an image (as podman's
-    /// `--rootfs`): every argument is then the command.
+    /// `--rootfs`): every argument is then the command; its only network is `lo`.
     #[arg(long, value_name = "DIR")]
     pub rootfs: Option<PathBuf>,
     #[command(flatten)]

@@ -440,6 +440,17 @@ fn run_flags(
 /// `run --rootfs DIR`: podman's way to run a directory that is not an image;
 /// nothing is recorded in the stores.
 fn run_rootfs(rootfs: &Path, args: CreateArgs) -> anyhow::Result<i32> {
+    // It runs here and now, with no supervisor to tear a network down after
+    // it: its network namespace has only `lo`, as with `--network none`.
+    let plain = ch05_network::NetworkFlags {
+        network: args.net.network.clone(),
+        ..Default::default()
+    };
+    if !matches!(args.net.network.as_str(), "bridge" | "none") || args.net != plain {
+        anyhow::bail!(
+            "--rootfs runs a container with no network but its loopback (as --network none): network flags need an image"
+        );
+    }
     // As in docker, a container is named after its id until it has a name.
     let id = spec::short_id();
     let command = if args.args.is_empty() {
