@@ -70,6 +70,8 @@ impl NetSandbox {
         settings.add_filter(r"(?m)^\d+: ", "[IFINDEX]: ");
         settings.add_filter(r"@if\d+", "@if[IFINDEX]");
         settings.add_filter(r"\bveth[0-9a-f]{7}\b", "vethXXXXXXX");
+        settings.add_filter(r"time=[\d.]+ ms", "time=[T] ms");
+        settings.add_filter(r"min/avg/max = [\d./]+ ms", "min/avg/max = [T] ms");
         crate::snapshot_text(name, text, settings);
     }
 }
@@ -209,4 +211,41 @@ fn connect_and_disconnect_a_stopped_container() {
         &["network", "disconnect", "-f", "back", "ghost"],
     ]);
     net.snapshot("network_connect_stopped", text);
+}
+
+#[test]
+fn connect_and_disconnect_a_running_container() {
+    testkit::require_root!();
+    let net = NetSandbox::new("e2e-net-connect-running", 5, true);
+    net.ok(&["network", "create", "--subnet", "10.232.51.0/24", "front"]);
+    net.ok(&["run", "-d", "--name", "web", "busybox", "sleep", "600"]);
+    net.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "peer",
+        "--network",
+        "front",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let addresses: &[&str] = &[
+        "exec", "web", "ip", "-4", "-o", "addr", "show", "scope", "global",
+    ];
+    let text = net.transcripts(&[
+        addresses,
+        &["network", "connect", "--alias", "www", "front", "web"],
+        addresses,
+        &["exec", "peer", "ping", "-c", "1", "-W", "2", "www"],
+        &["network", "rm", "front"],
+        &["network", "disconnect", "front", "web"],
+        addresses,
+        &["exec", "peer", "ping", "-c", "1", "-W", "1", "www"],
+        // Connected again, it stays on the network across a restart, as in docker.
+        &["network", "connect", "front", "web"],
+        &["restart", "-t", "0", "web"],
+        addresses,
+    ]);
+    net.snapshot("network_connect_running", text);
 }
