@@ -104,6 +104,15 @@ pub fn checked(
     Ok(flags)
 }
 
+/// `HostConfig.NetworkMode`: `bridge` for a container made before the engine
+/// kept network flags (its record has none; it gets the default bridge).
+pub fn mode_name(flags: &NetworkFlags) -> &str {
+    match flags.network.as_str() {
+        "" => DEFAULT_NETWORK,
+        name => name,
+    }
+}
+
 /// What `HostConfig.NetworkMode` is and how the runtime must treat it.
 pub fn mode(flags: &NetworkFlags) -> NetworkMode {
     match flags.network.strip_prefix(CONTAINER) {
@@ -265,7 +274,7 @@ pub fn settings(engine: &Engine, container: &Container) -> anyhow::Result<Value>
     let mut names: Vec<(String, Vec<String>)> = Vec::new();
     if !matches!(mode(&host.network), NetworkMode::Container(_)) {
         names.push((
-            host.network.network.clone(),
+            mode_name(&host.network).to_string(),
             host.network.network_alias.clone(),
         ));
     }

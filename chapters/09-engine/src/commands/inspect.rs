@@ -240,7 +240,10 @@ pub fn container_value(engine: &Engine, container: &Container) -> anyhow::Result
         ("Memory", Value::Int(host.memory)),
         ("NanoCpus", Value::Int(host.nano_cpus)),
         ("PidsLimit", host.pids_limit.map_or(Value::Null, Value::Int)),
-        ("NetworkMode", Value::Str(host.network.network.clone())),
+        (
+            "NetworkMode",
+            Value::Str(crate::network::mode_name(&host.network).into()),
+        ),
         ("PortBindings", crate::network::port_bindings(&host.network)),
         ("PublishAllPorts", Value::Bool(host.network.publish_all)),
         (
