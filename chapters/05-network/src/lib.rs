@@ -18,6 +18,9 @@
 //!   `container:` modes; everything each container was given is recorded
 //!   ([`store`]) before it is made, so it can be removed after a crash.
 //!
+//! `docker run`'s network flags are parsed once, in [`flags`], for this
+//! chapter's binary and for the engine's `run`/`create` alike.
+//!
 //! The engine calls [`Networks::prepare`] before making a container,
 //! [`Networks::connect`] in chapter 02's set-up hook, and
 //! [`Networks::teardown`] once it has stopped.
