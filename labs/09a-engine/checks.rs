@@ -1,7 +1,9 @@
-//! Lab 09a checks: the supervisor library (`dockyard-shim`) as the engine uses
-//! it. Each check launches a real supervisor the way `dockyard run -d` does
-//! ([`launch`]: double fork, ready pipe) and compares what it recorded with
-//! the snapshot the reference code produced (labs/09a-engine/snapshots/).
+//! Lab 09a checks, in two parts. The first five: the supervisor library
+//! (`dockyard-shim`) as the engine uses it. Each check launches a real
+//! supervisor the way `dockyard run -d` does ([`launch`]: double fork, ready
+//! pipe) and compares what it recorded with the snapshot the reference code
+//! produced (labs/09a-engine/snapshots/). The last three: `dockyard exec`
+//! into a real busybox container (they need root), its namespace entry.
 //! Run them with `cargo xtask lab check 09a`; each check's hint is in lab.toml.
 //!
 //! The container is faked so that the checks need no root and take well
@@ -293,4 +295,110 @@ fn an_oom_kill_is_recorded() {
         },
     );
     insta::assert_snapshot!("oom_killed", text);
+}
+
+// --- Part 2: exec's way into a running container ---
+
+/// An engine of the check's own (state root, cgroup parent) with a busybox
+/// container `box` running `sleep 600`; every container is removed on drop.
+struct Engine {
+    parent: testkit::CgroupParent,
+    root: tempfile::TempDir,
+}
+
+impl Engine {
+    /// `dockyard import` of the busybox fixture, then `run -d`.
+    fn with_a_running_box(check: &str) -> Engine {
+        let engine = Engine {
+            parent: testkit::CgroupParent::new(check),
+            root: tempfile::Builder::new()
+                .prefix("lab09a-root-")
+                .tempdir()
+                .expect("temp dir"),
+        };
+        let tar = testkit::fixtures::dir().join("busybox.tar");
+        engine.ok(&["import", &tar.display().to_string(), "busybox:latest"]);
+        engine.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "box",
+            "--hostname",
+            "box",
+            "busybox",
+            "sleep",
+            "600",
+        ]);
+        engine
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dockyard"));
+        cmd.env("DOCKYARD_ROOT", self.root.path())
+            .env("DOCKYARD_CGROUP_PARENT", self.parent.name())
+            .args(args);
+        cmd
+    }
+
+    fn ok(&self, args: &[&str]) {
+        let out = self.cmd(args).output().expect("run dockyard");
+        assert!(
+            out.status.success(),
+            "dockyard {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["rm", "-f", "box"]).output();
+    }
+}
+
+#[test]
+fn exec_joins_every_namespace_of_the_container() {
+    testkit::require_root!();
+    let engine = Engine::with_a_running_box("lab09a-ns");
+    // /proc/1 is the container's PID 1 only for a process in its PID and
+    // mount namespaces; each link names a namespace (type:[inode]).
+    let script = "hostname; for ns in cgroup ipc mnt net pid uts; do \
+        if [ \"$(readlink /proc/1/ns/$ns)\" = \"$(readlink /proc/self/ns/$ns)\" ]; \
+        then echo \"$ns: the container's\"; else echo \"$ns: NOT the container's\"; fi; done";
+    let text = testkit::transcript(&mut engine.cmd(&["exec", "box", "sh", "-c", script]));
+    insta::assert_snapshot!("exec_namespaces", text);
+}
+
+#[test]
+fn namespaces_are_opened_first_and_joined_mount_last() {
+    testkit::require_root!();
+    let engine = Engine::with_a_running_box("lab09a-order");
+    let out = engine
+        .cmd(&["--explain", "exec", "box", "true"])
+        .output()
+        .expect("run dockyard");
+    let mut text =
+        String::from("$ dockyard --explain exec box true 2>&1 | grep -e setns -e fork\n");
+    for line in String::from_utf8_lossy(&out.stderr).lines() {
+        if line.contains("setns") || line.contains("fork(2)") || !line.starts_with("[explain]") {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    text.push_str(&format!(
+        "[exit status {}]\n",
+        out.status.code().unwrap_or(-1)
+    ));
+    insta::assert_snapshot!("exec_order", text);
+}
+
+#[test]
+fn the_command_runs_inside_the_pid_namespace() {
+    testkit::require_root!();
+    let engine = Engine::with_a_running_box("lab09a-pid");
+    // In a fresh PID namespace whose PID 1 never forks, the numbers are the
+    // same every time: sleep is 1, exec's command 2, what it runs 3.
+    let script = "echo \"my PID is $$\"; ps -o pid,comm; true";
+    let text = testkit::transcript(&mut engine.cmd(&["exec", "box", "sh", "-c", script]));
+    insta::assert_snapshot!("exec_pid_namespace", text);
 }

@@ -1,12 +1,15 @@
 //! `cargo xtask lab`: the course labs.
 //!
-//! A lab works on a chapter crate. The reference code marks the parts a student
-//! writes with `// LAB: <hint>` ... `// LAB: END`; the starter is generated from
-//! it by replacing each region with the hint and a `todo!()`, so starter and
-//! reference can never drift. Checks are tests (`labs/NN-*/checks.rs`, run as the
-//! crate's `lab` test target) whose expected outputs are insta snapshots; each
-//! check's hint lives in `lab.toml`. `cargo xtask test` proves that every check
-//! passes on the reference and fails on the untouched starter.
+//! A lab works on the files its `lab.toml` lists, in one chapter crate or
+//! several (lab 09a: the supervisor in the shim crate and `exec` in the
+//! engine's). The reference code marks the parts a student writes with
+//! `// LAB: <hint>` ... `// LAB: END`; the starter is generated from it by
+//! replacing each region with the hint and a `todo!()`, so starter and
+//! reference can never drift. Checks are tests (`labs/NN-*/checks.rs`, run as
+//! one package's `lab` test target) whose expected outputs are insta
+//! snapshots; each check's hint lives in `lab.toml`. `cargo xtask test` proves
+//! that every check passes on the reference and fails on the untouched
+//! starter, and that every file with a region belongs to a lab.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -39,11 +42,11 @@ pub enum LabCommand {
 #[serde(deny_unknown_fields)]
 pub struct Lab {
     pub title: String,
-    /// The chapter crate's package name.
+    /// The package whose `lab` test target is the lab's checks.rs.
     pub package: String,
-    /// The chapter crate's directory, relative to the workspace.
-    #[serde(rename = "crate")]
-    pub crate_dir: PathBuf,
+    /// The files with the student's parts (`// LAB:` regions), relative to
+    /// the workspace: what `reset` rewrites and `git checkout` restores.
+    pub files: Vec<PathBuf>,
     /// The book chapter that teaches what the lab asks for.
     pub book: PathBuf,
     /// About how long the lab takes, for instructors.
@@ -103,6 +106,12 @@ impl Lab {
     pub fn number(&self) -> String {
         let name = self.dir.file_name().unwrap_or_default().to_string_lossy();
         name.split('-').next().unwrap_or_default().to_string()
+    }
+
+    /// The lab's files, space-separated, as `git checkout` takes them.
+    pub fn files_shown(&self) -> String {
+        let files: Vec<String> = self.files.iter().map(|f| f.display().to_string()).collect();
+        files.join(" ")
     }
 }
 
@@ -232,9 +241,9 @@ fn report(lab: &Lab, results: &BTreeMap<String, Outcome>) -> anyhow::Result<()> 
     }
 }
 
-/// Rewrites the lab's regions of the chapter crate as the starter.
+/// Rewrites the lab's regions as the starter.
 fn reset(lab: &Lab) -> anyhow::Result<()> {
-    let files = apply_starter(&sh::workspace().join(&lab.crate_dir))?;
+    let files = apply_starter(&sh::workspace(), &lab.files)?;
     if files.is_empty() {
         println!(
             "lab {}: already at the starter (no `// LAB: END` regions left)",
@@ -251,16 +260,19 @@ fn reset(lab: &Lab) -> anyhow::Result<()> {
         lab.title,
         lab.dir.file_name().unwrap_or_default().to_string_lossy(),
         lab.number(),
-        lab.crate_dir.display()
+        lab.files_shown()
     );
     Ok(())
 }
 
-/// Applies [`starter`] to every .rs file under `crate_dir/src`; returns the files changed.
-pub fn apply_starter(crate_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+/// Applies [`starter`] to each of `files` (relative to the workspace at
+/// `root`); returns the files changed.
+pub fn apply_starter(root: &Path, files: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut changed = Vec::new();
-    for file in rust_files(&crate_dir.join("src"))? {
-        let text = fs::read_to_string(&file)?;
+    for file in files {
+        let file = root.join(file);
+        let text =
+            fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
         let starter = starter(&text).with_context(|| format!("in {}", file.display()))?;
         if starter != text {
             fs::write(&file, starter)?;
@@ -308,7 +320,11 @@ pub fn starter(source: &str) -> anyhow::Result<String> {
                 out.push_str(&format!("{indent}// TODO: {hint}\n"));
                 out.push_str(&format!(
                     "{indent}todo!(\"lab: {}\")\n",
-                    hint.replace('\\', "\\\\").replace('"', "\\\"")
+                    hint.replace('\\', "\\\\")
+                        .replace('"', "\\\"")
+                        // todo!()'s argument is a format string.
+                        .replace('{', "{{")
+                        .replace('}', "}}")
                 ));
             }
             (Some(_), Some("END")) => open = None,
@@ -330,15 +346,41 @@ pub fn starter(source: &str) -> anyhow::Result<String> {
     Ok(out)
 }
 
-/// Whether a student has reset this lab and not finished it: its crate still has
-/// the starter's `todo!()`s (then the rest of the suite cannot pass).
+/// Whether a student has reset this lab and not finished it: its files still
+/// have the starter's `todo!()`s (then the rest of the suite cannot pass).
 pub fn in_progress(lab: &Lab) -> anyhow::Result<bool> {
-    for file in rust_files(&sh::workspace().join(&lab.crate_dir).join("src"))? {
-        if fs::read_to_string(&file)?.contains("todo!(\"lab: ") {
+    for file in &lab.files {
+        let file = sh::workspace().join(file);
+        let text =
+            fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        if text.contains("todo!(\"lab: ") {
             return Ok(true);
         }
     }
     Ok(false)
+}
+
+/// Every file under chapters/ with a `// LAB:` region must be listed by a
+/// lab: `reset` rewrites only the files a lab lists, so a region anywhere
+/// else would stay reference code in the starter.
+pub fn check_every_region_is_listed(labs: &[Lab]) -> anyhow::Result<()> {
+    let work = sh::workspace();
+    let listed: Vec<PathBuf> = labs
+        .iter()
+        .flat_map(|lab| lab.files.iter().map(|f| work.join(f)))
+        .collect();
+    for file in rust_files(&work.join("chapters"))? {
+        let has_region = fs::read_to_string(&file)?
+            .lines()
+            .any(|line| line.trim() == "// LAB: END");
+        if has_region && !listed.contains(&file) {
+            bail!(
+                "{} has `// LAB:` regions but no labs/*/lab.toml lists it in `files`",
+                file.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Proves that every check of `lab` fails on the starter: copies the workspace
@@ -365,13 +407,15 @@ pub fn verify_starter_fails(lab: &Lab) -> anyhow::Result<()> {
             .args(entries.map(|e| work.join(e)))
             .arg(&copy),
     )?;
-    let changed = apply_starter(&copy.join(&lab.crate_dir))?;
-    if changed.is_empty() {
-        bail!(
-            "lab {}: {} has no `// LAB:` regions, so the starter is the reference",
-            lab.number(),
-            lab.crate_dir.display()
-        );
+    let changed = apply_starter(&copy, &lab.files)?;
+    for file in &lab.files {
+        if !changed.contains(&copy.join(file)) {
+            bail!(
+                "lab {}: {} has no `// LAB:` regions, so its starter is the reference",
+                lab.number(),
+                file.display()
+            );
+        }
     }
     // A target dir of its own: the starter's binaries must never replace the real ones.
     let results = run_checks(
@@ -421,6 +465,14 @@ mod tests {
         assert_eq!(
             starter(source).unwrap(),
             "fn f() -> u32 {\n    // TODO: return \"one\"\n    todo!(\"lab: return \\\"one\\\"\")\n}\n"
+        );
+    }
+
+    #[test]
+    fn braces_in_a_hint_are_not_format_arguments() {
+        assert_eq!(
+            starter("// LAB: open /proc/{pid}\nx\n// LAB: END\n").unwrap(),
+            "// TODO: open /proc/{pid}\ntodo!(\"lab: open /proc/{{pid}}\")\n"
         );
     }
 

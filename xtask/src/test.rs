@@ -8,18 +8,20 @@ use crate::{book, fixtures, lab, setup, sh};
 
 /// Set-up, fixtures, every crate's tests, the book, and both sides of every lab.
 pub fn run() -> anyhow::Result<()> {
-    for lab in lab::all()? {
-        if lab::in_progress(&lab)? {
+    let labs = lab::all()?;
+    for lab in &labs {
+        if lab::in_progress(lab)? {
             bail!(
                 "lab {} is in progress in {} (its todo!()s would fail the suite): finish it \
                  (`cargo xtask lab check {}`) or restore the reference with `git checkout {}`",
                 lab.number(),
-                lab.crate_dir.display(),
+                lab.files_shown(),
                 lab.number(),
-                lab.crate_dir.display()
+                lab.files_shown()
             );
         }
     }
+    lab::check_every_region_is_listed(&labs)?;
     setup::run()?;
     fixtures::run()?;
 

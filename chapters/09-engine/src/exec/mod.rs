@@ -137,8 +137,7 @@ fn child(
         true => Some(nix::pty::openpty(None, None).context("openpty(3)")?),
         false => None,
     };
-    // SAFETY: single-threaded; the grandchild execs or exits.
-    match unsafe { nix::unistd::fork() }.context("fork(2) into the PID namespace")? {
+    match enter::fork_into_pid_namespace()? {
         ForkResult::Child => {
             let err = run_command(process, filters, pty.as_ref());
             let code = match err.downcast_ref::<ch01_chroot::Error>() {
