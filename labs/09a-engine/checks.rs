@@ -300,7 +300,7 @@ fn an_oom_kill_is_recorded() {
 // --- Part 2: exec's way into a running container ---
 
 /// An engine of the check's own (state root, cgroup parent) with a busybox
-/// container `box` running `sleep 600`; every container is removed on drop.
+/// container `box` running `sleep 600` (`--network none`); it is removed on drop.
 struct Engine {
     parent: testkit::CgroupParent,
     root: tempfile::TempDir,
@@ -325,6 +325,9 @@ impl Engine {
             "box",
             "--hostname",
             "box",
+            // A network namespace with only lo: nothing on the host to set up or remove.
+            "--network",
+            "none",
             "busybox",
             "sleep",
             "600",
