@@ -21,8 +21,13 @@ pub struct NetworkFlags {
         value_name = "NETWORK"
     )]
     pub network: String,
-    /// Publish a container's port: [[IP:][HOST]:]CONTAINER[/PROTO].
-    #[arg(short = 'p', long = "publish", value_name = "SPEC")]
+    /// Publish a container's port (the spec as [`ports::parse_publish`] reads it).
+    #[arg(
+        short = 'p',
+        long = "publish",
+        value_name = "SPEC",
+        help = "Publish a container's port: [[IP:][HOST]:]CONTAINER[/PROTO]"
+    )]
     pub publish: Vec<String>,
     /// Publish every exposed port on a free host port.
     #[arg(short = 'P', long = "publish-all")]
@@ -42,8 +47,8 @@ pub struct NetworkFlags {
     /// An /etc/hosts entry: NAME:IP.
     #[arg(long = "add-host", value_name = "NAME:IP")]
     pub add_host: Vec<String>,
-    /// Reach another container by name: NAME[:ALIAS].
-    #[arg(long)]
+    /// Reach another container by name, with an alias if given.
+    #[arg(long, help = "Reach another container by name: NAME[:ALIAS]")]
     pub link: Vec<String>,
     /// Another name for the container on a user-defined network.
     #[arg(long = "network-alias", value_name = "ALIAS")]
