@@ -469,6 +469,23 @@ mod tests {
     }
 
     #[test]
+    fn every_region_in_the_chapters_is_a_lab_file_and_every_lab_file_has_one() {
+        let labs = super::all().unwrap();
+        super::check_every_region_is_listed(&labs).unwrap();
+        for lab in &labs {
+            for file in &lab.files {
+                let text = std::fs::read_to_string(crate::sh::workspace().join(file)).unwrap();
+                assert!(
+                    text.contains("// LAB: END"),
+                    "lab {} lists {}, which has no region",
+                    lab.number(),
+                    file.display()
+                );
+            }
+        }
+    }
+
+    #[test]
     fn braces_in_a_hint_are_not_format_arguments() {
         assert_eq!(
             starter("// LAB: open /proc/{pid}\nx\n// LAB: END\n").unwrap(),
