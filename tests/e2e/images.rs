@@ -174,8 +174,14 @@ fn removing_an_image_keeps_the_layers_other_images_share() {
     ]);
     sandbox.ok(&["commit", "maker", "one"]);
     sandbox.ok(&["rm", "maker"]);
+    let parent = crate::short_id(&sandbox.ok(&["images", "-q", "busybox"]));
+    // As docker: the parent of a committed image is only untagged (it
+    // becomes an intermediate image), and goes with its last child.
     let transcript = sandbox.transcripts(&[
         &["rmi", "busybox"],
+        &["images"],
+        &["images", "-a", "--format", "{{.Repository}}:{{.Tag}}"],
+        &["rmi", "-f", &parent],
         &[
             "run",
             "--rm",
@@ -185,7 +191,7 @@ fn removing_an_image_keeps_the_layers_other_images_share() {
             "cat /one && ls /bin/busybox",
         ],
         &["rmi", "one"],
-        &["images"],
+        &["images", "-a"],
     ]);
     snapshot_text("rmi_shared", transcript, sandbox.redactions());
     let left: Vec<_> = std::fs::read_dir(sandbox.root().join("layers"))

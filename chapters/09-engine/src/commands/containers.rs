@@ -134,6 +134,15 @@ fn listed(engine: &Engine) -> anyhow::Result<Vec<(Summary, Runtime)>> {
     Ok(listed)
 }
 
+/// docker's `name` filter (`filters.Args.Match`): the value is a regular
+/// expression searched for in the name as the daemon keeps it, with a
+/// leading `/` (so `web` matches `my-web-1`, and `^/web$` only `web`). A
+/// value that is no valid expression matches nothing (docker's exact-match
+/// fallback could only match a name no container can have).
+fn name_matches(filter: &str, name: &str) -> bool {
+    regex::Regex::new(filter).is_ok_and(|re| re.is_match(&format!("/{name}")))
+}
+
 /// `ps` / `container ls`.
 pub fn list(root: &Path, args: PsArgs) -> anyhow::Result<i32> {
     let engine = Engine::open(root)?;
@@ -150,8 +159,9 @@ pub fn list(root: &Path, args: PsArgs) -> anyhow::Result<i32> {
     let latest = if args.latest { Some(1) } else { args.last };
     let mut rows = Vec::new();
     for (container, runtime) in listed(&engine)? {
-        let wanted = filters.iter().all(|(key, value)| match *key {
-            "name" => container.name.contains(value.as_str()),
+        // As docker: values of one key are alternatives, keys must all match.
+        let matches = |key: &str, value: &String| match key {
+            "name" => name_matches(value, &container.name),
             "id" => container.id.starts_with(value.as_str()),
             "status" => state_word(&container, &runtime) == value,
             _ => {
@@ -161,6 +171,11 @@ pub fn list(root: &Path, args: PsArgs) -> anyhow::Result<i32> {
                         .get(value)
                         .is_ok_and(|i| i.id == container.image)
             }
+        };
+        let wanted = filters.iter().all(|(key, _)| {
+            filters
+                .iter()
+                .any(|(other, value)| other == key && matches(key, value))
         });
         let running = container.state.status == Status::Running;
         // -n and -l look at every container, as -a does.

@@ -133,12 +133,18 @@ pub fn list(root: &Path, args: ImagesArgs) -> anyhow::Result<i32> {
         }
     }
     let containers = engine.containers.list()?;
+    let images = engine.images.list()?;
     let mut rows = Vec::new();
-    for image in engine.images.list()? {
-        if dangling.is_some_and(|d| d != image.tags.is_empty()) {
+    for image in &images {
+        // An untagged parent of another image is an intermediate image, not
+        // dangling: shown only with -a, as docker does.
+        let intermediate = image.tags.is_empty() && !children(image, &images).is_empty();
+        if dangling.is_some_and(|d| d != (image.tags.is_empty() && !intermediate))
+            || (intermediate && (dangling.is_some() || !args.all))
+        {
             continue;
         }
-        let size = human::size(engine.image_size(&image)?, 3);
+        let size = human::size(engine.image_size(image)?, 3);
         let used = containers
             .iter()
             .filter(|c| c.config.image == image.id)
@@ -163,7 +169,7 @@ pub fn list(root: &Path, args: ImagesArgs) -> anyhow::Result<i32> {
             {
                 continue;
             }
-            let created = created(&image);
+            let created = created(image);
             rows.push(object([
                 ("Containers", Value::Str(used.to_string())),
                 ("CreatedAt", Value::Str(human::go_time(created))),
@@ -241,6 +247,8 @@ fn remove_one(engine: &Engine, reference: &str, force: bool) -> anyhow::Result<(
         .ok()
         .filter(|name| image.tags.contains(name));
     let user = engine.image_in_use(&image.id)?;
+    let images = engine.images.list()?;
+    let has_children = !children(&image, &images).is_empty();
     let untag = match &by_name {
         // One of several names: only that name goes.
         Some(name) if image.tags.len() > 1 => {
@@ -259,6 +267,13 @@ fn remove_one(engine: &Engine, reference: &str, force: bool) -> anyhow::Result<(
             image.tags.clone()
         }
         None => {
+            // docker's hard conflicts come first, and no -f gets past them.
+            if has_children {
+                anyhow::bail!(
+                    "conflict: unable to delete {} (cannot be forced) - image has dependent child images",
+                    image.id.short()
+                );
+            }
             if image.tags.len() > 1 && !force {
                 anyhow::bail!(
                     "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
@@ -279,8 +294,14 @@ fn remove_one(engine: &Engine, reference: &str, force: bool) -> anyhow::Result<(
         engine.images.untag(&name)?;
         println!("Untagged: {name}");
     }
-    if user.is_none() {
+    // An image a container uses stays (dangling) for it, and so does one an
+    // image committed from it still stands on (docker keeps it as a parent,
+    // shown by `images -a`).
+    if user.is_none() && !has_children {
         for id in delete(engine, &image)? {
+            println!("Deleted: {id}");
+        }
+        for id in prune_parents(engine, &image, &images)? {
             println!("Deleted: {id}");
         }
     }
@@ -292,6 +313,57 @@ fn delete(engine: &Engine, image: &Image) -> anyhow::Result<Vec<Digest>> {
     let mut deleted = vec![image.id.clone()];
     deleted.extend(engine.images.remove(&engine.layers, &image.id)?);
     Ok(deleted)
+}
+
+/// After `image` went: its parent too, and the parent's, as long as each
+/// has no name, no other child and no container (docker's rmi without
+/// `--no-prune`); returns what went.
+fn prune_parents(engine: &Engine, image: &Image, images: &[Image]) -> anyhow::Result<Vec<Digest>> {
+    let mut deleted = Vec::new();
+    let mut gone = vec![image.id.clone()];
+    let mut next = parent(image, images);
+    while let Some(up) = next {
+        let others = children(up, images)
+            .into_iter()
+            .any(|child| !gone.contains(&child.id));
+        if !up.tags.is_empty() || others || engine.image_in_use(&up.id)?.is_some() {
+            break;
+        }
+        deleted.extend(delete(engine, up)?);
+        gone.push(up.id.clone());
+        next = parent(up, images);
+    }
+    Ok(deleted)
+}
+
+/// The local images committed from `image` (or from one committed from it):
+/// their history and layers start with all of its own.
+fn children<'a>(image: &Image, images: &'a [Image]) -> Vec<&'a Image> {
+    let len = image.config.history().as_ref().map_or(0, Vec::len);
+    images
+        .iter()
+        .filter(|other| {
+            let history = other.config.history().clone().unwrap_or_default();
+            other.id != image.id
+                && history.len() > len
+                && ancestor(other, &history[..len], std::slice::from_ref(image)) == Some(&image.id)
+        })
+        .collect()
+}
+
+/// The local image `image` was committed from (docker's `Parent`): the one
+/// standing for the longest part of its history short of the whole.
+fn parent<'a>(image: &Image, images: &'a [Image]) -> Option<&'a Image> {
+    let history = image.config.history().clone().unwrap_or_default();
+    let others: Vec<Image> = images
+        .iter()
+        .filter(|i| i.id != image.id)
+        .cloned()
+        .collect();
+    (1..history.len()).rev().find_map(|len| {
+        let id = ancestor(image, &history[..len], &others)?.clone();
+        images.iter().find(|i| i.id == id)
+    })
 }
 
 /// `image prune`: removes dangling images (with `-a`, every image no container
@@ -319,8 +391,14 @@ pub fn prune_unused(engine: &Engine, all: bool) -> anyhow::Result<(Vec<String>, 
     let before = layer_bytes(engine)?;
     engine.release_stale_holds()?;
     let mut reclaimed = before - layer_bytes(engine)?;
-    for image in engine.images.list()? {
-        if (!all && !image.tags.is_empty()) || engine.image_in_use(&image.id)?.is_some() {
+    // As docker: only heads (images no other stands on) are candidates; an
+    // untagged parent goes with its last child.
+    let images = engine.images.list()?;
+    for image in &images {
+        if (!all && !image.tags.is_empty())
+            || !children(image, &images).is_empty()
+            || engine.image_in_use(&image.id)?.is_some()
+        {
             continue;
         }
         for name in &image.tags {
@@ -328,7 +406,10 @@ pub fn prune_unused(engine: &Engine, all: bool) -> anyhow::Result<(Vec<String>, 
             lines.push(format!("untagged: {name}"));
         }
         let before = layer_bytes(engine)?;
-        for id in delete(engine, &image)? {
+        for id in delete(engine, image)?
+            .into_iter()
+            .chain(prune_parents(engine, image, &images)?)
+        {
             lines.push(format!("deleted: {id}"));
         }
         reclaimed += before - layer_bytes(engine)?;
@@ -472,25 +553,59 @@ pub fn inspect_value(engine: &Engine, image: &Image) -> anyhow::Result<Value> {
         None => Value::Null,
     };
     let text = |s: Option<String>| Value::Str(s.unwrap_or_default());
+    // docker's sets (ports, volumes) are objects of empty objects.
+    let set = |keys: Option<Vec<String>>| match keys {
+        Some(mut keys) => {
+            // Sorted, as Go's encoding/json writes a map's keys.
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k, Value::Object(Vec::new())))
+                    .collect(),
+            )
+        }
+        None => Value::Null,
+    };
+    let labels = match config.labels().clone() {
+        Some(labels) => Value::Object(
+            labels
+                .into_iter()
+                .collect::<std::collections::BTreeMap<_, _>>()
+                .into_iter()
+                .map(|(k, v)| (k, Value::Str(v)))
+                .collect(),
+        ),
+        None => Value::Null,
+    };
     let comment = image
         .config
         .history()
         .as_ref()
         .and_then(|h| h.last())
         .and_then(|h| h.comment().clone());
-    let config_value = object([
-        ("User", text(config.user().clone())),
-        ("Env", strings(config.env().clone())),
-        ("Entrypoint", strings(config.entrypoint().clone())),
-        ("Cmd", strings(config.cmd().clone())),
-        ("WorkingDir", text(config.working_dir().clone())),
-        ("Labels", Value::Null),
-    ]);
+    let mut config_value = vec![
+        ("User".to_string(), text(config.user().clone())),
+        ("Env".into(), strings(config.env().clone())),
+        ("Entrypoint".into(), strings(config.entrypoint().clone())),
+        ("Cmd".into(), strings(config.cmd().clone())),
+        ("WorkingDir".into(), text(config.working_dir().clone())),
+        ("Labels".into(), labels),
+        ("Volumes".into(), set(config.volumes().clone())),
+    ];
+    // Left out when unset, as docker's `omitempty` fields are.
+    if config.exposed_ports().is_some() {
+        config_value.push(("ExposedPorts".into(), set(config.exposed_ports().clone())));
+    }
+    if let Some(signal) = config.stop_signal() {
+        config_value.push(("StopSignal".into(), Value::Str(signal.clone())));
+    }
+    let config_value = Value::Object(config_value);
+    let parent = parent(image, &engine.images.list()?).map(|p| p.id.to_string());
     Ok(object([
         ("Id", Value::Str(image.id.to_string())),
         ("RepoTags", strings(Some(image.tags.clone()))),
         ("RepoDigests", Value::List(Vec::new())),
-        ("Parent", Value::Str(String::new())),
+        ("Parent", text(parent)),
         ("Comment", text(comment)),
         ("Created", text(image.config.created().clone())),
         ("Author", text(image.config.author().clone())),

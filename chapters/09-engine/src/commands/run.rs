@@ -393,7 +393,11 @@ fn host_config(args: &CreateArgs, config: &Config, command: &[String]) -> HostCo
         cmd,
         binds: args.volumes.clone(),
         log_opts: args.log_opt.clone(),
-        stop_signal: args.stop_signal.clone(),
+        // The image's STOPSIGNAL unless the flag says otherwise, as docker's Config.StopSignal.
+        stop_signal: args
+            .stop_signal
+            .clone()
+            .or_else(|| config.stop_signal().clone()),
         stop_timeout: args.stop_timeout,
         ..HostConfig::default()
     }
