@@ -60,9 +60,25 @@ pub fn parent_dir(path: &Path) -> &Path {
     }
 }
 
-/// Writes `bytes` to `path` atomically: readers see the old content or the new,
-/// never a mix, whatever moment the process dies.
+/// Writes `bytes` to `path` atomically and durably: readers see the old
+/// content or the new, never a mix, whatever moment the process dies, and
+/// once this returns the new content survives a power cut.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
+    replace_atomic(path, bytes)?;
+    sync_dir(parent_dir(path))
+}
+
+/// Writes `bytes` to `path` atomically, as [`write_atomic`], but leaves the
+/// rename's durability to the kernel: for state that a reboot makes stale
+/// anyway (whether a container runs, which the engine checks against its
+/// supervisor's liveness), where losing the last update to a power cut is
+/// harmless but an unreadable file is not. The temp file is fsynced before
+/// the rename, so whichever name survives holds whole content: rename(2) is
+/// atomic, but without fsync(2) a filesystem may persist the rename before
+/// the data it names. Only the directory's fsync, which makes the rename
+/// itself durable (fsync(2): "fsync() on a file descriptor for the
+/// directory is also needed"), is skipped: one journal commit fewer.
+pub fn replace_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
     let dir = parent_dir(path);
     let mut temp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
@@ -73,7 +89,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
     temp.persist(path)
         .map_err(|err| err.error)
         .at("rename into", path)?;
-    sync_dir(dir)
+    Ok(())
+}
+
+/// Writes a new file whose directory no one else sees yet (a temp directory
+/// renamed into place later), with its data on disk; the caller fsyncs the
+/// directory once for all it made there, before the rename.
+pub fn write_new_synced(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
+    let mut file = std::fs::File::create_new(path).at("create", path)?;
+    file.write_all(bytes).at("write", path)?;
+    file.sync_all().at("fsync", path)
 }
 
 /// fsyncs a directory, so a rename or create in it survives a power cut.

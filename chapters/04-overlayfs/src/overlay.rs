@@ -150,6 +150,27 @@ impl Mounted {
         &self.target
     }
 
+    /// Leaves the overlay mounted and forgets it, for a process that hands
+    /// it on to another in the same mount namespace (which takes charge of
+    /// it with [`Mounted::adopt`]).
+    pub fn hand_over(mut self) {
+        self.mounted = false;
+    }
+
+    /// Takes charge of an overlay that another process of this mount
+    /// namespace mounted on `target` and handed over, if one is there:
+    /// `target` is a mount point, on another device than its parent (an
+    /// overlay gets a device of its own, stat(2)'s `st_dev`).
+    pub fn adopt(target: &Path) -> Option<Mounted> {
+        use std::os::unix::fs::MetadataExt;
+        let dev = |path: &Path| std::fs::metadata(path).ok().map(|m| m.dev());
+        let parent = dev(target.parent()?)?;
+        (dev(target)? != parent).then(|| Mounted {
+            target: target.to_path_buf(),
+            mounted: true,
+        })
+    }
+
     /// Unmounts now, and says if that failed (e.g. busy).
     pub fn unmount(mut self) -> Result<(), OverlayError> {
         self.mounted = false;

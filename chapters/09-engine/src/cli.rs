@@ -111,6 +111,10 @@ pub enum Command {
     Shim {
         /// The container's full ID.
         id: String,
+        /// The launching `run` mounted the container's root in the private
+        /// mount namespace it shares with us, and hands that mount over.
+        #[arg(long)]
+        mounted: bool,
     },
 }
 

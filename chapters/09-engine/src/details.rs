@@ -150,8 +150,21 @@ impl Runtime {
         load(&dir.join("runtime.json"))
     }
 
-    /// Records it, atomically.
+    /// Records it, atomically but not durably, as the container's state
+    /// ([`io::replace_atomic`](ch04_overlayfs::io::replace_atomic)): it
+    /// describes a run, and no run outlives a reboot.
     pub fn save(&self, container: &Container) -> anyhow::Result<()> {
-        save(&path(container, "runtime.json"), self)
+        let bytes = serde_json::to_vec_pretty(self)?;
+        ch04_overlayfs::io::replace_atomic(&path(container, "runtime.json"), &bytes)?;
+        Ok(())
+    }
+
+    /// Records it if it differs from `before` (what was loaded): most runs
+    /// change none of it, and each write costs an fsync.
+    pub fn save_changed(&self, before: &Runtime, container: &Container) -> anyhow::Result<()> {
+        match self == before {
+            true => Ok(()),
+            false => self.save(container),
+        }
     }
 }

@@ -109,6 +109,22 @@ impl Engine {
             .with_context(|| format!("mount the root of container {}", container.short_id()))
     }
 
+    /// The container's root as the process that launched us mounted it and
+    /// handed it over (see [`supervisor::start`](crate::supervisor::start)),
+    /// in the private mount namespace we share with it; mounted anew if it is
+    /// not there. Taking it over saves a mount and an unmount (umount(2)
+    /// waits for an RCU grace period) on the way to the container's start.
+    pub fn adopt_mount(&self, container: &Container) -> anyhow::Result<Mounted> {
+        match Mounted::adopt(&container.merged_dir()) {
+            Some(mounted) => {
+                // This namespace is private already: the launcher made it so.
+                PRIVATE_MOUNTS.call_once(|| {});
+                Ok(mounted)
+            }
+            None => self.mount(container),
+        }
+    }
+
     /// Bytes the image's layers hold (each layer's tar size), as `docker images`
     /// shows an image's size: shared layers are counted in every image.
     pub fn image_size(&self, image: &Image) -> anyhow::Result<u64> {
@@ -253,6 +269,9 @@ impl Engine {
     }
 }
 
+/// Whether this process has its private mount namespace: see [`private_mounts`].
+static PRIVATE_MOUNTS: Once = Once::new();
+
 /// Moves this process, once, into a mount namespace of its own with private
 /// mounts (chapter 02's [`private_mount_namespace`]): the container roots the
 /// engine mounts are seen by it and its containers only, and the kernel
@@ -261,9 +280,8 @@ impl Engine {
 ///
 /// [`private_mount_namespace`]: ch02_namespaces::namespaces::private_mount_namespace
 fn private_mounts() -> anyhow::Result<()> {
-    static ONCE: Once = Once::new();
     let mut result = Ok(());
-    ONCE.call_once(|| {
+    PRIVATE_MOUNTS.call_once(|| {
         result = ch02_namespaces::namespaces::private_mount_namespace()
             .context("a private mount namespace (mounting needs root)");
     });

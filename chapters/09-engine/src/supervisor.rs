@@ -51,12 +51,23 @@ pub fn log_path(container: &Container) -> PathBuf {
 }
 
 /// Starts the container under a new supervisor and returns once its command
-/// runs (or could not start: docker's error and status).
-pub fn start(engine: &Engine, root: &Path, container: &Container) -> anyhow::Result<()> {
-    let mut runtime = Runtime::load(container)?;
-    runtime.stopped_by_user = false;
-    runtime.paused = false;
-    runtime.save(container)?;
+/// runs (or could not start: docker's error and status). `mounted` is the
+/// container's root if the caller mounted it already (`run` does, to build
+/// the spec): the supervisor, which shares our private mount namespace, takes
+/// that mount over instead of mounting the root again.
+pub fn start(
+    engine: &Engine,
+    root: &Path,
+    container: &Container,
+    mounted: Option<Mounted>,
+) -> anyhow::Result<()> {
+    let before = Runtime::load(container)?;
+    let runtime = Runtime {
+        stopped_by_user: false,
+        paused: false,
+        ..before.clone()
+    };
+    runtime.save_changed(&before, container)?;
     let dir = supervisor_dir(container);
     std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
     let exe = std::env::current_exe().context("find the dockyard binary")?;
@@ -65,7 +76,17 @@ pub fn start(engine: &Engine, root: &Path, container: &Container) -> anyhow::Res
         .arg(root)
         .arg("shim")
         .arg(&container.config.id);
-    match supervise::launch(cmd) {
+    if mounted.is_some() {
+        cmd.arg("--mounted");
+    }
+    let launched = supervise::launch(cmd);
+    // Once it reported, the supervisor has the mount (and has unmounted it if
+    // the command could not start); if it never did, ours unmounts it here.
+    if let (Ok(_) | Err(supervise::Error::StartFailed { .. }), Some(mounted)) = (&launched, mounted)
+    {
+        mounted.hand_over();
+    }
+    match launched {
         Ok(_) => Ok(()),
         Err(supervise::Error::StartFailed { code, message }) => {
             // Its supervisor records the failure and tears down: wait for it.
@@ -93,8 +114,8 @@ pub struct StartFailed {
 /// `dockyard shim ID`: the supervisor's life (see the module docs); its
 /// exit status is the container's last. Its directory goes with it, however
 /// it ends.
-pub fn shim(root: &Path, id: &str) -> anyhow::Result<i32> {
-    let result = supervise_container(root, id);
+pub fn shim(root: &Path, id: &str, mounted: bool) -> anyhow::Result<i32> {
+    let result = supervise_container(root, id, mounted);
     match std::fs::remove_dir_all(Path::new(RUN_DIR).join(id)) {
         Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
             Err(err).context("remove the supervisor's directory")
@@ -103,7 +124,7 @@ pub fn shim(root: &Path, id: &str) -> anyhow::Result<i32> {
     }
 }
 
-fn supervise_container(root: &Path, id: &str) -> anyhow::Result<i32> {
+fn supervise_container(root: &Path, id: &str, mounted: bool) -> anyhow::Result<i32> {
     let engine = Engine::open(root)?;
     let container = engine.containers.get(id)?;
     let _running = StoreLock::exclusive(&Engine::run_lock(&container))?;
@@ -126,6 +147,7 @@ fn supervise_container(root: &Path, id: &str) -> anyhow::Result<i32> {
         engine: &engine,
         container: container.clone(),
         mounted: None,
+        adopt: mounted,
     };
     let mut record = EngineRecord {
         engine: &engine,
@@ -150,14 +172,17 @@ struct EngineRunner<'a> {
     engine: &'a Engine,
     container: Container,
     mounted: Option<Mounted>,
+    /// The first run takes over the root `run` mounted (`shim --mounted`).
+    adopt: bool,
 }
 
 impl Runner for EngineRunner<'_> {
     fn run(&mut self, started: &mut ch02_namespaces::Setup<'_>) -> Result<Exit, RunError> {
-        let mounted = self
-            .engine
-            .mount(&self.container)
-            .map_err(|err| RunError::Runtime(ch02_namespaces::Error::Setup(err.into())))?;
+        let mounted = match std::mem::take(&mut self.adopt) {
+            true => self.engine.adopt_mount(&self.container),
+            false => self.engine.mount(&self.container),
+        }
+        .map_err(|err| RunError::Runtime(ch02_namespaces::Error::Setup(err.into())))?;
         self.mounted = Some(mounted);
         let setup_error =
             |err: anyhow::Error| RunError::Runtime(ch02_namespaces::Error::Setup(err.into()));
@@ -213,7 +238,8 @@ fn epoch(t: SystemTime) -> u64 {
 impl Record for EngineRecord<'_> {
     fn record(&mut self, event: &Event) -> Result<(), BoxError> {
         let id = &self.container.config.id;
-        let mut runtime = Runtime::load(&self.container)?;
+        let before = Runtime::load(&self.container)?;
+        let mut runtime = before.clone();
         let state = match event {
             Event::Started {
                 pid,
@@ -252,7 +278,7 @@ impl Record for EngineRecord<'_> {
                 return Ok(());
             }
         };
-        runtime.save(&self.container)?;
+        runtime.save_changed(&before, &self.container)?;
         self.engine.containers.set_state(id, &state)?;
         Ok(())
     }

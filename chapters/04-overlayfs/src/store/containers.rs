@@ -298,8 +298,15 @@ impl ContainerStore {
             std::fs::create_dir(&path).at("create", &path)?;
         }
         let state = State::created();
-        write_json(&temp.path().join("config.json"), &config)?;
-        write_json(&temp.path().join("state.json"), &state)?;
+        // Files in a directory no one sees yet: written in place, and the
+        // directory fsynced once for them all before it is renamed in.
+        for (file, bytes) in [
+            ("config.json", to_json(&config)),
+            ("state.json", to_json(&state)),
+        ] {
+            io::write_new_synced(&temp.path().join(file), &bytes)?;
+        }
+        io::sync_dir(temp.path())?;
         let dir = self.dir.join(&id);
         std::fs::rename(temp.keep(), &dir).at("rename into place", &dir)?;
         io::sync_dir(&self.dir)?;
@@ -440,10 +447,16 @@ impl ContainerStore {
         Ok(container)
     }
 
-    /// Records container `id`'s new state, atomically.
+    /// Records container `id`'s new state, atomically; not durably (see
+    /// [`io::replace_atomic`]): after a power cut a container's state may be
+    /// one update behind, which the engine's liveness check corrects, since
+    /// no container survives a reboot as running.
     pub fn set_state(&self, id: &str, state: &State) -> Result<(), ContainerError> {
         let id = self.resolve(id)?;
-        write_json(&self.dir.join(id).join("state.json"), state)
+        Ok(io::replace_atomic(
+            &self.dir.join(id).join("state.json"),
+            &to_json(state),
+        )?)
     }
 
     /// Renames container `reference` to `new_name`, as `docker rename`: the new
@@ -519,9 +532,12 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+fn to_json(value: &impl Serialize) -> Vec<u8> {
+    serde_json::to_vec_pretty(value).expect("container records serialize")
+}
+
 fn write_json(path: &Path, value: &impl Serialize) -> Result<(), ContainerError> {
-    let bytes = serde_json::to_vec_pretty(value).expect("container records serialize");
-    Ok(io::write_atomic(path, &bytes)?)
+    Ok(io::write_atomic(path, &to_json(value))?)
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ContainerError> {

@@ -635,10 +635,47 @@ pub fn read(
     stop: Option<BorrowedFd<'_>>,
     out: &mut dyn FnMut(Stream, &str) -> io::Result<()>,
 ) -> Result<(), Error> {
+    read_woken(path, options, stop.map(Wake::Stop), out)
+}
+
+/// `docker logs -f` of a container whose supervisor runs: [`read`] with
+/// `follow`, woken by `watch` (a [`watch_run`](crate::supervise::watch_run)
+/// socket: the supervisor writes a byte on it when it takes the watcher on
+/// and whenever it has logged lines, and closes it when the run is over)
+/// rather than by inotify(7), whose instance costs a wait for an SRCU grace
+/// period (often 10 ms or more) when it is closed.
+pub fn follow_watched(
+    path: &Path,
+    options: &ReadOptions,
+    watch: BorrowedFd<'_>,
+    out: &mut dyn FnMut(Stream, &str) -> io::Result<()>,
+) -> Result<(), Error> {
+    let options = ReadOptions {
+        follow: true,
+        ..options.clone()
+    };
+    read_woken(path, &options, Some(Wake::Watch(watch)), out)
+}
+
+/// What wakes a follower besides inotify(7).
+enum Wake<'a> {
+    /// Readable or hung up when following should stop.
+    Stop(BorrowedFd<'a>),
+    /// A supervisor's watch socket: a byte for new lines, end-of-file for the
+    /// end of the run (no inotify needed).
+    Watch(BorrowedFd<'a>),
+}
+
+fn read_woken(
+    path: &Path,
+    options: &ReadOptions,
+    wake: Option<Wake<'_>>,
+    out: &mut dyn FnMut(Stream, &str) -> io::Result<()>,
+) -> Result<(), Error> {
     let follow = options.follow && options.until.is_none_or(|u| u > SystemTime::now());
     // Watch before reading, so no line written in between is missed.
     let dir = path.parent().unwrap_or(Path::new("."));
-    let watch = if follow {
+    let watch = if follow && !matches!(wake, Some(Wake::Watch(_))) {
         let inotify =
             Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK).map_err(|source| {
                 Error::Watch {
@@ -703,14 +740,19 @@ pub fn read(
         }
     }
 
-    let Some(inotify) = watch else {
-        return Ok(());
+    let wake_fd = match &wake {
+        Some(Wake::Stop(fd) | Wake::Watch(fd)) => Some(*fd),
+        None => None,
     };
+    if !follow || (watch.is_none() && wake_fd.is_none()) {
+        return Ok(());
+    }
     loop {
-        let mut fds = vec![PollFd::new(inotify.as_fd(), PollFlags::POLLIN)];
-        if let Some(stop) = stop {
-            fds.push(PollFd::new(stop, PollFlags::POLLIN));
-        }
+        let mut fds: Vec<PollFd<'_>> = watch
+            .iter()
+            .map(|inotify| PollFd::new(inotify.as_fd(), PollFlags::POLLIN))
+            .chain(wake_fd.map(|fd| PollFd::new(fd, PollFlags::POLLIN)))
+            .collect();
         match poll(&mut fds, PollTimeout::NONE) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(source) => {
@@ -720,12 +762,25 @@ pub fn read(
                 });
             }
         }
-        let stopped = fds
-            .get(1)
+        let woken = fds
+            .last()
+            .filter(|_| wake_fd.is_some())
             .and_then(|f| f.revents())
             .is_some_and(|r| !r.is_empty());
+        drop(fds);
+        let stopped = match (&wake, woken) {
+            (Some(Wake::Stop(_)), true) => true,
+            // Bytes say "look again"; end-of-file (or an error) says the end.
+            (Some(Wake::Watch(fd)), true) => {
+                let mut bytes = [0u8; 64];
+                !matches!(nix::unistd::read(fd, &mut bytes), Ok(n) if n > 0)
+            }
+            _ => false,
+        };
         // Empty the queue; the events only say "look again".
-        while inotify.read_events().is_ok_and(|e| !e.is_empty()) {}
+        if let Some(inotify) = &watch {
+            while inotify.read_events().is_ok_and(|e| !e.is_empty()) {}
+        }
         // Read what is new, following the name to a new file after a rotation.
         loop {
             if let Some(cursor) = &mut live

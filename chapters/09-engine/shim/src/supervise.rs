@@ -483,7 +483,8 @@ pub fn supervise(
     become_daemon()?;
     let me = Pid::this();
     let start_time = read_stat("/proc/self/stat").map_or(0, |(_, start)| start);
-    ch04_overlayfs::io::write_atomic(
+    // Under /run, which a reboot empties: atomic, with no need to be durable.
+    ch04_overlayfs::io::replace_atomic(
         &config.dir.join(INFO),
         &serde_json::to_vec(&SupervisorInfo {
             pid: me.as_raw(),
@@ -1007,7 +1008,9 @@ impl<'a> Copier<'a> {
         let now = SystemTime::now();
         let log = &mut *self.log;
         let mut failed = None;
+        let mut logged = false;
         let mut emit = |line: &[u8], _partial: bool| {
+            logged = true;
             if failed.is_none()
                 && let Err(err) = log.write(stream, line, now)
             {
@@ -1019,6 +1022,11 @@ impl<'a> Copier<'a> {
         } else {
             self.lines[i].push(&buf[..n], &mut emit);
             self.send(stream, &buf[..n]);
+        }
+        if logged {
+            for watcher in &self.watchers {
+                let _ = (&*watcher).write(b".");
+            }
         }
         match failed {
             Some(err) => Err(err.into()),
@@ -1143,7 +1151,14 @@ impl<'a> Copier<'a> {
                     // The answer: the size is set and the runner signalled.
                     let _ = stream.write_all(b"k");
                 }
-                HELLO_WATCH => self.watchers.push(stream),
+                // Told at once to look (lines may have come before it was
+                // taken on), then after each line logged: see
+                // logs::follow_watched. Never blocks us: a byte not yet read
+                // says "look again" as well as two.
+                HELLO_WATCH if stream.set_nonblocking(true).is_ok() => {
+                    let _ = (&stream).write(b".");
+                    self.watchers.push(stream);
+                }
                 _ => {}
             }
         }

@@ -208,7 +208,7 @@ pub fn start(root: &Path, args: StartArgs) -> anyhow::Result<i32> {
             if container.state.status == Status::Running {
                 return Ok(());
             }
-            supervisor::start(engine, root, container)
+            supervisor::start(engine, root, container, None)
         });
     }
     let engine = Engine::open(root)?;
@@ -218,7 +218,7 @@ pub fn start(root: &Path, args: StartArgs) -> anyhow::Result<i32> {
     let container = engine.container(reference)?;
     let since = SystemTime::now();
     if container.state.status != Status::Running {
-        supervisor::start(&engine, root, &container)?;
+        supervisor::start(&engine, root, &container, None)?;
     }
     // Reloaded: its state has PID 1's pid now (unless it is over and gone).
     let container = engine.container(&container.config.id).unwrap_or(container);
@@ -239,7 +239,7 @@ pub fn restart(root: &Path, args: StopArgs) -> anyhow::Result<i32> {
     for_each(root, &args.containers, |engine, container| {
         stop_container(container, args.signal.as_deref(), args.time)?;
         let container = engine.container(&container.config.id)?;
-        supervisor::start(engine, root, &container)
+        supervisor::start(engine, root, &container, None)
     })
 }
 

@@ -67,18 +67,20 @@ fn read(container: &Container, options: &ReadOptions) -> anyhow::Result<()> {
         ..options.clone()
     };
     let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
-    logs::read(
-        &path,
-        &options,
-        watch.as_ref().map(|w| w.as_fd()),
-        &mut |stream, text| {
-            let out: &mut dyn Write = match stream {
-                Stream::Stdout => &mut stdout,
-                Stream::Stderr => &mut stderr,
-            };
-            out.write_all(text.as_bytes())?;
-            out.flush()
-        },
-    )?;
+    let mut out = |stream, text: &str| {
+        let out: &mut dyn Write = match stream {
+            Stream::Stdout => &mut stdout,
+            Stream::Stderr => &mut stderr,
+        };
+        out.write_all(text.as_bytes())?;
+        out.flush()
+    };
+    match &watch {
+        // The supervisor wakes us for each line and at the end.
+        Some(watch) if options.follow => {
+            logs::follow_watched(&path, &options, watch.as_fd(), &mut out)?
+        }
+        _ => logs::read(&path, &options, None, &mut out)?,
+    }
     Ok(())
 }

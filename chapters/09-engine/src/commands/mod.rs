@@ -90,7 +90,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Stats(args) | Command::Container(ContainerCommand::Stats(args)) => {
             stats::stats(root, args)
         }
-        Command::Shim { id } => crate::supervisor::shim(root, &id),
+        Command::Shim { id, mounted } => crate::supervisor::shim(root, &id, mounted),
         Command::Container(ContainerCommand::Inspect(args)) => inspect::containers(root, args),
         Command::Rename(args) | Command::Container(ContainerCommand::Rename(args)) => {
             lifecycle::rename(root, args)

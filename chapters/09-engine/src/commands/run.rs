@@ -42,20 +42,14 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<i32> {
         );
     }
     let engine = Engine::open(root)?;
-    let (container, mounted) = create_mounted(&engine, &args.create)?;
-    drop(mounted);
-    let mut host = HostConfig::load(&container)?;
-    // In the foreground, `--rm` is ours to do once we have the exit status.
-    host.auto_remove = args.rm && args.detach;
-    // docker's StdinOnce: our end of stdin closes the container's.
-    host.stdin_once = args.create.flags.interactive && !args.detach;
-    host.save(&container)?;
+    let (container, mounted) = create_mounted(&engine, &args.create, Some(&args))?;
+    let host = HostConfig::load(&container)?;
     if args.detach {
-        supervisor::start(&engine, root, &container)?;
+        supervisor::start(&engine, root, &container, Some(mounted))?;
         println!("{}", container.config.id);
         return Ok(0);
     }
-    let code = run_attached(&engine, root, &container, &args);
+    let code = run_attached(&engine, root, &container, &args, mounted);
     if args.rm && container.dir.exists() && !matches!(code, Ok(None)) {
         engine.containers.remove(&container.config.id)?;
         remove_anonymous_volumes(&engine, &host)?;
@@ -73,9 +67,10 @@ fn run_attached(
     root: &Path,
     container: &Container,
     args: &RunArgs,
+    mounted: Mounted,
 ) -> anyhow::Result<Option<i32>> {
     let since = std::time::SystemTime::now();
-    supervisor::start(engine, root, container)?;
+    supervisor::start(engine, root, container, Some(mounted))?;
     let id = &container.config.id;
     match attached_until_exit(engine, id, args, since) {
         // Gone while we were attached: only `rm -f` removes a running container,
@@ -135,7 +130,7 @@ pub fn create(root: &Path, args: CreateArgs) -> anyhow::Result<i32> {
         anyhow::bail!("--rootfs runs a directory at once: use it with `run`, not `create`");
     }
     let engine = Engine::open(root)?;
-    let (container, mounted) = create_mounted(&engine, &args)?;
+    let (container, mounted) = create_mounted(&engine, &args, None)?;
     drop(mounted);
     println!("{}", container.config.id);
     Ok(0)
@@ -143,8 +138,13 @@ pub fn create(root: &Path, args: CreateArgs) -> anyhow::Result<i32> {
 
 /// Makes the container record, mounts its root, and builds its OCI spec from
 /// the image config and the flags (the root must be mounted to resolve `-u`).
-/// If anything fails, the container is removed again.
-fn create_mounted(engine: &Engine, args: &CreateArgs) -> anyhow::Result<(Container, Mounted)> {
+/// If anything fails, the container is removed again. `run` is the `run`
+/// command's flags (`None` for `create`).
+fn create_mounted(
+    engine: &Engine,
+    args: &CreateArgs,
+    run: Option<&RunArgs>,
+) -> anyhow::Result<(Container, Mounted)> {
     let Some((reference, command)) = args.args.split_first() else {
         anyhow::bail!("\"create\" requires at least 1 argument: IMAGE [COMMAND] [ARG...]");
     };
@@ -218,6 +218,12 @@ fn create_mounted(engine: &Engine, args: &CreateArgs) -> anyhow::Result<(Contain
         host.restart = restart.to_string();
         host.init = init.is_some();
         host.network = network;
+        if let Some(run) = run {
+            // In the foreground, `--rm` is ours to do once we have the exit status.
+            host.auto_remove = run.rm && run.detach;
+            // docker's StdinOnce: our end of stdin closes the container's.
+            host.stdin_once = args.flags.interactive && !run.detach;
+        }
         host.mounts = mount_points(engine, &container, requests, args, &config)?;
         make_mount_points(&container, &host.mounts)?;
         mounts::add_to_spec(&mut spec, &host.mounts)?;
