@@ -13,10 +13,11 @@
 //! when it has reached that size: `NAME` becomes `NAME.1`, `NAME.1` becomes
 //! `NAME.2`, … and `--log-opt max-file=N` keeps N files in all.
 //!
-//! Following (`docker logs -f`) uses inotify(7) on the log's directory, so a
-//! follower sleeps in poll(2) until the file changes or is rotated, and stops
-//! when a descriptor the caller gives (the supervisor's end-of-run socket, see
-//! [`crate::supervise::watch_run`]) becomes readable or hangs up.
+//! Following (`docker logs -f`) sleeps in poll(2) until the file changes or
+//! is rotated: [`follow_watched`] is woken by the supervisor's watch socket
+//! ([`crate::supervise::watch_run`]: a byte after new lines, end-of-file at
+//! the end of the run); [`read`] uses inotify(7) on the log's directory, and
+//! stops when a descriptor the caller gives becomes readable or hangs up.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::{File, OpenOptions};

@@ -1243,10 +1243,11 @@ pub fn resize(dir: &Path, size: WindowSize) -> Result<(), Error> {
         .map_err(io_at("resize through", &dir.join(SOCKET)))
 }
 
-/// A descriptor that becomes readable (end-of-file) when the container's
-/// current run is over and all its output is in the log: what `logs -f`
-/// passes to [`logs::read`] as `stop`. `None` if no supervisor listens
-/// (nothing more will be written).
+/// A socket on which the supervisor writes a byte when it takes it on and
+/// after each batch of lines it logs, and which reads end-of-file when the
+/// container's current run is over and all its output is in the log: what
+/// `logs -f` passes to [`logs::follow_watched`]. `None` if no supervisor
+/// listens (nothing more will be written).
 pub fn watch_run(dir: &Path) -> Result<Option<UnixStream>, Error> {
     match connect(dir, &[HELLO_WATCH]) {
         Ok(stream) => Ok(Some(stream)),

@@ -576,13 +576,10 @@ fn logs_follow_ends_with_the_run() {
         .unwrap()
         .expect("a live supervisor");
     let mut seen = Vec::new();
-    logs::read(
+    logs::follow_watched(
         &shim.log(),
-        &ReadOptions {
-            follow: true,
-            ..Default::default()
-        },
-        Some(stop.as_fd()),
+        &ReadOptions::default(),
+        stop.as_fd(),
         &mut |stream, line| {
             seen.push((stream, line.to_string()));
             Ok(())
