@@ -387,16 +387,21 @@ fn a_published_port_answers_on_the_hosts_loopback() {
     lab.assert_no_container_leftovers();
 }
 
-/// The fake outside host of test `n`: 198.51.100.2/24, the host at 198.51.100.1.
-fn outside_host(n: u8) -> OutsideHost {
-    OutsideHost::new(n, "198.51.100.1/24", "198.51.100.2/24")
+/// The fake outside host of test `n`, on the `block`th /30 of 198.51.100.0/24:
+/// the host at .(4·block+1), the fake at .(4·block+2). A /30 per test keeps the
+/// routes of tests that run at the same time (and of the engine's e2e tests,
+/// which take blocks from 61 up) apart.
+fn outside_host(n: u8, block: u8) -> OutsideHost {
+    let host = format!("198.51.100.{}/30", 4 * block + 1);
+    let fake = format!("198.51.100.{}/30", 4 * block + 2);
+    OutsideHost::new(n, &host, &fake)
 }
 
 #[test]
 fn nat_shows_the_hosts_address_to_the_outside() {
     testkit::require_root!();
     let lab = Lab::new("ch05-nat", 6);
-    let outside = outside_host(6);
+    let outside = outside_host(6, 0);
     let peer = outside.accept_one(9000);
     snapshot(
         "nat_outside",
@@ -496,7 +501,7 @@ fn teardown_after_a_crash_removes_everything_and_can_run_twice() {
 fn container_mode_shares_another_namespace() {
     testkit::require_root!();
     let lab = Lab::new("ch05-shared", 10);
-    let outside = outside_host(10);
+    let outside = outside_host(10, 1);
     let shared = format!("container:/run/netns/{}", outside.netns);
     snapshot(
         "network_container",
