@@ -101,6 +101,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "3600",
     ])?;
     let exec_pid = engine(&["inspect", "-f", "{{.State.Pid}}", "bench-exec"])?;
+    let memory = supervisor_memory(&engine(&["inspect", "-f", "{{.Id}}", "bench-exec"])?);
     let crowded_root = bench_dir.join("engine-root-500");
     let _ = fs::remove_dir_all(&crowded_root);
     fs::create_dir_all(&crowded_root)?;
@@ -291,6 +292,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     ];
     rows.extend(net.rows(args.runs));
 
+    if let Err(err) = memory {
+        let _ = engine(&["rm", "-f", "bench-exec"]);
+        return Err(err);
+    }
     println!(
         "{:<52} {:>11} {:>11}   median vs baseline",
         "command", "min", "median"
@@ -303,6 +308,77 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     remove_cgroup_parent();
     result
+}
+
+/// What `/proc/PID/smaps_rollup` (proc(5)) says a process holds, in kB.
+#[derive(Debug, Default)]
+struct Memory {
+    /// Every page it has mapped, shared ones (the binary's, libc's) included.
+    rss: u64,
+    /// Shared pages divided among the processes that share them.
+    pss: u64,
+    /// Pages no other process maps: what each more such process costs.
+    private: u64,
+}
+
+fn memory_of(pid: u32) -> anyhow::Result<Memory> {
+    let path = format!("/proc/{pid}/smaps_rollup");
+    let rollup = fs::read_to_string(&path).with_context(|| format!("read {path}"))?;
+    let mut memory = Memory::default();
+    for line in rollup.lines() {
+        let mut words = line.split_whitespace();
+        let (Some(key), Some(Ok(kb))) = (words.next(), words.next().map(str::parse::<u64>)) else {
+            continue;
+        };
+        match key {
+            "Rss:" => memory.rss = kb,
+            "Pss:" => memory.pss = kb,
+            "Private_Clean:" | "Private_Dirty:" => memory.private += kb,
+            _ => {}
+        }
+    }
+    Ok(memory)
+}
+
+/// The memory of the supervisor of running container `id` (`dockyard shim`,
+/// which stays for the container's whole life), against the host's `sleep`,
+/// the smallest dynamically linked program that waits too. Printed in kB,
+/// not timed; its "vs baseline" is the ratio of Private, what each more
+/// container costs (Rss counts the pages of the binary and libc that every
+/// supervisor shares).
+fn supervisor_memory(id: &str) -> anyhow::Result<()> {
+    let info = fs::read_to_string(format!("/run/dockyard/{id}/supervisor.json"))
+        .context("read the supervisor's pid")?;
+    let info: serde_json::Value = serde_json::from_str(&info)?;
+    let Some(pid) = info["pid"].as_u64().and_then(|p| u32::try_from(p).ok()) else {
+        bail!("no pid in the supervisor.json of {id}: {info}");
+    };
+    let mut sleep = Command::new("sleep").arg("600").spawn()?;
+    // Let it exec and settle into its wait.
+    std::thread::sleep(Duration::from_millis(200));
+    let baseline = memory_of(sleep.id());
+    let _ = sleep.kill();
+    let _ = sleep.wait();
+    let (baseline, ours) = (baseline?, memory_of(pid)?);
+    println!(
+        "{:<52} {:>11} {:>11} {:>11}",
+        "memory, kB (/proc/PID/smaps_rollup)", "Rss", "Pss", "Private"
+    );
+    let line = |name: &str, m: &Memory, note: String| {
+        println!(
+            "{name:<52} {:>11} {:>11} {:>11}   {note}",
+            m.rss, m.pss, m.private
+        );
+    };
+    line("sleep 600", &baseline, "baseline".into());
+    let ratio = ours.private as f64 / baseline.private.max(1) as f64;
+    line(
+        "dockyard supervisor of a running container",
+        &ours,
+        format!("{ratio:.2}x (Private)"),
+    );
+    println!();
+    Ok(())
 }
 
 /// Times `row` and its baseline alternately and prints two lines.
