@@ -871,3 +871,23 @@ fn stop_and_kill_end_a_container_waiting_to_restart() {
         );
     }
 }
+
+#[test]
+fn attach_to_an_auto_removed_container_exits_with_its_status() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-attach-rm");
+    let script = "sleep 1; echo bye; exit 5";
+    sandbox.ok(&[
+        "run", "-d", "--rm", "--name", "brief", "busybox", "sh", "-c", script,
+    ]);
+    let out = sandbox.cmd(&["attach", "brief"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "bye\n");
+    let gone = sandbox.cmd(&["inspect", "brief"]).output().unwrap();
+    assert_eq!(gone.status.code(), Some(1));
+}

@@ -50,6 +50,7 @@ pub fn session(
     let tty = is_tty(container);
     let send_stdin = stdin && HostConfig::load(container)?.open_stdin;
     let dir = supervisor_dir(container);
+    let exit = supervise::ExitWatch::open(&dir);
     let mut socket = supervise::attach(
         &dir,
         AttachOptions {
@@ -69,7 +70,9 @@ pub fn session(
         return Ok(None);
     }
     Ok(Some(crate::commands::lifecycle::exit_status(
-        engine, container,
+        engine,
+        container,
+        exit.as_ref(),
     )?))
 }
 

@@ -94,9 +94,14 @@ pub fn wait_for_run(container: &Container, timeout: Option<Duration>) -> anyhow:
 
 /// The exit status of the container's run, once it is over: read while we
 /// hold its run lock, so that an `rm -f` (which waits for that lock) cannot
-/// remove it before we have read it. If it is gone all the same, an
-/// `rm -f` killed and removed it: SIGKILL's 137.
-pub fn exit_status(engine: &Engine, container: &Container) -> anyhow::Result<i32> {
+/// remove it before we have read it. If it is gone all the same, it was
+/// auto-removed (`--rm`) or an `rm -f` killed and removed it: the status its
+/// supervisor left in `exit` (opened before the run ended), else SIGKILL's 137.
+pub fn exit_status(
+    engine: &Engine,
+    container: &Container,
+    exit: Option<&ExitWatch>,
+) -> anyhow::Result<i32> {
     let _lock = match StoreLock::exclusive(&Engine::run_lock(container)) {
         Ok(lock) => Some(lock),
         Err(_) if !container.dir.exists() => None,
@@ -104,7 +109,9 @@ pub fn exit_status(engine: &Engine, container: &Container) -> anyhow::Result<i32
     };
     match engine.containers.get(&container.config.id) {
         Ok(container) => Ok(container.state.exit_code.unwrap_or(0)),
-        Err(ch04_overlayfs::store::ContainerError::NotFound(_)) => Ok(128 + libc::SIGKILL),
+        Err(ch04_overlayfs::store::ContainerError::NotFound(_)) => Ok(exit
+            .and_then(ExitWatch::code)
+            .unwrap_or(128 + libc::SIGKILL)),
         Err(err) => Err(err.into()),
     }
 }
@@ -121,7 +128,10 @@ fn mark_stopped(container: &Container) -> anyhow::Result<()> {
     runtime.save(container)
 }
 
-/// Sends `signal` to the container's PID 1.
+/// Sends `signal` to the container's PID 1, directly, as docker's `kill`
+/// reaches the container's init (through runc): not through its supervisor,
+/// which forwards only the six signals chapter 02's runner passes on, and
+/// only while a run is on.
 fn signal(container: &Container, signal: Signal) -> anyhow::Result<()> {
     let pid = container
         .state
@@ -220,6 +230,7 @@ pub fn start(root: &Path, args: StartArgs) -> anyhow::Result<i32> {
     if container.state.status != Status::Running {
         supervisor::start(&engine, root, &container, None)?;
     }
+    let exit = ExitWatch::open(&supervisor::supervisor_dir(&container));
     // Reloaded: its state has PID 1's pid now (unless it is over and gone).
     let container = engine.container(&container.config.id).unwrap_or(container);
     let tty = is_tty(&container);
@@ -231,7 +242,7 @@ pub fn start(root: &Path, args: StartArgs) -> anyhow::Result<i32> {
         return Ok(code.unwrap_or(0));
     }
     follow_run(&container, Some(since), (true, true))?;
-    exit_status(&engine, &container)
+    exit_status(&engine, &container, exit.as_ref())
 }
 
 /// `restart`: stop (as `stop` does), then start.

@@ -108,7 +108,7 @@ fn attached_until_exit(
             Some(since),
             (attached("stdout"), attached("stderr")),
         )?;
-        Some(exit_status(engine, container)?)
+        Some(exit_status(engine, container, None)?)
     };
     if code.is_some() && Runtime::load(container).is_ok_and(|r| r.oom_killed) {
         let limit = HostConfig::load(container)?.memory;
