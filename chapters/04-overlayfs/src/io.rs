@@ -109,12 +109,15 @@ pub fn sync_dir(dir: &Path) -> Result<(), IoError> {
 }
 
 /// Removes what a crash left behind in `dir`: entries named with [`TEMP_PREFIX`].
-pub fn remove_leftovers(dir: &Path) -> Result<(), IoError> {
+/// Returns whether there were any (a crash happened: a store may look for
+/// what else it left).
+pub fn remove_leftovers(dir: &Path) -> Result<bool, IoError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(err) => return Err(err).at("read directory", dir),
     };
+    let mut found = false;
     for entry in entries {
         let entry = entry.at("read directory", dir)?;
         if entry
@@ -129,9 +132,10 @@ pub fn remove_leftovers(dir: &Path) -> Result<(), IoError> {
                 std::fs::remove_file(&path)
             };
             removed.at("remove leftover", &path)?;
+            found = true;
         }
     }
-    Ok(())
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -237,8 +237,15 @@ impl ContainerStore {
         std::fs::create_dir_all(&names).at("create", &names)?;
         let store = ContainerStore { dir };
         let _lock = store.lock()?;
-        io::remove_leftovers(&store.dir)?;
-        io::remove_leftovers(&names)?;
+        // Every step that can leave a stale name behind (create claims it
+        // after making its temp directory, remove frees it after renaming
+        // the container to one) leaves a leftover too: without one, there
+        // is no stale name to look for, and open() reads no name files
+        // (which, with hundreds of containers, would be most of a `ps`).
+        let crashed = io::remove_leftovers(&store.dir)?;
+        if !(io::remove_leftovers(&names)? || crashed) {
+            return Ok(store);
+        }
         for entry in std::fs::read_dir(&names).at("read directory", &names)? {
             let path = entry.at("read directory", &names)?.path();
             let owner = std::fs::read_to_string(&path).at("read", &path)?;
@@ -286,9 +293,6 @@ impl ContainerStore {
             created: now(),
             spec,
         };
-        // Claim the name first: a crash before the rename below leaves a claim
-        // whose container does not exist, which open() clears.
-        io::write_atomic(&self.name_path(&name), id.as_bytes())?;
         let temp = tempfile::Builder::new()
             .prefix(TEMP_PREFIX)
             .tempdir_in(&self.dir)
@@ -307,6 +311,11 @@ impl ContainerStore {
             io::write_new_synced(&temp.path().join(file), &bytes)?;
         }
         io::sync_dir(temp.path())?;
+        // Claim the name once the temp directory exists: a crash before the
+        // rename below leaves a claim whose container does not exist (taken
+        // as free by name_owner) and that temp directory, which tells open()
+        // to look for such claims.
+        io::write_atomic(&self.name_path(&name), id.as_bytes())?;
         let dir = self.dir.join(&id);
         std::fs::rename(temp.keep(), &dir).at("rename into place", &dir)?;
         io::sync_dir(&self.dir)?;
@@ -733,6 +742,10 @@ mod tests {
         let store = ContainerStore::open(root.path()).unwrap();
         assert!(store.list().unwrap().is_empty());
         assert!(!store.dir.join(".tmp-abc").exists());
+        assert!(
+            !store.name_path("half").exists(),
+            "the stale claim is cleared"
+        );
         store
             .create(&image(), "busybox", Some("half"), Spec::default())
             .unwrap();
