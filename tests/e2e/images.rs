@@ -203,6 +203,33 @@ fn removing_an_image_keeps_the_layers_other_images_share() {
 }
 
 #[test]
+fn an_image_a_running_container_uses_is_only_untagged_even_when_forced() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-rmi-running");
+    sandbox.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        "runner",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let id = crate::short_id(&sandbox.ok(&["images", "-q"]));
+    // docker's hard conflict: by ID, not even -f deletes it; by name, -f
+    // only untags it.
+    let transcript = sandbox.transcripts(&[
+        &["rmi", "-f", &id],
+        &["rmi", "-f", "busybox"],
+        &["images", "--format", "{{.Repository}}:{{.Tag}}"],
+        &["rm", "-f", "runner"],
+    ]);
+    snapshot_text("rmi_running", transcript, sandbox.redactions());
+}
+
+#[test]
 fn an_image_a_container_uses_is_kept_unless_forced() {
     testkit::require_root!();
     let sandbox = Sandbox::with_busybox("e2e-rmi-in-use");

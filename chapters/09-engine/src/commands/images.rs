@@ -6,8 +6,8 @@ use std::path::Path;
 
 use anyhow::Context;
 use ch04_overlayfs::Digest;
-use ch04_overlayfs::store::Image;
 use ch04_overlayfs::store::images::normalize_name;
+use ch04_overlayfs::store::{Container, Image, Status};
 use oci_spec::image::{
     History, HistoryBuilder, ImageConfiguration, ImageConfigurationBuilder, RootFsBuilder,
 };
@@ -274,6 +274,13 @@ fn remove_one(engine: &Engine, reference: &str, force: bool) -> anyhow::Result<(
                     image.id.short()
                 );
             }
+            if let Some(running) = running_user(engine, &image)? {
+                anyhow::bail!(
+                    "conflict: unable to delete {} (cannot be forced) - image is being used by running container {}",
+                    image.id.short(),
+                    running.short_id()
+                );
+            }
             if image.tags.len() > 1 && !force {
                 anyhow::bail!(
                     "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
@@ -306,6 +313,19 @@ fn remove_one(engine: &Engine, reference: &str, force: bool) -> anyhow::Result<(
         }
     }
     Ok(())
+}
+
+/// A running container made from `image` (its state brought up to date).
+fn running_user(engine: &Engine, image: &Image) -> anyhow::Result<Option<Container>> {
+    for container in engine.containers.list()? {
+        if container.config.image == image.id {
+            let container = engine.refresh(container)?;
+            if container.state.status == Status::Running {
+                return Ok(Some(container));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// Deletes the image and the layers only it held; returns what went, image first.
