@@ -186,9 +186,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             reset: None,
         },
         Row {
-            // The cost of layers: the image's overlay mounted, and the container
-            // recorded in the store, around the same chapter 03 container.
-            name: "dockyard run --rm busybox /bin/true",
+            // The cost of layers: the image's overlay mounted, the container
+            // recorded in the store and run under its supervisor, around the
+            // same chapter 03 container, whose network namespace is as empty
+            // as `--network none` makes it (the default bridge has its own row).
+            name: "dockyard run --rm --network none busybox /bin/true",
             baseline_name: "ch03-cgroups run --rootfs ROOTFS /bin/true",
             command: [
                 vec![
@@ -199,6 +201,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 words(&[
                     "run",
                     "--rm",
+                    "--network",
+                    "none",
                     "--cgroup-parent",
                     CGROUP_PARENT,
                     "busybox",
@@ -213,6 +217,40 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     CGROUP_PARENT.into(),
                 ],
                 words(&["run", "--rootfs", &rootfs, "/bin/true"]),
+            ]
+            .concat(),
+            runs: args.runs / 4,
+            reset: None,
+        },
+        Row {
+            // docker's default network: the container on the default bridge
+            // (veth, address, NAT rules), set up and torn down.
+            name: "dockyard run --rm busybox /bin/true",
+            baseline_name: "dockyard run --rm --network none busybox /bin/true",
+            command: [
+                vec![dockyard.clone(), "--root".into(), root.clone()],
+                words(&[
+                    "run",
+                    "--rm",
+                    "--cgroup-parent",
+                    CGROUP_PARENT,
+                    "busybox",
+                    "/bin/true",
+                ]),
+            ]
+            .concat(),
+            baseline: [
+                vec![dockyard.clone(), "--root".into(), root.clone()],
+                words(&[
+                    "run",
+                    "--rm",
+                    "--network",
+                    "none",
+                    "--cgroup-parent",
+                    CGROUP_PARENT,
+                    "busybox",
+                    "/bin/true",
+                ]),
             ]
             .concat(),
             runs: args.runs / 4,
