@@ -145,13 +145,13 @@ fn supervise_container(root: &Path, id: &str, mounted: bool) -> anyhow::Result<i
     };
     let mut runner = EngineRunner {
         engine: &engine,
-        container: container.clone(),
+        container: &container,
         mounted: None,
         adopt: mounted,
     };
     let mut record = EngineRecord {
         engine: &engine,
-        container: container.clone(),
+        container: &container,
     };
     let exit = supervise::supervise(config, &mut runner, &mut record)?;
     // Stopped during a restart delay: it will not be restarted now.
@@ -170,7 +170,9 @@ fn supervise_container(root: &Path, id: &str, mounted: bool) -> anyhow::Result<i
 /// Runs the container with chapter 03, on its root mounted for the run.
 struct EngineRunner<'a> {
     engine: &'a Engine,
-    container: Container,
+    /// Borrowed, as by [`EngineRecord`]: the supervisor keeps one copy of
+    /// the container's spec for its whole life, not one per user.
+    container: &'a Container,
     mounted: Option<Mounted>,
     /// The first run takes over the root `run` mounted (`shim --mounted`).
     adopt: bool,
@@ -179,15 +181,15 @@ struct EngineRunner<'a> {
 impl Runner for EngineRunner<'_> {
     fn run(&mut self, started: &mut ch02_namespaces::Setup<'_>) -> Result<Exit, RunError> {
         let mounted = match std::mem::take(&mut self.adopt) {
-            true => self.engine.adopt_mount(&self.container),
-            false => self.engine.mount(&self.container),
+            true => self.engine.adopt_mount(self.container),
+            false => self.engine.mount(self.container),
         }
         .map_err(|err| RunError::Runtime(ch02_namespaces::Error::Setup(err.into())))?;
         self.mounted = Some(mounted);
         let setup_error =
             |err: anyhow::Error| RunError::Runtime(ch02_namespaces::Error::Setup(err.into()));
         let spec =
-            crate::network::before_start(self.engine, &self.container).map_err(setup_error)?;
+            crate::network::before_start(self.engine, self.container).map_err(setup_error)?;
         let cgroup = self
             .container
             .config
@@ -200,7 +202,7 @@ impl Runner for EngineRunner<'_> {
             .parent()
             .map(|p| p.to_string_lossy().trim_start_matches('/').to_string())
             .unwrap_or_default();
-        let (engine, container) = (self.engine, &self.container);
+        let (engine, container) = (self.engine, self.container);
         ch03_cgroups::run_with_setup(
             &spec,
             &container.merged_dir(),
@@ -227,7 +229,7 @@ impl Runner for EngineRunner<'_> {
 /// Writes the supervisor's events into the container's state.
 struct EngineRecord<'a> {
     engine: &'a Engine,
-    container: Container,
+    container: &'a Container,
 }
 
 fn epoch(t: SystemTime) -> u64 {
@@ -238,7 +240,7 @@ fn epoch(t: SystemTime) -> u64 {
 impl Record for EngineRecord<'_> {
     fn record(&mut self, event: &Event) -> Result<(), BoxError> {
         let id = &self.container.config.id;
-        let before = Runtime::load(&self.container)?;
+        let before = Runtime::load(self.container)?;
         let mut runtime = before.clone();
         let state = match event {
             Event::Started {
@@ -274,16 +276,16 @@ impl Record for EngineRecord<'_> {
             Event::Restarting { restart_count, .. } => {
                 runtime.restart_count = *restart_count;
                 runtime.restarting = true;
-                runtime.save(&self.container)?;
+                runtime.save(self.container)?;
                 return Ok(());
             }
         };
-        runtime.save_changed(&before, &self.container)?;
+        runtime.save_changed(&before, self.container)?;
         self.engine.containers.set_state(id, &state)?;
         Ok(())
     }
 
     fn stopped_by_user(&mut self) -> bool {
-        Runtime::load(&self.container).is_ok_and(|r| r.stopped_by_user)
+        Runtime::load(self.container).is_ok_and(|r| r.stopped_by_user)
     }
 }
