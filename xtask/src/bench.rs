@@ -35,9 +35,20 @@ pub struct Row {
 /// The cgroup parent the benchmarks' containers live under, removed at the end.
 pub const CGROUP_PARENT: &str = "dockyard-bench";
 
+/// The engine's default bridge and subnet in the benchmarks (never the
+/// host's `dy0`): `bench_net` removes them at the end.
+pub const ENGINE_BRIDGE: (&str, &str) = ("dybench1", "10.213.8.0/24");
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     if !sh::is_root() {
         bail!("cargo xtask bench runs containers and needs root: run it as root");
+    }
+    let _lock = one_at_a_time()?;
+    // SAFETY: no other thread runs yet. Every engine the benchmarks start
+    // (and its supervisors) inherits them.
+    unsafe {
+        std::env::set_var("DOCKYARD_DEFAULT_BRIDGE", ENGINE_BRIDGE.0);
+        std::env::set_var("DOCKYARD_DEFAULT_SUBNET", ENGINE_BRIDGE.1);
     }
     let packages = [
         "ch01-chroot",
@@ -89,19 +100,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     };
-    // Before the container below, which an error here would leave running.
-    let net = bench_net::NetBench::start(&bin("ch05-network"), &rootfs, &bench_dir)?;
-    engine(&[
-        "run",
-        "-d",
-        "--name",
-        "bench-exec",
-        "busybox",
-        "sleep",
-        "3600",
-    ])?;
-    let exec_pid = engine(&["inspect", "-f", "{{.State.Pid}}", "bench-exec"])?;
-    let memory = supervisor_memory(&engine(&["inspect", "-f", "{{.Id}}", "bench-exec"])?);
+    // A copy of the root made before any container runs in it: a running
+    // container copied along would look crashed there (no supervisor holds
+    // its lock), and `ps` would tear down its cgroup and network, which are
+    // the real one's.
     let crowded_root = bench_dir.join("engine-root-500");
     let _ = fs::remove_dir_all(&crowded_root);
     fs::create_dir_all(&crowded_root)?;
@@ -122,6 +124,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             bail!("dockyard create failed: {status}");
         }
     }
+    // Before the container below, which an error here would leave running.
+    let net = bench_net::NetBench::start(
+        &bin("ch05-network"),
+        &rootfs,
+        &bench_dir,
+        (&dockyard, &engine_root),
+    )?;
+    engine(&[
+        "run",
+        "-d",
+        "--name",
+        "bench-exec",
+        "busybox",
+        "sleep",
+        "3600",
+    ])?;
+    let exec_pid = engine(&["inspect", "-f", "{{.State.Pid}}", "bench-exec"])?;
+    let memory = supervisor_memory(&engine(&["inspect", "-f", "{{.Id}}", "bench-exec"])?);
     let lifecycle = format!(
         "id=$({dockyard} --root {root} run -d --cgroup-parent {CGROUP_PARENT} busybox sleep 600) && \
          {dockyard} --root {root} stop -t 0 $id >/dev/null && {dockyard} --root {root} rm $id >/dev/null"
@@ -290,7 +310,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
         Row {
             name: "dockyard ps -a (500 containers)",
-            baseline_name: "dockyard ps -a (1 container)",
+            baseline_name: "dockyard ps -a (2 containers)",
             command: vec![
                 dockyard.clone(),
                 "--root".into(),
@@ -506,6 +526,29 @@ fn engine_root_with_busybox(dir: &Path, dockyard: &str, tar: &Path) -> anyhow::R
         .args(["import", "--change", r#"CMD ["sh"]"#]);
     sh::run(import.arg(tar).arg("busybox:latest").stdout(Stdio::null()))?;
     Ok(root)
+}
+
+/// Takes the host-wide benchmark lock (flock(2)), waiting for a benchmark
+/// that holds it: two at once would share bridges, subnets and ports, and
+/// time each other's load. Released when the file is dropped.
+fn one_at_a_time() -> anyhow::Result<fs::File> {
+    use std::os::fd::AsRawFd;
+    let path = "/run/dockyard-bench.lock";
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("open {path}"))?;
+    // SAFETY: flock(2) on a descriptor we own; no memory is passed.
+    let try_lock = |op| unsafe { libc::flock(file.as_raw_fd(), op) };
+    if try_lock(libc::LOCK_EX | libc::LOCK_NB) != 0 {
+        eprintln!("bench: waiting for the other `cargo xtask bench` to finish ({path})");
+        if try_lock(libc::LOCK_EX) != 0 {
+            bail!("lock {path}: {}", std::io::Error::last_os_error());
+        }
+    }
+    Ok(file)
 }
 
 fn remove_cgroup_parent() {

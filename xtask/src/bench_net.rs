@@ -2,17 +2,20 @@
 //! what a container's network costs to set up, and how fast bytes cross it.
 //!
 //! - set-up: a container on the default bridge (veth pair, address, route,
-//!   NAT rules, and their teardown) against one with `--network none`;
+//!   NAT rules, and their teardown) against one with `--network none`, with
+//!   `ch05-network run` (bench.rs has the engine's);
 //! - throughput: 256 MiB pushed with busybox `nc` from one container to
 //!   another (veth, bridge, veth), and from the host to a container's port
-//!   published on 127.0.0.1 (DNAT, route_localnet, masquerade), each against
-//!   the same push over the host's loopback, measured in the same run.
+//!   published on 127.0.0.1 (DNAT, route_localnet, masquerade; a chapter 05
+//!   container and an engine one), each against the same push over the
+//!   host's loopback, measured in the same run.
 //!
 //! Each receiver is a persistent busybox `nc -ll` whose handler drains the
 //! connection and then answers `ok`: busybox `nc` half-closes when its stdin
 //! ends and exits when the other side closes, so a timed `nc` exits only once
 //! every byte has arrived. The networks live in a state directory, bridge and
-//! subnet of their own (`dybench0`, 10.213.7.0/24); traffic goes only to
+//! subnet of their own (`dybench0`, 10.213.7.0/24, and the engine's
+//! [`ENGINE_BRIDGE`]); traffic goes only to
 //! 127.0.0.1 and to the containers' addresses. Dropping [`NetBench`] stops the
 //! containers and removes everything the state recorded.
 
@@ -24,7 +27,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::bench::{CGROUP_PARENT, Row};
+use crate::bench::{CGROUP_PARENT, ENGINE_BRIDGE, Row};
+use crate::sh;
 
 /// The benchmark network's bridge and subnet, away from dockyard's defaults.
 const BRIDGE: &str = "dybench0";
@@ -32,6 +36,8 @@ const SUBNET: &str = "10.213.7.0/24";
 /// The port the receivers listen on: in the container, and its published port.
 const PORT: u16 = 5000;
 const PUBLISHED: u16 = 40512;
+/// The engine's receiver's published port.
+const ENGINE_PUBLISHED: u16 = 40513;
 /// The host's own receiver, for the loopback baseline.
 const LOOPBACK: u16 = 40511;
 /// Bytes per push.
@@ -42,6 +48,8 @@ const DRAIN: &str = "cat >/dev/null; echo ok";
 /// The containers and the host listener the throughput rows talk to.
 pub struct NetBench {
     ch05: String,
+    /// The engine, and its state root.
+    dockyard: (String, PathBuf),
     rootfs: String,
     state: PathBuf,
     data: PathBuf,
@@ -54,8 +62,21 @@ pub struct NetBench {
 impl NetBench {
     /// Starts the receiving and sending containers and the host's receiver,
     /// and waits until all of them listen.
-    pub fn start(ch05: &str, rootfs: &str, dir: &Path) -> anyhow::Result<NetBench> {
-        for port in [LOOPBACK, PUBLISHED] {
+    pub fn start(
+        ch05: &str,
+        rootfs: &str,
+        dir: &Path,
+        (dockyard, engine_root): (&str, &Path),
+    ) -> anyhow::Result<NetBench> {
+        for bridge in [BRIDGE, ENGINE_BRIDGE.0] {
+            if Path::new("/sys/class/net").join(bridge).exists() {
+                bail!(
+                    "the bridge {bridge} exists: a benchmark that crashed left it \
+                     (`ch05-network --state DIR cleanup` on its state, or `ip link del {bridge}`)"
+                );
+            }
+        }
+        for port in [LOOPBACK, PUBLISHED, ENGINE_PUBLISHED] {
             TcpListener::bind(("0.0.0.0", port))
                 .with_context(|| format!("the network rows need port {port} free"))?;
         }
@@ -65,6 +86,7 @@ impl NetBench {
         fs::write(&data, vec![0u8; MIB << 20])?;
         let mut bench = NetBench {
             ch05: ch05.into(),
+            dockyard: (dockyard.into(), engine_root.into()),
             rootfs: rootfs.into(),
             state,
             data,
@@ -77,6 +99,22 @@ impl NetBench {
         let receiver = format!("trap 'exit 0' TERM; nc -ll -p {PORT} -e sh -c '{DRAIN}' & wait");
         bench.spawn(&["--name", "bench-rx", "-p", &publish, "sh", "-c", &receiver])?;
         let receiver_pid = init_of(bench.runners[0].id())?;
+        let engine_publish = format!("127.0.0.1:{ENGINE_PUBLISHED}:{PORT}");
+        let engine_receiver = bench.engine(&[
+            "run",
+            "-d",
+            "--name",
+            "bench-net-rx",
+            "--cgroup-parent",
+            CGROUP_PARENT,
+            "-p",
+            &engine_publish,
+            "busybox",
+            "sh",
+            "-c",
+            &receiver,
+        ])?;
+        let engine_pid = bench.engine(&["inspect", "-f", "{{.State.Pid}}", &engine_receiver])?;
         bench.spawn(&[
             "--name",
             "bench-tx",
@@ -104,6 +142,7 @@ impl NetBench {
         );
         wait_listening(&format!("/proc/{receiver_pid}/net"), PORT)?;
         wait_listening("/proc/net", LOOPBACK)?;
+        wait_listening(&format!("/proc/{engine_pid}/net"), PORT)?;
         bench.receiver_ip = bench.address_of("bench-rx")?;
         Ok(bench)
     }
@@ -116,6 +155,24 @@ impl NetBench {
             .args(["--default-bridge", BRIDGE, "--default-subnet", SUBNET])
             .args(["--cgroup-parent", CGROUP_PARENT]);
         cmd
+    }
+
+    /// `dockyard ARGS` on the benchmark's engine root; its stdout.
+    fn engine(&self, args: &[&str]) -> anyhow::Result<String> {
+        let (dockyard, root) = &self.dockyard;
+        let out = Command::new(dockyard)
+            .arg("--root")
+            .arg(root)
+            .args(args)
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "dockyard {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
     /// Starts `ch05-network run ARGS` in the background.
@@ -197,6 +254,14 @@ impl NetBench {
                 name: "host -> ch05 container's published port, 256 MiB",
                 baseline_name: "host loopback, nc 256 MiB",
                 command: push(format!("busybox nc 127.0.0.1 {PUBLISHED}")),
+                baseline: loopback.clone(),
+                runs: 10,
+                reset: None,
+            },
+            Row {
+                name: "host -> dockyard run -p 127.0.0.1:P:5000, 256 MiB",
+                baseline_name: "host loopback, nc 256 MiB",
+                command: push(format!("busybox nc 127.0.0.1 {ENGINE_PUBLISHED}")),
                 baseline: loopback,
                 runs: 10,
                 reset: None,
@@ -227,9 +292,23 @@ impl Drop for NetBench {
             let _ = runner.kill();
             let _ = runner.wait();
         }
-        match self.ch05().arg("cleanup").status() {
-            Ok(status) if status.success() => {}
-            other => eprintln!("bench: ch05-network cleanup: {other:?}"),
+        if let Err(err) = self.engine(&["rm", "-f", "bench-net-rx"]) {
+            eprintln!("bench: {err}");
+        }
+        // The engine keeps chapter 05's state in ROOT/network: the same
+        // cleanup removes its default bridge and rules.
+        let engine_state = self.dockyard.1.join("network");
+        let mut engine_cleanup = Command::new(&self.ch05);
+        engine_cleanup
+            .arg("--state")
+            .arg(&engine_state)
+            .args(["--default-bridge", ENGINE_BRIDGE.0])
+            .args(["--default-subnet", ENGINE_BRIDGE.1]);
+        for mut cleanup in [self.ch05(), engine_cleanup] {
+            match cleanup.arg("cleanup").status() {
+                Ok(status) if status.success() => {}
+                other => eprintln!("bench: {}: {other:?}", sh::show(&cleanup)),
+            }
         }
         let _ = fs::remove_dir_all(&self.state);
         let _ = fs::remove_file(&self.data);
