@@ -45,7 +45,11 @@
 //! (the guard Kubernetes added for CVE-2020-8558).
 //!
 //! Rules are added only if `iptables -C` does not find them and deleted only if
-//! it does, so every operation can run twice. A host-wide lock serializes
+//! it does, so every operation can run twice. Every container start makes sure
+//! its network's rules are there (a reboot or `iptables -F` may have removed
+//! them); one `iptables -S` per table answers that in the common case, where
+//! they all are, instead of an `iptables -C` per rule, so the rules are written
+//! here the way `iptables -S` prints them. A host-wide lock serializes
 //! dockyard's firewall changes across processes (parallel runs share chains):
 //! `iptables -w` only serializes single commands, not "check, then add".
 
@@ -145,6 +149,10 @@ impl Firewall {
             &format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet"),
             "1",
         )?;
+        if Listing::read().is_some_and(|listing| listing.has_network(bridge, subnet)) {
+            explain!("the firewall has {bridge}'s chains and rules already: keep them");
+            return Ok(());
+        }
         let mut changed = false;
         for (table, chain, jump_from) in CHAINS {
             if iptables(&["-t", table, "-n", "-L", chain]).is_err() {
@@ -277,7 +285,7 @@ fn network_rules(bridge: &str, subnet: Subnet) -> Vec<(&'static str, &'static st
             "filter",
             "DOCKYARD-INPUT",
             format!(
-                "-i {bridge} -d 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED -j DROP"
+                "-d 127.0.0.0/8 -i {bridge} -m conntrack ! --ctstate RELATED,ESTABLISHED -j DROP"
             ),
         ),
     ]
@@ -316,6 +324,52 @@ fn port_rules(
     ]
 }
 // ANCHOR_END: port_rules
+
+/// The nat and filter tables as `iptables -S` lists them (a `-N CHAIN` line
+/// per chain, an `-A CHAIN RULE` line per rule, in iptables' own spelling):
+/// the fast way to see that nothing is missing.
+struct Listing {
+    nat: String,
+    filter: String,
+}
+
+impl Listing {
+    /// Lists both tables; `None` if either listing fails.
+    fn read() -> Option<Listing> {
+        Some(Listing {
+            nat: iptables(&["-t", "nat", "-S"]).ok()?,
+            filter: iptables(&["-t", "filter", "-S"]).ok()?,
+        })
+    }
+
+    /// Whether every chain, jump and rule of a network is listed. A rule
+    /// written in another spelling than iptables' is not found here and is
+    /// checked with `iptables -C` instead, so this can only be slow, never wrong.
+    fn has_network(&self, bridge: &str, subnet: Subnet) -> bool {
+        let chains = CHAINS.iter().all(|(table, chain, jump_from)| {
+            self.has_line(table, &format!("-N {chain}"))
+                && jump_from.is_none_or(|(from, matches)| {
+                    self.has_rule(table, from, &jump(matches, chain).join(" "))
+                })
+        });
+        chains
+            && network_rules(bridge, subnet)
+                .iter()
+                .all(|(table, chain, rule)| self.has_rule(table, chain, rule))
+    }
+
+    fn has_rule(&self, table: &str, chain: &str, rule: &str) -> bool {
+        self.has_line(table, &format!("-A {chain} {rule}"))
+    }
+
+    fn has_line(&self, table: &str, line: &str) -> bool {
+        let listing = match table {
+            "nat" => &self.nat,
+            _ => &self.filter,
+        };
+        listing.lines().any(|l| l == line)
+    }
+}
 
 fn words(rule: &str) -> Vec<&str> {
     rule.split_whitespace().collect()
@@ -394,7 +448,30 @@ fn sysctl(path: &str, value: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::netlink::Netlink;
     use crate::ports::Proto;
+
+    /// The fast path of [`Firewall::add_network`] only works if each rule is
+    /// written as `iptables -S` prints it: check that against the real tool.
+    #[test]
+    fn a_networks_rules_are_listed_as_iptables_spells_them() {
+        testkit::require_root!();
+        let bridge = format!("dyfw{}", std::process::id() % 100_000);
+        let subnet: Subnet = "10.200.99.0/24".parse().unwrap();
+        let mut nl = Netlink::open().unwrap();
+        nl.add_bridge(&bridge).unwrap();
+        let firewall = Firewall::lock().unwrap();
+        let added = firewall.add_network(&bridge, subnet);
+        let listed = Listing::read().unwrap().has_network(&bridge, subnet);
+        firewall.remove_network(&bridge, subnet).unwrap();
+        nl.delete_link(&bridge).unwrap();
+        added.unwrap();
+        assert!(
+            listed,
+            "a rule of {bridge} is not spelled as iptables -S lists it"
+        );
+        assert!(!Listing::read().unwrap().has_network(&bridge, subnet));
+    }
 
     #[test]
     fn port_rules_read_like_dockers() {
