@@ -244,6 +244,7 @@ fn a_published_port_answers_on_the_hosts_loopback() {
         &["port", "web"],
         &["port", "web", "80"],
         &["port", "web", "81/udp"],
+        &["ps", "--format", "{{.Names}}: {{.Ports}} on {{.Networks}}"],
         &[
             "inspect",
             "--format",

@@ -118,7 +118,13 @@ fn save<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
 impl HostConfig {
     /// The container's host config (the default for one made before it had one).
     pub fn load(container: &Container) -> anyhow::Result<HostConfig> {
-        load(&path(container, "hostconfig.json"))
+        HostConfig::load_in(&container.dir)
+    }
+
+    /// The host configuration of the container whose directory is `dir` (for
+    /// a listing, which has no full [`Container`]).
+    pub fn load_in(dir: &Path) -> anyhow::Result<HostConfig> {
+        load(&dir.join("hostconfig.json"))
     }
 
     /// Records it, atomically.

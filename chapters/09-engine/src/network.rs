@@ -10,7 +10,7 @@
 use std::net::Ipv4Addr;
 
 use anyhow::Context;
-use ch04_overlayfs::store::{Container, Status};
+use ch04_overlayfs::store::{Container, Status, Summary};
 use ch05_network::network::DEFAULT_NETWORK;
 use ch05_network::store::{Endpoint, State};
 use ch05_network::{NetworkError, NetworkFlags, NetworkMode, ports};
@@ -221,6 +221,52 @@ fn endpoints<'a>(state: &'a State, container: &Container) -> &'a [Endpoint] {
             .map_or(&[], |c| c.endpoints.as_slice()),
         _ => &[],
     }
+}
+
+/// `docker ps`'s PORTS for a running container: each published port as
+/// `127.0.0.1:8080->80/tcp`, joined by `, ` (docker/cli's `DisplayablePorts`,
+/// for IPv4; docker also lists a port only exposed, as `80/tcp`).
+pub fn ps_ports(state: &State, id: &str) -> String {
+    let mut ports: Vec<_> = state
+        .containers
+        .get(id)
+        .into_iter()
+        .flat_map(|c| &c.endpoints)
+        .flat_map(|e| &e.ports)
+        .map(|p| (p.host_ip, p.host_port, p.container_port, p.proto))
+        .collect();
+    ports.sort();
+    let shown: Vec<String> = ports
+        .iter()
+        .map(|(ip, host, port, proto)| format!("{ip}:{host}->{port}/{proto}"))
+        .collect();
+    shown.join(", ")
+}
+
+/// `docker ps`'s NETWORKS: the names of the networks a container is on (its
+/// `--network`, then those it was `network connect`ed to), joined by `,`.
+pub fn ps_networks(state: &State, container: &Summary) -> anyhow::Result<String> {
+    let host = HostConfig::load_in(&container.dir)?;
+    let mut names = vec![mode_name(&host.network).to_string()];
+    let id = &container.id;
+    let joined = state
+        .joined
+        .get(id)
+        .into_iter()
+        .flatten()
+        .map(|j| &j.network);
+    let attached = state
+        .containers
+        .get(id)
+        .into_iter()
+        .flat_map(|c| &c.endpoints)
+        .map(|e| &e.network);
+    for name in joined.chain(attached) {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    Ok(names.join(","))
 }
 
 // ANCHOR: published

@@ -81,7 +81,16 @@ fn state_word(container: &Summary, runtime: &Runtime) -> &'static str {
 
 /// One container as a `docker ps` row; `size` is (what its upper dir holds,
 /// that plus its image), as `ps -s` shows "12B (virtual 4.26MB)".
-fn row(container: &Summary, runtime: &Runtime, no_trunc: bool, size: Option<(u64, u64)>) -> Value {
+/// `networks` is computed only when the format shows it (it reads each
+/// container's host configuration), as docker's formatter computes a field
+/// only when its template asks for it.
+fn row(
+    container: &Summary,
+    runtime: &Runtime,
+    no_trunc: bool,
+    size: Option<(u64, u64)>,
+    (ports, networks): (String, String),
+) -> Value {
     let size = match size {
         Some((rw, all)) => format!("{} (virtual {})", human::size(rw, 3), human::size(all, 3)),
         None => "0B".into(),
@@ -100,8 +109,8 @@ fn row(container: &Summary, runtime: &Runtime, no_trunc: bool, size: Option<(u64
         ("LocalVolumes", Value::Str("0".into())),
         ("Mounts", Value::Str(String::new())),
         ("Names", Value::Str(container.name.clone())),
-        ("Networks", Value::Str(String::new())),
-        ("Ports", Value::Str(String::new())),
+        ("Networks", Value::Str(networks)),
+        ("Ports", Value::Str(ports)),
         ("RunningFor", Value::Str(human::ago(container.created))),
         ("Size", Value::Str(size)),
         ("State", Value::Str(state_word(container, runtime).into())),
@@ -157,6 +166,11 @@ pub fn list(root: &Path, args: PsArgs) -> anyhow::Result<i32> {
     }
     let status_filter = filters.iter().any(|(k, _)| *k == "status");
     let latest = if args.latest { Some(1) } else { args.last };
+    let network_state = engine.networks()?.state()?;
+    let shows_networks = args
+        .format
+        .as_deref()
+        .is_some_and(|f| f.contains("Networks"));
     let mut rows = Vec::new();
     for (container, runtime) in listed(&engine)? {
         // As docker: values of one key are alternatives, keys must all match.
@@ -197,7 +211,21 @@ pub fn list(root: &Path, args: PsArgs) -> anyhow::Result<i32> {
             }
             false => None,
         };
-        rows.push(row(&container, &runtime, args.no_trunc, size));
+        let ports = match container.state.status {
+            Status::Running => crate::network::ps_ports(&network_state, &container.id),
+            _ => String::new(),
+        };
+        let networks = match shows_networks {
+            true => crate::network::ps_networks(&network_state, &container)?,
+            false => String::new(),
+        };
+        rows.push(row(
+            &container,
+            &runtime,
+            args.no_trunc,
+            size,
+            (ports, networks),
+        ));
     }
     let default = if args.size {
         "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}"
