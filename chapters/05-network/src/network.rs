@@ -572,8 +572,8 @@ impl Networks {
             );
             firewall.publish(&network.bridge, ip, port)?;
         }
-        // LAB: END
         Ok(())
+        // LAB: END
     }
     // ANCHOR_END: connect
 
