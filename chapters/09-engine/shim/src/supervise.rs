@@ -503,7 +503,7 @@ pub fn supervise(
     let mut log = LogWriter::open(&config.log_path, config.log.clone())?;
     let mut restarts = Restarts::new(config.restart, config.restart_count);
     // ANCHOR: loop
-    let result = loop {
+    let result: ExitRecord = loop {
         // LAB: run the container once (run_once), then tear down what the run set up (runner.teardown; a failure is only narrated with explain!), then record Event::Exited with exit.record(restarts.count()) (a store error becomes Error::Record, what "exit"); a run that could not start (exit.outcome is Err) is never restarted; otherwise ask restarts.after_exit(code, exit.ran, store.stopped_by_user()): None ends the loop with the record; Some(delay) is recorded as Event::Restarting with restarts.count() and the delay (Error::Record, what "restart"), then wait_unless_stopped(delay), and the loop ends with the record if that says false or the user stopped the container meanwhile
         let exit = run_once(&mut config, &listener, &mut log, runner, store, &restarts)?;
         let ran = exit.ran;
