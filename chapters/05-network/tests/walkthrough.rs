@@ -47,13 +47,27 @@ impl World {
         let mut cmd = Command::new(program);
         cmd.args(args).env("TZ", "UTC");
         let path = format!("/run/netns/{}", self.netns);
-        // SAFETY: between fork and exec only open(2) and setns(2) run, both
-        // async-signal-safe; the file is opened before the fork.
+        // SAFETY: between fork and exec only system calls run (setns(2) and,
+        // for `ip`, unshare(2) and mount(2)); the file is opened before the fork.
         let netns = std::fs::File::open(path).unwrap();
+        // `ip` names a veth's peer namespace by walking /run/netns, where
+        // tests running at the same time add and delete theirs: one deleted
+        // mid-walk makes it print "Peer netns reference is invalid". So `ip`
+        // runs in a mount namespace of its own (private, mount_namespaces(7))
+        // with an empty tmpfs on /run/netns, and lists the peer by its id.
+        let own_netns_dir = program == "ip";
         unsafe {
             cmd.pre_exec(move || {
-                nix::sched::setns(&netns, nix::sched::CloneFlags::CLONE_NEWNET)
-                    .map_err(std::io::Error::from)
+                use nix::mount::{MsFlags, mount};
+                nix::sched::setns(&netns, nix::sched::CloneFlags::CLONE_NEWNET)?;
+                if own_netns_dir {
+                    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
+                    let private = MsFlags::MS_REC | MsFlags::MS_PRIVATE;
+                    mount(None::<&str>, "/", None::<&str>, private, None::<&str>)?;
+                    let tmpfs = Some("tmpfs");
+                    mount(tmpfs, "/run/netns", tmpfs, MsFlags::empty(), None::<&str>)?;
+                }
+                Ok(())
             });
         }
         cmd
