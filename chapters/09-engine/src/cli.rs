@@ -50,22 +50,13 @@ pub enum Command {
     /// Manage networks.
     #[command(subcommand)]
     Network(NetworkCommand),
-    /// Create and run a new container from an image.
-    Run(RunArgs),
-    /// Create a new container.
-    Create(CreateArgs),
+    /// The container commands docker has at the top level too.
+    #[command(flatten)]
+    Shortcut(ContainerShortcut),
     /// List containers.
     Ps(PsArgs),
     /// Remove one or more containers.
     Rm(RmArgs),
-    /// Inspect changes to files or directories on a container's filesystem.
-    Diff(DiffArgs),
-    /// Create a new image from a container's changes.
-    Commit(CommitArgs),
-    /// Export a container's filesystem as a tar archive.
-    Export(ExportArgs),
-    /// Copy files/folders between a container and the local filesystem.
-    Cp(CpArgs),
     /// Import the contents from a tarball to create a filesystem image.
     Import(ImportArgs),
     /// List images.
@@ -78,34 +69,6 @@ pub enum Command {
     History(HistoryArgs),
     /// Return low-level information on dockyard objects.
     Inspect(InspectAnyArgs),
-    /// Rename a container.
-    Rename(RenameArgs),
-    /// Pause all processes within one or more containers.
-    Pause(ContainersArgs),
-    /// Unpause all processes within one or more containers.
-    Unpause(ContainersArgs),
-    /// Display the running processes of a container.
-    Top(TopArgs),
-    /// List port mappings or a specific mapping for the container.
-    Port(PortArgs),
-    /// Execute a command in a running container.
-    Exec(ExecArgs),
-    /// Start one or more stopped containers.
-    Start(StartArgs),
-    /// Stop one or more running containers.
-    Stop(StopArgs),
-    /// Restart one or more containers.
-    Restart(StopArgs),
-    /// Kill one or more running containers.
-    Kill(KillArgs),
-    /// Block until one or more containers stop, then print their exit codes.
-    Wait(ContainersArgs),
-    /// Fetch the logs of a container.
-    Logs(LogsArgs),
-    /// Attach local standard input, output, and error streams to a running container.
-    Attach(AttachArgs),
-    /// Display a live stream of container(s) resource usage statistics.
-    Stats(StatsArgs),
     /// The supervisor of container ID (started by `run -d` and `start`).
     #[command(hide = true)]
     Shim {
@@ -120,11 +83,13 @@ pub enum Command {
 
 /// `dockyard container ...`
 #[derive(Debug, Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once per process; boxing would only add noise"
+)]
 pub enum ContainerCommand {
-    /// Create and run a new container from an image.
-    Run(RunArgs),
-    /// Create a new container.
-    Create(CreateArgs),
+    #[command(flatten)]
+    Shortcut(ContainerShortcut),
     /// List containers.
     #[command(visible_alias = "ps", visible_alias = "list")]
     Ls(PsArgs),
@@ -133,6 +98,19 @@ pub enum ContainerCommand {
     Rm(RmArgs),
     /// Remove all stopped containers.
     Prune(PruneArgs),
+    /// Display detailed information on one or more containers.
+    Inspect(ContainerInspectArgs),
+}
+
+/// The container commands that docker offers both as `docker NAME` and as
+/// `docker container NAME`: one enum, flattened into [`Command`] and
+/// [`ContainerCommand`], so each is declared and dispatched once.
+#[derive(Debug, Subcommand)]
+pub enum ContainerShortcut {
+    /// Create and run a new container from an image.
+    Run(RunArgs),
+    /// Create a new container.
+    Create(CreateArgs),
     /// Inspect changes to files or directories on a container's filesystem.
     Diff(DiffArgs),
     /// Create a new image from a container's changes.
@@ -141,8 +119,6 @@ pub enum ContainerCommand {
     Export(ExportArgs),
     /// Copy files/folders between a container and the local filesystem.
     Cp(CpArgs),
-    /// Display detailed information on one or more containers.
-    Inspect(ContainerInspectArgs),
     /// Rename a container.
     Rename(RenameArgs),
     /// Pause all processes within one or more containers.

@@ -17,19 +17,13 @@ pub mod volumes;
 use std::io::{BufRead, Write};
 use std::path::Path;
 
-use crate::cli::{Cli, Command, ContainerCommand, ImageCommand, SystemCommand};
+use crate::cli::{Cli, Command, ContainerCommand, ContainerShortcut, ImageCommand, SystemCommand};
 use crate::template::{Format, Template, Value};
 
 /// Runs the command the user asked for and returns the process exit status.
 pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     let root: &Path = &cli.root;
     match cli.command {
-        Command::Run(args) | Command::Container(ContainerCommand::Run(args)) => {
-            run::run(root, args)
-        }
-        Command::Create(args) | Command::Container(ContainerCommand::Create(args)) => {
-            run::create(root, args)
-        }
         Command::Ps(args) | Command::Container(ContainerCommand::Ls(args)) => {
             containers::list(root, args)
         }
@@ -37,16 +31,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             containers::remove(root, args)
         }
         Command::Container(ContainerCommand::Prune(args)) => containers::prune(root, args),
-        Command::Diff(args) | Command::Container(ContainerCommand::Diff(args)) => {
-            containers::diff(root, args)
-        }
-        Command::Commit(args) | Command::Container(ContainerCommand::Commit(args)) => {
-            containers::commit(root, args)
-        }
-        Command::Export(args) | Command::Container(ContainerCommand::Export(args)) => {
-            containers::export(root, args)
-        }
-        Command::Cp(args) | Command::Container(ContainerCommand::Cp(args)) => cp::cp(root, args),
         Command::Import(args) | Command::Image(ImageCommand::Import(args)) => {
             images::import(root, args)
         }
@@ -63,50 +47,37 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Inspect(args) => inspect::any(root, args),
         Command::Volume(command) => volumes::dispatch(root, command),
         Command::Network(command) => network::dispatch(root, command),
-        Command::Exec(args) | Command::Container(ContainerCommand::Exec(args)) => {
-            crate::exec::exec(root, args)
-        }
-        Command::Start(args) | Command::Container(ContainerCommand::Start(args)) => {
-            lifecycle::start(root, args)
-        }
-        Command::Stop(args) | Command::Container(ContainerCommand::Stop(args)) => {
-            lifecycle::stop(root, args)
-        }
-        Command::Restart(args) | Command::Container(ContainerCommand::Restart(args)) => {
-            lifecycle::restart(root, args)
-        }
-        Command::Kill(args) | Command::Container(ContainerCommand::Kill(args)) => {
-            lifecycle::kill(root, args)
-        }
-        Command::Wait(args) | Command::Container(ContainerCommand::Wait(args)) => {
-            lifecycle::wait(root, args)
-        }
-        Command::Logs(args) | Command::Container(ContainerCommand::Logs(args)) => {
-            logs::logs(root, args)
-        }
-        Command::Attach(args) | Command::Container(ContainerCommand::Attach(args)) => {
-            attach::attach(root, args)
-        }
-        Command::Stats(args) | Command::Container(ContainerCommand::Stats(args)) => {
-            stats::stats(root, args)
+        Command::Shortcut(command) | Command::Container(ContainerCommand::Shortcut(command)) => {
+            container(root, command)
         }
         Command::Shim { id, mounted } => crate::supervisor::shim(root, &id, mounted),
         Command::Container(ContainerCommand::Inspect(args)) => inspect::containers(root, args),
-        Command::Rename(args) | Command::Container(ContainerCommand::Rename(args)) => {
-            lifecycle::rename(root, args)
-        }
-        Command::Pause(args) | Command::Container(ContainerCommand::Pause(args)) => {
-            lifecycle::pause(root, args)
-        }
-        Command::Unpause(args) | Command::Container(ContainerCommand::Unpause(args)) => {
-            lifecycle::unpause(root, args)
-        }
-        Command::Top(args) | Command::Container(ContainerCommand::Top(args)) => {
-            lifecycle::top(root, args)
-        }
-        Command::Port(args) | Command::Container(ContainerCommand::Port(args)) => {
-            containers::port(root, args)
-        }
+    }
+}
+
+/// The container commands docker has under both names (`run`, `container run`).
+fn container(root: &Path, command: ContainerShortcut) -> anyhow::Result<i32> {
+    match command {
+        ContainerShortcut::Run(args) => run::run(root, args),
+        ContainerShortcut::Create(args) => run::create(root, args),
+        ContainerShortcut::Diff(args) => containers::diff(root, args),
+        ContainerShortcut::Commit(args) => containers::commit(root, args),
+        ContainerShortcut::Export(args) => containers::export(root, args),
+        ContainerShortcut::Cp(args) => cp::cp(root, args),
+        ContainerShortcut::Rename(args) => lifecycle::rename(root, args),
+        ContainerShortcut::Pause(args) => lifecycle::pause(root, args),
+        ContainerShortcut::Unpause(args) => lifecycle::unpause(root, args),
+        ContainerShortcut::Top(args) => lifecycle::top(root, args),
+        ContainerShortcut::Port(args) => containers::port(root, args),
+        ContainerShortcut::Exec(args) => crate::exec::exec(root, args),
+        ContainerShortcut::Start(args) => lifecycle::start(root, args),
+        ContainerShortcut::Stop(args) => lifecycle::stop(root, args),
+        ContainerShortcut::Restart(args) => lifecycle::restart(root, args),
+        ContainerShortcut::Kill(args) => lifecycle::kill(root, args),
+        ContainerShortcut::Wait(args) => lifecycle::wait(root, args),
+        ContainerShortcut::Logs(args) => logs::logs(root, args),
+        ContainerShortcut::Attach(args) => attach::attach(root, args),
+        ContainerShortcut::Stats(args) => stats::stats(root, args),
     }
 }
 
@@ -116,9 +87,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
 pub fn is_run(cli: &Cli) -> bool {
     matches!(
         cli.command,
-        Command::Run(_)
-            | Command::Create(_)
-            | Command::Container(ContainerCommand::Run(_) | ContainerCommand::Create(_))
+        Command::Shortcut(ContainerShortcut::Run(_) | ContainerShortcut::Create(_))
+            | Command::Container(ContainerCommand::Shortcut(
+                ContainerShortcut::Run(_) | ContainerShortcut::Create(_)
+            ))
     )
 }
 
