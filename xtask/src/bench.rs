@@ -100,6 +100,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     };
+    // `dockyard --root ROOT ARGS...`, as a row's command line.
+    let on_engine = |args: &[&str]| -> Vec<String> {
+        [
+            vec![dockyard.clone(), "--root".into(), root.clone()],
+            words(args),
+        ]
+        .concat()
+    };
     // A copy of the root made before any container runs in it: a running
     // container copied along would look crashed there (no supervisor holds
     // its lock), and `ps` would tear down its cgroup and network, which are
@@ -212,24 +220,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             // as `--network none` makes it (the default bridge has its own row).
             name: "dockyard run --rm --network none busybox /bin/true",
             baseline_name: "ch03-cgroups run --rootfs ROOTFS /bin/true",
-            command: [
-                vec![
-                    bin("dockyard"),
-                    "--root".into(),
-                    engine_root.display().to_string(),
-                ],
-                words(&[
-                    "run",
-                    "--rm",
-                    "--network",
-                    "none",
-                    "--cgroup-parent",
-                    CGROUP_PARENT,
-                    "busybox",
-                    "/bin/true",
-                ]),
-            ]
-            .concat(),
+            command: on_engine(&[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--cgroup-parent",
+                CGROUP_PARENT,
+                "busybox",
+                "/bin/true",
+            ]),
             baseline: [
                 vec![
                     bin("ch03-cgroups"),
@@ -247,32 +247,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             // (veth, address, NAT rules), set up and torn down.
             name: "dockyard run --rm busybox /bin/true",
             baseline_name: "dockyard run --rm --network none busybox /bin/true",
-            command: [
-                vec![dockyard.clone(), "--root".into(), root.clone()],
-                words(&[
-                    "run",
-                    "--rm",
-                    "--cgroup-parent",
-                    CGROUP_PARENT,
-                    "busybox",
-                    "/bin/true",
-                ]),
-            ]
-            .concat(),
-            baseline: [
-                vec![dockyard.clone(), "--root".into(), root.clone()],
-                words(&[
-                    "run",
-                    "--rm",
-                    "--network",
-                    "none",
-                    "--cgroup-parent",
-                    CGROUP_PARENT,
-                    "busybox",
-                    "/bin/true",
-                ]),
-            ]
-            .concat(),
+            command: on_engine(&[
+                "run",
+                "--rm",
+                "--cgroup-parent",
+                CGROUP_PARENT,
+                "busybox",
+                "/bin/true",
+            ]),
+            baseline: on_engine(&[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--cgroup-parent",
+                CGROUP_PARENT,
+                "busybox",
+                "/bin/true",
+            ]),
             runs: args.runs / 4,
             reset: None,
         },
@@ -281,29 +273,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             name: "dockyard run -d ... sleep; stop -t 0; rm",
             baseline_name: "dockyard run --rm busybox /bin/true",
             command: words(&["sh", "-c", &lifecycle]),
-            baseline: [
-                vec![dockyard.clone(), "--root".into(), root.clone()],
-                words(&[
-                    "run",
-                    "--rm",
-                    "--cgroup-parent",
-                    CGROUP_PARENT,
-                    "busybox",
-                    "/bin/true",
-                ]),
-            ]
-            .concat(),
+            baseline: on_engine(&[
+                "run",
+                "--rm",
+                "--cgroup-parent",
+                CGROUP_PARENT,
+                "busybox",
+                "/bin/true",
+            ]),
             runs: args.runs / 10,
             reset: None,
         },
         Row {
             name: "dockyard exec CONTAINER /bin/true",
             baseline_name: "nsenter -t PID -a /bin/true",
-            command: [
-                vec![dockyard.clone(), "--root".into(), root.clone()],
-                words(&["exec", "bench-exec", "/bin/true"]),
-            ]
-            .concat(),
+            command: on_engine(&["exec", "bench-exec", "/bin/true"]),
             baseline: words(&["nsenter", "-t", &exec_pid, "-a", "/bin/true"]),
             runs: args.runs / 4,
             reset: None,
@@ -318,13 +302,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "ps".into(),
                 "-a".into(),
             ],
-            baseline: vec![
-                dockyard.clone(),
-                "--root".into(),
-                root.clone(),
-                "ps".into(),
-                "-a".into(),
-            ],
+            baseline: on_engine(&["ps", "-a"]),
             runs: args.runs / 4,
             reset: None,
         },
