@@ -69,16 +69,6 @@ pub enum Command {
     History(HistoryArgs),
     /// Return low-level information on dockyard objects.
     Inspect(InspectAnyArgs),
-    /// The supervisor of container ID (started by `run -d` and `start`).
-    #[command(hide = true)]
-    Shim {
-        /// The container's full ID.
-        id: String,
-        /// The launching `run` mounted the container's root in the private
-        /// mount namespace it shares with us, and hands that mount over.
-        #[arg(long)]
-        mounted: bool,
-    },
 }
 
 /// `dockyard container ...`

@@ -50,7 +50,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Shortcut(command) | Command::Container(ContainerCommand::Shortcut(command)) => {
             container(root, command)
         }
-        Command::Shim { id, mounted } => crate::supervisor::shim(root, &id, mounted),
         Command::Container(ContainerCommand::Inspect(args)) => inspect::containers(root, args),
     }
 }
