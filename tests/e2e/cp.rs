@@ -96,3 +96,83 @@ fn cp_into_a_container_lands_in_its_upper_dir_only() {
     settings.add_filter(&unique, "[UNIQUE]");
     snapshot_text("cp_in", transcript, settings);
 }
+
+#[test]
+fn cp_reaches_volumes_and_refuses_read_only_binds() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-cp-volumes");
+    let host = tempfile::tempdir().unwrap();
+    let shared = host.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::write(shared.join("from-host"), "bound\n").unwrap();
+    let ro_bind = format!("{}:/ro:ro", shared.display());
+    sandbox.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "keeper",
+        "-v",
+        "store:/data",
+        "-v",
+        &ro_bind,
+        "busybox",
+        "sh",
+        "-c",
+        "echo kept > /data/kept; sleep 60",
+    ]);
+    // The file is in the volume, not in the container's upper dir: only a
+    // copy that sees the volume mounted finds it.
+    let out = host.path().join("kept");
+    let out = out.to_str().unwrap();
+    let mut tries = 0;
+    while sandbox
+        .cmd(&["cp", "keeper:/data/kept", out])
+        .status()
+        .unwrap()
+        .code()
+        != Some(0)
+    {
+        tries += 1;
+        assert!(tries < 50, "the container never wrote /data/kept");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(std::fs::read_to_string(out).unwrap(), "kept\n");
+    let note = host.path().join("note");
+    std::fs::write(&note, "from cp\n").unwrap();
+    sandbox.ok(&["cp", note.to_str().unwrap(), "keeper:/data/"]);
+    // Another container with the same volume sees what cp put there.
+    let seen = sandbox.ok(&["run", "--rm", "-v", "store:/d", "busybox", "cat", "/d/note"]);
+    assert_eq!(seen, "from cp\n");
+    sandbox.ok(&[
+        "cp",
+        "keeper:/ro/from-host",
+        host.path().join("back").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(host.path().join("back")).unwrap(),
+        "bound\n"
+    );
+
+    let mut settings = sandbox.redactions();
+    settings.add_filter(
+        &testkit::regex_escape(&host.path().display().to_string()),
+        "[HOST]",
+    );
+    let transcript = sandbox.transcripts(&[&["cp", note.to_str().unwrap(), "keeper:/ro/"]]);
+    assert!(
+        !shared.join("note").exists(),
+        "cp wrote through a read-only bind"
+    );
+    // Stopped, its volume is still there for cp, as in docker.
+    sandbox.ok(&["stop", "-t", "0", "keeper"]);
+    sandbox.ok(&[
+        "cp",
+        "keeper:/data/note",
+        host.path().join("again").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(host.path().join("again")).unwrap(),
+        "from cp\n"
+    );
+    snapshot_text("cp_read_only_bind", transcript, settings);
+}

@@ -4,13 +4,16 @@
 //! in it, and every path inside it is resolved with chapter 04's
 //! [`resolve_in_root`], so a symlink the container holds (`/escape -> /`) leads
 //! to the container's root, never the host's (CVE-2018-15664). Copies into the
-//! container replace a symlink in the way rather than write through it.
+//! container replace a symlink in the way rather than write through it. The
+//! container's volumes and bind mounts are bound over its root first, as
+//! docker's daemon does, so a copy sees the files the container sees there.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use ch04_overlayfs::scoped::resolve_in_root;
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::sys::stat::{UtimensatFlags, utimensat};
 use nix::sys::time::TimeSpec;
 use nix::unistd::{FchownatFlags, Gid, Uid, fchownat};
@@ -44,6 +47,7 @@ pub fn cp(root: &Path, args: CpArgs) -> anyhow::Result<i32> {
     let container = engine.container(reference)?;
     let mounted = engine.mount(&container)?;
     let merged = container.merged_dir();
+    let binds = Binds::mount(&container.config.spec, &merged)?;
     let not_found = || format!("Could not find the file {inside} in container {reference}");
     if copy_in {
         let source = Path::new(&args.source);
@@ -53,6 +57,9 @@ pub fn cp(root: &Path, args: CpArgs) -> anyhow::Result<i32> {
         let parent = dest.parent().unwrap_or(&merged);
         if !parent.is_dir() {
             anyhow::bail!(not_found());
+        }
+        if binds.read_only(&dest) {
+            anyhow::bail!("mounted volume is marked read-only");
         }
         let target = target(source, &dest, meta.is_dir(), &args.destination)?;
         copy_tree(source, &target, args.archive, true)?;
@@ -65,8 +72,95 @@ pub fn cp(root: &Path, args: CpArgs) -> anyhow::Result<i32> {
         // here), unless -a keeps the container's owners.
         copy_tree(&source, &target, args.archive, false)?;
     }
+    binds.unmount()?;
     mounted.unmount()?;
     Ok(0)
+}
+
+/// The container's volumes and bind mounts (`-v`, `--mount type=bind|volume`),
+/// bound over its root in this process's private mount namespace as they are
+/// in the container's, the way docker's daemon mounts them for `docker cp`:
+/// a copy reads and writes what the container sees at those paths (the
+/// volume's files), not the empty mount points beneath them in its upper dir.
+/// tmpfs mounts are not among them: their files live only in the running
+/// container's memory, as in docker.
+#[derive(Debug)]
+struct Binds {
+    /// Where each is bound on the host, outermost first, and whether read-only.
+    targets: Vec<(PathBuf, bool)>,
+}
+
+impl Binds {
+    // ANCHOR: binds
+    fn mount(spec: &oci_spec::runtime::Spec, merged: &Path) -> anyhow::Result<Binds> {
+        let mut binds: Vec<_> = spec
+            .mounts()
+            .iter()
+            .flatten()
+            .filter(|m| m.typ().as_deref() == Some("bind"))
+            .filter_map(|m| Some((m.source().as_ref()?, m)))
+            .collect();
+        // /data before /data/sub, whatever order the flags came in.
+        binds.sort_by_key(|(_, m)| m.destination().components().count());
+        let mut mounted = Binds {
+            targets: Vec::new(),
+        };
+        for (source, m) in binds {
+            let read_only = m.options().iter().flatten().any(|o| o == "ro");
+            // Resolved in the container's root, as every path of a copy is.
+            let target = resolve_in_root(merged, m.destination(), true)?;
+            if !target.exists() {
+                // The engine makes mount points when it creates a container;
+                // one removed since is made again, as a start would need it.
+                let made = match source.is_dir() {
+                    true => std::fs::create_dir_all(&target),
+                    false => std::fs::File::create(&target).map(drop),
+                };
+                made.with_context(|| format!("create the mount point {}", target.display()))?;
+            }
+            let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
+            mount(Some(source), &target, None::<&str>, flags, None::<&str>).with_context(|| {
+                format!("bind {} on {}", source.display(), m.destination().display())
+            })?;
+            mounted.targets.push((target.clone(), read_only));
+            if read_only {
+                let flags = flags | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+                mount(None::<&str>, &target, None::<&str>, flags, None::<&str>)
+                    .with_context(|| format!("make {} read-only", m.destination().display()))?;
+            }
+        }
+        Ok(mounted)
+    }
+    // ANCHOR_END: binds
+
+    /// Whether `path` (on the host, resolved in the container's root) is on a
+    /// read-only volume or bind mount: the innermost mount holding it decides.
+    fn read_only(&self, path: &Path) -> bool {
+        self.targets
+            .iter()
+            .rev()
+            .find(|(target, _)| path.starts_with(target))
+            .is_some_and(|&(_, read_only)| read_only)
+    }
+
+    /// Unbinds them, innermost first, so the root can be unmounted after.
+    fn unmount(mut self) -> anyhow::Result<()> {
+        while let Some((target, _)) = self.targets.pop() {
+            umount2(&target, MntFlags::MNT_DETACH)
+                .with_context(|| format!("unmount {}", target.display()))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Binds {
+    /// A copy that failed half-way still unbinds (before the root's
+    /// [`Mounted`](ch04_overlayfs::Mounted), declared earlier, is dropped).
+    fn drop(&mut self) {
+        while let Some((target, _)) = self.targets.pop() {
+            let _ = umount2(&target, MntFlags::MNT_DETACH);
+        }
+    }
 }
 
 /// Where a copy of `source` lands, by docker's rules: into `dest` when it is an
