@@ -268,46 +268,148 @@ fn exec_privileged_and_env_file() {
     snapshot_text("exec_flags", transcript, settings(&sandbox));
 }
 
+/// A `dockyard` command on a pseudo-terminal of its own, as a person at a
+/// terminal runs it: keys are typed on the pty's master side and what the
+/// command shows is read from there.
+struct Terminal {
+    child: std::process::Child,
+    master: std::fs::File,
+    words: Vec<String>,
+    seen: String,
+}
+
+impl Terminal {
+    /// Spawns `dockyard ARGS` with the pty's slave side as its stdio.
+    fn spawn(sandbox: &Sandbox, args: &[&str]) -> Terminal {
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let slave = || Stdio::from(pty.slave.try_clone().unwrap());
+        let child = sandbox
+            .cmd(args)
+            .env_remove("TERM")
+            .stdin(slave())
+            .stdout(slave())
+            .stderr(slave())
+            .spawn()
+            .unwrap();
+        let mut words = vec!["dockyard".to_string()];
+        words.extend(args.iter().map(|arg| arg.to_string()));
+        Terminal {
+            child,
+            master: std::fs::File::from(pty.master),
+            words,
+            seen: String::new(),
+        }
+    }
+
+    /// Types `keys`.
+    fn type_keys(&mut self, keys: &[u8]) {
+        self.master.write_all(keys).unwrap();
+    }
+
+    /// Reads what the command shows until `text` has been seen (10 s at most).
+    fn read_until(&mut self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut buf = [0u8; 1024];
+        while !self.seen.contains(text) {
+            assert!(Instant::now() < deadline, "no {text:?} in {:?}", self.seen);
+            let mut fds = [nix::poll::PollFd::new(
+                self.master.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16)).unwrap() > 0 {
+                let n = self.master.read(&mut buf).unwrap();
+                self.seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        }
+    }
+
+    /// Waits for the command's end (10 s at most) and returns what the
+    /// terminal showed, as a transcript (see `testkit::transcript`): its
+    /// `\r\n` read as `\n`, without the control sequences a terminal acts on
+    /// rather than shows (busybox's shell asks where the cursor is).
+    fn transcript(mut self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "{:?} did not end", self.words);
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let controls = regex::Regex::new(r"\x1b\[[0-9;?]*[A-Za-z]").unwrap();
+        let shown = controls.replace_all(&self.seen, "").replace("\r\n", "\n");
+        let mut text = format!(
+            "$ {}\n{shown}",
+            ch01_chroot::explain::shell_words(&self.words)
+        );
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        match status.code() {
+            Some(0) => {}
+            Some(code) => text.push_str(&format!("[exit status {code}]\n")),
+            None => text.push_str(&format!("[{status}]\n")),
+        }
+        text
+    }
+}
+
 #[test]
 fn attach_and_the_detach_keys_under_a_terminal() {
     testkit::require_root!();
     let sandbox = Sandbox::with_busybox("e2e-attach");
     sandbox.ok(&["run", "-dit", "--name", "console", "busybox", "sh"]);
-    let pty = nix::pty::openpty(None, None).unwrap();
-    let slave = || Stdio::from(pty.slave.try_clone().unwrap());
-    let mut attach = sandbox
-        .cmd(&["attach", "console"])
-        .stdin(slave())
-        .stdout(slave())
-        .stderr(slave())
-        .spawn()
-        .unwrap();
-    let mut master = std::fs::File::from(pty.master.try_clone().unwrap());
-    let mut seen = String::new();
-    let mut read_until = |master: &mut std::fs::File, text: &str| {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut buf = [0u8; 1024];
-        while !seen.contains(text) {
-            assert!(Instant::now() < deadline, "no {text:?} in {seen:?}");
-            let mut fds = [nix::poll::PollFd::new(
-                master.as_fd(),
-                nix::poll::PollFlags::POLLIN,
-            )];
-            if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16)).unwrap() > 0 {
-                let n = master.read(&mut buf).unwrap();
-                seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        }
-    };
+    let mut attach = Terminal::spawn(&sandbox, &["attach", "console"]);
     std::thread::sleep(Duration::from_millis(300));
-    master.write_all(b"echo $((6 * 7))\n").unwrap();
-    read_until(&mut master, "42");
+    attach.type_keys(b"echo $((6 * 7))\n");
+    attach.read_until("42");
     // Ctrl-P Ctrl-Q: attach ends, the container goes on.
-    master.write_all(&[0x10, 0x11]).unwrap();
-    read_until(&mut master, "read escape sequence");
-    let status = attach.wait().unwrap();
-    assert!(status.success(), "attach detached cleanly: {status}");
+    attach.type_keys(&[0x10, 0x11]);
+    attach.read_until("read escape sequence");
+    let transcript = attach.transcript();
+    assert!(
+        !transcript.contains("[exit"),
+        "attach detached cleanly: {transcript}"
+    );
     assert_eq!(inspect(&sandbox, "{{.State.Status}}", "console"), "running");
+}
+
+#[test]
+fn exec_it_and_the_detach_keys_under_a_terminal() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-exec-detach");
+    sandbox.ok(&["run", "-d", "--name", "box", "busybox", "sleep", "600"]);
+    // Ctrl-P Ctrl-Q: exec ends, its shell goes on.
+    let mut exec = Terminal::spawn(&sandbox, &["exec", "-it", "box", "sh"]);
+    exec.read_until("/ # ");
+    exec.type_keys(b"echo $((6 * 7))\n");
+    exec.read_until("42");
+    exec.type_keys(&[0x10, 0x11]);
+    exec.read_until("read escape sequence");
+    let mut transcript = exec.transcript();
+    // --detach-keys, with docker's spelling of keys.
+    let mut exec = Terminal::spawn(
+        &sandbox,
+        &["exec", "-it", "--detach-keys", "ctrl-a,x", "box", "sh"],
+    );
+    exec.read_until("/ # ");
+    exec.type_keys(&[0x01, b'x']);
+    exec.read_until("read escape sequence");
+    transcript.push_str(&exec.transcript());
+    transcript.push_str(&sandbox.transcripts(&[&[
+        "exec",
+        "-it",
+        "--detach-keys",
+        "ctrl-",
+        "box",
+        "sh",
+    ]]));
+    let mut settings = settings(&sandbox);
+    settings.add_filter(r"BusyBox v\S+ \([^)]*\)", "BusyBox [VERSION]");
+    snapshot_text("exec_detach", transcript, settings);
+    // Both shells still run in the container, with no terminal left attached.
+    let shells = sandbox.ok(&["exec", "box", "pidof", "sh"]);
+    assert_eq!(shells.split_whitespace().count(), 2, "{shells:?}");
 }
 
 #[test]

@@ -54,6 +54,14 @@ pub fn detach_keys(spec: &str) -> anyhow::Result<Vec<u8>> {
         .collect()
 }
 
+/// A watch for the detach keys of a `--detach-keys` flag, docker's
+/// Ctrl-P Ctrl-Q when it is not given (`attach`, `run -it`, `exec -it`).
+pub fn detach_watch(flag: Option<&str>) -> anyhow::Result<DetachWatch> {
+    Ok(DetachWatch::new(detach_keys(
+        flag.unwrap_or("ctrl-p,ctrl-q"),
+    )?))
+}
+
 /// Watches typed bytes for the detach sequence.
 #[derive(Debug)]
 pub struct DetachWatch {

@@ -14,7 +14,7 @@ use crate::details::HostConfig;
 use crate::engine::Engine;
 use crate::signals;
 use crate::supervisor::supervisor_dir;
-use crate::terminal::{DetachWatch, RawMode, detach_keys};
+use crate::terminal::{DetachWatch, RawMode, detach_watch};
 
 /// `attach`: returns the container's exit status when it ends, 0 when the
 /// user detached.
@@ -46,7 +46,7 @@ pub fn session(
     keys: Option<&str>,
     stdin: bool,
 ) -> anyhow::Result<Option<i32>> {
-    let keys = detach_keys(keys.unwrap_or("ctrl-p,ctrl-q"))?;
+    let watch = detach_watch(keys)?;
     let tty = is_tty(container);
     let send_stdin = stdin && HostConfig::load(container)?.open_stdin;
     let dir = supervisor_dir(container);
@@ -63,7 +63,7 @@ pub fn session(
     if let Some(size) = raw.as_ref().and_then(|_| window_size()) {
         let _ = supervise::resize(&dir, size);
     }
-    let detached = copy(&mut socket, send_stdin, tty, DetachWatch::new(keys))?;
+    let detached = copy(&mut socket, send_stdin, tty, watch)?;
     drop(raw);
     if detached {
         eprintln!("read escape sequence");

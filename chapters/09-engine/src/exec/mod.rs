@@ -2,7 +2,9 @@
 //! container's namespaces and cgroup ([`enter`]), then takes the same
 //! hardening as the container's PID 1 (chapter 02's [`hardening::apply`]:
 //! limits, user, capabilities, `no_new_privs`; then the container's seccomp
-//! filter) and execs; its exit status is `exec`'s.
+//! filter) and execs; its exit status is `exec`'s. With `-it`, the detach
+//! keys (Ctrl-P Ctrl-Q, or `--detach-keys`) leave it running, as docker's
+//! `exec` does: the CLI prints `read escape sequence` and exits with 1.
 
 pub mod enter;
 
@@ -14,6 +16,7 @@ use anyhow::Context;
 use ch02_namespaces::hardening::{self, caps, seccomp};
 use ch02_namespaces::spec::{self, RunFlags};
 use ch04_overlayfs::store::Status;
+use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid};
@@ -24,9 +27,9 @@ use crate::cli::ExecArgs;
 use crate::commands::lifecycle::not_running;
 use crate::details::Runtime;
 use crate::engine::{Engine, cgroup_of, init_pid};
-use crate::terminal::RawMode;
+use crate::terminal::{DetachWatch, RawMode, detach_watch};
 
-/// `exec`: returns the command's exit status.
+/// `exec`: returns the command's exit status (1 when the user detached).
 pub fn exec(root: &Path, args: ExecArgs) -> anyhow::Result<i32> {
     let engine = Engine::open(root)?;
     let container = engine.container(&args.container)?;
@@ -39,6 +42,12 @@ pub fn exec(root: &Path, args: ExecArgs) -> anyhow::Result<i32> {
             container.config.id
         );
     }
+    // As dockerd's exec create: bad keys are refused before anything runs,
+    // in its words for exec (attach's say "detach keys").
+    let watch = detach_watch(args.detach_keys.as_deref()).map_err(|_| {
+        let keys = args.detach_keys.as_deref().unwrap_or_default();
+        anyhow::anyhow!("Invalid escape keys ({keys}) provided")
+    })?;
     let pid = init_pid(&container).ok_or_else(|| not_running(&container))?;
     let spec = &container.config.spec;
     let process = process(spec, &args, pid)?;
@@ -53,11 +62,20 @@ pub fn exec(root: &Path, args: ExecArgs) -> anyhow::Result<i32> {
     } else {
         ch02_namespaces::stdin_unless_interactive(args.interactive)?;
     }
+    // Keys are watched only where docker's are: typed into a terminal.
+    let (detached, detach) = match args.tty && args.interactive && !args.detach {
+        true => {
+            let (read, notify) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("pipe2(2)")?;
+            (Some(read), Some(Detach { watch, notify }))
+        }
+        false => (None, None),
+    };
     // SAFETY: the child only makes system calls before it execs or exits;
     // the CLI is single-threaded here.
     match unsafe { nix::unistd::fork() }.context("fork(2)")? {
         ForkResult::Child => {
-            let code = match child(&namespaces, &cgroup, &process, &filters, args.tty) {
+            drop(detached);
+            let code = match child(&namespaces, &cgroup, &process, &filters, args.tty, detach) {
                 Ok(code) => code,
                 Err(err) => {
                     eprintln!("dockyard: {err:#}");
@@ -71,7 +89,15 @@ pub fn exec(root: &Path, args: ExecArgs) -> anyhow::Result<i32> {
             if args.detach {
                 return Ok(0);
             }
-            let _raw = args.tty.then(RawMode::enter);
+            drop(detach);
+            let raw = args.tty.then(RawMode::enter);
+            if let Some(detached) = detached
+                && was_detached(&detached)?
+            {
+                drop(raw);
+                eprintln!("read escape sequence");
+                return Ok(1);
+            }
             wait(child)
         }
     }
@@ -123,13 +149,15 @@ fn process(spec: &oci_spec::runtime::Spec, args: &ExecArgs, pid: Pid) -> anyhow:
 /// and wait for the command there; returns its status. With `-t`, the pty
 /// is made here, inside the container's mount namespace (from its own
 /// /dev/ptmx, so the command sees its terminal in /dev/pts), and this
-/// process copies between it and our stdio.
+/// process copies between it and our stdio; with `-i` too, it watches for
+/// the detach keys ([`Detach`]).
 fn child(
     namespaces: &enter::Namespaces,
     cgroup: &ch03_cgroups::Cgroup,
     process: &Process,
     filters: &[BpfProgram],
     tty: bool,
+    detach: Option<Detach>,
 ) -> anyhow::Result<i32> {
     enter::join_cgroup(cgroup)?;
     namespaces.join()?;
@@ -151,7 +179,7 @@ fn child(
         ForkResult::Parent { child } => match pty {
             Some(pty) => {
                 drop(pty.slave);
-                copy_terminal(child, &pty.master)
+                copy_terminal(child, &pty.master, detach)
             }
             None => wait(child),
         },
@@ -230,9 +258,34 @@ fn wait(child: Pid) -> anyhow::Result<i32> {
     }
 }
 
+/// `-it`'s detach keys, watched by the process that copies the terminal.
+/// When they are typed, it stops copying (its stdio goes to /dev/null, and
+/// what the command writes is read and dropped, so it never blocks), tells
+/// the CLI on `notify`, and stays, holding the pty, until the command ends,
+/// as containerd's shim holds a detached exec's: the CLI exits, the command
+/// goes on.
+#[derive(Debug)]
+struct Detach {
+    watch: DetachWatch,
+    notify: OwnedFd,
+}
+
+/// Whether the copying process reports a detach (a byte on the pipe)
+/// rather than its end (end-of-file).
+fn was_detached(pipe: &OwnedFd) -> anyhow::Result<bool> {
+    let mut byte = [0u8; 1];
+    loop {
+        match nix::unistd::read(pipe, &mut byte) {
+            Ok(n) => return Ok(n == 1),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(err) => return Err(err).context("read(2) of the detach pipe"),
+        }
+    }
+}
+
 /// `-t`: bytes copied both ways between our stdio and the pty until the
-/// command ends.
-fn copy_terminal(child: Pid, master: &OwnedFd) -> anyhow::Result<i32> {
+/// command ends, or until the user detaches (see [`Detach`]).
+fn copy_terminal(child: Pid, master: &OwnedFd, mut detach: Option<Detach>) -> anyhow::Result<i32> {
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     let mut buf = [0u8; 4096];
@@ -261,7 +314,16 @@ fn copy_terminal(child: Pid, master: &OwnedFd) -> anyhow::Result<i32> {
         if from_stdin {
             match nix::unistd::read(&stdin, &mut buf) {
                 Ok(n @ 1..) => {
-                    let _ = nix::unistd::write(master, &buf[..n]);
+                    let (pass, detached) = match detach.as_mut() {
+                        Some(detach) => detach.watch.feed(&buf[..n]),
+                        None => (buf[..n].to_vec(), false),
+                    };
+                    let _ = nix::unistd::write(master, &pass);
+                    if detached && let Some(detach) = detach.take() {
+                        redirect_stdio_to_null()?;
+                        stdin_open = false;
+                        nix::unistd::write(&detach.notify, &[1]).context("write(2) a detach")?;
+                    }
                 }
                 _ => stdin_open = false,
             }
