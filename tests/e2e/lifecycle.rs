@@ -323,7 +323,7 @@ impl Terminal {
         }
     }
 
-    /// Waits for the command's end (10 s at most) and returns what the
+    /// Waits for the command's end (10 s at most) and returns all the
     /// terminal showed, as a transcript (see `testkit::transcript`): its
     /// `\r\n` read as `\n`, without the control sequences a terminal acts on
     /// rather than shows (busybox's shell asks where the cursor is).
@@ -336,6 +336,22 @@ impl Terminal {
             assert!(Instant::now() < deadline, "{:?} did not end", self.words);
             std::thread::sleep(Duration::from_millis(50));
         };
+        // The rest: what it wrote before it ended is there now (a read ends
+        // with EIO once the slave side is closed, if nothing else holds it).
+        let mut buf = [0u8; 1024];
+        loop {
+            let mut fds = [nix::poll::PollFd::new(
+                self.master.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16)).unwrap() == 0 {
+                break;
+            }
+            match self.master.read(&mut buf) {
+                Ok(n @ 1..) => self.seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+                _ => break,
+            }
+        }
         let controls = regex::Regex::new(r"\x1b\[[0-9;?]*[A-Za-z]").unwrap();
         let shown = controls.replace_all(&self.seen, "").replace("\r\n", "\n");
         let mut text = format!(
@@ -365,13 +381,27 @@ fn attach_and_the_detach_keys_under_a_terminal() {
     attach.read_until("42");
     // Ctrl-P Ctrl-Q: attach ends, the container goes on.
     attach.type_keys(&[0x10, 0x11]);
-    attach.read_until("read escape sequence");
     let transcript = attach.transcript();
+    // As docker's attach: its stream's "error", and the status of one.
     assert!(
-        !transcript.contains("[exit"),
-        "attach detached cleanly: {transcript}"
+        transcript.ends_with("read escape sequence\n[exit status 1]\n"),
+        "{transcript}"
     );
     assert_eq!(inspect(&sandbox, "{{.State.Status}}", "console"), "running");
+    // run -it: docker's run takes a detach quietly, with 0.
+    let mut run = Terminal::spawn(
+        &sandbox,
+        &["run", "-it", "--name", "quiet", "busybox", "sh"],
+    );
+    run.type_keys(b"echo $((6 * 7))\n");
+    run.read_until("42");
+    run.type_keys(&[0x10, 0x11]);
+    let transcript = run.transcript();
+    assert!(
+        !transcript.contains("escape") && !transcript.contains("[exit"),
+        "{transcript}"
+    );
+    assert_eq!(inspect(&sandbox, "{{.State.Status}}", "quiet"), "running");
 }
 
 #[test]

@@ -62,6 +62,14 @@ pub fn detach_watch(flag: Option<&str>) -> anyhow::Result<DetachWatch> {
     )?))
 }
 
+/// What docker's CLI does when the user detached from `attach` or `exec`
+/// (`run -it` and `start -ai` end quietly with 0): its stream's error, `read
+/// escape sequence`, printed as any error is, and 1, the status of one.
+pub fn detached() -> i32 {
+    eprintln!("read escape sequence");
+    1
+}
+
 /// Watches typed bytes for the detach sequence.
 #[derive(Debug)]
 pub struct DetachWatch {

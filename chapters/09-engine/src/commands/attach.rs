@@ -14,10 +14,10 @@ use crate::details::HostConfig;
 use crate::engine::Engine;
 use crate::signals;
 use crate::supervisor::supervisor_dir;
-use crate::terminal::{DetachWatch, RawMode, detach_watch};
+use crate::terminal::{DetachWatch, RawMode, detach_watch, detached};
 
-/// `attach`: returns the container's exit status when it ends, 0 when the
-/// user detached.
+/// `attach`: returns the container's exit status when it ends, docker's 1
+/// (after `read escape sequence`) when the user detached.
 pub fn attach(root: &Path, args: AttachArgs) -> anyhow::Result<i32> {
     let engine = Engine::open(root)?;
     let container = engine.container(&args.container)?;
@@ -34,7 +34,7 @@ pub fn attach(root: &Path, args: AttachArgs) -> anyhow::Result<i32> {
         args.detach_keys.as_deref(),
         !args.no_stdin,
     )?;
-    Ok(code.unwrap_or(0))
+    Ok(code.unwrap_or_else(detached))
 }
 
 /// Attaches our stdio to the container's (stdin only if `stdin` and the
@@ -63,10 +63,9 @@ pub fn session(
     if let Some(size) = raw.as_ref().and_then(|_| window_size()) {
         let _ = supervise::resize(&dir, size);
     }
-    let detached = copy(&mut socket, send_stdin, tty, watch)?;
+    let left = copy(&mut socket, send_stdin, tty, watch)?;
     drop(raw);
-    if detached {
-        eprintln!("read escape sequence");
+    if left {
         return Ok(None);
     }
     Ok(Some(crate::commands::lifecycle::exit_status(

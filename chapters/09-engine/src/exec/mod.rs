@@ -27,7 +27,7 @@ use crate::cli::ExecArgs;
 use crate::commands::lifecycle::not_running;
 use crate::details::Runtime;
 use crate::engine::{Engine, cgroup_of, init_pid};
-use crate::terminal::{DetachWatch, RawMode, detach_watch};
+use crate::terminal::{DetachWatch, RawMode, detach_watch, detached};
 
 /// `exec`: returns the command's exit status (1 when the user detached).
 pub fn exec(root: &Path, args: ExecArgs) -> anyhow::Result<i32> {
@@ -63,7 +63,7 @@ pub fn exec(root: &Path, args: ExecArgs) -> anyhow::Result<i32> {
         ch02_namespaces::stdin_unless_interactive(args.interactive)?;
     }
     // Keys are watched only where docker's are: typed into a terminal.
-    let (detached, detach) = match args.tty && args.interactive && !args.detach {
+    let (reported, detach) = match args.tty && args.interactive && !args.detach {
         true => {
             let (read, notify) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("pipe2(2)")?;
             (Some(read), Some(Detach { watch, notify }))
@@ -74,7 +74,7 @@ pub fn exec(root: &Path, args: ExecArgs) -> anyhow::Result<i32> {
     // the CLI is single-threaded here.
     match unsafe { nix::unistd::fork() }.context("fork(2)")? {
         ForkResult::Child => {
-            drop(detached);
+            drop(reported);
             let code = match child(&namespaces, &cgroup, &process, &filters, args.tty, detach) {
                 Ok(code) => code,
                 Err(err) => {
@@ -91,12 +91,11 @@ pub fn exec(root: &Path, args: ExecArgs) -> anyhow::Result<i32> {
             }
             drop(detach);
             let raw = args.tty.then(RawMode::enter);
-            if let Some(detached) = detached
-                && was_detached(&detached)?
+            if let Some(pipe) = reported
+                && was_detached(&pipe)?
             {
                 drop(raw);
-                eprintln!("read escape sequence");
-                return Ok(1);
+                return Ok(detached());
             }
             wait(child)
         }
