@@ -117,3 +117,28 @@ fn bad_input_is_refused_with_docker_words_and_125() {
         .collect();
     snapshot_text("bad_input", transcript, testkit::redactions());
 }
+
+#[test]
+fn userns_runs_under_a_state_root_only_its_owner_could_enter() {
+    testkit::require_root!();
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = Sandbox::with_busybox("e2e-userns");
+    // A state root as `mktemp -d` makes one: only root, uid 0 on the host,
+    // may enter it; the container's root is uid 100000 there.
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode();
+    std::fs::set_permissions(sandbox.root(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let transcript = sandbox.transcripts(&[&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--userns",
+        "busybox",
+        "sh",
+        "-c",
+        "id; cat /proc/self/uid_map",
+    ]]);
+    snapshot_text("userns", transcript, sandbox.redactions());
+    // As dockerd's data root (0711): searchable by all, listed by its owner.
+    assert_eq!(mode(sandbox.root()) & 0o777, 0o711);
+}

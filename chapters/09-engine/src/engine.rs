@@ -24,6 +24,26 @@ const DEFAULT_SUBNET: &str = "DOCKYARD_DEFAULT_SUBNET";
 /// How [`Engine::temporary_holder`] names start.
 const PENDING: &str = "pending-";
 
+/// Adds search (`x`) for group and others to the state root's mode when it
+/// lacks them, as dockerd makes its data root 0711 at every start: a
+/// container with `--userns` mounts its root filesystem, below the state
+/// root, as root of its user namespace, uid 100000 on the host, whom a root
+/// of mode 0700 (what `mktemp -d` makes) refuses with EACCES. Reading the
+/// root's listing stays as the owner set it.
+fn searchable(root: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(root)?.permissions().mode() & 0o7777;
+    if mode & 0o011 != 0o011 {
+        ch01_chroot::explain!(
+            "chmod(2): the state root searchable by all, so the root of a user namespace reaches its containers' files";
+            "chmod go+x {}", root.display()
+        );
+        let mode = std::fs::Permissions::from_mode(mode | 0o011);
+        std::fs::set_permissions(root, mode).context("chmod go+x")?;
+    }
+    Ok(())
+}
+
 /// The stores under the state root (`--root`, `DOCKYARD_ROOT`).
 #[derive(Debug)]
 pub struct Engine {
@@ -42,17 +62,20 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Opens (creating if needed) every store under `root`.
+    /// Opens (creating if needed) every store under `root`, and lets every
+    /// user search the root ([`searchable`]).
     pub fn open(root: &Path) -> anyhow::Result<Engine> {
         let context = || format!("open the state root {}", root.display());
-        Ok(Engine {
+        let engine = Engine {
             content: ContentStore::open(root).with_context(context)?,
             layers: LayerStore::open(root).with_context(context)?,
             images: ImageStore::open(root).with_context(context)?,
             containers: ContainerStore::open(root).with_context(context)?,
             volumes: VolumeStore::open(root).with_context(context)?,
             root: root.to_path_buf(),
-        })
+        };
+        searchable(root).with_context(context)?;
+        Ok(engine)
     }
 
     /// Chapter 05's networks, their state in `<root>/network`: what containers
