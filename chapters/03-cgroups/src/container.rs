@@ -118,7 +118,9 @@ pub fn run_with_setup(
         .unwrap_or_default();
     let cgroup = CgroupGuard::new(Hierarchy::system()?.create(parent, name)?);
     cgroup.apply(&resources)?;
-    let code = ch02_namespaces::run_with(spec, rootfs, &mut |pid| {
+    let mut spec = spec.clone();
+    crate::add_cgroup_mounts(&mut spec, &cgroup);
+    let code = ch02_namespaces::run_with(&spec, rootfs, &mut |pid| {
         cgroup.add_task(pid)?;
         setup(pid)
     })?;

@@ -23,6 +23,7 @@ mod limits;
 mod testing;
 mod v1;
 mod v2;
+mod view;
 
 pub use cgroup::{BlockIo, Cgroup, CgroupGuard, Stats};
 pub use container::{Exit, RunError, exit_code_of, run, run_with_setup, set_resources};
@@ -34,3 +35,4 @@ pub use limits::{
 };
 pub use v1::V1Cgroup;
 pub use v2::{V2Cgroup, shares_to_weight};
+pub use view::add_cgroup_mounts;

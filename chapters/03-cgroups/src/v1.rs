@@ -36,6 +36,9 @@ pub struct V1Cgroup {
     /// Each mounted controller and its directory for this cgroup. Co-mounted
     /// controllers have the same directory.
     dirs: Vec<(&'static str, PathBuf)>,
+    /// How many components `parent/name` has: each directory's ancestor that
+    /// many levels up is its hierarchy's mount point.
+    depth: usize,
 }
 
 impl V1Cgroup {
@@ -50,7 +53,8 @@ impl V1Cgroup {
                 Some((controller, mount.join(parent).join(name)))
             })
             .collect();
-        V1Cgroup { dirs }
+        let depth = Path::new(parent).join(name).components().count();
+        V1Cgroup { dirs, depth }
     }
 
     /// Makes `parent/name` in every controller's hierarchy.
@@ -109,6 +113,19 @@ impl V1Cgroup {
             }
         }
         dirs
+    }
+
+    /// Each directory once, with its hierarchy's name under the cgroup root
+    /// (`memory`, `cpu,cpuacct`): where a container is shown it (see
+    /// [`add_cgroup_mounts`](crate::add_cgroup_mounts)).
+    pub fn hierarchies(&self) -> Vec<(String, &Path)> {
+        self.unique_dirs()
+            .into_iter()
+            .filter_map(|dir| {
+                let mount = dir.ancestors().nth(self.depth)?;
+                Some((mount.file_name()?.to_str()?.to_string(), dir))
+            })
+            .collect()
     }
 
     /// This cgroup's directory in `controller`'s hierarchy.

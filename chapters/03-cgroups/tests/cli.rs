@@ -71,6 +71,30 @@ fn the_pids_limit_stops_a_fork_bomb() {
     snapshot("fork_bomb", &mut ch03_in(&parent, &args));
 }
 
+#[test]
+fn the_container_sees_its_own_limits_read_only() {
+    testkit::require_root!();
+    let parent = CgroupParent::new("view");
+    let rootfs = testkit::fixtures::busybox_rootfs();
+    // The same lines on both versions: v2's files, else v1's.
+    let script = "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; \
+         cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max; \
+         touch /sys/fs/cgroup/x";
+    let args = [
+        "run",
+        "--rootfs",
+        rootfs.to_str().unwrap(),
+        "--memory",
+        "32m",
+        "--pids-limit",
+        "10",
+        "sh",
+        "-c",
+        script,
+    ];
+    snapshot("cgroup_view", &mut ch03_in(&parent, &args));
+}
+
 /// The numbers of the one line `ch03-cgroups stats` prints about a container.
 struct StatsLine {
     cpu_percent: f64,
