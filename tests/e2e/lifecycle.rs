@@ -3,7 +3,8 @@
 //! behind (nothing).
 
 use std::io::{Read, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -279,9 +280,16 @@ struct Terminal {
 }
 
 impl Terminal {
-    /// Spawns `dockyard ARGS` with the pty's slave side as its stdio.
+    /// Spawns `dockyard ARGS` with the pty's slave side as its stdio, 24
+    /// lines of 80 columns, in a process group of its own (see [`Terminal::resize`]).
     fn spawn(sandbox: &Sandbox, args: &[&str]) -> Terminal {
-        let pty = nix::pty::openpty(None, None).unwrap();
+        let size = nix::pty::Winsize {
+            ws_row: 24,
+            ws_col: 80,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        let pty = nix::pty::openpty(Some(&size), None).unwrap();
         let slave = || Stdio::from(pty.slave.try_clone().unwrap());
         let child = sandbox
             .cmd(args)
@@ -289,6 +297,7 @@ impl Terminal {
             .stdin(slave())
             .stdout(slave())
             .stderr(slave())
+            .process_group(0)
             .spawn()
             .unwrap();
         let mut words = vec!["dockyard".to_string()];
@@ -301,6 +310,23 @@ impl Terminal {
         }
     }
 
+    /// Resizes the terminal and, as a terminal does for its foreground
+    /// process group, sends that group SIGWINCH (the command's pty is not
+    /// its controlling terminal, so the kernel would not).
+    fn resize(&mut self, rows: u16, cols: u16) {
+        nix::ioctl_write_ptr_bad!(set_winsize, libc::TIOCSWINSZ, nix::pty::Winsize);
+        let size = nix::pty::Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads a Winsize from the pointer.
+        unsafe { set_winsize(self.master.as_raw_fd(), &size) }.unwrap();
+        let group = nix::unistd::Pid::from_raw(-(self.child.id() as i32));
+        nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGWINCH).unwrap();
+    }
+
     /// Types `keys`.
     fn type_keys(&mut self, keys: &[u8]) {
         self.master.write_all(keys).unwrap();
@@ -309,17 +335,22 @@ impl Terminal {
     /// Reads what the command shows until `text` has been seen (10 s at most).
     fn read_until(&mut self, text: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        let mut buf = [0u8; 1024];
         while !self.seen.contains(text) {
             assert!(Instant::now() < deadline, "no {text:?} in {:?}", self.seen);
-            let mut fds = [nix::poll::PollFd::new(
-                self.master.as_fd(),
-                nix::poll::PollFlags::POLLIN,
-            )];
-            if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16)).unwrap() > 0 {
-                let n = self.master.read(&mut buf).unwrap();
-                self.seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
+            self.read_some();
+        }
+    }
+
+    /// Reads what the command shows within 100 ms, if anything.
+    fn read_some(&mut self) {
+        let mut buf = [0u8; 1024];
+        let mut fds = [nix::poll::PollFd::new(
+            self.master.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16)).unwrap() > 0 {
+            let n = self.master.read(&mut buf).unwrap();
+            self.seen.push_str(&String::from_utf8_lossy(&buf[..n]));
         }
     }
 
@@ -440,6 +471,36 @@ fn exec_it_and_the_detach_keys_under_a_terminal() {
     // Both shells still run in the container, with no terminal left attached.
     let shells = sandbox.ok(&["exec", "box", "pidof", "sh"]);
     assert_eq!(shells.split_whitespace().count(), 2, "{shells:?}");
+}
+
+#[test]
+fn exec_t_gives_the_command_the_terminals_size_and_its_changes() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-exec-size");
+    sandbox.ok(&["run", "-d", "--name", "sized", "busybox", "sleep", "600"]);
+    let mut exec = Terminal::spawn(&sandbox, &["exec", "-it", "sized", "sh"]);
+    exec.read_until("/ # ");
+    exec.type_keys(b"stty size\n");
+    exec.read_until("24 80");
+    exec.resize(30, 100);
+    // The copier passes the size on when it reads its SIGWINCH: ask (each
+    // answer ends with a new prompt) until the answer is the new size.
+    for asked in 1.. {
+        let prompts = exec.seen.matches("/ # ").count();
+        exec.type_keys(b"stty size\n");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while exec.seen.matches("/ # ").count() == prompts {
+            assert!(Instant::now() < deadline, "no answer in {:?}", exec.seen);
+            exec.read_some();
+        }
+        if exec.seen.contains("30 100") {
+            break;
+        }
+        assert!(asked < 50, "the size never changed: {:?}", exec.seen);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    exec.type_keys(b"exit\n");
+    exec.transcript();
 }
 
 #[test]

@@ -22,7 +22,7 @@ pub mod namespaces;
 pub mod rootfs;
 pub mod signals;
 pub mod spec;
-mod tty;
+pub mod tty;
 
 pub use container::{Setup, run, run_with};
 pub use error::Error;

@@ -82,8 +82,11 @@ impl Drop for RawMode {
     }
 }
 
-/// Copies the caller's terminal size (if stdin is one) to the container's.
-pub(crate) fn copy_size(master: BorrowedFd<'_>) {
+/// Copies the caller's terminal size (if stdin is one) to the container's:
+/// at the start, and on each SIGWINCH. The kernel then signals the
+/// container's foreground process group, so a shell or an editor redraws
+/// (tty_ioctl(4), TIOCSWINSZ). The engine's `exec -t` uses it too.
+pub fn copy_size(master: BorrowedFd<'_>) {
     let mut size = Winsize {
         ws_row: 0,
         ws_col: 0,

@@ -18,6 +18,8 @@ use ch02_namespaces::spec::{self, RunFlags};
 use ch04_overlayfs::store::Status;
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid};
 use oci_spec::runtime::Process;
@@ -161,7 +163,12 @@ fn child(
     enter::join_cgroup(cgroup)?;
     namespaces.join()?;
     let pty = match tty {
-        true => Some(nix::pty::openpty(None, None).context("openpty(3)")?),
+        true => {
+            let pty = nix::pty::openpty(None, None).context("openpty(3)")?;
+            // Our stdin is the caller's terminal: the command starts with its size.
+            ch02_namespaces::tty::copy_size(pty.master.as_fd());
+            Some(pty)
+        }
         false => None,
     };
     match enter::fork_into_pid_namespace()? {
@@ -283,12 +290,20 @@ fn was_detached(pipe: &OwnedFd) -> anyhow::Result<bool> {
 }
 
 /// `-t`: bytes copied both ways between our stdio and the pty until the
-/// command ends, or until the user detaches (see [`Detach`]).
+/// command ends, or until the user detaches (see [`Detach`]); the caller's
+/// terminal size follows it on SIGWINCH, as chapter 02's runner passes it on.
 fn copy_terminal(child: Pid, master: &OwnedFd, mut detach: Option<Detach>) -> anyhow::Result<i32> {
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     let mut buf = [0u8; 4096];
     let mut stdin_open = true;
+    // Blocked here, after the command was forked (it must not inherit the
+    // mask), and read from a signalfd(2) in the same poll(2).
+    let mut winch = SigSet::empty();
+    winch.add(Signal::SIGWINCH);
+    winch.thread_block().context("block SIGWINCH")?;
+    let resized = SignalFd::with_flags(&winch, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .context("signalfd(2) for SIGWINCH")?;
     let code = loop {
         if let Ok(status) = waitpid(child, Some(WaitPidFlag::WNOHANG))
             && status != WaitStatus::StillAlive
@@ -296,7 +311,10 @@ fn copy_terminal(child: Pid, master: &OwnedFd, mut detach: Option<Detach>) -> an
         {
             break code;
         }
-        let mut fds = vec![PollFd::new(master.as_fd(), PollFlags::POLLIN)];
+        let mut fds = vec![
+            PollFd::new(master.as_fd(), PollFlags::POLLIN),
+            PollFd::new(resized.as_fd(), PollFlags::POLLIN),
+        ];
         if stdin_open {
             fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
         }
@@ -306,7 +324,12 @@ fn copy_terminal(child: Pid, master: &OwnedFd, mut detach: Option<Detach>) -> an
                 .and_then(|f| f.revents())
                 .is_some_and(|r| !r.is_empty())
         };
-        let (from_master, from_stdin) = (ready(0), ready(1));
+        let (from_master, from_stdin) = (ready(0), ready(2));
+        if ready(1) {
+            while let Ok(Some(_)) = resized.read_signal() {}
+            // A no-op once detached: our stdin is /dev/null then.
+            ch02_namespaces::tty::copy_size(master.as_fd());
+        }
         if from_master && let Ok(n @ 1..) = nix::unistd::read(master, &mut buf) {
             let _ = nix::unistd::write(&stdout, &buf[..n]);
         }
