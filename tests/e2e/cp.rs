@@ -143,15 +143,13 @@ fn cp_reaches_volumes_and_refuses_read_only_binds() {
     // Another container with the same volume sees what cp put there.
     let seen = sandbox.ok(&["run", "--rm", "-v", "store:/d", "busybox", "cat", "/d/note"]);
     assert_eq!(seen, "from cp\n");
-    sandbox.ok(&[
-        "cp",
-        "keeper:/ro/from-host",
-        host.path().join("back").to_str().unwrap(),
-    ]);
-    assert_eq!(
-        std::fs::read_to_string(host.path().join("back")).unwrap(),
-        "bound\n"
-    );
+    // `cp CONTAINER:PATH` to a new file of the host's; what it holds.
+    let copied_out = |from: &str, name: &str| {
+        let to = host.path().join(name);
+        sandbox.ok(&["cp", from, to.to_str().unwrap()]);
+        std::fs::read_to_string(to).unwrap()
+    };
+    assert_eq!(copied_out("keeper:/ro/from-host", "back"), "bound\n");
 
     let mut settings = sandbox.redactions();
     settings.add_filter(
@@ -165,14 +163,6 @@ fn cp_reaches_volumes_and_refuses_read_only_binds() {
     );
     // Stopped, its volume is still there for cp, as in docker.
     sandbox.ok(&["stop", "-t", "0", "keeper"]);
-    sandbox.ok(&[
-        "cp",
-        "keeper:/data/note",
-        host.path().join("again").to_str().unwrap(),
-    ]);
-    assert_eq!(
-        std::fs::read_to_string(host.path().join("again")).unwrap(),
-        "from cp\n"
-    );
+    assert_eq!(copied_out("keeper:/data/note", "again"), "from cp\n");
     snapshot_text("cp_read_only_bind", transcript, settings);
 }

@@ -385,19 +385,7 @@ impl Terminal {
         }
         let controls = regex::Regex::new(r"\x1b\[[0-9;?]*[A-Za-z]").unwrap();
         let shown = controls.replace_all(&self.seen, "").replace("\r\n", "\n");
-        let mut text = format!(
-            "$ {}\n{shown}",
-            ch01_chroot::explain::shell_words(&self.words)
-        );
-        if !text.ends_with('\n') {
-            text.push('\n');
-        }
-        match status.code() {
-            Some(0) => {}
-            Some(code) => text.push_str(&format!("[exit status {code}]\n")),
-            None => text.push_str(&format!("[{status}]\n")),
-        }
-        text
+        testkit::transcript_of(&self.words, &shown, status)
     }
 }
 

@@ -21,7 +21,7 @@ pub use cgroups::CgroupParent;
 pub use host_secret::HostSecret;
 pub use outside::OutsideHost;
 pub use privileged::record_privileged;
-pub use transcript::transcript;
+pub use transcript::{transcript, transcript_of};
 
 /// Insta settings that replace what varies between machines and runs with stable
 /// placeholders: the fixtures directory reads `target/fixtures` (as a reader in

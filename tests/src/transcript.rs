@@ -6,7 +6,7 @@
 
 use std::io::Read;
 use std::os::fd::OwnedFd;
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 
 /// Runs `cmd` with stdout and stderr sharing one pipe, so their lines interleave
 /// as on a terminal, and returns:
@@ -41,7 +41,14 @@ pub fn transcript(cmd: &mut Command) -> String {
         .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
     let mut words = vec![program];
     words.extend(cmd.get_args().map(|arg| arg.to_string_lossy().into_owned()));
-    let mut text = format!("$ {}\n{output}", ch01_chroot::explain::shell_words(&words));
+    transcript_of(&words, &output, status)
+}
+
+/// The transcript of a command (`words`, the program's name first) that
+/// printed `output` and ended with `status`, in [`transcript`]'s format: for
+/// a command run some other way (on a pty, say).
+pub fn transcript_of(words: &[String], output: &str, status: ExitStatus) -> String {
+    let mut text = format!("$ {}\n{output}", ch01_chroot::explain::shell_words(words));
     if !text.ends_with('\n') {
         text.push('\n');
     }
