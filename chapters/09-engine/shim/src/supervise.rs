@@ -865,6 +865,10 @@ struct Copier<'a> {
     pending: Vec<u8>,
     /// Close the container's stdin once `pending` is written.
     close_stdin: bool,
+    /// With `-t`: what the run printed so far, kept for the first client that
+    /// asks for it ([`AttachOptions::replay`]), up to [`EARLY_MAX`] bytes
+    /// (`None` once taken, or once there was more).
+    early: Option<Vec<u8>>,
     /// The exec watch's read end, while `run -d` waits to hear.
     exec: Option<(OwnedFd, &'a Readiness)>,
 }
@@ -872,10 +876,16 @@ struct Copier<'a> {
 /// How much unwritten input the copier holds before it stops reading clients.
 const MAX_PENDING: usize = 64 * 1024;
 
+/// How much of a `-t` run's first output is kept for a replaying client: a
+/// shell's banner and prompt, not a program's whole output.
+const EARLY_MAX: usize = 4096;
+
 impl<'a> Copier<'a> {
     fn new(io: Io, listener: &'a UnixListener, log: &'a mut LogWriter, main: Pid) -> Copier<'a> {
         let lines = io.outputs.iter().map(|_| logs::Lines::default()).collect();
+        let early = io.tty.as_ref().map(|_| Vec::new());
         Copier {
+            early,
             io,
             lines,
             listener,
@@ -1036,6 +1046,12 @@ impl<'a> Copier<'a> {
         } else {
             self.lines[i].push(&buf[..n], &mut emit);
             self.send(stream, &buf[..n]);
+            if let Some(early) = &mut self.early {
+                match early.len() + n <= EARLY_MAX {
+                    true => early.extend_from_slice(&buf[..n]),
+                    false => self.early = None,
+                }
+            }
         }
         if logged {
             for watcher in &self.watchers {
@@ -1146,6 +1162,14 @@ impl<'a> Copier<'a> {
                     {
                         continue;
                     }
+                    // Before any output this step has not read yet: nothing
+                    // is missed and nothing comes twice.
+                    if flags[0] & 8 != 0
+                        && let Some(early) = self.early.take()
+                        && (&stream).write_all(&early).is_err()
+                    {
+                        continue;
+                    }
                     self.clients.push(Client {
                         stream,
                         reading: flags[0] & 1 != 0,
@@ -1217,6 +1241,12 @@ pub struct AttachOptions {
     pub stdout: bool,
     /// Receive stderr.
     pub stderr: bool,
+    /// With `-t`, receive first what the run printed before this client came
+    /// (the first such client only, and only the first few kB): `run -it` and
+    /// `start -ai` attach once the container runs, where docker's CLI attaches
+    /// before it starts it, and would otherwise miss a shell's banner and
+    /// first prompt. Without `-t` the log has every line for that.
+    pub replay: bool,
 }
 
 fn connect(dir: &Path, hello: &[u8]) -> Result<UnixStream, Error> {
@@ -1240,8 +1270,10 @@ fn connect(dir: &Path, hello: &[u8]) -> Result<UnixStream, Error> {
 /// with `-t`, else framed: see [`read_frame`]); it reads end-of-file when
 /// the run ends. Output written before the client connected is in the log.
 pub fn attach(dir: &Path, options: AttachOptions) -> Result<UnixStream, Error> {
-    let flags =
-        u8::from(options.stdin) | (u8::from(options.stdout) << 1) | (u8::from(options.stderr) << 2);
+    let flags = u8::from(options.stdin)
+        | (u8::from(options.stdout) << 1)
+        | (u8::from(options.stderr) << 2)
+        | (u8::from(options.replay) << 3);
     connect(dir, &[HELLO_ATTACH, flags])
 }
 

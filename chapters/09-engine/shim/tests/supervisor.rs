@@ -412,6 +412,7 @@ fn attach_clients_come_and_go_and_send_stdin() {
         stdin: false,
         stdout: true,
         stderr: true,
+        replay: false,
     };
     // A client that leaves again changes nothing.
     drop(supervise::attach(shim.path(), output_only).unwrap());
@@ -469,6 +470,7 @@ fn with_a_tty_a_resize_reaches_the_container() {
             stdin: true,
             stdout: true,
             stderr: true,
+            replay: false,
         },
     )
     .unwrap();
@@ -483,6 +485,47 @@ fn with_a_tty_a_resize_reaches_the_container() {
         "$ dockyard run -it busybox sh -c 'read line; stty size'   # resized to 33x99, then: go\n{screen}\
          $ dockyard logs ctr\n{logged}"
     ));
+    assert_nothing_left(&shim);
+}
+
+#[test]
+fn with_a_tty_the_first_replaying_client_sees_what_came_before_it() {
+    testkit::require_root!();
+    let shim = start(
+        "shim-replay",
+        Scenario {
+            args: sh("echo banner; read line; echo got $line"),
+            tty: true,
+            open_stdin: true,
+            ..Default::default()
+        },
+    );
+    // The banner is out (and logged) before anyone attaches.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !shim.read_logs(&ReadOptions::default()).contains("banner") {
+        assert!(std::time::Instant::now() < deadline, "no banner logged");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let options = AttachOptions {
+        stdin: true,
+        stdout: true,
+        stderr: true,
+        replay: true,
+    };
+    let mut first = supervise::attach(shim.path(), options).unwrap();
+    // A second replaying client gets only what comes after it.
+    let mut second = supervise::attach(shim.path(), options).unwrap();
+    first.write_all(b"x\n").unwrap();
+    let screen = |client: &mut std::os::unix::net::UnixStream| {
+        let mut raw = Vec::new();
+        client.read_to_end(&mut raw).unwrap();
+        String::from_utf8_lossy(&raw).replace('\r', "")
+    };
+    let (first, second) = (screen(&mut first), screen(&mut second));
+    shim.wait();
+    // The pty echoes the typed line back too.
+    assert_eq!(first, "banner\nx\ngot x\n");
+    assert_eq!(second, "x\ngot x\n");
     assert_nothing_left(&shim);
 }
 

@@ -33,18 +33,23 @@ pub fn attach(root: &Path, args: AttachArgs) -> anyhow::Result<i32> {
         &container,
         args.detach_keys.as_deref(),
         !args.no_stdin,
+        false,
     )?;
     Ok(code.unwrap_or_else(detached))
 }
 
 /// Attaches our stdio to the container's (stdin only if `stdin` and the
 /// container keeps it open) until its run ends (its exit status) or the
-/// detach keys are typed (`None`, the container goes on).
+/// detach keys are typed (`None`, the container goes on). `just_started`:
+/// the caller started the container a moment ago (`run`, `start -a`), so
+/// with `-t` we are shown first what it printed before we attached
+/// ([`AttachOptions::replay`]).
 pub fn session(
     engine: &Engine,
     container: &Container,
     keys: Option<&str>,
     stdin: bool,
+    just_started: bool,
 ) -> anyhow::Result<Option<i32>> {
     let watch = detach_watch(keys)?;
     let tty = is_tty(container);
@@ -57,6 +62,7 @@ pub fn session(
             stdin: send_stdin,
             stdout: true,
             stderr: true,
+            replay: just_started,
         },
     )?;
     let raw = tty.then(RawMode::enter).flatten();
@@ -85,6 +91,7 @@ pub fn forward_stdin(container: &Container) -> anyhow::Result<()> {
             stdin: true,
             stdout: false,
             stderr: false,
+            replay: false,
         },
     )?;
     std::thread::Builder::new()

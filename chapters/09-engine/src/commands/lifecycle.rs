@@ -238,7 +238,7 @@ pub fn start(root: &Path, args: StartArgs) -> anyhow::Result<i32> {
         crate::signals::proxy(&container)?;
     }
     if args.interactive || tty {
-        let code = session(&engine, &container, None, args.interactive)?;
+        let code = session(&engine, &container, None, args.interactive, true)?;
         return Ok(code.unwrap_or(0));
     }
     follow_run(&container, Some(since), (true, true))?;

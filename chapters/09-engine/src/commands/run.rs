@@ -96,7 +96,7 @@ fn attached_until_exit(
         signals::proxy(container)?;
     }
     let code = if args.create.flags.tty {
-        attach::session(engine, container, args.detach_keys.as_deref(), true)?
+        attach::session(engine, container, args.detach_keys.as_deref(), true, true)?
     } else {
         let attached =
             |stream: &str| args.attach.is_empty() || args.attach.iter().any(|a| a == stream);
