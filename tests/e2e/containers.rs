@@ -145,6 +145,70 @@ fn ps_shows_docker_status_words_and_formats() {
 }
 
 #[test]
+fn labels_come_from_the_image_files_and_flags_and_filter_ps() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-labels");
+    sandbox.ok(&["create", "--name", "base", "busybox", "true"]);
+    sandbox.ok(&[
+        "commit",
+        "--change",
+        "LABEL tier=image stage=base",
+        "base",
+        "labelled:1",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("labels");
+    std::fs::write(&file, "# what the team set\nteam=infra\nreviewed\n").unwrap();
+    let file = file.to_str().unwrap();
+    // The file first, then the flags (a later one wins), over the image's.
+    sandbox.ok(&[
+        "create",
+        "--name",
+        "web",
+        "--label-file",
+        file,
+        "-l",
+        "team=web",
+        "--label",
+        "stage=prod",
+        "labelled:1",
+        "true",
+    ]);
+    sandbox.ok(&["create", "--name", "plain", "busybox", "true"]);
+    let mut settings = sandbox.redactions();
+    settings.add_filter(&testkit::regex_escape(file), "[FILE]");
+    let transcript = sandbox.transcripts(&[
+        &["inspect", "-f", "{{json .Config.Labels}}", "web", "plain"],
+        &[
+            "ps",
+            "-a",
+            "-f",
+            "name=^/web$",
+            "--format",
+            "{{.Names}}: {{.Labels}}",
+        ],
+        &["ps", "-a", "-f", "label=reviewed", "--format", "{{.Names}}"],
+        &["ps", "-a", "-f", "label=team=web", "--format", "{{.Names}}"],
+        &[
+            "ps",
+            "-a",
+            "-f",
+            "label=team=infra",
+            "--format",
+            "{{.Names}}",
+        ],
+        &[
+            "create",
+            "--label-file",
+            "/no/such/labels",
+            "busybox",
+            "true",
+        ],
+    ]);
+    snapshot_text("labels", transcript, settings);
+}
+
+#[test]
 fn bad_input_gets_dockers_words_and_exit_codes() {
     testkit::require_root!();
     let sandbox = Sandbox::with_busybox("e2e-engine-bad-input");

@@ -269,6 +269,12 @@ pub struct CreateArgs {
     /// Assign a name to the container.
     #[arg(long)]
     pub name: Option<String>,
+    /// Set meta data on a container: KEY=VALUE (or KEY, with an empty value).
+    #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Read in a line delimited file of labels.
+    #[arg(long, value_name = "FILE")]
+    pub label_file: Vec<PathBuf>,
     /// Run from this root filesystem directory instead of an image (as podman's
     /// `--rootfs`): every argument is then the command; its only network is `lo`.
     #[arg(long, value_name = "DIR")]

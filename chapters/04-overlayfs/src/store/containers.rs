@@ -14,6 +14,7 @@
 //! IDs are 64 hex digits, shown as 12; wherever an ID is taken, a name or a
 //! unique prefix is too, and the errors say so in docker's words.
 
+use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -138,6 +139,8 @@ pub struct Summary {
     pub created: u64,
     /// The spec's `process.args`: the command it runs.
     pub args: Vec<String>,
+    /// The spec's `annotations`: docker's labels.
+    pub labels: BTreeMap<String, String>,
     /// Its state.
     pub state: State,
     /// `containers/<id>`.
@@ -168,6 +171,8 @@ struct SummaryConfig {
 struct SummarySpec {
     #[serde(default)]
     process: Option<SummaryProcess>,
+    #[serde(default)]
+    annotations: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Deserialize)]
@@ -192,6 +197,9 @@ impl Container {
                 .as_ref()
                 .and_then(|p| p.args().clone())
                 .unwrap_or_default(),
+            labels: (self.config.spec.annotations().iter().flatten())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             state: self.state.clone(),
             dir: self.dir.clone(),
         }
@@ -430,6 +438,7 @@ impl ContainerStore {
                     image_name: config.image_name,
                     created: config.created,
                     args: config.spec.process.and_then(|p| p.args).unwrap_or_default(),
+                    labels: config.spec.annotations.unwrap_or_default(),
                     state: read_json(&dir.join("state.json"))?,
                     dir,
                 })

@@ -105,7 +105,7 @@ fn row(
         ("CreatedAt", Value::Str(human::go_time(container.created))),
         ("ID", Value::Str(id.to_string())),
         ("Image", Value::Str(container.image_name.clone())),
-        ("Labels", Value::Str(String::new())),
+        ("Labels", Value::Str(labels(&container.labels))),
         ("LocalVolumes", Value::Str("0".into())),
         ("Mounts", Value::Str(String::new())),
         ("Names", Value::Str(container.name.clone())),
@@ -152,13 +152,20 @@ fn name_matches(filter: &str, name: &str) -> bool {
     regex::Regex::new(filter).is_ok_and(|re| re.is_match(&format!("/{name}")))
 }
 
+/// `ps`'s `Labels`: `KEY=VALUE` pairs joined with commas (sorted, where
+/// docker's order is its map's random one).
+fn labels(labels: &std::collections::BTreeMap<String, String>) -> String {
+    let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    pairs.join(",")
+}
+
 /// `ps` / `container ls`.
 pub fn list(root: &Path, args: PsArgs) -> anyhow::Result<i32> {
     let engine = Engine::open(root)?;
     let mut filters = Vec::new();
     for filter in &args.filter {
         match filter.split_once('=') {
-            Some((key @ ("name" | "id" | "status" | "ancestor"), value)) => {
+            Some((key @ ("name" | "id" | "status" | "ancestor" | "label"), value)) => {
                 filters.push((key, value.to_string()))
             }
             _ => anyhow::bail!("invalid filter '{filter}'"),
@@ -178,6 +185,11 @@ pub fn list(root: &Path, args: PsArgs) -> anyhow::Result<i32> {
             "name" => name_matches(value, &container.name),
             "id" => container.id.starts_with(value.as_str()),
             "status" => state_word(&container, &runtime) == value,
+            // `label=KEY` (the container has it) or `label=KEY=VALUE`.
+            "label" => match value.split_once('=') {
+                Some((key, value)) => container.labels.get(key).is_some_and(|v| v == value),
+                None => container.labels.contains_key(value.as_str()),
+            },
             _ => {
                 container.image_name == *value
                     || engine

@@ -285,6 +285,16 @@ pub fn container_value(engine: &Engine, container: &Container) -> anyhow::Result
             }),
         ),
         ("Entrypoint", optional_strings(&host.entrypoint)),
+        (
+            "Labels",
+            Value::Object(
+                (config.spec.annotations().iter().flatten())
+                    .map(|(k, v)| (k.clone(), Value::Str(v.clone())))
+                    .collect::<std::collections::BTreeMap<_, _>>()
+                    .into_iter()
+                    .collect(),
+            ),
+        ),
     ]);
     Ok(object([
         ("Id", Value::Str(config.id.clone())),

@@ -159,6 +159,7 @@ fn create_mounted(
     if let Some(signal) = &args.stop_signal {
         parse_signal(signal)?;
     }
+    let mut labels = labels_of(args)?;
     let mut requests = Vec::new();
     for spec in &args.volumes {
         requests.push(mounts::parse_volume(spec)?);
@@ -184,6 +185,15 @@ fn create_mounted(
         .unwrap_or_default();
     let network =
         crate::network::checked(engine, &args.net, args.flags.hostname.is_some(), &exposed)?;
+    // The image's labels, under the container's own (docker's merge).
+    let image_labels = image
+        .config
+        .config()
+        .as_ref()
+        .and_then(|c| c.labels().clone());
+    for (key, value) in image_labels.unwrap_or_default() {
+        labels.entry(key).or_insert(value);
+    }
     let container = engine.containers.create(
         &image.id,
         reference,
@@ -212,6 +222,7 @@ fn create_mounted(
             });
         }
         let mut spec = spec::build(&flags, &container.merged_dir())?;
+        spec.set_annotations(Some(labels.clone()).filter(|l| !l.is_empty()));
         crate::network::mode(&network).apply(&mut spec);
         ch03_cgroups::set_resources(&mut spec, &args.limits, &args.cgroup_parent, &id)?;
         let mut host = host_config(args, &config, command);
@@ -380,6 +391,33 @@ fn find_init() -> anyhow::Result<PathBuf> {
 }
 
 /// What docker keeps in `HostConfig` (and `Config.Cmd`/`Entrypoint`) for these flags.
+/// The container's labels from `--label-file`s, then `-l`s (a later one wins),
+/// as docker reads them: `KEY=VALUE`, or `KEY` alone for an empty value; a
+/// file has one per line, `#` starting a comment line. docker keeps them in
+/// the container's `Config.Labels`; dockyard in its OCI spec's
+/// `annotations`, the spec's own place for metadata the runtime does not act on.
+fn labels_of(args: &CreateArgs) -> anyhow::Result<std::collections::HashMap<String, String>> {
+    let mut lines = Vec::new();
+    for file in &args.label_file {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("open {}", file.display()))?;
+        lines.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty() && !line.starts_with('#'))
+                .map(str::to_string),
+        );
+    }
+    lines.extend(args.labels.iter().cloned());
+    Ok(lines
+        .into_iter()
+        .map(|line| match line.split_once('=') {
+            Some((key, value)) => (key.to_string(), value.to_string()),
+            None => (line, String::new()),
+        })
+        .collect())
+}
+
 fn host_config(args: &CreateArgs, config: &Config, command: &[String]) -> HostConfig {
     let flags = &args.flags;
     let cmd = match command.is_empty() {
