@@ -92,6 +92,44 @@ pub fn replace_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
     Ok(())
 }
 
+/// What a write must survive. Either way it is atomic: whatever moment a
+/// process dies (`kill -9` included), readers see the old content or the
+/// new, never a mix. The difference is a power cut (or a kernel crash):
+/// rename(2) is atomic against the first, only fsync(2) of the directory
+/// makes it last through the second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Once written, it survives a power cut: [`write_atomic`].
+    Durable,
+    /// It may be lost to a power cut (the old content, or no file, comes
+    /// back), never half-written: [`replace_atomic`]. For what a reboot
+    /// makes worthless anyway, such as a container that `run --rm` removes
+    /// once it has run.
+    Volatile,
+}
+
+/// Writes `bytes` to `path` atomically, as durably as `durability` asks.
+pub fn write_with(path: &Path, bytes: &[u8], durability: Durability) -> Result<(), IoError> {
+    match durability {
+        Durability::Durable => write_atomic(path, bytes),
+        Durability::Volatile => replace_atomic(path, bytes),
+    }
+}
+
+/// Runs `op`, which works in the store directory `dir`; if that finds `dir`
+/// missing (`ENOENT`), creates it with its parents and runs `op` again. A
+/// store is opened by every command, and so pays no mkdir(2) for a
+/// directory that is there but the first time.
+pub fn in_dir<T>(dir: &Path, op: impl Fn() -> Result<T, IoError>) -> Result<T, IoError> {
+    match op() {
+        Err(err) if err.cause.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir).at("create", dir)?;
+            op()
+        }
+        result => result,
+    }
+}
+
 /// Writes a new file whose directory no one else sees yet (a temp directory
 /// renamed into place later), with its data on disk; the caller fsyncs the
 /// directory once for all it made there, before the rename.
@@ -150,6 +188,18 @@ mod tests {
         write_atomic(&file, b"two").unwrap();
         assert_eq!(std::fs::read(&file).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn in_dir_creates_a_missing_dir_and_runs_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("a/b");
+        let lock = store.join(".lock");
+        let open = || std::fs::File::create(&lock).at("create", &lock);
+        in_dir(&store, open).unwrap();
+        assert!(lock.is_file());
+        // There now: no second try, no mkdir.
+        in_dir(&store, || Ok(())).unwrap();
     }
 
     #[test]

@@ -70,10 +70,11 @@ pub fn valid_name(name: &str) -> bool {
 impl VolumeStore {
     /// Opens (creating if needed) the volume store at `root`.
     pub fn open(root: &Path) -> anyhow::Result<VolumeStore> {
-        let dir = root.join("volumes");
-        std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-        let store = VolumeStore { dir };
-        let _lock = store.lock()?;
+        let store = VolumeStore {
+            dir: root.join("volumes"),
+        };
+        let lock = || StoreLock::exclusive(&store.dir.join(".lock"));
+        let _lock = ch04_overlayfs::io::in_dir(&store.dir, lock)?;
         ch04_overlayfs::io::remove_leftovers(&store.dir)?;
         Ok(store)
     }

@@ -242,9 +242,8 @@ impl ContainerStore {
     pub fn open(root: &Path) -> Result<ContainerStore, ContainerError> {
         let dir = root.join("containers");
         let names = dir.join("names");
-        std::fs::create_dir_all(&names).at("create", &names)?;
         let store = ContainerStore { dir };
-        let _lock = store.lock()?;
+        let _lock = io::in_dir(&names, || store.lock())?;
         // Every step that can leave a stale name behind (create claims it
         // after making its temp directory, remove frees it after renaming
         // the container to one) leaves a leftover too: without one, there

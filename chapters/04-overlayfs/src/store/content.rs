@@ -44,10 +44,11 @@ impl ContentStore {
     /// Opens (creating if needed) the content store at `root`, and removes temp
     /// files a crashed writer left, when no writer is busy.
     pub fn open(root: &Path) -> Result<ContentStore, ContentError> {
-        let dir = root.join("blobs").join("sha256");
-        std::fs::create_dir_all(&dir).at("create", &dir)?;
-        let store = ContentStore { dir };
-        if let Some(_lock) = StoreLock::try_exclusive(&store.lock_path())? {
+        let store = ContentStore {
+            dir: root.join("blobs").join("sha256"),
+        };
+        let lock = || StoreLock::try_exclusive(&store.lock_path());
+        if let Some(_lock) = io::in_dir(&store.dir, lock)? {
             io::remove_leftovers(&store.dir)?;
         }
         Ok(store)

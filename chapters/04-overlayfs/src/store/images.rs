@@ -127,9 +127,8 @@ impl ImageStore {
     pub fn open(root: &Path) -> Result<ImageStore, ImageError> {
         let dir = root.join("images");
         let configs = dir.join("sha256");
-        std::fs::create_dir_all(&configs).at("create", &configs)?;
         let store = ImageStore { dir };
-        let _lock = store.lock()?;
+        let _lock = io::in_dir(&configs, || store.lock())?;
         io::remove_leftovers(&store.dir)?;
         io::remove_leftovers(&configs)?;
         Ok(store)

@@ -68,10 +68,11 @@ impl LayerStore {
     /// Opens (creating if needed) the layer store at `root`, removing what a
     /// crash left: half-unpacked or half-removed layer directories.
     pub fn open(root: &Path) -> Result<LayerStore, LayerError> {
-        let dir = root.join("layers");
-        std::fs::create_dir_all(&dir).at("create", &dir)?;
-        let store = LayerStore { dir };
-        if let Some(_lock) = StoreLock::try_exclusive(&store.unpacking_lock())? {
+        let store = LayerStore {
+            dir: root.join("layers"),
+        };
+        let lock = || StoreLock::try_exclusive(&store.unpacking_lock());
+        if let Some(_lock) = io::in_dir(&store.dir, lock)? {
             io::remove_leftovers(&store.dir)?;
         }
         Ok(store)
