@@ -116,6 +116,17 @@ pub fn write_with(path: &Path, bytes: &[u8], durability: Durability) -> Result<(
     }
 }
 
+/// This boot's ID, which the kernel makes afresh at every boot
+/// (`/proc/sys/kernel/random/boot_id`): what was recorded with another was
+/// recorded before the machine last went down.
+pub fn boot_id() -> Result<String, IoError> {
+    let path = Path::new("/proc/sys/kernel/random/boot_id");
+    Ok(std::fs::read_to_string(path)
+        .at("read", path)?
+        .trim()
+        .to_string())
+}
+
 /// Runs `op`, which works in the store directory `dir`; if that finds `dir`
 /// missing (`ENOENT`), creates it with its parents and runs `op` again. A
 /// store is opened by every command, and so pays no mkdir(2) for a

@@ -154,6 +154,7 @@ fn run(layers: Vec<PathBuf>, upper: Option<PathBuf>, command: Vec<String>) -> an
         lowers: layers,
         upper,
         work,
+        volatile: false,
     };
     let mounted = overlay.mount(&merged)?;
     let status = ch01_chroot::run(&Run {

@@ -35,6 +35,13 @@ pub struct Overlay {
     pub upper: PathBuf,
     /// overlayfs's scratch directory; empty, on the upper dir's filesystem.
     pub work: PathBuf,
+    /// Mount with `volatile` (Linux 5.10): overlayfs then never syncs the
+    /// upper dir's filesystem, which it otherwise does on every unmount (a
+    /// syncfs(2) of that whole filesystem, however little the container
+    /// wrote). For an upper dir that is thrown away after one run; a crash
+    /// may lose what was written to it, so overlayfs marks the work dir
+    /// and refuses to mount it again until that mark is removed.
+    pub volatile: bool,
 }
 // ANCHOR_END: overlay
 
@@ -91,7 +98,7 @@ impl Overlay {
         }
         // ANCHOR: page_limit
         let max = page_size() - 1;
-        let direct = options(&self.lowers, &self.upper, &self.work);
+        let direct = options(&self.lowers, &self.upper, &self.work, self.volatile);
         if direct.len() <= max {
             ch01_chroot::explain!("mount(2) an overlay on {} (lower layers: {})", target.display(), self.lowers.len();
                 "mount -t overlay overlay -o {direct} {}", target.display());
@@ -104,6 +111,7 @@ impl Overlay {
                 &links.names,
                 &std::path::absolute(&self.upper).at("resolve", &self.upper)?,
                 &std::path::absolute(&self.work).at("resolve", &self.work)?,
+                self.volatile,
             );
             if relative.len() > max {
                 return Err(OverlayError::TooLong {
@@ -125,14 +133,33 @@ impl Overlay {
     }
 }
 
-/// The `-o` string: `lowerdir=A:B,upperdir=U,workdir=W`.
-fn options(lowers: &[PathBuf], upper: &Path, work: &Path) -> String {
+impl Overlay {
+    /// Removes the mark a `volatile` mount leaves in the work dir
+    /// (`work/incompat/volatile`, which stays after a clean unmount too), so
+    /// that the upper dir can be mounted again. Only for a caller who knows
+    /// that nothing was lost: the machine has not gone down since the
+    /// volatile mount wrote (an unmount loses nothing: what was written is
+    /// in the page cache, unsynced but there).
+    pub fn clear_volatile_mark(&self) -> Result<(), IoError> {
+        let mark = self.work.join("work").join("incompat").join("volatile");
+        match std::fs::remove_dir_all(&mark) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                Err(err).at("remove overlayfs's volatile mark", &mark)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The `-o` string: `lowerdir=A:B,upperdir=U,workdir=W` (and `,volatile`).
+fn options(lowers: &[PathBuf], upper: &Path, work: &Path, volatile: bool) -> String {
     let lowers: Vec<String> = lowers.iter().map(|p| p.display().to_string()).collect();
     format!(
-        "lowerdir={},upperdir={},workdir={}",
+        "lowerdir={},upperdir={},workdir={}{}",
         lowers.join(":"),
         upper.display(),
-        work.display()
+        work.display(),
+        if volatile { ",volatile" } else { "" }
     )
 }
 
@@ -314,6 +341,7 @@ mod tests {
             lowers: vec!["/a:b".into()],
             upper: "/u".into(),
             work: "/w".into(),
+            volatile: false,
         };
         assert!(matches!(
             overlay.mount(Path::new("/m")),

@@ -26,6 +26,7 @@ impl Scratch {
             lowers,
             upper: self.path("upper"),
             work: self.path("work"),
+            volatile: false,
         }
     }
 }

@@ -109,12 +109,6 @@ fn load<T: DeserializeOwned + Default>(path: &Path) -> anyhow::Result<T> {
     }
 }
 
-fn save<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
-    let bytes = serde_json::to_vec_pretty(value)?;
-    ch04_overlayfs::io::write_atomic(path, &bytes)?;
-    Ok(())
-}
-
 impl HostConfig {
     /// The container's host config (the default for one made before it had one).
     pub fn load(container: &Container) -> anyhow::Result<HostConfig> {
@@ -127,9 +121,13 @@ impl HostConfig {
         load(&dir.join("hostconfig.json"))
     }
 
-    /// Records it, atomically.
+    /// Records it, atomically, as durably as the container is kept (see
+    /// [`Container::durability`]).
     pub fn save(&self, container: &Container) -> anyhow::Result<()> {
-        save(&path(container, "hostconfig.json"), self)
+        let bytes = serde_json::to_vec_pretty(self)?;
+        let path = path(container, "hostconfig.json");
+        ch04_overlayfs::io::write_with(&path, &bytes, container.durability())?;
+        Ok(())
     }
 }
 

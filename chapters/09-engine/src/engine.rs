@@ -126,7 +126,7 @@ impl Engine {
     /// it ends; the guard unmounts it sooner.
     pub fn mount(&self, container: &Container) -> anyhow::Result<Mounted> {
         private_mounts()?;
-        let overlay = container.overlay(self.container_lowers(container)?);
+        let overlay = container.overlay(self.container_lowers(container)?)?;
         overlay
             .mount(&container.merged_dir())
             .with_context(|| format!("mount the root of container {}", container.short_id()))

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! containers/<id>/config.json   id, name, image ID, creation time, the OCI runtime spec
-//! containers/<id>/state.json    created / running / exited, pid, exit code, times
+//! containers/<id>/state.json    running / exited, pid, exit code, times (none yet: created)
 //! containers/<id>/upper/        its writable layer (overlayfs upperdir)
 //! containers/<id>/work/         overlayfs workdir
 //! containers/<id>/merged/       where its root is mounted while it runs
@@ -13,6 +13,12 @@
 //!
 //! IDs are 64 hex digits, shown as 12; wherever an ID is taken, a name or a
 //! unique prefix is too, and the errors say so in docker's words.
+//!
+//! A container made to run once and be removed (`run --rm`) is *volatile*:
+//! its records are written atomically but not durably (see
+//! [`Durability::Volatile`]) and its root is mounted with overlayfs's
+//! `volatile`, so that neither costs a sync: a reboot would make it
+//! worthless anyway, as podman reasons for its `--rm` containers.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -23,7 +29,7 @@ use oci_spec::runtime::Spec;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::{Digest, is_hex64};
-use crate::io::{self, IoContext, IoError, TEMP_PREFIX};
+use crate::io::{self, Durability, IoContext, IoError, TEMP_PREFIX};
 use crate::overlay::Overlay;
 use crate::store::lock::StoreLock;
 use crate::store::names;
@@ -43,6 +49,10 @@ pub enum ContainerError {
     NameInUse { name: String, id: String },
     #[error("container {0} still has its root mounted: stop it before removing it")]
     Mounted(String),
+    #[error(
+        "container {0} was made to run once (--rm) on a volatile writable layer, and the machine has restarted since: its files may be incomplete, remove it"
+    )]
+    VolatileAfterReboot(String),
     #[error("{path} is unreadable: {cause}")]
     Corrupt {
         path: PathBuf,
@@ -67,6 +77,11 @@ pub struct ContainerConfig {
     pub created: u64,
     /// The OCI runtime spec the container is run from.
     pub spec: Spec,
+    /// For a volatile container (see the module docs), the boot it was made
+    /// in (`/proc/sys/kernel/random/boot_id`): in another, its writable
+    /// layer may have lost writes to the crash that ended the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volatile_boot: Option<String>,
 }
 
 /// Where a container is in its life.
@@ -167,6 +182,12 @@ struct SummaryConfig {
     spec: SummarySpec,
 }
 
+/// The part of `config.json` [`ContainerStore::remove`] reads.
+#[derive(Deserialize)]
+struct Named {
+    name: String,
+}
+
 #[derive(Default, Deserialize)]
 struct SummarySpec {
     #[serde(default)]
@@ -220,13 +241,37 @@ impl Container {
         self.dir.join("merged")
     }
 
-    /// The overlay that makes its root from the image's layers (`lowers`, top first).
-    pub fn overlay(&self, lowers: Vec<PathBuf>) -> Overlay {
-        Overlay {
+    /// How durably its records are written: volatile for a container made
+    /// to run once (see the module docs).
+    pub fn durability(&self) -> Durability {
+        match self.config.volatile_boot {
+            Some(_) => Durability::Volatile,
+            None => Durability::Durable,
+        }
+    }
+
+    /// The overlay that makes its root from the image's layers (`lowers`,
+    /// top first), ready to mount. A volatile container's is mounted
+    /// `volatile`; once it has been, overlayfs refuses to mount it again
+    /// until the mark it left is removed, which is done here if the machine
+    /// has not restarted since the container was made (nothing was lost),
+    /// else refused.
+    pub fn overlay(&self, lowers: Vec<PathBuf>) -> Result<Overlay, ContainerError> {
+        let overlay = Overlay {
             lowers,
             upper: self.upper_dir(),
             work: self.dir.join("work"),
+            volatile: self.config.volatile_boot.is_some(),
+        };
+        if let Some(boot) = &self.config.volatile_boot {
+            if *boot != io::boot_id()? {
+                return Err(ContainerError::VolatileAfterReboot(
+                    self.short_id().to_string(),
+                ));
+            }
+            overlay.clear_volatile_mark()?;
         }
+        Ok(overlay)
     }
 }
 
@@ -268,14 +313,20 @@ impl ContainerStore {
     }
 
     /// Creates a container of image `image` (shown as `image_name`) run from
-    /// `spec`, named `name` or, without one, a fresh `adjective_surname`.
+    /// `spec`, named `name` or, without one, a fresh `adjective_surname`;
+    /// volatile (see the module docs) if `durability` says so.
     pub fn create(
         &self,
         image: &Digest,
         image_name: &str,
         name: Option<&str>,
         spec: Spec,
+        durability: Durability,
     ) -> Result<Container, ContainerError> {
+        let volatile_boot = match durability {
+            Durability::Volatile => Some(io::boot_id()?),
+            Durability::Durable => None,
+        };
         let _lock = self.lock()?;
         let id = names::new_id();
         let name = match name {
@@ -299,6 +350,7 @@ impl ContainerStore {
             image_name: image_name.to_string(),
             created: now(),
             spec,
+            volatile_boot,
         };
         let temp = tempfile::Builder::new()
             .prefix(TEMP_PREFIX)
@@ -308,25 +360,29 @@ impl ContainerStore {
             let path = temp.path().join(sub);
             std::fs::create_dir(&path).at("create", &path)?;
         }
-        let state = State::created();
-        // Files in a directory no one sees yet: written in place, and the
-        // directory fsynced once for them all before it is renamed in.
-        for (file, bytes) in [
-            ("config.json", to_json(&config)),
-            ("state.json", to_json(&state)),
-        ] {
-            io::write_new_synced(&temp.path().join(file), &bytes)?;
+        // A file in a directory no one sees yet: written in place, its data
+        // synced before the directory can be renamed into sight. It has no
+        // state.json until it first starts: none means created, one file
+        // and one fsync fewer.
+        io::write_new_synced(&temp.path().join("config.json"), &to_json(&config))?;
+        if durability == Durability::Durable {
+            io::sync_dir(temp.path())?;
         }
-        io::sync_dir(temp.path())?;
         // Claim the name once the temp directory exists: a crash before the
         // rename below leaves a claim whose container does not exist (taken
         // as free by name_owner) and that temp directory, which tells open()
         // to look for such claims.
-        io::write_atomic(&self.name_path(&name), id.as_bytes())?;
+        io::write_with(&self.name_path(&name), id.as_bytes(), durability)?;
         let dir = self.dir.join(&id);
         std::fs::rename(temp.keep(), &dir).at("rename into place", &dir)?;
-        io::sync_dir(&self.dir)?;
-        Ok(Container { config, state, dir })
+        if durability == Durability::Durable {
+            io::sync_dir(&self.dir)?;
+        }
+        Ok(Container {
+            config,
+            state: State::created(),
+            dir,
+        })
     }
 
     fn name_path(&self, name: &str) -> PathBuf {
@@ -403,7 +459,7 @@ impl ContainerStore {
     fn load(&self, dir: &Path) -> Result<Container, ContainerError> {
         Ok(Container {
             config: read_json(&dir.join("config.json"))?,
-            state: read_json(&dir.join("state.json"))?,
+            state: read_state(dir)?,
             dir: dir.to_path_buf(),
         })
     }
@@ -438,7 +494,7 @@ impl ContainerStore {
                     created: config.created,
                     args: config.spec.process.and_then(|p| p.args).unwrap_or_default(),
                     labels: config.spec.annotations.unwrap_or_default(),
-                    state: read_json(&dir.join("state.json"))?,
+                    state: read_state(&dir)?,
                     dir,
                 })
             })
@@ -460,7 +516,7 @@ impl ContainerStore {
         let _lock = self.lock()?;
         let mut container = self.get(id)?;
         container.config.spec = spec;
-        write_json(&container.dir.join("config.json"), &container.config)?;
+        write_config(&container)?;
         Ok(container)
     }
 
@@ -496,8 +552,12 @@ impl ContainerStore {
             _ => {}
         }
         let old_name = std::mem::replace(&mut container.config.name, new_name.to_string());
-        io::write_atomic(&self.name_path(new_name), container.config.id.as_bytes())?;
-        write_json(&container.dir.join("config.json"), &container.config)?;
+        io::write_with(
+            &self.name_path(new_name),
+            container.config.id.as_bytes(),
+            container.durability(),
+        )?;
+        write_config(&container)?;
         if old_name != new_name {
             let old = self.name_path(&old_name);
             std::fs::remove_file(&old).at("remove", &old)?;
@@ -509,22 +569,22 @@ impl ContainerStore {
     /// mounted: removing files under a live overlay would remove them from it.
     pub fn remove(&self, reference: &str) -> Result<(), ContainerError> {
         let _lock = self.lock()?;
-        let container = self.get(reference)?;
-        let merged = container.merged_dir();
+        let id = self.resolve(reference)?;
+        let dir = self.dir.join(&id);
+        // Of its config, only the name is needed here, not the OCI spec
+        // whose parse is most of what reading the whole costs.
+        let Named { name } = read_json(&dir.join("config.json"))?;
+        let merged = dir.join("merged");
         let (merged_dev, dir_dev) = (
             std::fs::metadata(&merged).at("stat", &merged)?.dev(),
-            std::fs::metadata(&container.dir)
-                .at("stat", &container.dir)?
-                .dev(),
+            std::fs::metadata(&dir).at("stat", &dir)?.dev(),
         );
         if merged_dev != dir_dev {
-            return Err(ContainerError::Mounted(container.short_id().to_string()));
+            return Err(ContainerError::Mounted(id[..12].to_string()));
         }
-        let doomed = self
-            .dir
-            .join(format!("{TEMP_PREFIX}removing-{}", container.config.id));
-        std::fs::rename(&container.dir, &doomed).at("rename", &container.dir)?;
-        let name = self.name_path(&container.config.name);
+        let doomed = self.dir.join(format!("{TEMP_PREFIX}removing-{id}"));
+        std::fs::rename(&dir, &doomed).at("rename", &dir)?;
+        let name = self.name_path(&name);
         std::fs::remove_file(&name).at("remove", &name)?;
         std::fs::remove_dir_all(&doomed).at("remove", &doomed)?;
         Ok(())
@@ -553,8 +613,24 @@ fn to_json(value: &impl Serialize) -> Vec<u8> {
     serde_json::to_vec_pretty(value).expect("container records serialize")
 }
 
-fn write_json(path: &Path, value: &impl Serialize) -> Result<(), ContainerError> {
-    Ok(io::write_atomic(path, &to_json(value))?)
+/// Rewrites the container's `config.json`, atomically, as durably as the
+/// container is kept.
+fn write_config(container: &Container) -> Result<(), ContainerError> {
+    let path = container.dir.join("config.json");
+    let bytes = to_json(&container.config);
+    Ok(io::write_with(&path, &bytes, container.durability())?)
+}
+
+/// The container's state: none recorded yet means it was created and
+/// never started.
+fn read_state(dir: &Path) -> Result<State, ContainerError> {
+    let path = dir.join("state.json");
+    match read_json(&path) {
+        Err(ContainerError::Io(err)) if err.cause.kind() == std::io::ErrorKind::NotFound => {
+            Ok(State::created())
+        }
+        result => result,
+    }
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ContainerError> {
@@ -583,7 +659,13 @@ mod tests {
     fn a_container_has_an_id_a_name_and_its_dirs() {
         let (_root, store) = store();
         let c = store
-            .create(&image(), "busybox", None, Spec::default())
+            .create(
+                &image(),
+                "busybox",
+                None,
+                Spec::default(),
+                Durability::Durable,
+            )
             .unwrap();
         assert!(is_hex64(&c.config.id));
         assert_eq!(c.short_id().len(), 12);
@@ -613,12 +695,24 @@ mod tests {
         let mut spec = Spec::default();
         spec.set_process(Some(process));
         store
-            .create(&image(), "busybox", Some("with-args"), spec)
+            .create(
+                &image(),
+                "busybox",
+                Some("with-args"),
+                spec,
+                Durability::Durable,
+            )
             .unwrap();
         let mut spec = Spec::default();
         spec.set_process(None);
         let bare = store
-            .create(&image(), "busybox:1", Some("bare"), spec)
+            .create(
+                &image(),
+                "busybox:1",
+                Some("bare"),
+                spec,
+                Durability::Durable,
+            )
             .unwrap();
         let mut state = State::created();
         state.status = Status::Exited;
@@ -643,10 +737,22 @@ mod tests {
         let store = ContainerStore::open(dir.path()).unwrap();
         let image = Digest::of(b"image");
         let a = store
-            .create(&image, "img", Some("one"), Spec::default())
+            .create(
+                &image,
+                "img",
+                Some("one"),
+                Spec::default(),
+                Durability::Durable,
+            )
             .unwrap();
         store
-            .create(&image, "img", Some("two"), Spec::default())
+            .create(
+                &image,
+                "img",
+                Some("two"),
+                Spec::default(),
+                Durability::Durable,
+            )
             .unwrap();
         let renamed = store.rename("one", "three").unwrap();
         assert_eq!(
@@ -665,7 +771,13 @@ mod tests {
         ));
         // The name "one" is free again.
         store
-            .create(&image, "img", Some("one"), Spec::default())
+            .create(
+                &image,
+                "img",
+                Some("one"),
+                Spec::default(),
+                Durability::Durable,
+            )
             .unwrap();
     }
 
@@ -673,10 +785,22 @@ mod tests {
     fn names_are_unique_and_errors_use_dockers_words() {
         let (_root, store) = store();
         let web = store
-            .create(&image(), "busybox", Some("web"), Spec::default())
+            .create(
+                &image(),
+                "busybox",
+                Some("web"),
+                Spec::default(),
+                Durability::Durable,
+            )
             .unwrap();
         let err = store
-            .create(&image(), "busybox", Some("web"), Spec::default())
+            .create(
+                &image(),
+                "busybox",
+                Some("web"),
+                Spec::default(),
+                Durability::Durable,
+            )
             .unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -690,12 +814,24 @@ mod tests {
             "No such container: nope"
         );
         let err = store
-            .create(&image(), "busybox", Some("-x"), Spec::default())
+            .create(
+                &image(),
+                "busybox",
+                Some("-x"),
+                Spec::default(),
+                Durability::Durable,
+            )
             .unwrap_err();
         assert!(matches!(err, ContainerError::InvalidName(_)));
         store.remove("web").unwrap();
         store
-            .create(&image(), "busybox", Some("web"), Spec::default())
+            .create(
+                &image(),
+                "busybox",
+                Some("web"),
+                Spec::default(),
+                Durability::Durable,
+            )
             .unwrap();
     }
 
@@ -706,7 +842,13 @@ mod tests {
         for _ in 0..40 {
             ids.push(
                 store
-                    .create(&image(), "busybox", None, Spec::default())
+                    .create(
+                        &image(),
+                        "busybox",
+                        None,
+                        Spec::default(),
+                        Durability::Durable,
+                    )
                     .unwrap()
                     .config
                     .id,
@@ -728,7 +870,13 @@ mod tests {
     fn state_changes_are_atomic_and_read_back() {
         let (_root, store) = store();
         let c = store
-            .create(&image(), "busybox", Some("job"), Spec::default())
+            .create(
+                &image(),
+                "busybox",
+                Some("job"),
+                Spec::default(),
+                Durability::Durable,
+            )
             .unwrap();
         let exited = State {
             status: Status::Exited,
@@ -739,6 +887,53 @@ mod tests {
         };
         store.set_state("job", &exited).unwrap();
         assert_eq!(store.get(c.short_id()).unwrap().state, exited);
+    }
+
+    #[test]
+    fn a_new_container_has_no_state_file_and_reads_as_created() {
+        let (_root, store) = store();
+        let c = store
+            .create(
+                &image(),
+                "busybox",
+                Some("fresh"),
+                Spec::default(),
+                Durability::Durable,
+            )
+            .unwrap();
+        assert!(!c.dir.join("state.json").exists());
+        assert_eq!(store.get("fresh").unwrap().state, State::created());
+        assert_eq!(store.summaries().unwrap()[0].state, State::created());
+        assert_eq!(c.durability(), Durability::Durable);
+        assert!(!c.overlay(vec![]).unwrap().volatile);
+    }
+
+    #[test]
+    fn a_volatile_container_mounts_volatile_in_its_own_boot_only() {
+        let (_root, store) = store();
+        let c = store
+            .create(
+                &image(),
+                "busybox",
+                Some("once"),
+                Spec::default(),
+                Durability::Volatile,
+            )
+            .unwrap();
+        let c = store.get(c.short_id()).unwrap();
+        assert_eq!(c.durability(), Durability::Volatile);
+        // What a volatile mount leaves, and a remount in the same boot removes.
+        let mark = c.dir.join("work/work/incompat/volatile");
+        std::fs::create_dir_all(mark.join("dirty")).unwrap();
+        assert!(c.overlay(vec![]).unwrap().volatile);
+        assert!(!mark.exists());
+        // Made in another boot: its writable layer cannot be trusted.
+        let mut other = c.clone();
+        other.config.volatile_boot = Some("another-boot".into());
+        assert!(matches!(
+            other.overlay(vec![]),
+            Err(ContainerError::VolatileAfterReboot(_))
+        ));
     }
 
     #[test]
@@ -755,7 +950,13 @@ mod tests {
             "the stale claim is cleared"
         );
         store
-            .create(&image(), "busybox", Some("half"), Spec::default())
+            .create(
+                &image(),
+                "busybox",
+                Some("half"),
+                Spec::default(),
+                Durability::Durable,
+            )
             .unwrap();
     }
 }

@@ -7,6 +7,7 @@ use anyhow::Context;
 
 use ch02_namespaces::spec;
 use ch04_overlayfs::Mounted;
+use ch04_overlayfs::io::Durability;
 use ch04_overlayfs::store::{Container, ContainerError, ImageError};
 use dockyard_shim::restart::Policy;
 use oci_spec::image::Config;
@@ -194,11 +195,18 @@ fn create_mounted(
     for (key, value) in image_labels.unwrap_or_default() {
         labels.entry(key).or_insert(value);
     }
+    // A container `run --rm` removes after its one run need not outlive a
+    // power cut: its records are not synced, nor is its root on unmount.
+    let durability = match run {
+        Some(run) if run.rm => Durability::Volatile,
+        _ => Durability::Durable,
+    };
     let container = engine.containers.create(
         &image.id,
         reference,
         args.name.as_deref(),
         oci_spec::runtime::Spec::default(),
+        durability,
     )?;
     let id = container.config.id.clone();
     let made = (|| {
