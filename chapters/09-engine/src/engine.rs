@@ -166,8 +166,7 @@ impl Engine {
         name: Option<&str>,
         holder: Option<&str>,
     ) -> anyhow::Result<Image> {
-        let bytes = serde_json::to_vec(config).context("serialize the image config")?;
-        let mut image = self.images.put(&self.layers, &bytes)?;
+        let mut image = self.images.put(&self.layers, &config_bytes(config)?)?;
         if let (Some(holder), Some(top)) = (holder, image.top_layer()?) {
             self.layers.release(&top, holder)?;
         }
@@ -292,6 +291,17 @@ impl Engine {
     }
 }
 
+/// The bytes an image config is stored as, whose sha256 is the image's ID:
+/// the same config must give the same bytes every time. oci-spec keeps
+/// `ExposedPorts`, `Volumes` and `Labels` in `HashMap`s, which iterate in a
+/// different order in each process, so the config is serialized through a
+/// `serde_json::Value`, whose objects are `BTreeMap`s: every key comes out
+/// sorted, as Go's `encoding/json` (docker's) sorts a map's keys.
+fn config_bytes(config: &ImageConfiguration) -> anyhow::Result<Vec<u8>> {
+    let value = serde_json::to_value(config).context("serialize the image config")?;
+    Ok(serde_json::to_vec(&value)?)
+}
+
 /// Whether this process has its private mount namespace: see [`private_mounts`].
 static PRIVATE_MOUNTS: Once = Once::new();
 
@@ -365,4 +375,28 @@ pub fn dir_size(dir: &Path) -> anyhow::Result<u64> {
         }
     }
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_image_config_gives_the_same_bytes_every_time() {
+        let json = r#"{"architecture":"amd64","os":"linux",
+            "config":{"ExposedPorts":{"80/tcp":{},"443/tcp":{},"53/udp":{},"8080/tcp":{}},
+                      "Volumes":{"/data":{},"/logs":{},"/cache":{},"/srv":{}},
+                      "Labels":{"a":"1","b":"2","c":"3","d":"4","e":"5"}},
+            "rootfs":{"type":"layers","diff_ids":[]}}"#;
+        // Each parse makes new HashMaps, each with its own random order.
+        let bytes: Vec<Vec<u8>> = (0..20)
+            .map(|_| config_bytes(&serde_json::from_str(json).unwrap()).unwrap())
+            .collect();
+        assert!(bytes.iter().all(|b| *b == bytes[0]));
+        let text = String::from_utf8(bytes[0].clone()).unwrap();
+        assert!(
+            text.contains(r#""ExposedPorts":{"443/tcp":{},"53/udp":{},"80/tcp":{},"8080/tcp":{}}"#),
+            "{text}"
+        );
+    }
 }
