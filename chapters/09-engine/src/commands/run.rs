@@ -43,8 +43,7 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<i32> {
         );
     }
     let engine = Engine::open(root)?;
-    let (container, mounted) = create_mounted(&engine, &args.create, Some(&args))?;
-    let host = HostConfig::load(&container)?;
+    let (container, mounted, host) = create_mounted(&engine, &args.create, Some(&args))?;
     if args.detach {
         supervisor::start(&engine, root, &container, Some(mounted))?;
         println!("{}", container.config.id);
@@ -131,7 +130,7 @@ pub fn create(root: &Path, args: CreateArgs) -> anyhow::Result<i32> {
         anyhow::bail!("--rootfs runs a directory at once: use it with `run`, not `create`");
     }
     let engine = Engine::open(root)?;
-    let (container, mounted) = create_mounted(&engine, &args, None)?;
+    let (container, mounted, _) = create_mounted(&engine, &args, None)?;
     drop(mounted);
     println!("{}", container.config.id);
     Ok(0)
@@ -140,12 +139,13 @@ pub fn create(root: &Path, args: CreateArgs) -> anyhow::Result<i32> {
 /// Makes the container record, mounts its root, and builds its OCI spec from
 /// the image config and the flags (the root must be mounted to resolve `-u`).
 /// If anything fails, the container is removed again. `run` is the `run`
-/// command's flags (`None` for `create`).
+/// command's flags (`None` for `create`). Returns the container, its mounted
+/// root and the host config it recorded.
 fn create_mounted(
     engine: &Engine,
     args: &CreateArgs,
     run: Option<&RunArgs>,
-) -> anyhow::Result<(Container, Mounted)> {
+) -> anyhow::Result<(Container, Mounted, HostConfig)> {
     let Some((reference, command)) = args.args.split_first() else {
         anyhow::bail!("\"create\" requires at least 1 argument: IMAGE [COMMAND] [ARG...]");
     };
@@ -248,7 +248,7 @@ fn create_mounted(
         mounts::add_to_spec(&mut spec, &host.mounts)?;
         let container = engine.containers.set_spec(&id, spec)?;
         host.save(&container)?;
-        anyhow::Ok((container, mounted))
+        anyhow::Ok((container, mounted, host))
     })();
     if made.is_err() {
         // The mount guard (if any) is dropped by now: the root is unmounted.
