@@ -92,19 +92,19 @@ pub fn replace_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
     Ok(())
 }
 
-/// What a write must survive. Either way it is atomic: whatever moment a
-/// process dies (`kill -9` included), readers see the old content or the
-/// new, never a mix. The difference is a power cut (or a kernel crash):
-/// rename(2) is atomic against the first, only fsync(2) of the directory
-/// makes it last through the second.
+/// What a write must survive. Either way it is atomic while the machine
+/// runs: whatever moment a process dies (`kill -9` included), readers see
+/// the old content or the new, never a mix, because rename(2) is atomic and
+/// the page cache is what every reader reads. fsync(2) buys only one thing:
+/// that the write survives a power cut (or a kernel crash).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
     /// Once written, it survives a power cut: [`write_atomic`].
     Durable,
-    /// It may be lost to a power cut (the old content, or no file, comes
-    /// back), never half-written: [`replace_atomic`]. For what a reboot
-    /// makes worthless anyway, such as a container that `run --rm` removes
-    /// once it has run.
+    /// No fsync at all: [`write_unsynced`]. After a power cut the file may
+    /// be missing, empty or cut short, so this is only for what its store
+    /// throws away after a reboot, unread: a container that `run --rm`
+    /// removes once it has run (see the container store).
     Volatile,
 }
 
@@ -112,8 +112,23 @@ pub enum Durability {
 pub fn write_with(path: &Path, bytes: &[u8], durability: Durability) -> Result<(), IoError> {
     match durability {
         Durability::Durable => write_atomic(path, bytes),
-        Durability::Volatile => replace_atomic(path, bytes),
+        Durability::Volatile => write_unsynced(path, bytes),
     }
+}
+
+/// Writes `bytes` to `path` atomically against any process's death (a temp
+/// file renamed over it) but with no fsync: see [`Durability::Volatile`].
+pub fn write_unsynced(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
+    let dir = parent_dir(path);
+    let mut temp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(dir)
+        .at("create a temp file in", dir)?;
+    temp.write_all(bytes).at("write", temp.path())?;
+    temp.persist(path)
+        .map_err(|err| err.error)
+        .at("rename into", path)?;
+    Ok(())
 }
 
 /// This boot's ID, which the kernel makes afresh at every boot

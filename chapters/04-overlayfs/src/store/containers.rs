@@ -8,17 +8,26 @@
 //! containers/<id>/upper/        its writable layer (overlayfs upperdir)
 //! containers/<id>/work/         overlayfs workdir
 //! containers/<id>/merged/       where its root is mounted while it runs
+//! containers/<id>/volatile      (empty) it is volatile, see below
 //! containers/names/<name>       the ID that owns the name, so names are unique
+//! containers/.boot              the boot the store was last opened in
 //! ```
 //!
 //! IDs are 64 hex digits, shown as 12; wherever an ID is taken, a name or a
 //! unique prefix is too, and the errors say so in docker's words.
 //!
 //! A container made to run once and be removed (`run --rm`) is *volatile*:
-//! its records are written atomically but not durably (see
-//! [`Durability::Volatile`]) and its root is mounted with overlayfs's
-//! `volatile`, so that neither costs a sync: a reboot would make it
-//! worthless anyway, as podman reasons for its `--rm` containers.
+//! nothing of it needs to survive a power cut, as podman reasons for its
+//! `--rm` containers, so nothing of it costs a sync. Its records are
+//! written atomically (a temp file renamed into place: whole while the
+//! machine runs, whichever process dies) but never fsynced (see
+//! [`Durability::Volatile`]), and its root is mounted with overlayfs's
+//! `volatile`. After a power cut its files may be empty or missing, so the
+//! first [`ContainerStore::open`] of a new boot removes every volatile
+//! container before anyone reads one: it finds them by their empty
+//! `volatile` file, made before any other (an empty file has no data to
+//! lose, only its name, which a journaling filesystem keeps in order with
+//! the names made after it).
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -182,6 +191,16 @@ struct SummaryConfig {
     spec: SummarySpec,
 }
 
+/// The empty file that marks a volatile container (see the module docs).
+const VOLATILE: &str = "volatile";
+
+/// The part of `config.json` that says which boot a volatile container was
+/// made in.
+#[derive(Deserialize)]
+struct BootOf {
+    volatile_boot: Option<String>,
+}
+
 /// The part of `config.json` [`ContainerStore::remove`] reads.
 #[derive(Deserialize)]
 struct Named {
@@ -289,13 +308,14 @@ impl ContainerStore {
         let names = dir.join("names");
         let store = ContainerStore { dir };
         let _lock = io::in_dir(&names, || store.lock())?;
+        let rebooted = store.remove_volatile_of_past_boots()?;
         // Every step that can leave a stale name behind (create claims it
         // after making its temp directory, remove frees it after renaming
         // the container to one) leaves a leftover too: without one, there
         // is no stale name to look for, and open() reads no name files
         // (which, with hundreds of containers, would be most of a `ps`).
         let crashed = io::remove_leftovers(&store.dir)?;
-        if !(io::remove_leftovers(&names)? || crashed) {
+        if !(io::remove_leftovers(&names)? || crashed || rebooted) {
             return Ok(store);
         }
         for entry in std::fs::read_dir(&names).at("read directory", &names)? {
@@ -310,6 +330,39 @@ impl ContainerStore {
 
     fn lock(&self) -> Result<StoreLock, IoError> {
         StoreLock::exclusive(&self.dir.join(".lock"))
+    }
+
+    /// At the first open in a new boot (`.boot` holds another boot's ID, or
+    /// none), removes the volatile containers: made in an earlier boot, their
+    /// records may have been cut short by the crash that ended it. Says
+    /// whether it looked (their names are then stale). Costs two small reads
+    /// at every other open.
+    fn remove_volatile_of_past_boots(&self) -> Result<bool, ContainerError> {
+        let boot = io::boot_id()?;
+        let marker = self.dir.join(".boot");
+        match std::fs::read_to_string(&marker) {
+            Ok(last) if last == boot => return Ok(false),
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                return Err(err).at("read", &marker)?;
+            }
+            _ => {}
+        }
+        for id in self.ids()? {
+            let dir = self.dir.join(&id);
+            // Made in this boot after all (`.boot` was lost): whole, kept.
+            let this_boot = || {
+                read_json::<BootOf>(&dir.join("config.json"))
+                    .is_ok_and(|c| c.volatile_boot.as_ref() == Some(&boot))
+            };
+            if dir.join(VOLATILE).exists() && !this_boot() {
+                let doomed = self.dir.join(format!("{TEMP_PREFIX}removing-{id}"));
+                std::fs::rename(&dir, &doomed).at("rename", &dir)?;
+                std::fs::remove_dir_all(&doomed).at("remove", &doomed)?;
+            }
+        }
+        // Lost to a power cut, it is only written again at the next open.
+        io::write_unsynced(&marker, boot.as_bytes())?;
+        Ok(true)
     }
 
     /// Creates a container of image `image` (shown as `image_name`) run from
@@ -356,15 +409,27 @@ impl ContainerStore {
             .prefix(TEMP_PREFIX)
             .tempdir_in(&self.dir)
             .at("create a temp directory in", &self.dir)?;
+        let config_path = temp.path().join("config.json");
+        match durability {
+            Durability::Durable => {
+                // A file in a directory no one sees yet: written in place,
+                // its data synced before the directory can be renamed into
+                // sight.
+                io::write_new_synced(&config_path, &to_json(&config))?;
+            }
+            Durability::Volatile => {
+                // The mark first: see the module docs.
+                let mark = temp.path().join(VOLATILE);
+                std::fs::File::create_new(&mark).at("create", &mark)?;
+                std::fs::write(&config_path, to_json(&config)).at("write", &config_path)?;
+            }
+        }
         for sub in ["upper", "work", "merged"] {
             let path = temp.path().join(sub);
             std::fs::create_dir(&path).at("create", &path)?;
         }
-        // A file in a directory no one sees yet: written in place, its data
-        // synced before the directory can be renamed into sight. It has no
-        // state.json until it first starts: none means created, one file
-        // and one fsync fewer.
-        io::write_new_synced(&temp.path().join("config.json"), &to_json(&config))?;
+        // It has no state.json until it first starts: none means created,
+        // one file and one fsync fewer.
         if durability == Durability::Durable {
             io::sync_dir(temp.path())?;
         }
@@ -393,7 +458,9 @@ impl ContainerStore {
     fn name_owner(&self, name: &str) -> Result<Option<String>, ContainerError> {
         let path = self.name_path(name);
         match std::fs::read_to_string(&path) {
-            Ok(id) if self.dir.join(id.trim()).is_dir() => Ok(Some(id.trim().to_string())),
+            Ok(id) if is_hex64(id.trim()) && self.dir.join(id.trim()).is_dir() => {
+                Ok(Some(id.trim().to_string()))
+            }
             Ok(_) => Ok(None),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(err) => Err(err).at("read", &path)?,
@@ -523,13 +590,15 @@ impl ContainerStore {
     /// Records container `id`'s new state, atomically; not durably (see
     /// [`io::replace_atomic`]): after a power cut a container's state may be
     /// one update behind, which the engine's liveness check corrects, since
-    /// no container survives a reboot as running.
+    /// no container survives a reboot as running. A volatile container's
+    /// is not synced at all: no power cut leaves it behind.
     pub fn set_state(&self, id: &str, state: &State) -> Result<(), ContainerError> {
-        let id = self.resolve(id)?;
-        Ok(io::replace_atomic(
-            &self.dir.join(id).join("state.json"),
-            &to_json(state),
-        )?)
+        let dir = self.dir.join(self.resolve(id)?);
+        let (path, bytes) = (dir.join("state.json"), to_json(state));
+        Ok(match dir.join(VOLATILE).exists() {
+            true => io::write_unsynced(&path, &bytes)?,
+            false => io::replace_atomic(&path, &bytes)?,
+        })
     }
 
     /// Renames container `reference` to `new_name`, as `docker rename`: the new
@@ -934,6 +1003,65 @@ mod tests {
             other.overlay(vec![]),
             Err(ContainerError::VolatileAfterReboot(_))
         ));
+    }
+
+    #[test]
+    fn the_first_open_after_a_reboot_removes_volatile_containers() {
+        let (root, store) = store();
+        let image = image();
+        let kept = store
+            .create(
+                &image,
+                "busybox",
+                Some("kept"),
+                Spec::default(),
+                Durability::Durable,
+            )
+            .unwrap();
+        let now = store
+            .create(
+                &image,
+                "busybox",
+                Some("now"),
+                Spec::default(),
+                Durability::Volatile,
+            )
+            .unwrap();
+        store.set_state(&now.config.id, &State::created()).unwrap();
+        // Another still open in this boot: kept, even with `.boot` gone.
+        std::fs::remove_file(store.dir.join(".boot")).unwrap();
+        let store = ContainerStore::open(root.path()).unwrap();
+        assert_eq!(store.list().unwrap().len(), 2);
+        // One from the boot before, cut short by the power cut that ended it.
+        let past = store
+            .create(
+                &image,
+                "busybox",
+                Some("past"),
+                Spec::default(),
+                Durability::Volatile,
+            )
+            .unwrap();
+        std::fs::write(past.dir.join("config.json"), "").unwrap();
+        std::fs::write(store.name_path("past"), "").unwrap();
+        assert!(
+            store.name_owner("past").unwrap().is_none(),
+            "an empty claim is no claim"
+        );
+        std::fs::write(store.dir.join(".boot"), "the-boot-before").unwrap();
+        let store = ContainerStore::open(root.path()).unwrap();
+        let ids: Vec<String> = store
+            .list()
+            .unwrap()
+            .into_iter()
+            .map(|c| c.config.id)
+            .collect();
+        assert!(
+            ids.contains(&kept.config.id) && ids.contains(&now.config.id),
+            "{ids:?}"
+        );
+        assert_eq!(ids.len(), 2);
+        assert!(!store.name_path("past").exists(), "its name is freed");
     }
 
     #[test]
