@@ -218,6 +218,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             // recorded in the store and run under its supervisor, around the
             // same chapter 03 container, whose network namespace is as empty
             // as `--network none` makes it (the default bridge has its own row).
+            // Issue 5's aim: under 2 ms more than the baseline.
             name: "dockyard run --rm --network none busybox /bin/true",
             baseline_name: "ch03-cgroups run --rootfs ROOTFS /bin/true",
             command: on_engine(&[
@@ -436,8 +437,10 @@ fn measure(row: &Row) -> anyhow::Result<()> {
         ms(base_med)
     );
     let ratio = med.as_secs_f64() / base_med.as_secs_f64();
+    // Some aims are a cost in time, not a ratio ("under 2 ms more").
+    let more = (med.as_secs_f64() - base_med.as_secs_f64()) * 1000.0;
     println!(
-        "{:<52} {:>11} {:>11}   {ratio:.2}x",
+        "{:<52} {:>11} {:>11}   {ratio:.2}x ({more:+.3} ms)",
         row.name,
         ms(min),
         ms(med)
