@@ -121,13 +121,11 @@ impl HostConfig {
         load(&dir.join("hostconfig.json"))
     }
 
-    /// Records it, atomically, as durably as the container is kept (see
-    /// [`Container::durability`]).
-    pub fn save(&self, container: &Container) -> anyhow::Result<()> {
-        let bytes = serde_json::to_vec_pretty(self)?;
-        let path = path(container, "hostconfig.json");
-        ch04_overlayfs::io::write_with(&path, &bytes, container.durability())?;
-        Ok(())
+    /// Its file in the container's directory, name and content: written
+    /// once, with the container's other files, as it is made (see
+    /// [`ContainerStore::begin`](ch04_overlayfs::store::ContainerStore::begin)).
+    pub fn file(&self) -> anyhow::Result<(&'static str, Vec<u8>)> {
+        Ok(("hostconfig.json", serde_json::to_vec_pretty(self)?))
     }
 }
 

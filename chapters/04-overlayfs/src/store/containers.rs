@@ -34,6 +34,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use nix::mount::{MntFlags, umount2};
 use oci_spec::runtime::Spec;
 use serde::{Deserialize, Serialize};
 
@@ -194,6 +195,10 @@ struct SummaryConfig {
 /// The empty file that marks a volatile container (see the module docs).
 const VOLATILE: &str = "volatile";
 
+/// The lock every [`Creating`] holds shared: while one does, open() leaves
+/// the temp directories alone.
+const CREATING: &str = ".creating.lock";
+
 /// The part of `config.json` that says which boot a volatile container was
 /// made in.
 #[derive(Deserialize)]
@@ -314,7 +319,12 @@ impl ContainerStore {
         // the container to one) leaves a leftover too: without one, there
         // is no stale name to look for, and open() reads no name files
         // (which, with hundreds of containers, would be most of a `ps`).
-        let crashed = io::remove_leftovers(&store.dir)?;
+        // A container being made is a temp directory too: those are
+        // leftovers only while no one is making one.
+        let crashed = match StoreLock::try_exclusive(&store.dir.join(CREATING))? {
+            Some(_creators) => io::remove_leftovers(&store.dir)?,
+            None => false,
+        };
         if !(io::remove_leftovers(&names)? || crashed || rebooted) {
             return Ok(store);
         }
@@ -376,78 +386,84 @@ impl ContainerStore {
         spec: Spec,
         durability: Durability,
     ) -> Result<Container, ContainerError> {
+        self.begin(image, image_name, name, durability)?
+            .finish(spec, &[])
+    }
+
+    /// Starts making a container, as [`create`](Self::create) does, in a
+    /// directory no one else sees yet, so that its root can be mounted and
+    /// its spec built before it exists: [`Creating::finish`] writes its
+    /// files and puts it in place in one go; dropped unfinished, nothing of
+    /// it is left. The name is checked now and claimed when it finishes.
+    pub fn begin(
+        &self,
+        image: &Digest,
+        image_name: &str,
+        name: Option<&str>,
+        durability: Durability,
+    ) -> Result<Creating<'_>, ContainerError> {
         let volatile_boot = match durability {
             Durability::Volatile => Some(io::boot_id()?),
             Durability::Durable => None,
         };
-        let _lock = self.lock()?;
-        let id = names::new_id();
-        let name = match name {
-            Some(name) => {
-                let name = name.strip_prefix('/').unwrap_or(name);
-                check_name(name)?;
-                if let Some(owner) = self.name_owner(name)? {
-                    return Err(ContainerError::NameInUse {
-                        name: name.to_string(),
-                        id: owner,
-                    });
+        // Held until it finishes, so no open() takes its directory for a
+        // crash's leftover.
+        let creating = StoreLock::shared(&self.dir.join(CREATING))?;
+        let name = {
+            let _lock = self.lock()?;
+            match name {
+                Some(name) => {
+                    let name = name.strip_prefix('/').unwrap_or(name);
+                    check_name(name)?;
+                    self.check_free(name)?;
+                    name.to_string()
                 }
-                name.to_string()
+                None => self.fresh_name()?,
             }
-            None => self.fresh_name()?,
-        };
-        let config = ContainerConfig {
-            id: id.clone(),
-            name: name.clone(),
-            image: image.clone(),
-            image_name: image_name.to_string(),
-            created: now(),
-            spec,
-            volatile_boot,
         };
         let temp = tempfile::Builder::new()
             .prefix(TEMP_PREFIX)
             .tempdir_in(&self.dir)
             .at("create a temp directory in", &self.dir)?;
-        let config_path = temp.path().join("config.json");
-        match durability {
-            Durability::Durable => {
-                // A file in a directory no one sees yet: written in place,
-                // its data synced before the directory can be renamed into
-                // sight.
-                io::write_new_synced(&config_path, &to_json(&config))?;
-            }
-            Durability::Volatile => {
-                // The mark first: see the module docs.
-                let mark = temp.path().join(VOLATILE);
-                std::fs::File::create_new(&mark).at("create", &mark)?;
-                std::fs::write(&config_path, to_json(&config)).at("write", &config_path)?;
-            }
+        if durability == Durability::Volatile {
+            // The mark first: see the module docs.
+            let mark = temp.path().join(VOLATILE);
+            std::fs::File::create_new(&mark).at("create", &mark)?;
         }
         for sub in ["upper", "work", "merged"] {
             let path = temp.path().join(sub);
             std::fs::create_dir(&path).at("create", &path)?;
         }
-        // It has no state.json until it first starts: none means created,
-        // one file and one fsync fewer.
-        if durability == Durability::Durable {
-            io::sync_dir(temp.path())?;
-        }
-        // Claim the name once the temp directory exists: a crash before the
-        // rename below leaves a claim whose container does not exist (taken
-        // as free by name_owner) and that temp directory, which tells open()
-        // to look for such claims.
-        io::write_with(&self.name_path(&name), id.as_bytes(), durability)?;
-        let dir = self.dir.join(&id);
-        std::fs::rename(temp.keep(), &dir).at("rename into place", &dir)?;
-        if durability == Durability::Durable {
-            io::sync_dir(&self.dir)?;
-        }
-        Ok(Container {
-            config,
-            state: State::created(),
-            dir,
+        let id = names::new_id();
+        Ok(Creating {
+            store: self,
+            draft: Container {
+                dir: temp.path().to_path_buf(),
+                config: ContainerConfig {
+                    id,
+                    name,
+                    image: image.clone(),
+                    image_name: image_name.to_string(),
+                    created: now(),
+                    spec: Spec::default(),
+                    volatile_boot,
+                },
+                state: State::created(),
+            },
+            temp: Some(temp),
+            _creating: creating,
         })
+    }
+
+    /// Refuses `name` if a container holds it.
+    fn check_free(&self, name: &str) -> Result<(), ContainerError> {
+        match self.name_owner(name)? {
+            Some(owner) => Err(ContainerError::NameInUse {
+                name: name.to_string(),
+                id: owner,
+            }),
+            None => Ok(()),
+        }
     }
 
     fn name_path(&self, name: &str) -> PathBuf {
@@ -576,17 +592,6 @@ impl ContainerStore {
         Ok(self.list()?.iter().any(|c| &c.config.image == image))
     }
 
-    /// Replaces the OCI runtime spec container `id` is run from, atomically
-    /// (the engine builds it once the container's ID, and so its hostname and
-    /// cgroup, are known, and its root can be read to resolve `--user`).
-    pub fn set_spec(&self, id: &str, spec: Spec) -> Result<Container, ContainerError> {
-        let _lock = self.lock()?;
-        let mut container = self.get(id)?;
-        container.config.spec = spec;
-        write_config(&container)?;
-        Ok(container)
-    }
-
     /// Records container `id`'s new state, atomically; not durably (see
     /// [`io::replace_atomic`]): after a power cut a container's state may be
     /// one update behind, which the engine's liveness check corrects, since
@@ -657,6 +662,96 @@ impl ContainerStore {
         std::fs::remove_file(&name).at("remove", &name)?;
         std::fs::remove_dir_all(&doomed).at("remove", &doomed)?;
         Ok(())
+    }
+}
+
+/// A container being made (see [`ContainerStore::begin`]).
+#[derive(Debug)]
+pub struct Creating<'s> {
+    store: &'s ContainerStore,
+    /// The container as it will be, but in its temp directory.
+    draft: Container,
+    /// Its directory until it is renamed into place; removed when dropped.
+    temp: Option<tempfile::TempDir>,
+    _creating: StoreLock,
+}
+
+impl Drop for Creating<'_> {
+    fn drop(&mut self) {
+        if let Some(temp) = self.temp.take() {
+            // A root still mounted in it is let go of first (lazily, so at
+            // once): removing the directory would go down into the overlay.
+            let _ = umount2(&self.draft.merged_dir(), MntFlags::MNT_DETACH);
+            drop(temp);
+        }
+    }
+}
+
+impl Creating<'_> {
+    /// The container as it will be, in the directory it is made in: where
+    /// its root can be mounted (under [`Container::merged_dir`]) and its
+    /// files written to before it is in place.
+    pub fn draft(&self) -> &Container {
+        &self.draft
+    }
+
+    /// Where its root will be once it is in place (for the spec's
+    /// `root.path`; the draft's is in the temp directory).
+    pub fn final_merged_dir(&self) -> PathBuf {
+        self.store.dir.join(&self.draft.config.id).join("merged")
+    }
+
+    /// Writes its config (run from `spec`) and `files` (name, content) in
+    /// its directory, claims its name and renames it into place: before,
+    /// no one sees it; after, it is whole. A root mounted in the draft's
+    /// directory moves with it.
+    ///
+    /// If it fails, the draft is removed, as when dropped.
+    pub fn finish(
+        mut self,
+        spec: Spec,
+        files: &[(&str, &[u8])],
+    ) -> Result<Container, ContainerError> {
+        let store = self.store;
+        self.draft.config.spec = spec;
+        let durability = self.draft.durability();
+        let temp = self.draft.dir.clone();
+        let config = to_json(&self.draft.config);
+        for (file, bytes) in [("config.json", config.as_slice())].iter().chain(files) {
+            let path = temp.join(file);
+            match durability {
+                // Files in a directory no one sees yet: written in place,
+                // their data synced before the directory can be renamed into
+                // sight, and the directory once for them all.
+                Durability::Durable => io::write_new_synced(&path, bytes)?,
+                Durability::Volatile => std::fs::write(&path, bytes).at("write", &path)?,
+            }
+        }
+        // It has no state.json until it first starts: none means created.
+        if durability == Durability::Durable {
+            io::sync_dir(&temp)?;
+        }
+        let _lock = store.lock()?;
+        let (id, name) = (&self.draft.config.id, &self.draft.config.name);
+        // Taken meanwhile by another create or a rename.
+        store.check_free(name)?;
+        // Claim the name once the temp directory exists: a crash before the
+        // rename below leaves a claim whose container does not exist (taken
+        // as free by name_owner) and that temp directory, which tells open()
+        // to look for such claims.
+        io::write_with(&store.name_path(name), id.as_bytes(), durability)?;
+        let dir = store.dir.join(id);
+        std::fs::rename(&temp, &dir).at("rename into place", &dir)?;
+        if let Some(temp) = self.temp.take() {
+            // In place: no longer ours to remove.
+            let _ = temp.keep();
+        }
+        let mut container = self.draft.clone();
+        container.dir = dir;
+        if durability == Durability::Durable {
+            io::sync_dir(&store.dir)?;
+        }
+        Ok(container)
     }
 }
 
@@ -1062,6 +1157,53 @@ mod tests {
         );
         assert_eq!(ids.len(), 2);
         assert!(!store.name_path("past").exists(), "its name is freed");
+    }
+
+    #[test]
+    fn a_container_being_made_is_unseen_until_it_finishes_whole() {
+        let (root, store) = store();
+        let creating = store
+            .begin(&image(), "busybox", Some("made"), Durability::Durable)
+            .unwrap();
+        let draft = creating.draft().clone();
+        assert!(draft.merged_dir().is_dir());
+        assert!(store.list().unwrap().is_empty());
+        // Another process opening the store leaves it be.
+        ContainerStore::open(root.path()).unwrap();
+        assert!(draft.dir.is_dir());
+        assert_eq!(
+            creating.final_merged_dir(),
+            store.dir.join(&draft.config.id).join("merged")
+        );
+        let mut spec = Spec::default();
+        spec.set_hostname(Some("made".into()));
+        let made = creating
+            .finish(spec, &[("hostconfig.json", b"{}")])
+            .unwrap();
+        assert!(!draft.dir.exists());
+        let got = store.get("made").unwrap();
+        assert_eq!(got.config.id, made.config.id);
+        assert_eq!(got.config.spec.hostname().as_deref(), Some("made"));
+        assert_eq!(
+            std::fs::read(got.dir.join("hostconfig.json")).unwrap(),
+            b"{}"
+        );
+        // Dropped unfinished: nothing left, the name still free.
+        let dropped = store
+            .begin(&image(), "busybox", Some("never"), Durability::Volatile)
+            .unwrap();
+        let dir = dropped.draft().dir.clone();
+        drop(dropped);
+        assert!(!dir.exists());
+        store
+            .create(
+                &image(),
+                "busybox",
+                Some("never"),
+                Spec::default(),
+                Durability::Durable,
+            )
+            .unwrap();
     }
 
     #[test]

@@ -201,16 +201,16 @@ fn create_mounted(
         Some(run) if run.rm => Durability::Volatile,
         _ => Durability::Durable,
     };
-    let container = engine.containers.create(
-        &image.id,
-        reference,
-        args.name.as_deref(),
-        oci_spec::runtime::Spec::default(),
-        durability,
-    )?;
+    // Made where no one sees it, and put in place whole once its spec and
+    // host config are written: a crash on the way leaves nothing in sight.
+    let creating =
+        engine
+            .containers
+            .begin(&image.id, reference, args.name.as_deref(), durability)?;
+    let container = &creating.draft().clone();
     let id = container.config.id.clone();
-    let made = (|| {
-        let mounted = engine.mount(&container)?;
+    let mounted = engine.mount(container)?;
+    let (spec, host) = (|| {
         let mut config = image.config.config().clone().unwrap_or_default();
         if let Some(entrypoint) = &args.entrypoint {
             // As docker: the new entrypoint also drops the image's CMD.
@@ -231,6 +231,10 @@ fn create_mounted(
         }
         let mut spec = spec::build(&flags, &container.merged_dir())?;
         spec.set_annotations(Some(labels.clone()).filter(|l| !l.is_empty()));
+        if let Some(root) = spec.root_mut() {
+            // What the draft's merged dir will be once in place.
+            root.set_path(creating.final_merged_dir());
+        }
         crate::network::mode(&network).apply(&mut spec);
         ch03_cgroups::set_resources(&mut spec, &args.limits, &args.cgroup_parent, &id)?;
         let mut host = host_config(args, &config, command);
@@ -243,18 +247,19 @@ fn create_mounted(
             // docker's StdinOnce: our end of stdin closes the container's.
             host.stdin_once = args.flags.interactive && !run.detach;
         }
-        host.mounts = mount_points(engine, &container, requests, args, &config)?;
-        make_mount_points(&container, &host.mounts)?;
+        host.mounts = mount_points(engine, container, requests, args, &config)?;
+        make_mount_points(container, &host.mounts)?;
         mounts::add_to_spec(&mut spec, &host.mounts)?;
-        let container = engine.containers.set_spec(&id, spec)?;
-        host.save(&container)?;
-        anyhow::Ok((container, mounted, host))
-    })();
-    if made.is_err() {
-        // The mount guard (if any) is dropped by now: the root is unmounted.
-        let _: Result<(), ContainerError> = engine.containers.remove(&id);
-    }
-    made
+        anyhow::Ok((spec, host))
+    })()?;
+    // On an error before this, the draft went (its root unmounted first).
+    let (file, bytes) = host.file()?;
+    let container = creating.finish(spec, &[(file, &bytes)])?;
+    // The root was mounted in the draft's directory and moved with it.
+    mounted.hand_over();
+    let mounted = Mounted::adopt(&container.merged_dir())
+        .context("the container's root is not mounted after its move into place")?;
+    Ok((container, mounted, host))
 }
 
 /// The container's mounts: what the flags ask for, then `--volumes-from`,
