@@ -7,7 +7,8 @@ use std::sync::Once;
 
 use anyhow::Context;
 use ch04_overlayfs::store::{
-    Container, ContainerStore, ContentStore, Image, ImageStore, LayerStore, Status, StoreLock,
+    Container, ContainerError, ContainerStore, ContentStore, Image, ImageStore, LayerStore, Status,
+    StoreLock,
 };
 use ch04_overlayfs::{Digest, Mounted};
 use ch05_network::{BridgeDefaults, Networks};
@@ -235,14 +236,25 @@ impl Engine {
     /// now, as killed (its PID 1 dies with its runner, by SIGKILL), and what
     /// is left of its cgroup, network and supervisor directory is removed. So `ps`
     /// and `inspect` never show it stuck "running" (or "restarting").
-    pub fn refresh(&self, mut container: Container) -> anyhow::Result<Container> {
-        let restarting = || Runtime::load(&container).is_ok_and(|r| r.restarting);
-        if container.state.status != Status::Running && !restarting() {
+    pub fn refresh(&self, container: Container) -> anyhow::Result<Container> {
+        let restarting = |c: &Container| Runtime::load(c).is_ok_and(|r| r.restarting);
+        if container.state.status != Status::Running && !restarting(&container) {
             return Ok(container);
         }
         let Some(_lock) = StoreLock::try_exclusive(&Engine::run_lock(&container))? else {
             return Ok(container);
         };
+        // Its runner may have recorded the exit and let go of the lock since
+        // `container` was read (a short command's run ends that fast): what
+        // it recorded is read again, under the lock, not taken for a crash.
+        let mut container = match self.containers.get(&container.config.id) {
+            Ok(again) => again,
+            Err(ContainerError::NotFound(_)) => return Ok(container),
+            Err(err) => return Err(err.into()),
+        };
+        if container.state.status != Status::Running && !restarting(&container) {
+            return Ok(container);
+        }
         crate::supervisor::remove_supervisor_dir(&container)?;
         // Its veth went with its namespace; its rules, address and files did not.
         self.networks()?.teardown(&container.config.id)?;
