@@ -600,10 +600,11 @@ impl ContainerStore {
     pub fn set_state(&self, id: &str, state: &State) -> Result<(), ContainerError> {
         let dir = self.dir.join(self.resolve(id)?);
         let (path, bytes) = (dir.join("state.json"), to_json(state));
-        Ok(match dir.join(VOLATILE).exists() {
+        match dir.join(VOLATILE).exists() {
             true => io::write_unsynced(&path, &bytes)?,
             false => io::replace_atomic(&path, &bytes)?,
-        })
+        }
+        Ok(())
     }
 
     /// Renames container `reference` to `new_name`, as `docker rename`: the new
