@@ -1085,3 +1085,31 @@ fn attach_to_an_auto_removed_container_exits_with_its_status() {
     let gone = sandbox.cmd(&["inspect", "brief"]).output().unwrap();
     assert_eq!(gone.status.code(), Some(1));
 }
+
+#[test]
+fn restart_keeps_an_auto_removed_container_and_stop_removes_it() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-restart-rm");
+    sandbox.ok(&[
+        "run", "-d", "--rm", "--name", "again", "busybox", "sleep", "600",
+    ]);
+    let before = sandbox.ok(&["inspect", "-f", "{{.State.Pid}}", "again"]);
+    // A restart is not the end `--rm` waits for: the container comes back.
+    assert_eq!(sandbox.ok(&["restart", "-t", "0", "again"]), "again\n");
+    let state = sandbox.ok(&["inspect", "-f", "{{.State.Status}} {{.State.Pid}}", "again"]);
+    assert!(state.starts_with("running "), "{state}");
+    assert_ne!(
+        state.split_whitespace().nth(1),
+        before.split_whitespace().next()
+    );
+    // A stop is: it is removed.
+    sandbox.ok(&["stop", "-t", "0", "again"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !sandbox.ok(&["ps", "-aq"]).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "--rm never removed it after stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -90,6 +90,10 @@ pub struct Runtime {
     pub restarting: bool,
     /// `stop` or `kill` ended it: no restart policy brings it back.
     pub stopped_by_user: bool,
+    /// `restart` is stopping it to start it again: its supervisor must not
+    /// remove it (`--rm`) on the way out, as dockerd does not.
+    #[serde(default)]
+    pub restarting_by_user: bool,
     /// Whether the OOM killer struck at its last exit.
     pub oom_killed: bool,
     /// Why it could not start, if it could not.

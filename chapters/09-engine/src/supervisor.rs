@@ -65,6 +65,7 @@ pub fn start(
     let before = Runtime::load(container)?;
     let runtime = Runtime {
         stopped_by_user: false,
+        restarting_by_user: false,
         paused: false,
         ..before.clone()
     };
@@ -209,7 +210,8 @@ fn supervise_container(root: &Path, id: &str, mounted: bool) -> anyhow::Result<i
         runtime.restarting = false;
         runtime.save(&container)?;
     }
-    if host.auto_remove {
+    // `restart` stops it to start it again: not the end `--rm` waits for.
+    if host.auto_remove && !runtime.restarting_by_user {
         engine.containers.remove(&container.config.id)?;
         remove_anonymous_volumes(&engine, &host)?;
     }

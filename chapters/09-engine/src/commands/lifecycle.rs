@@ -248,6 +248,9 @@ pub fn start(root: &Path, args: StartArgs) -> anyhow::Result<i32> {
 /// `restart`: stop (as `stop` does), then start.
 pub fn restart(root: &Path, args: StopArgs) -> anyhow::Result<i32> {
     for_each(root, &args.containers, |engine, container| {
+        let mut runtime = Runtime::load(container)?;
+        runtime.restarting_by_user = true;
+        runtime.save(container)?;
         stop_container(container, args.signal.as_deref(), args.time)?;
         let container = engine.container(&container.config.id)?;
         supervisor::start(engine, root, &container, None)
