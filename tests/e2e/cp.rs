@@ -1,6 +1,8 @@
 //! `cp` both ways, and the CVE-2018-15664 lesson: a symlink the container
 //! holds never leads a copy outside the container's root.
 
+use std::io::{Read, Write};
+
 use crate::{Sandbox, snapshot_text};
 
 #[test]
@@ -165,4 +167,107 @@ fn cp_reaches_volumes_and_refuses_read_only_binds() {
     sandbox.ok(&["stop", "-t", "0", "keeper"]);
     assert_eq!(copied_out("keeper:/data/note", "again"), "from cp\n");
     snapshot_text("cp_read_only_bind", transcript, settings);
+}
+
+#[test]
+fn cp_streams_tar_archives_both_ways_and_refuses_one_that_leaves() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-cp-tar");
+    let script = "mkdir -p /d/sub; echo a > /d/sub/a; ln -s /etc /d/link";
+    sandbox.ok(&["run", "--name", "box", "busybox", "sh", "-c", script]);
+    // Out: `cp CTR:/d -` is a tar of d/, symlinks kept as symlinks.
+    let out = sandbox.cmd(&["cp", "box:/d", "-"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut entries: Vec<String> = tar::Archive::new(out.stdout.as_slice())
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let link = e
+                .link_name()
+                .unwrap()
+                .map(|l| format!(" -> {}", l.display()));
+            format!(
+                "{}{}",
+                e.path().unwrap().display(),
+                link.unwrap_or_default()
+            )
+        })
+        .collect();
+    entries.sort();
+    assert_eq!(entries, ["d/", "d/link -> /etc", "d/sub", "d/sub/a"]);
+
+    // In: `cp - CTR:/d` unpacks a tar from stdin into the directory.
+    let archive = |build: &dyn Fn(&mut tar::Builder<Vec<u8>>)| {
+        let mut builder = tar::Builder::new(Vec::new());
+        build(&mut builder);
+        builder.into_inner().unwrap()
+    };
+    let file = |b: &mut tar::Builder<Vec<u8>>, path: &str, data: &[u8]| {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o640);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(0);
+        header.set_cksum();
+        b.append_data(&mut header, path, data).unwrap();
+    };
+    let unpack = |tar: Vec<u8>| {
+        let mut child = sandbox
+            .cmd(&["cp", "-", "box:/d"])
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&tar).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let done = unpack(archive(&|b| file(b, "new/hello", b"from a tar\n")));
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    // Back out, with its mode.
+    let cat = sandbox
+        .cmd(&["cp", "box:/d/new/hello", "-"])
+        .output()
+        .unwrap();
+    assert!(cat.status.success());
+    let mut read = tar::Archive::new(cat.stdout.as_slice());
+    let mut entry = read.entries().unwrap().next().unwrap().unwrap();
+    assert_eq!(entry.header().mode().unwrap() & 0o777, 0o640);
+    let mut text = String::new();
+    entry.read_to_string(&mut text).unwrap();
+    assert_eq!(text, "from a tar\n");
+
+    // A symlink in the archive that leads out, then an entry through it.
+    let unique = format!("dockyard-cp-tar-{}", std::process::id());
+    let evil = archive(&|b| {
+        let mut link = tar::Header::new_gnu();
+        link.set_entry_type(tar::EntryType::Symlink);
+        link.set_size(0);
+        link.set_mode(0o777);
+        link.set_uid(0);
+        link.set_gid(0);
+        link.set_mtime(0);
+        b.append_link(&mut link, "up", "/").unwrap();
+        file(b, &format!("up/tmp/{unique}"), b"escaped\n");
+    });
+    let refused = unpack(evil);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("outside of destination"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(
+        !std::path::Path::new("/tmp").join(&unique).exists(),
+        "the archive wrote outside the container"
+    );
 }

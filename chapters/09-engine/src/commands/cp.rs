@@ -7,7 +7,11 @@
 //! container replace a symlink in the way rather than write through it. The
 //! container's volumes and bind mounts are bound over its root first, as
 //! docker's daemon does, so a copy sees the files the container sees there.
+//! `-` for the host side streams a tar archive instead, as docker's does:
+//! `cp CONTAINER:SRC -` writes one to stdout, `cp - CONTAINER:DIR` unpacks
+//! one from stdin.
 
+use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -49,7 +53,17 @@ pub fn cp(root: &Path, args: CpArgs) -> anyhow::Result<i32> {
     let merged = container.merged_dir();
     let binds = Binds::mount(&container.config.spec, &merged)?;
     let not_found = || format!("Could not find the file {inside} in container {reference}");
-    if copy_in {
+    if copy_in && args.source == "-" {
+        // A tar archive on stdin, unpacked into the directory DEST.
+        let dest = resolve_in_root(&merged, Path::new(inside), true)?;
+        if !dest.is_dir() {
+            anyhow::bail!(not_found());
+        }
+        if binds.read_only(&dest) {
+            anyhow::bail!("mounted volume is marked read-only");
+        }
+        unpack_stdin(&dest)?;
+    } else if copy_in {
         let source = Path::new(&args.source);
         let meta = std::fs::symlink_metadata(source)
             .with_context(|| format!("stat {}", source.display()))?;
@@ -66,6 +80,12 @@ pub fn cp(root: &Path, args: CpArgs) -> anyhow::Result<i32> {
     } else {
         let source = resolve_in_root(&merged, Path::new(inside), args.follow_link)?;
         let meta = std::fs::symlink_metadata(&source).map_err(|_| anyhow::anyhow!(not_found()))?;
+        if args.destination == "-" {
+            archive_to_stdout(&source, Path::new(inside), meta.is_dir())?;
+            binds.unmount()?;
+            mounted.unmount()?;
+            return Ok(0);
+        }
         let dest = Path::new(&args.destination);
         let target = target(Path::new(inside), dest, meta.is_dir(), &args.destination)?;
         // Out of the container, files belong to whoever copies them (root
@@ -75,6 +95,35 @@ pub fn cp(root: &Path, args: CpArgs) -> anyhow::Result<i32> {
     binds.unmount()?;
     mounted.unmount()?;
     Ok(0)
+}
+
+/// `cp CONTAINER:SRC -`: SRC as a tar archive on stdout, its entries named
+/// from SRC's last component (`etc/`, `etc/passwd`... for `/etc`), as
+/// docker's. Symlinks are archived as symlinks, never followed.
+fn archive_to_stdout(source: &Path, shown: &Path, is_dir: bool) -> anyhow::Result<()> {
+    let name = shown.file_name().map_or_else(|| Path::new("."), Path::new);
+    let mut tar = tar::Builder::new(std::io::BufWriter::new(std::io::stdout().lock()));
+    tar.follow_symlinks(false);
+    match is_dir {
+        true => tar.append_dir_all(name, source),
+        false => tar.append_path_with_name(source, name),
+    }
+    .and_then(|()| tar.into_inner()?.flush())
+    .with_context(|| format!("archive {}", shown.display()))
+}
+
+/// `cp - CONTAINER:DEST`: a tar archive from stdin unpacked into DEST, with
+/// its modes and owners. The tar crate refuses entries that would land
+/// outside DEST (`..`, a symlink in the archive leading out), so an archive
+/// cannot write past the container's root either.
+fn unpack_stdin(dest: &Path) -> anyhow::Result<()> {
+    let mut archive = tar::Archive::new(std::io::stdin().lock());
+    archive.set_preserve_permissions(true);
+    archive.set_preserve_ownerships(true);
+    archive.set_overwrite(true);
+    archive
+        .unpack(dest)
+        .context("unpack the archive from stdin")
 }
 
 /// The container's volumes and bind mounts (`-v`, `--mount type=bind|volume`),
