@@ -79,13 +79,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
 /// itself durable (fsync(2): "fsync() on a file descriptor for the
 /// directory is also needed"), is skipped: one journal commit fewer.
 pub fn replace_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
+    replace(path, bytes, true)
+}
+
+/// A temp file with `bytes` (fsynced if `sync`) renamed over `path`.
+fn replace(path: &Path, bytes: &[u8], sync: bool) -> Result<(), IoError> {
     let dir = parent_dir(path);
     let mut temp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
         .tempfile_in(dir)
         .at("create a temp file in", dir)?;
     temp.write_all(bytes).at("write", temp.path())?;
-    temp.as_file().sync_all().at("fsync", temp.path())?;
+    if sync {
+        temp.as_file().sync_all().at("fsync", temp.path())?;
+    }
     temp.persist(path)
         .map_err(|err| err.error)
         .at("rename into", path)?;
@@ -119,16 +126,7 @@ pub fn write_with(path: &Path, bytes: &[u8], durability: Durability) -> Result<(
 /// Writes `bytes` to `path` atomically against any process's death (a temp
 /// file renamed over it) but with no fsync: see [`Durability::Volatile`].
 pub fn write_unsynced(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
-    let dir = parent_dir(path);
-    let mut temp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .tempfile_in(dir)
-        .at("create a temp file in", dir)?;
-    temp.write_all(bytes).at("write", temp.path())?;
-    temp.persist(path)
-        .map_err(|err| err.error)
-        .at("rename into", path)?;
-    Ok(())
+    replace(path, bytes, false)
 }
 
 /// This boot's ID, which the kernel makes afresh at every boot

@@ -820,18 +820,21 @@ mod tests {
         Digest::of(b"config")
     }
 
+    /// A durable busybox container, named `name` if given.
+    fn create(store: &ContainerStore, name: Option<&str>) -> Result<Container, ContainerError> {
+        store.create(
+            &image(),
+            "busybox",
+            name,
+            Spec::default(),
+            Durability::Durable,
+        )
+    }
+
     #[test]
     fn a_container_has_an_id_a_name_and_its_dirs() {
         let (_root, store) = store();
-        let c = store
-            .create(
-                &image(),
-                "busybox",
-                None,
-                Spec::default(),
-                Durability::Durable,
-            )
-            .unwrap();
+        let c = create(&store, None).unwrap();
         assert!(is_hex64(&c.config.id));
         assert_eq!(c.short_id().len(), 12);
         assert!(c.config.name.contains('_'), "{}", c.config.name);
@@ -949,24 +952,8 @@ mod tests {
     #[test]
     fn names_are_unique_and_errors_use_dockers_words() {
         let (_root, store) = store();
-        let web = store
-            .create(
-                &image(),
-                "busybox",
-                Some("web"),
-                Spec::default(),
-                Durability::Durable,
-            )
-            .unwrap();
-        let err = store
-            .create(
-                &image(),
-                "busybox",
-                Some("web"),
-                Spec::default(),
-                Durability::Durable,
-            )
-            .unwrap_err();
+        let web = create(&store, Some("web")).unwrap();
+        let err = create(&store, Some("web")).unwrap_err();
         assert_eq!(
             err.to_string(),
             format!(
@@ -978,26 +965,10 @@ mod tests {
             store.get("nope").unwrap_err().to_string(),
             "No such container: nope"
         );
-        let err = store
-            .create(
-                &image(),
-                "busybox",
-                Some("-x"),
-                Spec::default(),
-                Durability::Durable,
-            )
-            .unwrap_err();
+        let err = create(&store, Some("-x")).unwrap_err();
         assert!(matches!(err, ContainerError::InvalidName(_)));
         store.remove("web").unwrap();
-        store
-            .create(
-                &image(),
-                "busybox",
-                Some("web"),
-                Spec::default(),
-                Durability::Durable,
-            )
-            .unwrap();
+        create(&store, Some("web")).unwrap();
     }
 
     #[test]
@@ -1005,19 +976,7 @@ mod tests {
         let (_root, store) = store();
         let mut ids = Vec::new();
         for _ in 0..40 {
-            ids.push(
-                store
-                    .create(
-                        &image(),
-                        "busybox",
-                        None,
-                        Spec::default(),
-                        Durability::Durable,
-                    )
-                    .unwrap()
-                    .config
-                    .id,
-            );
+            ids.push(create(&store, None).unwrap().config.id);
         }
         // 40 IDs over 16 first digits: some digit is shared.
         let shared = (0..16)
@@ -1034,15 +993,7 @@ mod tests {
     #[test]
     fn state_changes_are_atomic_and_read_back() {
         let (_root, store) = store();
-        let c = store
-            .create(
-                &image(),
-                "busybox",
-                Some("job"),
-                Spec::default(),
-                Durability::Durable,
-            )
-            .unwrap();
+        let c = create(&store, Some("job")).unwrap();
         let exited = State {
             status: Status::Exited,
             pid: None,
@@ -1057,15 +1008,7 @@ mod tests {
     #[test]
     fn a_new_container_has_no_state_file_and_reads_as_created() {
         let (_root, store) = store();
-        let c = store
-            .create(
-                &image(),
-                "busybox",
-                Some("fresh"),
-                Spec::default(),
-                Durability::Durable,
-            )
-            .unwrap();
+        let c = create(&store, Some("fresh")).unwrap();
         assert!(!c.dir.join("state.json").exists());
         assert_eq!(store.get("fresh").unwrap().state, State::created());
         assert_eq!(store.summaries().unwrap()[0].state, State::created());
@@ -1196,15 +1139,7 @@ mod tests {
         let dir = dropped.draft().dir.clone();
         drop(dropped);
         assert!(!dir.exists());
-        store
-            .create(
-                &image(),
-                "busybox",
-                Some("never"),
-                Spec::default(),
-                Durability::Durable,
-            )
-            .unwrap();
+        create(&store, Some("never")).unwrap();
     }
 
     #[test]
@@ -1220,14 +1155,6 @@ mod tests {
             !store.name_path("half").exists(),
             "the stale claim is cleared"
         );
-        store
-            .create(
-                &image(),
-                "busybox",
-                Some("half"),
-                Spec::default(),
-                Durability::Durable,
-            )
-            .unwrap();
+        create(&store, Some("half")).unwrap();
     }
 }
