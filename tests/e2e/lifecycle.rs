@@ -448,6 +448,7 @@ fn exec_it_and_the_detach_keys_under_a_terminal() {
     exec.read_until_after("42", "/ # ");
     exec.type_keys(&[0x10, 0x11]);
     exec.read_until("read escape sequence");
+    let mut groups = vec![exec.child.id()];
     let mut transcript = exec.transcript();
     // --detach-keys, with docker's spelling of keys.
     let mut exec = Terminal::spawn(
@@ -457,6 +458,7 @@ fn exec_it_and_the_detach_keys_under_a_terminal() {
     exec.read_until("/ # ");
     exec.type_keys(&[0x01, b'x']);
     exec.read_until("read escape sequence");
+    groups.push(exec.child.id());
     transcript.push_str(&exec.transcript());
     transcript.push_str(&sandbox.transcripts(&[&[
         "exec",
@@ -469,9 +471,38 @@ fn exec_it_and_the_detach_keys_under_a_terminal() {
     let mut settings = settings(&sandbox);
     settings.add_filter(r"BusyBox v\S+ \([^)]*\)", "BusyBox [VERSION]");
     snapshot_text("exec_detach", transcript, settings);
-    // Both shells still run in the container, with no terminal left attached.
+    // A detached command that keeps writing to its terminal: it stops (its
+    // echo fails) if whatever holds its pty goes.
+    let script = "while echo tick; do sleep 0.1; done";
+    let mut exec = Terminal::spawn(&sandbox, &["exec", "-it", "box", "sh", "-c", script]);
+    exec.read_until("tick");
+    exec.type_keys(&[0x10, 0x11]);
+    exec.read_until("read escape sequence");
+    groups.push(exec.child.id());
+    exec.transcript();
+    // The user closes the terminal: the kernel sends SIGHUP to its
+    // foreground process group, each exec's (it is a leader of its own here).
+    // Whatever holds a detached command's pty must not be in it.
+    for group in groups {
+        let group = nix::unistd::Pid::from_raw(-(group as i32));
+        let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGHUP);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // The three still run in the container, with no terminal left attached.
     let shells = sandbox.ok(&["exec", "box", "pidof", "sh"]);
-    assert_eq!(shells.split_whitespace().count(), 2, "{shells:?}");
+    assert_eq!(shells.split_whitespace().count(), 3, "{shells:?}");
+    // And what reads the ticker's terminal is still there (else the pty
+    // fills and the ticker blocks for good): a dockyard process with its script.
+    let holders = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| std::fs::read(entry.ok()?.path().join("cmdline")).ok())
+        .map(|line| String::from_utf8_lossy(&line).replace('\0', " "))
+        .filter(|line| line.contains("dockyard") && line.contains(script))
+        .count();
+    assert_eq!(
+        holders, 1,
+        "the detached exec's pty holder went with the terminal"
+    );
 }
 
 #[test]

@@ -204,24 +204,34 @@ fn start(
 }
 // ANCHOR_END: start
 
+/// A descriptor that becomes readable when `pid` ends (pidfd_open(2)), for
+/// poll(2) beside other descriptors: a wait that never wakes on a timer. The
+/// caller is the process's parent and the only one to reap it, so the pid
+/// cannot be reused meanwhile. The engine's `exec` waits this way too.
+pub fn pidfd_open(pid: Pid) -> Result<OwnedFd, Errno> {
+    // SAFETY: pidfd_open(2) takes a pid and flags and returns a new descriptor (close-on-exec).
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    if raw < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the descriptor was just created for us and nothing else owns it.
+    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw as i32) })
+}
+
 /// Waits for the command to end, forwarding signals and (with a terminal)
 /// copying bytes between the caller and the container's pty.
 fn supervise(child: Pid, signals: &Signals, master: Option<OwnedFd>) -> Result<i32, Error> {
-    // A pidfd becomes readable when the process ends (pidfd_open(2)); we are its
-    // parent and the only one to reap it, so its pid cannot be reused meanwhile.
-    // SAFETY: pidfd_open(2) takes a pid and flags and returns a new descriptor (close-on-exec).
-    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, child.as_raw(), 0) };
-    if raw < 0 {
-        let errno = Errno::last();
-        let _ = kill(child, Signal::SIGKILL);
-        let _ = waitpid(child, None);
-        return Err(Error::Sys {
-            step: "pidfd_open(2)".into(),
-            errno,
-        });
-    }
-    // SAFETY: the descriptor was just created for us and nothing else owns it.
-    let pidfd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw as i32) };
+    let pidfd = match pidfd_open(child) {
+        Ok(pidfd) => pidfd,
+        Err(errno) => {
+            let _ = kill(child, Signal::SIGKILL);
+            let _ = waitpid(child, None);
+            return Err(Error::Sys {
+                step: "pidfd_open(2)".into(),
+                errno,
+            });
+        }
+    };
     let _raw = master.as_ref().and_then(|_| tty::RawMode::enter());
     if let Some(master) = &master {
         tty::copy_size(master.as_fd());

@@ -24,7 +24,7 @@ pub mod signals;
 pub mod spec;
 pub mod tty;
 
-pub use container::{Setup, run, run_with};
+pub use container::{Setup, pidfd_open, run, run_with};
 pub use error::Error;
 
 /// Gives the container our stdin only with `-i`, as `docker run` does: without

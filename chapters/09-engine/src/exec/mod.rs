@@ -20,7 +20,7 @@ use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, Pid};
 use oci_spec::runtime::Process;
 use seccompiler::BpfProgram;
@@ -165,6 +165,13 @@ fn child(
     let pty = match tty {
         true => {
             let pty = nix::pty::openpty(None, None).context("openpty(3)")?;
+            // The command gets the slave only: with the master too, its
+            // terminal would never hang up, whoever held the other end.
+            nix::fcntl::fcntl(
+                &pty.master,
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+            )
+            .context("fcntl(FD_CLOEXEC) on the pty master")?;
             // Our stdin is the caller's terminal: the command starts with its size.
             ch02_namespaces::tty::copy_size(pty.master.as_fd());
             Some(pty)
@@ -304,34 +311,54 @@ fn copy_terminal(child: Pid, master: &OwnedFd, mut detach: Option<Detach>) -> an
     winch.thread_block().context("block SIGWINCH")?;
     let resized = SignalFd::with_flags(&winch, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .context("signalfd(2) for SIGWINCH")?;
+    // No timer: a detached exec's copier may wait as long as its command
+    // lives, and wakes only when there is something to do.
+    let ended = ch02_namespaces::pidfd_open(child).context("pidfd_open(2)")?;
+    let mut master_open = true;
     let code = loop {
-        if let Ok(status) = waitpid(child, Some(WaitPidFlag::WNOHANG))
-            && status != WaitStatus::StillAlive
+        let mut fds = vec![
+            PollFd::new(ended.as_fd(), PollFlags::POLLIN),
+            PollFd::new(resized.as_fd(), PollFlags::POLLIN),
+        ];
+        // Where the master and stdin sit in `fds`, while they are watched.
+        let master_at = master_open.then(|| {
+            fds.push(PollFd::new(master.as_fd(), PollFlags::POLLIN));
+            fds.len() - 1
+        });
+        let stdin_at = stdin_open.then(|| {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+            fds.len() - 1
+        });
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(err) => return Err(err).context("poll(2) in exec's copier"),
+        }
+        let ready = |at: Option<usize>| {
+            at.and_then(|i| fds[i].revents())
+                .is_some_and(|r| !r.is_empty())
+        };
+        let (exited, resize) = (ready(Some(0)), ready(Some(1)));
+        let (from_master, from_stdin) = (ready(master_at), ready(stdin_at));
+        drop(fds);
+        if exited
+            && let Ok(status) = waitpid(child, None)
             && let Some(code) = ch01_chroot::exit::code_of(status)
         {
             break code;
         }
-        let mut fds = vec![
-            PollFd::new(master.as_fd(), PollFlags::POLLIN),
-            PollFd::new(resized.as_fd(), PollFlags::POLLIN),
-        ];
-        if stdin_open {
-            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
-        }
-        let _ = poll(&mut fds, PollTimeout::from(50u16));
-        let ready = |i: usize| {
-            fds.get(i)
-                .and_then(|f| f.revents())
-                .is_some_and(|r| !r.is_empty())
-        };
-        let (from_master, from_stdin) = (ready(0), ready(2));
-        if ready(1) {
+        if resize {
             while let Ok(Some(_)) = resized.read_signal() {}
             // A no-op once detached: our stdin is /dev/null then.
             ch02_namespaces::tty::copy_size(master.as_fd());
         }
-        if from_master && let Ok(n @ 1..) = nix::unistd::read(master, &mut buf) {
-            let _ = nix::unistd::write(&stdout, &buf[..n]);
+        if from_master {
+            match nix::unistd::read(master, &mut buf) {
+                Ok(n @ 1..) => {
+                    let _ = nix::unistd::write(&stdout, &buf[..n]);
+                }
+                // No slave open any more (EIO, pty(7)): the end is the pidfd's to say.
+                _ => master_open = false,
+            }
         }
         if from_stdin {
             match nix::unistd::read(&stdin, &mut buf) {
@@ -343,6 +370,10 @@ fn copy_terminal(child: Pid, master: &OwnedFd, mut detach: Option<Detach>) -> an
                     let _ = nix::unistd::write(master, &pass);
                     if detached && let Some(detach) = detach.take() {
                         redirect_stdio_to_null()?;
+                        // Out of the user's session: closing that terminal
+                        // (SIGHUP to its foreground group) must not end us,
+                        // or the command's pty would lose its reader.
+                        nix::unistd::setsid().context("setsid(2) after a detach")?;
                         stdin_open = false;
                         nix::unistd::write(&detach.notify, &[1]).context("write(2) a detach")?;
                     }
