@@ -8,6 +8,7 @@ mod details;
 mod engine;
 mod exec;
 mod human;
+mod labels;
 mod mounts;
 mod network;
 mod signals;

@@ -16,8 +16,8 @@ use crate::commands::images::{child_config, ellipsis};
 use crate::commands::{Columns, confirm, object, print_deleted, print_table};
 use crate::details::{HostConfig, Runtime};
 use crate::engine::{Engine, cgroup_of, dir_size};
-use crate::human;
 use crate::template::Value;
+use crate::{human, labels};
 
 /// The Go template fields of one `docker ps` row, and their column names.
 pub const PS_COLUMNS: Columns = &[
@@ -105,7 +105,7 @@ fn row(
         ("CreatedAt", Value::Str(human::go_time(container.created))),
         ("ID", Value::Str(id.to_string())),
         ("Image", Value::Str(container.image_name.clone())),
-        ("Labels", Value::Str(labels(&container.labels))),
+        ("Labels", Value::Str(labels::text(&container.labels))),
         ("LocalVolumes", Value::Str("0".into())),
         ("Mounts", Value::Str(String::new())),
         ("Names", Value::Str(container.name.clone())),
@@ -152,13 +152,6 @@ fn name_matches(filter: &str, name: &str) -> bool {
     regex::Regex::new(filter).is_ok_and(|re| re.is_match(&format!("/{name}")))
 }
 
-/// `ps`'s `Labels`: `KEY=VALUE` pairs joined with commas (sorted, where
-/// docker's order is its map's random one).
-fn labels(labels: &std::collections::BTreeMap<String, String>) -> String {
-    let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    pairs.join(",")
-}
-
 /// `ps` / `container ls`.
 pub fn list(root: &Path, args: PsArgs) -> anyhow::Result<i32> {
     let engine = Engine::open(root)?;
@@ -186,10 +179,7 @@ pub fn list(root: &Path, args: PsArgs) -> anyhow::Result<i32> {
             "id" => container.id.starts_with(value.as_str()),
             "status" => state_word(&container, &runtime) == value,
             // `label=KEY` (the container has it) or `label=KEY=VALUE`.
-            "label" => match value.split_once('=') {
-                Some((key, value)) => container.labels.get(key).is_some_and(|v| v == value),
-                None => container.labels.contains_key(value.as_str()),
-            },
+            "label" => labels::matches(&container.labels, value),
             _ => {
                 container.image_name == *value
                     || engine

@@ -287,13 +287,7 @@ pub fn container_value(engine: &Engine, container: &Container) -> anyhow::Result
         ("Entrypoint", optional_strings(&host.entrypoint)),
         (
             "Labels",
-            Value::Object(
-                (config.spec.annotations().iter().flatten())
-                    .map(|(k, v)| (k.clone(), Value::Str(v.clone())))
-                    .collect::<std::collections::BTreeMap<_, _>>()
-                    .into_iter()
-                    .collect(),
-            ),
+            crate::labels::value(config.spec.annotations().iter().flatten()),
         ),
     ]);
     Ok(object([

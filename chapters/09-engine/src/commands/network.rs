@@ -19,8 +19,8 @@ use crate::cli::{
 };
 use crate::commands::{confirm, object, print_deleted, print_inspect, print_table};
 use crate::engine::{Engine, init_pid};
-use crate::human;
 use crate::template::Value;
+use crate::{human, labels};
 
 /// The predefined networks that have no bridge: docker's `host` and `none`,
 /// with the drivers it lists them with.
@@ -133,10 +133,9 @@ fn create(networks: &Networks, args: NetworkCreateArgs) -> anyhow::Result<i32> {
         ip_range,
         ..CreateOptions::default()
     };
-    for label in &args.label {
-        let (key, value) = label.split_once('=').unwrap_or((label, ""));
-        options.labels.insert(key.into(), value.into());
-    }
+    options
+        .labels
+        .extend(args.label.iter().map(|l| labels::parse(l)));
     for opt in &args.opt {
         match opt.split_once('=') {
             Some(("com.docker.network.bridge.name", name)) => options.bridge = Some(name.into()),
@@ -158,18 +157,6 @@ fn created(record: Option<&NetworkRecord>) -> (u64, u32) {
 }
 
 /// `KEY=VALUE,...`, as `{{.Labels}}` shows them.
-fn labels_text(record: Option<&NetworkRecord>) -> String {
-    record
-        .map(|r| {
-            r.labels
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default()
-}
-
 /// Whether `network` passes every `--filter` (values of one key are OR'ed,
 /// keys AND'ed, as docker combines them).
 fn matches(network: &Network, filters: &BTreeMap<String, Vec<String>>) -> bool {
@@ -183,14 +170,9 @@ fn matches(network: &Network, filters: &BTreeMap<String, Vec<String>>) -> bool {
                 "custom" => network.record.is_some_and(|r| r.user_defined),
                 _ => !network.record.is_some_and(|r| r.user_defined),
             },
-            "label" => {
-                let labels = network.record.map(|r| &r.labels);
-                let (k, v) = value.split_once('=').unwrap_or((value, ""));
-                labels.is_some_and(|l| {
-                    l.get(k)
-                        .is_some_and(|have| !value.contains('=') || have == v)
-                })
-            }
+            "label" => network
+                .record
+                .is_some_and(|r| labels::matches(&r.labels, value)),
             _ => false,
         })
     })
@@ -232,7 +214,14 @@ fn list(networks: &Networks, args: NetworkLsArgs) -> anyhow::Result<i32> {
                 ("IPv4", Value::Str("true".into())),
                 ("IPv6", Value::Str("false".into())),
                 ("Internal", Value::Str("false".into())),
-                ("Labels", Value::Str(labels_text(n.record))),
+                (
+                    "Labels",
+                    Value::Str(
+                        n.record
+                            .map(|r| labels::text(&r.labels))
+                            .unwrap_or_default(),
+                    ),
+                ),
                 ("Name", Value::Str(n.name.into())),
                 ("Scope", Value::Str("local".into())),
             ])
@@ -306,10 +295,7 @@ fn inspect_value(state: &State, network: &Network) -> Value {
         }
         options.push(("com.docker.network.bridge.name".into(), str(&record.bridge)));
     }
-    let labels = network
-        .record
-        .map(|r| r.labels.iter().map(|(k, v)| (k.clone(), str(v))).collect())
-        .unwrap_or_default();
+    let labels = labels::value(network.record.iter().flat_map(|r| &r.labels));
     object([
         ("Name", str(network.name)),
         ("Id", str(network.id)),
@@ -333,7 +319,7 @@ fn inspect_value(state: &State, network: &Network) -> Value {
         ("ConfigOnly", Value::Bool(false)),
         ("Containers", Value::Object(containers)),
         ("Options", Value::Object(options)),
-        ("Labels", Value::Object(labels)),
+        ("Labels", labels),
     ])
 }
 

@@ -423,11 +423,8 @@ fn labels_of(args: &CreateArgs) -> anyhow::Result<std::collections::HashMap<Stri
     }
     lines.extend(args.labels.iter().cloned());
     Ok(lines
-        .into_iter()
-        .map(|line| match line.split_once('=') {
-            Some((key, value)) => (key.to_string(), value.to_string()),
-            None => (line, String::new()),
-        })
+        .iter()
+        .map(|line| crate::labels::parse(line))
         .collect())
 }
 
