@@ -85,20 +85,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let engine_root = engine_root_with_busybox(&bench_dir, &dockyard, &fixtures.tar)?;
     let root = engine_root.display().to_string();
     // The engine's lifecycle rows: a container to exec into, and a store of 500.
-    let engine = |args: &[&str]| -> anyhow::Result<String> {
-        let out = Command::new(&dockyard)
-            .args(["--root", &root])
-            .args(args)
-            .env("DOCKYARD_CGROUP_PARENT", CGROUP_PARENT)
-            .output()?;
-        if !out.status.success() {
-            bail!(
-                "dockyard {}: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    let engine = |args: &[&str]| {
+        let mut cmd = Command::new(&dockyard);
+        cmd.args(["--root", &root])
+            .env("DOCKYARD_CGROUP_PARENT", CGROUP_PARENT);
+        stdout_of(cmd, args)
     };
     // `dockyard --root ROOT ARGS...`, as a row's command line.
     let on_engine = |args: &[&str]| -> Vec<String> {
@@ -108,6 +99,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ]
         .concat()
     };
+    // `run --rm` of busybox's /bin/true, without a network and on the default bridge.
+    let rm_none = on_engine(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--cgroup-parent",
+        CGROUP_PARENT,
+        "busybox",
+        "/bin/true",
+    ]);
+    let rm_bridge = on_engine(&[
+        "run",
+        "--rm",
+        "--cgroup-parent",
+        CGROUP_PARENT,
+        "busybox",
+        "/bin/true",
+    ]);
     // A copy of the root made before any container runs in it: a running
     // container copied along would look crashed there (no supervisor holds
     // its lock), and `ps` would tear down its cgroup and network, which are
@@ -221,16 +231,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             // Issue 5's aim: under 2 ms more than the baseline.
             name: "dockyard run --rm --network none busybox /bin/true",
             baseline_name: "ch03-cgroups run --rootfs ROOTFS /bin/true",
-            command: on_engine(&[
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                "--cgroup-parent",
-                CGROUP_PARENT,
-                "busybox",
-                "/bin/true",
-            ]),
+            command: rm_none.clone(),
             baseline: [
                 vec![
                     bin("ch03-cgroups"),
@@ -248,24 +249,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             // (veth, address, NAT rules), set up and torn down.
             name: "dockyard run --rm busybox /bin/true",
             baseline_name: "dockyard run --rm --network none busybox /bin/true",
-            command: on_engine(&[
-                "run",
-                "--rm",
-                "--cgroup-parent",
-                CGROUP_PARENT,
-                "busybox",
-                "/bin/true",
-            ]),
-            baseline: on_engine(&[
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                "--cgroup-parent",
-                CGROUP_PARENT,
-                "busybox",
-                "/bin/true",
-            ]),
+            command: rm_bridge.clone(),
+            baseline: rm_none.clone(),
             runs: args.runs / 4,
             reset: None,
         },
@@ -274,14 +259,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             name: "dockyard run -d ... sleep; stop -t 0; rm",
             baseline_name: "dockyard run --rm busybox /bin/true",
             command: words(&["sh", "-c", &lifecycle]),
-            baseline: on_engine(&[
-                "run",
-                "--rm",
-                "--cgroup-parent",
-                CGROUP_PARENT,
-                "busybox",
-                "/bin/true",
-            ]),
+            baseline: rm_bridge.clone(),
             runs: args.runs / 10,
             // Its stop unmounts a durable overlay, and overlayfs's unmount
             // syncs the whole upper filesystem: flushed first, untimed, so
@@ -348,6 +326,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     remove_cgroup_parent();
     result
+}
+
+/// Runs `cmd ARGS` (the engine, with its root) and returns its stdout,
+/// trimmed; its stderr in the error if it fails.
+pub fn stdout_of(mut cmd: Command, args: &[&str]) -> anyhow::Result<String> {
+    let out = cmd.args(args).output()?;
+    if !out.status.success() {
+        bail!(
+            "dockyard {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 /// What `/proc/PID/smaps_rollup` (proc(5)) says a process holds, in kB.

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::bench::{CGROUP_PARENT, ENGINE_BRIDGE, Row};
+use crate::bench::{CGROUP_PARENT, ENGINE_BRIDGE, Row, stdout_of};
 use crate::sh;
 
 /// The benchmark network's bridge and subnet, away from dockyard's defaults.
@@ -160,19 +160,9 @@ impl NetBench {
     /// `dockyard ARGS` on the benchmark's engine root; its stdout.
     fn engine(&self, args: &[&str]) -> anyhow::Result<String> {
         let (dockyard, root) = &self.dockyard;
-        let out = Command::new(dockyard)
-            .arg("--root")
-            .arg(root)
-            .args(args)
-            .output()?;
-        if !out.status.success() {
-            bail!(
-                "dockyard {}: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        let mut cmd = Command::new(dockyard);
+        cmd.arg("--root").arg(root);
+        stdout_of(cmd, args)
     }
 
     /// Starts `ch05-network run ARGS` in the background.
