@@ -658,15 +658,7 @@ impl Networks {
                 if !record.user_defined && (attach.ip.is_some() || !attach.aliases.is_empty()) {
                     return Err(NetworkError::IpOnDefaultBridge);
                 }
-                state
-                    .joined
-                    .entry(attach.id.clone())
-                    .or_default()
-                    .push(Joined {
-                        network: network.clone(),
-                        ip: attach.ip,
-                        aliases: attach.aliases.clone(),
-                    });
+                remember_joined(state, attach);
                 return Ok(None);
             };
             let Some(container) = state.containers.get(&attach.id).cloned() else {
@@ -682,15 +674,7 @@ impl Networks {
                 &attach.aliases,
             )?;
             // Recorded before it is made, so a teardown finds it whatever happens next.
-            state
-                .joined
-                .entry(attach.id.clone())
-                .or_default()
-                .push(Joined {
-                    network: network.clone(),
-                    ip: attach.ip,
-                    aliases: attach.aliases.clone(),
-                });
+            remember_joined(state, attach);
             if let Some(c) = state.containers.get_mut(&attach.id) {
                 c.endpoints.push(endpoint.clone());
             }
@@ -1098,6 +1082,20 @@ fn inspect(state: &State, network: &NetworkRecord) -> Value {
 fn io(step: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> NetworkError {
     let path = path.to_path_buf();
     move |source| NetworkError::Io { step, path, source }
+}
+
+/// Records that the container `attach.id` is on `attach.network` (with its
+/// address and aliases), to be given it at each start until it disconnects.
+fn remember_joined(state: &mut State, attach: &Attach) {
+    state
+        .joined
+        .entry(attach.id.clone())
+        .or_default()
+        .push(Joined {
+            network: attach.network.clone(),
+            ip: attach.ip,
+            aliases: attach.aliases.clone(),
+        });
 }
 
 #[cfg(test)]
