@@ -49,6 +49,45 @@ pub fn run(spec: &Spec, rootfs: &Path) -> Result<i32, Error> {
 /// program with other threads, those threads should block them too, or the
 /// kernel may hand such a signal to one of them instead.
 pub fn run_with(spec: &Spec, rootfs: &Path, setup: &mut Setup<'_>) -> Result<i32, Error> {
+    spawn(spec, rootfs, setup)?.wait()
+}
+
+/// A container whose command runs: [`spawn`] returns it once the command's
+/// execve(2) succeeded. [`Running::wait`] is [`run`]'s second half; the
+/// engine's supervisor instead hands the pid and the terminal to a small
+/// program of its own that waits (chapter 09).
+#[derive(Debug)]
+pub struct Running {
+    child: Pid,
+    master: Option<OwnedFd>,
+    signals: Signals,
+}
+
+impl Running {
+    /// The command's host pid (PID 1 in its own PID namespace); our child.
+    pub fn pid(&self) -> Pid {
+        self.child
+    }
+
+    /// With `process.terminal`, the master side of the container's pty, which
+    /// the container sent back (see `tty`): whoever holds it reads what the
+    /// command prints and writes what it reads.
+    pub fn take_terminal(&mut self) -> Option<OwnedFd> {
+        self.master.take()
+    }
+
+    /// Waits for the command to end (forwarding signals and, with a terminal,
+    /// copying between ours and the container's) and returns its exit status.
+    pub fn wait(self) -> Result<i32, Error> {
+        supervise(self.child, &self.signals, self.master)
+    }
+}
+
+/// [`run_with`]'s first half: makes the container and returns once its
+/// command runs, or with the reason it could not start (nothing is left
+/// behind then). The signals [`run_with`] forwards stay blocked until the
+/// [`Running`] is dropped or waited for.
+pub fn spawn(spec: &Spec, rootfs: &Path, setup: &mut Setup<'_>) -> Result<Running, Error> {
     let rootfs = std::fs::canonicalize(rootfs)
         .ok()
         .filter(|p| p.is_dir())
@@ -105,8 +144,14 @@ pub fn run_with(spec: &Spec, rootfs: &Path, setup: &mut Setup<'_>) -> Result<i32
     let child = spawn_init(&init, flags, &parent_end, child_end)?;
     explain!("the child is pid {child} on the host and PID 1 in its namespace");
 
+    // The channel reads end-of-file once the child's execve(2) closed its
+    // end (close-on-exec): when start returns, the command runs.
     match start(spec, &parent_end, child, setup, &cmd, &rootfs) {
-        Ok(master) => supervise(child, &signals, master),
+        Ok(master) => Ok(Running {
+            child,
+            master,
+            signals,
+        }),
         Err(err) => {
             let _ = kill(child, Signal::SIGKILL);
             let _ = waitpid(child, None);

@@ -7,7 +7,8 @@
 //!
 //! - [`spec`]: the contract, an OCI runtime [`Spec`](oci_spec::runtime::Spec)
 //!   (runc's `config.json`), built from `run`'s flags or loaded from a bundle;
-//! - [`run`] / [`run_with`]: the runtime that makes a container from a spec;
+//! - [`run`] / [`run_with`]: the runtime that makes a container from a spec
+//!   ([`spawn`] and [`Running::wait`], its two halves);
 //! - [`namespaces`], [`rootfs`], [`devices`]: what the container sees;
 //! - [`hardening`]: what root inside may still do;
 //! - `channel`, [`signals`], `tty`: how the runner and the container talk (the
@@ -24,7 +25,7 @@ pub mod signals;
 pub mod spec;
 pub mod tty;
 
-pub use container::{Setup, pidfd_open, run, run_with};
+pub use container::{Running, Setup, pidfd_open, run, run_with, spawn};
 pub use error::Error;
 
 /// Gives the container our stdin only with `-i`, as `docker run` does: without

@@ -175,6 +175,11 @@ impl CgroupGuard {
     pub fn remove(mut self) -> Result<()> {
         self.cgroup.take().map_or(Ok(()), |cgroup| cgroup.remove())
     }
+
+    /// Takes charge back: the cgroup is no longer removed on drop.
+    pub fn keep(mut self) -> Cgroup {
+        self.cgroup.take().expect("present until removed")
+    }
 }
 
 impl std::ops::Deref for CgroupGuard {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
 
-use crate::{CgroupGuard, Hierarchy, Limits, format_bytes};
+use crate::{Cgroup, CgroupGuard, Hierarchy, Limits, format_bytes};
 
 /// Why a limited container could not run: its cgroup, or chapter 02's runtime.
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +111,18 @@ pub fn run_with_setup(
     name: &str,
     setup: &mut ch02_namespaces::Setup<'_>,
 ) -> Result<Exit, RunError> {
+    spawn_with_setup(spec, rootfs, parent, name, setup)?.wait()
+}
+
+/// [`run_with_setup`]'s first half: the cgroup made and limited, the
+/// container started in it; returns once its command runs.
+pub fn spawn_with_setup(
+    spec: &Spec,
+    rootfs: &Path,
+    parent: &str,
+    name: &str,
+    setup: &mut ch02_namespaces::Setup<'_>,
+) -> Result<Running, RunError> {
     let resources = spec
         .linux()
         .as_ref()
@@ -120,26 +132,73 @@ pub fn run_with_setup(
     cgroup.apply(&resources)?;
     let mut spec = spec.clone();
     crate::add_cgroup_mounts(&mut spec, &cgroup);
-    let code = ch02_namespaces::run_with(&spec, rootfs, &mut |pid| {
+    let running = ch02_namespaces::spawn(&spec, rootfs, &mut |pid| {
         cgroup.add_task(pid)?;
         setup(pid)
     })?;
+    Ok(Running {
+        running,
+        cgroup,
+        spec,
+    })
+}
+
+// ANCHOR_END: run
+
+/// A limited container whose command runs, in its cgroup.
+#[derive(Debug)]
+pub struct Running {
+    running: ch02_namespaces::Running,
+    cgroup: CgroupGuard,
+    spec: Spec,
+}
+
+impl Running {
+    /// Chapter 02's handle: the pid, the terminal.
+    pub fn container(&mut self) -> &mut ch02_namespaces::Running {
+        &mut self.running
+    }
+
+    /// Waits for the command, then reads the OOM verdict and removes the cgroup.
+    pub fn wait(self) -> Result<Exit, RunError> {
+        let Running {
+            running,
+            cgroup,
+            spec,
+        } = self;
+        let code = running.wait()?;
+        Ok(finish(&spec, cgroup.keep(), code))
+    }
+
+    /// Lets go of the container without waiting for it: its cgroup stays,
+    /// for whoever waits instead to [`finish`] (the engine's supervisor,
+    /// after it handed the wait to a program of its own).
+    pub fn leave(self) -> ch02_namespaces::Running {
+        self.cgroup.keep();
+        self.running
+    }
+}
+
+/// After the command of a container made from `spec` ended with `code`:
+/// whether the OOM killer struck in `cgroup`, and the cgroup removed.
+pub fn finish(spec: &Spec, cgroup: Cgroup, code: i32) -> Exit {
     // The command's status matters more than the OOM check: if the cgroup cannot be
     // read any more (someone removed it), the status is still reported.
     let oom_killed = cgroup.oom_killed().ok();
-    let memory_limit = resources
-        .memory()
+    let memory_limit = spec
+        .linux()
         .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.memory().as_ref())
         .and_then(|m| m.limit())
         .filter(|&l| l > 0);
-    Ok(Exit {
+    Exit {
         code,
         oom_killed,
         memory_limit: memory_limit.map(|l| l as u64),
         cleanup_error: cgroup.remove().err().map(|err| err.to_string()),
-    })
+    }
 }
-// ANCHOR_END: run
 
 #[cfg(test)]
 mod tests {

@@ -26,7 +26,10 @@ mod v2;
 mod view;
 
 pub use cgroup::{BlockIo, Cgroup, CgroupGuard, Stats};
-pub use container::{Exit, RunError, exit_code_of, run, run_with_setup, set_resources};
+pub use container::{
+    Exit, RunError, Running, exit_code_of, finish, run, run_with_setup, set_resources,
+    spawn_with_setup,
+};
 pub use error::{Error, Result};
 pub use hierarchy::{DEFAULT_ROOT, Hierarchy, PARENT, Setup, Version, detect};
 pub use limits::{

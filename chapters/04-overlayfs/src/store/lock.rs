@@ -5,10 +5,11 @@
 //! when the holder exits, even by `kill -9`, so a crash never leaves it stuck.
 
 use std::fs::File;
-use std::path::Path;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{Flock, FlockArg};
+use nix::fcntl::{FcntlArg, FdFlag, Flock, FlockArg, fcntl};
 
 use crate::io::{IoContext, IoError};
 
@@ -35,6 +36,34 @@ impl StoreLock {
         Self::take(path, FlockArg::LockExclusiveNonblock)
     }
 
+    /// Keeps the lock held across execve(2) (the descriptor loses its
+    /// close-on-exec flag) and returns the descriptor's number, for the next
+    /// program this process runs to take back with [`StoreLock::inherit`].
+    pub fn keep_across_exec(&self) -> Result<RawFd, IoError> {
+        let fd = self._flock.as_fd();
+        fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty()))
+            .at("keep across execve", &descriptor(fd.as_raw_fd()))?;
+        Ok(fd.as_raw_fd())
+    }
+
+    /// Takes back the lock an earlier program of this process held on `fd`
+    /// ([`StoreLock::keep_across_exec`]). A flock(2) lock belongs to the open
+    /// file description, which execve(2) keeps: flock on it again only
+    /// confirms what we hold (and fails, rather than waits, on anything else).
+    pub fn inherit(fd: RawFd) -> Result<StoreLock, IoError> {
+        // SAFETY: fcntl(2) on a plain number touches no memory; it fails with
+        // EBADF if no such descriptor is open.
+        if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
+            return Err(Errno::last()).at("take the inherited lock", &descriptor(fd));
+        }
+        // SAFETY: the descriptor is open (above) and was passed to us to own.
+        let file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(flock) => Ok(StoreLock { _flock: flock }),
+            Err((_, errno)) => Err(errno).at("flock the inherited lock", &descriptor(fd)),
+        }
+    }
+
     fn take(path: &Path, arg: FlockArg) -> Result<Option<StoreLock>, IoError> {
         let file = File::options()
             .create(true)
@@ -48,6 +77,11 @@ impl StoreLock {
             Err((_, errno)) => Err(errno).at("flock", path),
         }
     }
+}
+
+/// How a descriptor is named in an error: its /proc path.
+fn descriptor(fd: RawFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{fd}"))
 }
 
 #[cfg(test)]
@@ -64,5 +98,36 @@ mod tests {
         drop(a);
         drop(_b);
         assert!(StoreLock::try_exclusive(&path).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_lock_kept_across_exec_is_taken_back_and_still_keeps_others_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let lock = StoreLock::exclusive(&path).unwrap();
+        let fd = lock.keep_across_exec().unwrap();
+        // SAFETY: fcntl(2) on an open descriptor.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        assert_eq!(flags & libc::FD_CLOEXEC, 0, "close-on-exec is off");
+        // What execve(2) does to the Rust value: nothing runs its drop.
+        std::mem::forget(lock);
+        let back = StoreLock::inherit(fd).unwrap();
+        assert!(StoreLock::try_exclusive(&path).unwrap().is_none());
+        drop(back);
+        assert!(StoreLock::try_exclusive(&path).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_descriptor_that_holds_no_lock_is_not_taken_for_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let _other = StoreLock::exclusive(&path).unwrap();
+        let file = File::options().write(true).open(&path).unwrap();
+        let fd = std::os::fd::IntoRawFd::into_raw_fd(file);
+        let err = StoreLock::inherit(fd).unwrap_err();
+        assert!(
+            err.to_string().contains("flock the inherited lock"),
+            "{err}"
+        );
     }
 }
