@@ -15,11 +15,14 @@
 //! How the supervisor is started: [`launch`] runs this test binary again with
 //! `--exact CHECK` and the scenario in an environment variable; in that
 //! process the same check sees the variable and, instead of testing, becomes
-//! the supervisor ([`supervise`]) and exits.
+//! the supervisor ([`supervise`]). Once the "container" runs, that process
+//! becomes the small program (`dockyard-supervisor`), which runs the check
+//! once more when the run ends, with how it ended in another variable: then
+//! the check goes on with [`supervise::resume`], which is where your loop runs.
 
+use std::ffi::OsString;
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -27,16 +30,22 @@ use std::time::{Duration, Instant};
 use ch03_cgroups::{Exit, RunError};
 use dockyard_shim::logs::{self, LogConfig, ReadOptions};
 use dockyard_shim::supervise::{
-    self, BoxError, Config, Event, Record, Runner, SupervisorInfo, launch, supervise,
+    self, BoxError, Config, Event, Record, Resume, Runner, Started, SupervisorInfo, launch,
+    supervise,
 };
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
 /// The scenario a re-executed check supervises.
 const SCENARIO_VAR: &str = "DOCKYARD_LAB09A_SCENARIO";
+/// How a later entry of the supervisor learns how the run ended (the test
+/// harness takes no arguments of ours).
+const RESUME_VAR: &str = "DOCKYARD_LAB09A_RESUME";
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Scenario {
+    /// The check, which the re-executed test binary runs.
+    check: String,
     dir: PathBuf,
     /// What the "container" runs, with `$DIR` set to the scenario's directory.
     script: String,
@@ -59,6 +68,7 @@ fn check(name: &str, command: &str, mut scenario: Scenario) -> String {
         .tempdir()
         .expect("temp dir");
     scenario.dir = dir.path().to_path_buf();
+    scenario.check = name.to_string();
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args(["--exact", name, "--nocapture", "--test-threads=1"])
         .env(SCENARIO_VAR, serde_json::to_string(&scenario).unwrap());
@@ -108,6 +118,12 @@ fn wait_for_the_supervisor(dir: &Path) {
 /// The re-executed check: supervise the scenario, then exit the process.
 fn be_the_supervisor(json: &str) -> ! {
     let scenario: Scenario = serde_json::from_str(json).expect("scenario");
+    let resumed = std::env::var(RESUME_VAR).ok();
+    // The small program runs this check again when a run ends.
+    let line = format!(
+        "{RESUME_VAR}=\"$*\" exec \"$0\" --exact {} --nocapture --test-threads=1",
+        scenario.check
+    );
     let config = Config {
         dir: scenario.dir.clone(),
         log_path: scenario.dir.join("ctr-json.log"),
@@ -117,8 +133,19 @@ fn be_the_supervisor(json: &str) -> ! {
         stdin_once: false,
         restart: scenario.restart.parse().expect("restart policy"),
         restart_count: 0,
-        size: None,
-        ready: supervise::ready_fd_from_env(),
+        ready: match resumed {
+            None => supervise::ready_fd_from_env(),
+            Some(_) => None,
+        },
+        steady: dockyard_shim::steady::install(&scenario.dir).expect("the small program"),
+        after: (
+            PathBuf::from("/bin/sh"),
+            vec![
+                "-c".into(),
+                line.into(),
+                std::env::current_exe().expect("this test binary").into(),
+            ],
+        ),
     };
     let history = scenario.dir.join("history");
     let mut runner = Sh {
@@ -130,8 +157,13 @@ fn be_the_supervisor(json: &str) -> ! {
         stop: scenario.dir.join("stopped-by-user"),
     };
     // A panic (a todo!() of the starter) must still end the process.
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        supervise(config, &mut runner, &mut store)
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &resumed {
+        None => supervise(config, &mut runner, &mut store),
+        Some(words) => {
+            let words: Vec<OsString> = words.split(' ').map(OsString::from).collect();
+            let resume = Resume::parse(&words).expect("the small program's line");
+            supervise::resume(&config, &mut runner, &mut store, resume)
+        }
     }));
     let code = match result {
         Ok(Ok(_)) => 0,
@@ -159,7 +191,7 @@ struct Sh {
 }
 
 impl Runner for Sh {
-    fn run(&mut self, started: &mut ch02_namespaces::Setup<'_>) -> Result<Exit, RunError> {
+    fn start(&mut self, started: &mut ch02_namespaces::Setup<'_>) -> Result<Started, RunError> {
         if self.scenario.cannot_start {
             return Err(RunError::Runtime(ch02_namespaces::Error::Exec(
                 ch01_chroot::Error::NotFound {
@@ -168,22 +200,28 @@ impl Runner for Sh {
                 },
             )));
         }
-        let mut child = Command::new("/bin/sh")
+        // Not waited for here: the small program this process becomes does.
+        #[expect(clippy::zombie_processes, reason = "the small program reaps it")]
+        let child = Command::new("/bin/sh")
             .args(["-c", &self.scenario.script])
             .env("DIR", &self.scenario.dir)
             .spawn()
             .expect("start /bin/sh");
-        started(Pid::from_raw(child.id() as i32)).expect("the store records the start");
-        let status = child.wait().expect("wait for /bin/sh");
-        let code = status
-            .code()
-            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
-        Ok(Exit {
+        let pid = Pid::from_raw(child.id() as i32);
+        started(pid).expect("the store records the start");
+        Ok(Started {
+            pid,
+            terminal: None,
+        })
+    }
+
+    fn finish(&mut self, code: i32) -> Exit {
+        Exit {
             code,
             oom_killed: Some(self.scenario.oom_killed),
             memory_limit: None,
             cleanup_error: None,
-        })
+        }
     }
 
     fn teardown(&mut self) -> Result<(), BoxError> {

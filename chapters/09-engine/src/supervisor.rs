@@ -8,8 +8,11 @@
 //! that lock knows the exit is recorded and the mounts are gone.
 
 use std::ffi::OsString;
+use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+#[cfg(test)]
+use std::time::Duration;
 use std::time::SystemTime;
 
 use anyhow::Context;
@@ -17,11 +20,11 @@ use ch03_cgroups::{Exit, RunError};
 use ch04_overlayfs::Mounted;
 use ch04_overlayfs::store::{Container, State, Status, StoreLock};
 use dockyard_shim::restart::Policy;
-use dockyard_shim::supervise::{self, BoxError, Event, Record, Runner};
+use dockyard_shim::supervise::{self, BoxError, Event, Record, Resume, Runner, Started};
 
 use crate::commands::containers::remove_anonymous_volumes;
 use crate::details::{HostConfig, Runtime};
-use crate::engine::Engine;
+use crate::engine::{Engine, cgroup_of};
 
 /// Where a container's supervisor keeps its attach socket and
 /// `supervisor.json`: `/run/dockyard/<id>`, not the container's directory,
@@ -73,12 +76,12 @@ pub fn start(
     let dir = supervisor_dir(container);
     std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
     let exe = std::env::current_exe().context("find the dockyard binary")?;
-    let args = ShimArgs {
-        root: root.to_path_buf(),
-        id: container.config.id.clone(),
-        mounted: mounted.is_some(),
-    };
-    let launched = supervise::launch(args.command(exe));
+    let mut cmd = Command::new(exe);
+    cmd.args(ShimArgs::line(root, &container.config.id));
+    if mounted.is_some() {
+        cmd.arg("--mounted");
+    }
+    let launched = supervise::launch(cmd);
     // Once it reported, the supervisor has the mount (and has unmounted it if
     // the command could not start); if it never did, ours unmounts it here.
     if let (Ok(_) | Err(supervise::Error::StartFailed { .. }), Some(mounted)) = (&launched, mounted)
@@ -110,63 +113,87 @@ pub struct StartFailed {
     pub message: String,
 }
 
-/// The supervisor's command line, `dockyard --root ROOT shim ID [--mounted]`,
-/// written by [`start`] and read back by `main` before it sets up the CLI's
-/// parser. The line is internal (no user types it), and a supervisor that
-/// skips building clap's tree of every command starts about a millisecond
-/// sooner and keeps fewer pages for the container's whole life.
+/// The supervisor's command line, written by [`start`] (the first entry)
+/// and by the supervisor itself (the later ones, see
+/// [`supervise::resume`]), read back by `main` before it sets up the CLI's
+/// parser:
+///
+/// - `dockyard --root ROOT shim ID [--mounted]`
+/// - `dockyard --root ROOT shim ID --exited --lock-fd FD --started-ms T --delay-ms D --status N`
+///
+/// The line is internal (no user types it), and a supervisor that skips
+/// building clap's tree of every command starts about a millisecond sooner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShimArgs {
     /// The engine's state root.
     pub root: PathBuf,
     /// The container's full ID.
     pub id: String,
-    /// The launching `run` mounted the container's root in the private mount
-    /// namespace it shares with us, and hands that mount over.
-    pub mounted: bool,
+    /// How this entry comes.
+    pub entry: Entry,
+}
+
+/// Which of its entries a supervisor's command line is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// The first: start the container. `mounted`: the launching `run`
+    /// mounted the container's root in the private mount namespace it shares
+    /// with us, and hands that mount over.
+    Start {
+        /// See above.
+        mounted: bool,
+    },
+    /// A later one: a run ended. The container's run lock is still held,
+    /// on descriptor `lock_fd`.
+    Exited {
+        /// The inherited run lock's descriptor.
+        lock_fd: RawFd,
+        /// How the run ended, and the restart policy's state.
+        resume: Resume,
+    },
 }
 
 impl ShimArgs {
     const WORD: &str = "shim";
 
-    /// The command that runs the supervisor from the engine binary `exe`.
-    fn command(&self, exe: PathBuf) -> Command {
-        let mut cmd = Command::new(exe);
-        cmd.arg("--root")
-            .arg(&self.root)
-            .arg(Self::WORD)
-            .arg(&self.id);
-        if self.mounted {
-            cmd.arg("--mounted");
-        }
-        cmd
+    /// `--root ROOT shim ID`: the beginning of every entry's line.
+    fn line(root: &Path, id: &str) -> Vec<OsString> {
+        vec!["--root".into(), root.into(), Self::WORD.into(), id.into()]
     }
 
     /// Reads a supervisor's command line (without the program name); `None`
     /// for any other command line, which is the CLI's to parse.
     pub fn parse(args: &[OsString]) -> Option<ShimArgs> {
-        let (mounted, args) = match args {
-            [rest @ .., last] if last == "--mounted" => (true, rest),
-            _ => (false, args),
+        let [flag, root, word, id, rest @ ..] = args else {
+            return None;
         };
-        match args {
-            [flag, root, word, id] if flag == "--root" && word == Self::WORD => Some(ShimArgs {
-                root: PathBuf::from(root),
-                id: id.to_str()?.to_string(),
-                mounted,
-            }),
-            _ => None,
+        if flag != "--root" || word != Self::WORD {
+            return None;
         }
+        let entry = match rest {
+            [] => Entry::Start { mounted: false },
+            [m] if m == "--mounted" => Entry::Start { mounted: true },
+            [e, l, fd, resume @ ..] if e == "--exited" && l == "--lock-fd" => Entry::Exited {
+                lock_fd: fd.to_str()?.parse().ok()?,
+                resume: Resume::parse(resume)?,
+            },
+            _ => return None,
+        };
+        Some(ShimArgs {
+            root: PathBuf::from(root),
+            id: id.to_str()?.to_string(),
+            entry,
+        })
     }
 }
 
-/// `dockyard shim ID`: the supervisor's life (see the module docs); its
-/// exit status is the container's last. Its directory goes with it, however
-/// it ends.
+/// `dockyard shim ID ...`: one entry of the supervisor's life (see the
+/// module docs); it ends the process when the container's life under this
+/// supervisor is over, with the container's last status. Its directory goes
+/// with it, however it ends.
 pub fn shim(args: &ShimArgs) -> anyhow::Result<i32> {
-    let (root, id, mounted) = (args.root.as_path(), args.id.as_str(), args.mounted);
-    let result = supervise_container(root, id, mounted);
-    match std::fs::remove_dir_all(Path::new(RUN_DIR).join(id)) {
+    let result = supervise_container(args);
+    match std::fs::remove_dir_all(Path::new(RUN_DIR).join(&args.id)) {
         Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
             Err(err).context("remove the supervisor's directory")
         }
@@ -174,13 +201,22 @@ pub fn shim(args: &ShimArgs) -> anyhow::Result<i32> {
     }
 }
 
-fn supervise_container(root: &Path, id: &str, mounted: bool) -> anyhow::Result<i32> {
-    let engine = Engine::open(root)?;
-    let container = engine.containers.get(id)?;
-    let _running = StoreLock::exclusive(&Engine::run_lock(&container))?;
+fn supervise_container(args: &ShimArgs) -> anyhow::Result<i32> {
+    let engine = Engine::open(&args.root)?;
+    let container = engine.containers.get(&args.id)?;
+    let running = match &args.entry {
+        Entry::Start { .. } => StoreLock::exclusive(&Engine::run_lock(&container))?,
+        Entry::Exited { lock_fd, .. } => StoreLock::inherit(*lock_fd)?,
+    };
     let host = HostConfig::load(&container)?;
     let runtime = Runtime::load(&container)?;
     let process = container.config.spec.process().clone().unwrap_or_default();
+    let mut after = ShimArgs::line(&args.root, &args.id);
+    after.extend([
+        "--exited".into(),
+        "--lock-fd".into(),
+        running.keep_across_exec()?.to_string().into(),
+    ]);
     let config = supervise::Config {
         dir: supervisor_dir(&container),
         log_path: log_path(&container),
@@ -190,20 +226,34 @@ fn supervise_container(root: &Path, id: &str, mounted: bool) -> anyhow::Result<i
         stdin_once: host.stdin_once,
         restart: host.restart.parse::<Policy>().unwrap_or_default(),
         restart_count: runtime.restart_count,
-        size: None,
-        ready: supervise::ready_fd_from_env(),
+        // Only the first entry has a launcher waiting to hear (later ones
+        // inherit the variable, not the pipe).
+        ready: match args.entry {
+            Entry::Start { .. } => supervise::ready_fd_from_env(),
+            Entry::Exited { .. } => None,
+        },
+        steady: dockyard_shim::steady::install(Path::new(RUN_DIR))?,
+        after: (
+            std::env::current_exe().context("find the dockyard binary")?,
+            after,
+        ),
     };
     let mut runner = EngineRunner {
         engine: &engine,
         container: &container,
         mounted: None,
-        adopt: mounted,
+        adopt: matches!(args.entry, Entry::Start { mounted: true }),
     };
     let mut record = EngineRecord {
         engine: &engine,
         container: &container,
     };
-    let exit = supervise::supervise(config, &mut runner, &mut record)?;
+    let exit = match &args.entry {
+        Entry::Start { .. } => supervise::supervise(config, &mut runner, &mut record)?,
+        Entry::Exited { resume, .. } => {
+            supervise::resume(&config, &mut runner, &mut record, *resume)?
+        }
+    };
     // Stopped during a restart delay: it will not be restarted now.
     let mut runtime = Runtime::load(&container)?;
     if runtime.restarting {
@@ -230,7 +280,7 @@ struct EngineRunner<'a> {
 }
 
 impl Runner for EngineRunner<'_> {
-    fn run(&mut self, started: &mut ch02_namespaces::Setup<'_>) -> Result<Exit, RunError> {
+    fn start(&mut self, started: &mut ch02_namespaces::Setup<'_>) -> Result<Started, RunError> {
         let mounted = match std::mem::take(&mut self.adopt) {
             true => self.engine.adopt_mount(self.container),
             false => self.engine.mount(self.container),
@@ -254,7 +304,7 @@ impl Runner for EngineRunner<'_> {
             .map(|p| p.to_string_lossy().trim_start_matches('/').to_string())
             .unwrap_or_default();
         let (engine, container) = (self.engine, self.container);
-        ch03_cgroups::run_with_setup(
+        let running = ch03_cgroups::spawn_with_setup(
             &spec,
             &container.merged_dir(),
             &parent,
@@ -263,11 +313,38 @@ impl Runner for EngineRunner<'_> {
                 crate::network::connect(engine, container, pid.as_raw() as u32)?;
                 started(pid)
             },
-        )
+        )?;
+        // The cgroup and the mount stay for the run; the next entry undoes them.
+        let mut running = running.leave();
+        if let Some(mounted) = self.mounted.take() {
+            mounted.hand_over();
+        }
+        Ok(Started {
+            pid: running.pid(),
+            terminal: running.take_terminal(),
+        })
+    }
+
+    fn finish(&mut self, code: i32) -> Exit {
+        match cgroup_of(self.container) {
+            Ok(cgroup) => ch03_cgroups::finish(&self.container.config.spec, cgroup, code),
+            Err(_) => Exit {
+                code,
+                oom_killed: None,
+                memory_limit: None,
+                cleanup_error: None,
+            },
+        }
     }
 
     fn teardown(&mut self) -> Result<(), BoxError> {
-        if let Some(mounted) = self.mounted.take() {
+        // Mounted by an earlier program of this process (or by this one, if
+        // the start failed after the mount): still in our mount namespace.
+        let mounted = self
+            .mounted
+            .take()
+            .or_else(|| Mounted::adopt(&self.container.merged_dir()));
+        if let Some(mounted) = mounted {
             mounted.unmount()?;
         }
         self.engine
@@ -351,16 +428,39 @@ mod tests {
 
     #[test]
     fn the_supervisor_reads_back_the_line_start_writes() {
+        let root = Path::new("/var/lib/dockyard");
+        let id = "ab".repeat(32);
         for mounted in [false, true] {
-            let args = ShimArgs {
-                root: PathBuf::from("/var/lib/dockyard"),
-                id: "ab".repeat(32),
-                mounted,
+            let mut line = ShimArgs::line(root, &id);
+            if mounted {
+                line.push("--mounted".into());
+            }
+            let expected = ShimArgs {
+                root: root.to_path_buf(),
+                id: id.clone(),
+                entry: Entry::Start { mounted },
             };
-            let cmd = args.command(PathBuf::from("dockyard"));
-            let line: Vec<OsString> = cmd.get_args().map(OsString::from).collect();
-            assert_eq!(ShimArgs::parse(&line), Some(args));
+            assert_eq!(ShimArgs::parse(&line), Some(expected));
         }
+    }
+
+    #[test]
+    fn a_later_entry_reads_the_run_lock_and_how_the_run_ended() {
+        let line =
+            "--root /r shim abc --exited --lock-fd 7 --started-ms 1500 --delay-ms 200 --status 137";
+        let expected = ShimArgs {
+            root: PathBuf::from("/r"),
+            id: "abc".into(),
+            entry: Entry::Exited {
+                lock_fd: 7,
+                resume: Resume {
+                    status: 137,
+                    started: Duration::from_millis(1500),
+                    delay: Some(Duration::from_millis(200)),
+                },
+            },
+        };
+        assert_eq!(ShimArgs::parse(&words(line)), Some(expected));
     }
 
     #[test]
@@ -371,6 +471,8 @@ mod tests {
             "--root /r shim",
             "--root /r shim abc --explain",
             "--explain --root /r shim abc",
+            "--root /r shim abc --exited --lock-fd 7",
+            "--root /r shim abc --exited --lock-fd x --started-ms 1 --delay-ms 0 --status 0",
         ] {
             assert_eq!(ShimArgs::parse(&words(line)), None, "{line}");
         }

@@ -61,6 +61,7 @@
 
 pub mod logs;
 pub mod restart;
+pub mod steady;
 pub mod supervise;
 mod timefmt;
 

@@ -225,6 +225,24 @@ pub fn encode(
     out
 }
 
+/// The members of the `attrs` object as [`encode`] writes them
+/// (`"KEY":"VALUE",...`), for the supervisor's command line; `None` without any.
+pub fn attrs_text(attrs: &BTreeMap<String, String>) -> Option<String> {
+    if attrs.is_empty() {
+        return None;
+    }
+    let mut out = Vec::new();
+    for (i, (k, v)) in attrs.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        escape_into(&mut out, k.as_bytes());
+        out.push(b':');
+        escape_into(&mut out, v.as_bytes());
+    }
+    String::from_utf8(out).ok()
+}
+
 /// Go's JSON string escaping, as docker's `ffjsonWriteJSONBytesAsString`.
 fn escape_into(out: &mut Vec<u8>, s: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";

@@ -129,6 +129,21 @@ impl Restarts {
         }
     }
 
+    /// The manager again, in a later entry of the supervisor (see
+    /// `supervise::resume`): `delay` is the one [`Restarts::delay`] gave.
+    pub fn resume(policy: Policy, count: u32, delay: Option<Duration>) -> Restarts {
+        Restarts {
+            policy,
+            count,
+            delay,
+        }
+    }
+
+    /// The delay before the last restart, which the next one doubles.
+    pub fn delay(&self) -> Option<Duration> {
+        self.delay
+    }
+
     /// How many times the container was restarted.
     pub fn count(&self) -> u32 {
         self.count

@@ -1,26 +1,36 @@
-//! The supervisor's main loop, and what the engine uses to talk to it.
+//! The supervisor's life, and what the engine uses to talk to it.
 //!
-//! One supervisor process per container. The engine starts it with
-//! [`launch`] (a double fork, so it is nobody's child to wait for, then an
-//! exec of the engine binary as `dockyard shim ...`), and the re-exec'd
-//! process calls [`supervise`], which:
+//! One supervisor process per container, one pid for the container's whole
+//! life, in two programs by turns. The engine starts it with [`launch`] (a
+//! double fork, so it is nobody's child to wait for, then an exec of the
+//! engine binary as `dockyard shim ...`), and that process calls
+//! [`supervise`], which:
 //!
 //! 1. becomes a daemon: a session of its own (setsid(2)), a *child subreaper*
 //!    (prctl(2) `PR_SET_CHILD_SUBREAPER`: any descendant orphaned under it,
 //!    such as the processes of a dying PID namespace, is re-parented to it
 //!    rather than to the host's init, so it can reap them), stdio on /dev/null;
-//! 2. writes `supervisor.json` (its pid and start time) for [`SupervisorInfo`]
-//!    and listens on `attach.sock` (unix(7));
-//! 3. for each run of the container: gives it pipes for stdout and stderr (or,
-//!    with `-t`, a pty(7) whose master it holds) and for stdin with `-i`;
-//!    calls the engine's [`Runner::run`], which runs chapter 03's
-//!    `run_with_setup` (chapter 02's runner inside: clone, pidfd_open(2) and
-//!    poll(2), signalfd(2) forwarding; nothing polls on a timer), while a second
-//!    thread copies the output into the json-file log and to attach clients
-//!    and their input to the container;
-//! 4. when the run ends: tears down through [`Runner::teardown`], records the
-//!    exit through [`Record::record`] (the engine writes it atomically into its
-//!    store), and applies the restart policy with docker's delay.
+//! 2. writes `supervisor.json` (its pid and start time) for [`SupervisorInfo`];
+//! 3. starts the container: listens on `attach.sock` (unix(7)), gives the
+//!    container pipes for stdout and stderr (and stdin with `-i`; with `-t`
+//!    the container makes its own pty and sends back the master) and calls
+//!    the engine's [`Runner::start`] (chapter 03's `spawn_with_setup`);
+//! 4. once the command runs, *hands the run over* ([`hand_over`]): it
+//!    execve(2)s the small static program [`Config::steady`]
+//!    (`dockyard-supervisor`, no libc, ~100 kB of memory), which copies the
+//!    output into the json-file log and to attach clients, their input to
+//!    the container, forwards signals, and waits on a pidfd; when the
+//!    container's init has exited and its output is drained, that program
+//!    execve(2)s [`Config::after`] (the engine again, `dockyard shim ...
+//!    --status N`), which calls [`resume`];
+//! 5. when a run has ended: tears down through [`Runner::teardown`], records
+//!    the exit through [`Record::record`] (the engine writes it atomically
+//!    into its store), and applies the restart policy with docker's delay:
+//!    back to 3, or the end.
+//!
+//! The engine's large image is in memory only for the moments of change
+//! (a start, an exit); what stays for the container's whole run is the
+//! small program, which is why a container costs so little to keep.
 //!
 //! The attach socket speaks a tiny protocol of its own, wrapped by
 //! [`attach`], [`resize`] and [`watch_run`]: a client's first byte says what
@@ -29,6 +39,7 @@
 //! frames, 8-byte header `[stream, 0, 0, 0, size as u32 big-endian]`, read
 //! with [`read_frame`]), so the daemon can pass it on to an API client as is.
 
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -36,8 +47,6 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use ch01_chroot::explain;
@@ -45,15 +54,12 @@ use ch03_cgroups::{Exit, RunError};
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::pty::{Winsize, openpty};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
-use crate::logs::{self, LogConfig, LogWriter, Stream};
+use crate::logs::{self, LogConfig, Stream};
 use crate::restart::{Policy, Restarts};
 
 /// The attach socket's name in the supervisor's directory.
@@ -73,8 +79,6 @@ const READY_FD: RawFd = 3;
 const HELLO_ATTACH: u8 = b'a';
 const HELLO_RESIZE: u8 = b'r';
 const HELLO_WATCH: u8 = b'w';
-
-nix::ioctl_write_ptr_bad!(set_winsize, libc::TIOCSWINSZ, Winsize);
 
 /// An error of the engine's own code (its store, its teardown), passed through.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -176,29 +180,50 @@ pub struct Config {
     pub restart: Policy,
     /// How many restarts the store has counted already.
     pub restart_count: u32,
-    /// The terminal size to start with (`-t`).
-    pub size: Option<WindowSize>,
     /// Where to say whether the container started (see [`launch`] and
     /// [`ready_fd_from_env`]); closed after the first start.
     pub ready: Option<OwnedFd>,
+    /// The small program that holds the container's stdio while it runs
+    /// (`dockyard-supervisor`, chapters/09-engine/supervisor).
+    pub steady: PathBuf,
+    /// What that program runs when the run is over, in this same process:
+    /// the program and its first arguments. [`hand_over`] adds the restart
+    /// state ([`Resume::args`]) and the small program `--status N`; that
+    /// command reads them back and calls [`resume`].
+    pub after: (PathBuf, Vec<OsString>),
 }
 // ANCHOR_END: config
 
 // ANCHOR: traits
-/// The engine's side of a run: make the container, wait for it, undo.
+/// The engine's side of a run: make the container, learn how it ended, undo.
 pub trait Runner {
-    /// Runs the container once and returns how it ended: the engine sets up
-    /// what the run needs (rootfs mount, network) and calls chapter 03's
-    /// `run_with_setup`, calling `started` from its set-up hook with the
-    /// container's pid (after its own set-up steps). The container inherits
-    /// the supervisor's stdin, stdout and stderr, which are already the
-    /// container's pipes or pty when this is called.
-    fn run(&mut self, started: &mut ch02_namespaces::Setup<'_>) -> Result<Exit, RunError>;
+    /// Starts the container once and returns when its command runs: the
+    /// engine sets up what the run needs (rootfs mount, network) and calls
+    /// chapter 03's `spawn_with_setup`, calling `started` from its set-up
+    /// hook with the container's pid (after its own set-up steps). The
+    /// container inherits the supervisor's stdin, stdout and stderr, which
+    /// are already the container's pipes when this is called; with `-t` its
+    /// own pty's master comes back in [`Started`]. The container is our
+    /// child: the small program we become waits for it.
+    fn start(&mut self, started: &mut ch02_namespaces::Setup<'_>) -> Result<Started, RunError>;
 
-    /// Undoes what `run` set up (unmount, network teardown); chapter 03
-    /// already removed the cgroup. Called after every run, before the exit is
-    /// recorded, so a container recorded as exited has nothing left mounted.
+    /// The command ended with `code`: how the run ended as chapter 03 sees
+    /// it (`finish`: the OOM verdict, the cgroup removed).
+    fn finish(&mut self, code: i32) -> Exit;
+
+    /// Undoes what `start` set up (unmount, network teardown). Called after
+    /// every run, before the exit is recorded, so a container recorded as
+    /// exited has nothing left mounted.
     fn teardown(&mut self) -> Result<(), BoxError>;
+}
+
+/// A started container, as [`Runner::start`] returns it.
+#[derive(Debug)]
+pub struct Started {
+    /// Its init's host pid, a child of ours.
+    pub pid: Pid,
+    /// With `-t`, the master side of the container's pty.
+    pub terminal: Option<OwnedFd>,
 }
 
 /// The engine's store, as the supervisor sees it: every record must be
@@ -334,46 +359,6 @@ pub fn ready_fd_from_env() -> Option<OwnedFd> {
     Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Whether `pid` runs another program than ours (it has exec'd): its
-/// `/proc/PID/exe` is another file. False once it is exiting (its memory,
-/// and so its exe link, is gone).
-fn has_execd(pid: i32) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (
-        std::fs::metadata("/proc/self/exe"),
-        std::fs::metadata(format!("/proc/{pid}/exe")),
-    ) {
-        (Ok(ours), Ok(theirs)) => (ours.dev(), ours.ino()) != (theirs.dev(), theirs.ino()),
-        _ => false,
-    }
-}
-
-/// The ready pipe of the first run, shared by the main thread and the copier
-/// (which watches for the exec): whoever knows first reports, once.
-struct Readiness {
-    ready: Mutex<Option<OwnedFd>>,
-    /// The container's init, once chapter 02's set-up hook has seen it.
-    pid: AtomicI32,
-}
-
-impl Readiness {
-    fn waiting(&self) -> bool {
-        self.ready.lock().is_ok_and(|r| r.is_some())
-    }
-
-    fn report(&self, message: &Ready) {
-        let fd = match self.ready.lock() {
-            Ok(mut ready) => ready.take(),
-            Err(poisoned) => poisoned.into_inner().take(),
-        };
-        if let Some(fd) = fd {
-            let mut line = serde_json::to_vec(message).unwrap_or_default();
-            line.push(b'\n');
-            let _ = File::from(fd).write_all(&line);
-        }
-    }
-}
-
 // ANCHOR: liveness
 /// Which process is a container's supervisor, written to `supervisor.json`
 /// when it starts. A pid alone can be reused after the process is gone; the
@@ -473,40 +458,80 @@ impl ExitWatch {
 // ANCHOR_END: exit_watch
 
 // ANCHOR: supervise
-/// The supervisor's life: see the [module documentation](self). Returns the
-/// last run's exit once no restart is due; the caller then exits.
+/// The supervisor's first entry (`dockyard shim ID`, started by [`launch`]):
+/// becomes a daemon, says who it is, then starts the container and hands
+/// the run to the small program ([`hand_over`]), so on success it never
+/// returns. It returns the exit record when the container could not start
+/// and no restart is due; the caller then exits.
 pub fn supervise(
     mut config: Config,
     runner: &mut dyn Runner,
     store: &mut dyn Record,
 ) -> Result<ExitRecord, Error> {
     become_daemon()?;
-    let me = Pid::this();
     let start_time = read_stat("/proc/self/stat").map_or(0, |(_, start)| start);
     // Under /run, which a reboot empties: atomic, with no need to be durable.
+    // The pid and start time stay ours through every execve(2) that follows.
     ch04_overlayfs::io::replace_atomic(
         &config.dir.join(INFO),
         &serde_json::to_vec(&SupervisorInfo {
-            pid: me.as_raw(),
+            pid: Pid::this().as_raw(),
             start_time,
         })
         .unwrap_or_default(),
     )?;
-    let socket = config.dir.join(SOCKET);
-    let _ = std::fs::remove_file(&socket);
-    let listener = UnixListener::bind(&socket).map_err(io_at("listen on", &socket))?;
-    listener
-        .set_nonblocking(true)
-        .map_err(io_at("listen on", &socket))?;
     let exit_path = config.dir.join(EXIT);
-    let exit_file = File::create(&exit_path).map_err(io_at("create", &exit_path))?;
-    let mut log = LogWriter::open(&config.log_path, config.log.clone())?;
-    let mut restarts = Restarts::new(config.restart, config.restart_count);
-    // ANCHOR: loop
-    let result: ExitRecord = loop {
-        // LAB: run the container once (run_once), then tear down what the run set up (runner.teardown; a failure is only narrated with explain!), then record Event::Exited with exit.record(restarts.count()) (a store error becomes Error::Record, what "exit"); a run that could not start (exit.outcome is Err) is never restarted; otherwise ask restarts.after_exit(code, exit.ran, store.stopped_by_user()): None ends the loop with the record; Some(delay) is recorded as Event::Restarting with restarts.count() and the delay (Error::Record, what "restart"), then wait_unless_stopped(delay), and the loop ends with the record if that says false or the user stopped the container meanwhile
-        let exit = run_once(&mut config, &listener, &mut log, runner, store, &restarts)?;
-        let ran = exit.ran;
+    File::create(&exit_path).map_err(io_at("create", &exit_path))?;
+    let restarts = Restarts::new(config.restart, config.restart_count);
+    let ready = config.ready.take();
+    cycle(&config, runner, store, restarts, Next::Start(ready))
+}
+
+/// The supervisor's later entries: the small program ran the container's
+/// command to its end and executed [`Config::after`], which read `resume`
+/// back from its command line ([`Resume::parse`]). Tears down, records,
+/// and starts the container again if its restart policy says so (then it
+/// does not return), else returns the exit record.
+pub fn resume(
+    config: &Config,
+    runner: &mut dyn Runner,
+    store: &mut dyn Record,
+    resume: Resume,
+) -> Result<ExitRecord, Error> {
+    let restarts = Restarts::resume(config.restart, config.restart_count, resume.delay);
+    let exit = runner.finish(resume.status);
+    let ended = RunEnd {
+        outcome: Ok(exit),
+        ran: resume.ran(),
+    };
+    cycle(config, runner, store, restarts, Next::Ended(ended))
+}
+
+/// Where the supervisor's life goes on from.
+enum Next {
+    /// Start the container (with the ready pipe of the first start).
+    Start(Option<OwnedFd>),
+    /// A run ended: tear down, record, decide.
+    Ended(RunEnd),
+}
+
+fn cycle(
+    config: &Config,
+    runner: &mut dyn Runner,
+    store: &mut dyn Record,
+    mut restarts: Restarts,
+    mut next: Next,
+) -> Result<ExitRecord, Error> {
+    let record = loop {
+        let exit = match next {
+            Next::Start(ready) => match start_run(config, runner, store, &restarts, ready) {
+                Ok(run) => return Err(hand_over(config, run, &restarts)),
+                Err(failed) => failed,
+            },
+            Next::Ended(exit) => exit,
+        };
+        // ANCHOR: loop
+        // LAB: tear down what the run set up (runner.teardown; a failure is only narrated with explain!), then record Event::Exited with exit.record(restarts.count()) (a store error becomes Error::Record, what "exit"); a run that could not start (exit.outcome is Err) is never restarted; otherwise ask restarts.after_exit(code, exit.ran, store.stopped_by_user()): None ends the loop with the record; Some(delay) is recorded as Event::Restarting with restarts.count() and the delay (Error::Record, what "restart"), then wait_unless_stopped(delay), and the loop ends with the record if that says false or the user stopped the container meanwhile; else the loop goes on with Next::Start(None)
         let record = exit.record(restarts.count());
         if let Err(err) = runner.teardown() {
             explain!("teardown after the run failed: {err}");
@@ -521,7 +546,7 @@ pub fn supervise(
             // A container that could not start is not restarted (dockerd
             // reports the error instead).
             Err(_) => None,
-            Ok(_) => restarts.after_exit(record.code, ran, store.stopped_by_user()),
+            Ok(_) => restarts.after_exit(record.code, exit.ran, store.stopped_by_user()),
         };
         let Some(delay) = delay else {
             break record;
@@ -538,15 +563,19 @@ pub fn supervise(
         if !wait_unless_stopped(delay)? || store.stopped_by_user() {
             break record;
         }
+        next = Next::Start(None);
         // LAB: END
+        // ANCHOR_END: loop
     };
-    // ANCHOR_END: loop
-    let _ = std::fs::remove_file(&socket);
+    let _ = std::fs::remove_file(config.dir.join(SOCKET));
     // One write(2) into the file waiters hold open (see ExitWatch).
-    (&exit_file)
-        .write_all(format!("{}\n", result.code).as_bytes())
+    let exit_path = config.dir.join(EXIT);
+    File::options()
+        .write(true)
+        .open(&exit_path)
+        .and_then(|mut file| file.write_all(format!("{}\n", record.code).as_bytes()))
         .map_err(io_at("write", &exit_path))?;
-    Ok(result)
+    Ok(record)
 }
 // ANCHOR_END: supervise
 
@@ -588,13 +617,12 @@ fn become_daemon() -> Result<(), Error> {
     nix::sys::prctl::set_child_subreaper(true).map_err(sys("prctl(PR_SET_CHILD_SUBREAPER)"))?;
     let _ = std::env::set_current_dir("/");
     null_stdio()?;
-    // A forwarded signal that arrives outside a run must neither kill the
-    // supervisor nor be lost: blocked, it stays pending (signal(7)). Before
-    // a run, chapter 02's runner reads it from its signalfd(2) and passes it
-    // on to the container once that runs (and starts the command with these
-    // unblocked); during a restart delay, SIGTERM or SIGINT ends the wait
-    // (`stop`, see wait_unless_stopped). Every thread started later
-    // inherits the mask.
+    // A forwarded signal must neither kill the supervisor nor be lost:
+    // blocked, it stays pending (signal(7)), across execve(2) too, until the
+    // small program reads it from its signalfd(2) and passes it on to the
+    // container; during a restart delay, SIGTERM or SIGINT ends the wait
+    // (`stop`, see wait_unless_stopped). The subreaper bit and the mask both
+    // survive execve(2) (prctl(2), signal(7)).
     let mut set = SigSet::empty();
     for sig in ch02_namespaces::signals::FORWARDED {
         set.add(sig);
@@ -606,7 +634,7 @@ fn become_daemon() -> Result<(), Error> {
 // ANCHOR_END: become_daemon
 
 /// Points fds 0, 1 and 2 at /dev/null (which also closes the container's
-/// ends of its pipes or pty that they held).
+/// ends of its pipes that they held).
 fn null_stdio() -> Result<(), Error> {
     let null = File::options()
         .read(true)
@@ -630,109 +658,240 @@ fn stdio_to(
     Ok(())
 }
 
-/// One run: the container's stdio made, the copier thread started, the
-/// engine's run called, stray children reaped.
-fn run_once(
-    config: &mut Config,
-    listener: &UnixListener,
-    log: &mut LogWriter,
+/// A run handed to the small program: the container's init and our ends of
+/// its stdio.
+struct Run {
+    pid: Pid,
+    /// Readable when the init ends (pidfd_open(2)).
+    pidfd: OwnedFd,
+    listener: UnixListener,
+    /// stdout and stderr pipes, or the pty master with `-t`.
+    outputs: Vec<OwnedFd>,
+    /// Where attach clients' input goes, if stdin is open.
+    stdin: Option<OwnedFd>,
+    /// When the command started (CLOCK_MONOTONIC), for the restart policy.
+    started: Duration,
+}
+
+/// One start: the container's stdio made, the attach socket listening, the
+/// engine's start called; once the command runs, the launcher (first start)
+/// is told. A start that fails comes back as the run's end.
+fn start_run(
+    config: &Config,
     runner: &mut dyn Runner,
     store: &mut dyn Record,
     restarts: &Restarts,
-) -> Result<RunEnd, Error> {
-    let io = Io::new(config)?;
-    let tid = nix::unistd::gettid();
-    let started_at = std::cell::Cell::new(None);
-    let readiness = Readiness {
-        ready: Mutex::new(config.ready.take()),
-        pid: AtomicI32::new(0),
+    ready: Option<OwnedFd>,
+) -> Result<Run, RunEnd> {
+    let failed = |err: Error| RunEnd {
+        outcome: Err(RunError::Runtime(ch02_namespaces::Error::Setup(err.into()))),
+        ran: Duration::ZERO,
     };
-    // The exec watch: a pipe whose write end (close-on-exec) the container's
-    // init inherits when chapter 02 clones it. We close ours in the set-up
-    // hook; the read end then sees end-of-file when the init's execve(2)
-    // succeeds (or the init dies): only then is `run -d` told "started".
-    let (exec_r, exec_w) = if readiness.waiting() {
-        let (r, w) =
-            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("pipe2(2) for the exec watch"))?;
-        (Some(r), Some(w))
+    let report = |ready: Option<OwnedFd>, message: &Ready| {
+        if let Some(fd) = ready {
+            let mut line = serde_json::to_vec(message).unwrap_or_default();
+            line.push(b'\n');
+            let _ = File::from(fd).write_all(&line);
+        }
+    };
+    let socket = config.dir.join(SOCKET);
+    let _ = std::fs::remove_file(&socket);
+    let listener = UnixListener::bind(&socket)
+        .map_err(io_at("listen on", &socket))
+        .map_err(failed)?;
+    let mut outputs = Vec::new();
+    let mut stdin = None;
+    if config.tty {
+        // The container makes its own pty (chapter 02) and sends the master back.
+        null_stdio().map_err(failed)?;
     } else {
-        (None, None)
-    };
-    let exec_w = std::cell::RefCell::new(exec_w);
-    let outcome = std::thread::scope(|scope| {
-        let copier = std::thread::Builder::new()
-            .name("shim-io".into())
-            .stack_size(128 * 1024)
-            .spawn_scoped(scope, || {
-                let mut copier = Copier::new(io, listener, log, tid);
-                copier.exec = exec_r.map(|fd| (fd, &readiness));
-                copier.run()
-            })
-            .map_err(io_at("start the copier thread for", &config.dir))?;
-        let mut started = |pid: Pid| -> Result<(), BoxError> {
-            let at = SystemTime::now();
-            started_at.set(Some(Instant::now()));
-            readiness.pid.store(pid.as_raw(), Ordering::SeqCst);
-            drop(exec_w.borrow_mut().take());
-            store.record(&Event::Started {
-                pid: pid.as_raw(),
-                at,
-                restart_count: restarts.count(),
-            })?;
-            give_back_free_heap();
-            Ok(())
+        let pipe = |what| nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys(what));
+        let (out_r, out_w) = pipe("pipe2(2) for stdout").map_err(failed)?;
+        let (err_r, err_w) = pipe("pipe2(2) for stderr").map_err(failed)?;
+        let stdin_r = if config.open_stdin {
+            let (r, w) = pipe("pipe2(2) for stdin").map_err(failed)?;
+            stdin = Some(w);
+            r
+        } else {
+            let null = File::open("/dev/null").map_err(io_at("open", Path::new("/dev/null")));
+            OwnedFd::from(null.map_err(failed)?)
         };
-        let outcome = runner.run(&mut started);
-        // The container is gone: let go of its ends, so the copier reads
-        // end-of-file once everything it wrote is logged.
-        let closed = null_stdio();
-        let copied = copier.join().unwrap_or(Ok(()));
-        closed?;
-        copied?;
-        Ok::<_, Error>(outcome)
-    })?;
-    // Not yet told (the command ended before the exec watch saw it run, or
-    // it could not start): say how the run went.
-    match &outcome {
-        Ok(_) => readiness.report(&Ready::Started {
-            pid: readiness.pid.load(Ordering::SeqCst),
-        }),
-        Err(err) => readiness.report(&Ready::Failed {
-            code: err.exit_code(),
-            message: err.to_string(),
-        }),
+        stdio_to(stdin_r.as_fd(), out_w.as_fd(), err_w.as_fd()).map_err(failed)?;
+        outputs = vec![out_r, err_r];
     }
-    reap_orphans();
-    Ok(RunEnd {
-        outcome,
-        ran: started_at.get().map_or(Duration::ZERO, |t| t.elapsed()),
+    let mut started = |pid: Pid| -> Result<(), BoxError> {
+        store.record(&Event::Started {
+            pid: pid.as_raw(),
+            at: SystemTime::now(),
+            restart_count: restarts.count(),
+        })
+    };
+    let result = runner.start(&mut started);
+    // Let go of the container's ends: the small program must see
+    // end-of-file once the container's processes are gone.
+    let closed = null_stdio();
+    let started = match result {
+        Ok(started) => started,
+        Err(err) => {
+            report(
+                ready,
+                &Ready::Failed {
+                    code: err.exit_code(),
+                    message: err.to_string(),
+                },
+            );
+            return Err(RunEnd {
+                outcome: Err(err),
+                ran: Duration::ZERO,
+            });
+        }
+    };
+    closed.map_err(failed)?;
+    report(
+        ready,
+        &Ready::Started {
+            pid: started.pid.as_raw(),
+        },
+    );
+    if let Some(master) = started.terminal {
+        if config.open_stdin {
+            stdin = Some(
+                master
+                    .try_clone()
+                    .map_err(io_at("dup the pty master for", &config.dir))
+                    .map_err(failed)?,
+            );
+        }
+        outputs.push(master);
+    }
+    let pidfd = ch02_namespaces::pidfd_open(started.pid)
+        .map_err(sys("pidfd_open(2)"))
+        .map_err(failed)?;
+    Ok(Run {
+        pid: started.pid,
+        pidfd,
+        listener,
+        outputs,
+        stdin,
+        started: monotonic_now(),
     })
 }
 
-/// Returns the heap the set-up freed (the engine's store read, the spec
-/// parsed, the run's records written) to the kernel, malloc_trim(3): the
-/// supervisor then idles for the container's whole life, and each page it
-/// keeps is memory every container costs. glibc's trim releases the free
-/// pages inside the heap too (madvise(2) `MADV_DONTNEED`), not only its top.
-fn give_back_free_heap() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: malloc_trim(3) only rearranges the allocator's free memory.
-    unsafe {
-        libc::malloc_trim(0);
-    }
+/// CLOCK_MONOTONIC: a run's length, measured across execve(2)s.
+fn monotonic_now() -> Duration {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map_or(Duration::ZERO, Duration::from)
 }
 
-// ANCHOR: reap
-/// As a subreaper we inherit the orphans of the container's dying PID
-/// namespace: reap whatever has ended.
-fn reap_orphans() {
-    while let Ok(status) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-        if status == WaitStatus::StillAlive {
-            break;
+// ANCHOR: hand_over
+/// Becomes the small program ([`Config::steady`]) for the rest of the run:
+/// execve(2) keeps our pid, our children (the container's init), our
+/// session, the subreaper bit, the blocked signals and every descriptor
+/// not marked close-on-exec, and drops the engine's memory image: the
+/// container's whole run costs what that program costs. Returns only if
+/// the execve(2) failed.
+fn hand_over(config: &Config, run: Run, restarts: &Restarts) -> Error {
+    let mut cmd = Command::new(&config.steady);
+    let fd = |fd: &dyn AsRawFd| fd.as_raw_fd().to_string();
+    cmd.args(["--pid", &run.pid.to_string()])
+        .args(["--pidfd", &fd(&run.pidfd)])
+        .args(["--listen", &fd(&run.listener)])
+        .args(["--out", &fd(&run.outputs[0])]);
+    if let Some(err) = run.outputs.get(1) {
+        cmd.args(["--err", &fd(err)]);
+    }
+    if let Some(stdin) = &run.stdin {
+        cmd.args(["--stdin", &fd(stdin)]);
+    }
+    if config.stdin_once {
+        cmd.arg("--stdin-once");
+    }
+    if config.tty {
+        cmd.arg("--tty");
+    }
+    cmd.arg("--log").arg(&config.log_path);
+    if let Some(max) = config.log.max_size {
+        cmd.args(["--max-size", &max.to_string()]);
+    }
+    cmd.args(["--max-file", &config.log.max_file.to_string()]);
+    if let Some(attrs) = logs::attrs_text(&config.log.attrs) {
+        cmd.arg("--attrs").arg(attrs);
+    }
+    let resume = Resume {
+        status: 0,
+        started: run.started,
+        delay: restarts.delay(),
+    };
+    cmd.arg("--")
+        .arg(&config.after.0)
+        .args(&config.after.1)
+        .args(resume.args());
+    let kept = [&run.pidfd as &dyn AsFd, &run.listener]
+        .into_iter()
+        .chain(run.outputs.iter().map(|fd| fd as &dyn AsFd))
+        .chain(run.stdin.iter().map(|fd| fd as &dyn AsFd));
+    for fd in kept {
+        if let Err(err) = fcntl(fd.as_fd(), FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty())) {
+            return sys("fcntl(2) to pass a descriptor on")(err);
         }
     }
+    explain!(
+        "execve(2) {}: it holds the container's stdio until the run ends",
+        config.steady.display()
+    );
+    let err = cmd.exec();
+    io_at("execute", &config.steady)(err)
 }
-// ANCHOR_END: reap
+// ANCHOR_END: hand_over
+
+/// What a supervisor's later entry needs to know about the run that ended:
+/// its exit status and the restart policy's state. [`hand_over`] writes it
+/// on the command line of [`Config::after`] (the small program appends the
+/// status), and the engine reads it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resume {
+    /// The command's status, 128+N after signal N.
+    pub status: i32,
+    /// When the command started (CLOCK_MONOTONIC).
+    pub started: Duration,
+    /// The restart delay used last, if any (docker's delay doubles).
+    pub delay: Option<Duration>,
+}
+
+impl Resume {
+    /// `--started-ms T --delay-ms D` (0: none); the status comes after.
+    fn args(&self) -> [String; 4] {
+        [
+            "--started-ms".into(),
+            self.started.as_millis().to_string(),
+            "--delay-ms".into(),
+            self.delay.map_or(0, |d| d.as_millis()).to_string(),
+        ]
+    }
+
+    /// Reads `--started-ms T --delay-ms D --status N`, the end of a later
+    /// entry's command line.
+    pub fn parse(words: &[OsString]) -> Option<Resume> {
+        let number = |word: &OsString| word.to_str()?.parse::<u64>().ok();
+        match words {
+            [s, started, d, delay, st, status]
+                if s == "--started-ms" && d == "--delay-ms" && st == "--status" =>
+            {
+                Some(Resume {
+                    status: status.to_str()?.parse().ok()?,
+                    started: Duration::from_millis(number(started)?),
+                    delay: Some(Duration::from_millis(number(delay)?)).filter(|d| !d.is_zero()),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// How long the command ran.
+    fn ran(&self) -> Duration {
+        monotonic_now().saturating_sub(self.started)
+    }
+}
 
 /// Waits `delay` before a restart; `false` if SIGTERM or SIGINT came first
 /// (the engine's `stop` of a restarting container), or came since the last
@@ -766,470 +925,6 @@ fn wait_unless_stopped(delay: Duration) -> Result<bool, Error> {
     let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
     waited
 }
-
-/// The supervisor's ends of the container's stdio for one run.
-struct Io {
-    /// Output to read: stdout and stderr pipes, or the pty master.
-    outputs: Vec<(OwnedFd, Stream)>,
-    /// Where attach clients' input goes, if stdin is open.
-    stdin: Option<OwnedFd>,
-    /// The pty master, for resizes.
-    tty: Option<OwnedFd>,
-    stdin_once: bool,
-}
-
-impl Io {
-    /// Makes the pipes or pty and points fds 0-2 at the container's ends.
-    fn new(config: &Config) -> Result<Io, Error> {
-        let cloexec = OFlag::O_CLOEXEC;
-        if config.tty {
-            // The pty(7) the supervisor holds is the "terminal" chapter 02's
-            // runner sees: the runner copies between it and the container's
-            // own pty (made inside the container's devpts), passes its size
-            // on at start and on SIGWINCH, which the copier sends after a resize.
-            let size = config.size.map(|s| Winsize {
-                ws_row: s.rows,
-                ws_col: s.cols,
-                ws_xpixel: 0,
-                ws_ypixel: 0,
-            });
-            let pty = openpty(size.as_ref(), None).map_err(sys("openpty(3)"))?;
-            for fd in [&pty.master, &pty.slave] {
-                fcntl(fd, FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC))
-                    .map_err(sys("fcntl(FD_CLOEXEC) on the pty"))?;
-            }
-            // Raw, so the bytes pass through this outer terminal unchanged
-            // (the container's own pty does the echo and line editing).
-            let mut termios = tcgetattr(&pty.slave).map_err(sys("tcgetattr(3) on the pty"))?;
-            cfmakeraw(&mut termios);
-            tcsetattr(&pty.slave, SetArg::TCSANOW, &termios)
-                .map_err(sys("tcsetattr(3) on the pty"))?;
-            stdio_to(pty.slave.as_fd(), pty.slave.as_fd(), pty.slave.as_fd())?;
-            let dup = |fd: &OwnedFd| {
-                fd.try_clone()
-                    .map_err(io_at("dup the pty master for", &config.dir))
-            };
-            let stdin = if config.open_stdin {
-                Some(dup(&pty.master)?)
-            } else {
-                None
-            };
-            return Ok(Io {
-                tty: Some(dup(&pty.master)?),
-                outputs: vec![(pty.master, Stream::Stdout)],
-                stdin,
-                stdin_once: config.stdin_once,
-            });
-        }
-        let (out_r, out_w) = nix::unistd::pipe2(cloexec).map_err(sys("pipe2(2) for stdout"))?;
-        let (err_r, err_w) = nix::unistd::pipe2(cloexec).map_err(sys("pipe2(2) for stderr"))?;
-        let (stdin_r, stdin_w) = if config.open_stdin {
-            let (r, w) = nix::unistd::pipe2(cloexec).map_err(sys("pipe2(2) for stdin"))?;
-            (r, Some(w))
-        } else {
-            let null = File::open("/dev/null").map_err(io_at("open", Path::new("/dev/null")))?;
-            (OwnedFd::from(null), None)
-        };
-        stdio_to(stdin_r.as_fd(), out_w.as_fd(), err_w.as_fd())?;
-        Ok(Io {
-            outputs: vec![(out_r, Stream::Stdout), (err_r, Stream::Stderr)],
-            stdin: stdin_w,
-            tty: None,
-            stdin_once: config.stdin_once,
-        })
-    }
-}
-
-/// An attach client.
-struct Client {
-    stream: UnixStream,
-    /// It sends stdin, and has not closed its side yet.
-    reading: bool,
-    stdout: bool,
-    stderr: bool,
-}
-
-// ANCHOR: copier
-/// The copier thread: output -> log and attach clients; clients' input ->
-/// the container; new clients, resizes and watchers from the socket.
-struct Copier<'a> {
-    io: Io,
-    lines: Vec<logs::Lines>,
-    listener: &'a UnixListener,
-    log: &'a mut LogWriter,
-    /// The supervisor's main thread, to which a resize is signalled.
-    main: Pid,
-    clients: Vec<Client>,
-    watchers: Vec<UnixStream>,
-    /// Input not yet taken by the container (its pipe or pty was full).
-    pending: Vec<u8>,
-    /// Close the container's stdin once `pending` is written.
-    close_stdin: bool,
-    /// With `-t`: what the run printed so far, kept for the first client that
-    /// asks for it ([`AttachOptions::replay`]), up to [`EARLY_MAX`] bytes
-    /// (`None` once taken, or once there was more).
-    early: Option<Vec<u8>>,
-    /// The exec watch's read end, while `run -d` waits to hear.
-    exec: Option<(OwnedFd, &'a Readiness)>,
-}
-
-/// How much unwritten input the copier holds before it stops reading clients.
-const MAX_PENDING: usize = 64 * 1024;
-
-/// How much of a `-t` run's first output is kept for a replaying client: a
-/// shell's banner and prompt, not a program's whole output.
-const EARLY_MAX: usize = 4096;
-
-impl<'a> Copier<'a> {
-    fn new(io: Io, listener: &'a UnixListener, log: &'a mut LogWriter, main: Pid) -> Copier<'a> {
-        let lines = io.outputs.iter().map(|_| logs::Lines::default()).collect();
-        let early = io.tty.as_ref().map(|_| Vec::new());
-        Copier {
-            early,
-            io,
-            lines,
-            listener,
-            log,
-            main,
-            clients: Vec::new(),
-            watchers: Vec::new(),
-            pending: Vec::new(),
-            close_stdin: false,
-            exec: None,
-        }
-    }
-
-    /// Runs until every output has reached end-of-file; clients and watchers
-    /// are then let go (they read end-of-file: the run is over).
-    fn run(&mut self) -> Result<(), Error> {
-        // Signals are the main thread's business (chapter 02's runner reads
-        // them from a signalfd there): never let one be handled here.
-        let mut set = SigSet::empty();
-        for sig in ch02_namespaces::signals::FORWARDED
-            .into_iter()
-            .chain([Signal::SIGWINCH])
-        {
-            set.add(sig);
-        }
-        pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
-            .map_err(sys("block signals in the copier"))?;
-        if let Some(stdin) = &self.io.stdin {
-            fcntl(stdin, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
-                .map_err(sys("make the container's stdin non-blocking"))?;
-        }
-        while !self.io.outputs.is_empty() {
-            self.step()?;
-        }
-        Ok(())
-    }
-
-    fn step(&mut self) -> Result<(), Error> {
-        let n_out = self.io.outputs.len();
-        let accepting_input = self.io.stdin.is_some() && self.pending.len() < MAX_PENDING;
-        let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(n_out + 2 + self.clients.len());
-        for (fd, _) in &self.io.outputs {
-            fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
-        }
-        fds.push(PollFd::new(self.listener.as_fd(), PollFlags::POLLIN));
-        let stdin_events = if self.pending.is_empty() {
-            PollFlags::empty()
-        } else {
-            PollFlags::POLLOUT
-        };
-        // Unused slots poll the listener for nothing, so indices stay fixed.
-        match &self.io.stdin {
-            Some(stdin) => fds.push(PollFd::new(stdin.as_fd(), stdin_events)),
-            None => fds.push(PollFd::new(self.listener.as_fd(), PollFlags::empty())),
-        }
-        match &self.exec {
-            Some((fd, _)) => fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN)),
-            None => fds.push(PollFd::new(self.listener.as_fd(), PollFlags::empty())),
-        }
-        for client in &self.clients {
-            let events = if client.reading && accepting_input {
-                PollFlags::POLLIN
-            } else {
-                PollFlags::empty()
-            };
-            fds.push(PollFd::new(client.stream.as_fd(), events));
-        }
-        for watcher in &self.watchers {
-            fds.push(PollFd::new(watcher.as_fd(), PollFlags::POLLIN));
-        }
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) | Err(Errno::EINTR) => {}
-            Err(err) => return Err(sys("poll(2) in the copier")(err)),
-        }
-        let ready: Vec<bool> = fds
-            .iter()
-            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
-            .collect();
-        drop(fds);
-
-        // Output first, stdout before stderr: what was written first is
-        // logged first as far as two pipes allow.
-        let mut ended = Vec::new();
-        for (i, &is_ready) in ready.iter().enumerate().take(n_out) {
-            if is_ready && self.read_output(i)? {
-                ended.push(i);
-            }
-        }
-        for i in ended.into_iter().rev() {
-            self.io.outputs.remove(i);
-            self.lines.remove(i);
-        }
-        if ready[n_out + 1] && !self.pending.is_empty() {
-            self.flush_stdin();
-        }
-        if ready[n_out + 2]
-            && let Some((_, readiness)) = self.exec.take()
-        {
-            // End-of-file: the init exec'd its command, or is exiting
-            // without (then the main thread reports the failure when the
-            // run returns). After execve(2) its /proc/PID/exe is the
-            // command's binary, no longer ours.
-            let pid = readiness.pid.load(Ordering::SeqCst);
-            if has_execd(pid) {
-                readiness.report(&Ready::Started { pid });
-            }
-        }
-        let clients = self.clients.len();
-        let mut dropped = Vec::new();
-        for i in 0..clients {
-            if ready[n_out + 3 + i] && !self.read_client(i) {
-                dropped.push(i);
-            }
-        }
-        let mut gone_watchers = Vec::new();
-        for i in 0..self.watchers.len() {
-            if ready[n_out + 3 + clients + i] {
-                gone_watchers.push(i);
-            }
-        }
-        for i in gone_watchers.into_iter().rev() {
-            self.watchers.swap_remove(i);
-        }
-        for i in dropped.into_iter().rev() {
-            self.clients.swap_remove(i);
-        }
-        if ready[n_out] {
-            self.accept();
-        }
-        Ok(())
-    }
-
-    /// Reads what output is there: logs whole lines, sends the bytes on;
-    /// `true` at end-of-file.
-    fn read_output(&mut self, i: usize) -> Result<bool, Error> {
-        let mut buf = [0u8; 8192];
-        let stream = self.io.outputs[i].1;
-        let n = match nix::unistd::read(&self.io.outputs[i].0, &mut buf) {
-            Ok(n) => n,
-            Err(Errno::EAGAIN | Errno::EINTR) => return Ok(false),
-            // A pty master reads EIO once no slave is open (pty(7)): the end.
-            Err(_) => 0,
-        };
-        let now = SystemTime::now();
-        let log = &mut *self.log;
-        let mut failed = None;
-        let mut logged = false;
-        let mut emit = |line: &[u8], _partial: bool| {
-            logged = true;
-            if failed.is_none()
-                && let Err(err) = log.write(stream, line, now)
-            {
-                failed = Some(err);
-            }
-        };
-        if n == 0 {
-            self.lines[i].finish(&mut emit);
-        } else {
-            self.lines[i].push(&buf[..n], &mut emit);
-            self.send(stream, &buf[..n]);
-            if let Some(early) = &mut self.early {
-                match early.len() + n <= EARLY_MAX {
-                    true => early.extend_from_slice(&buf[..n]),
-                    false => self.early = None,
-                }
-            }
-        }
-        if logged {
-            for watcher in &self.watchers {
-                let _ = (&*watcher).write(b".");
-            }
-        }
-        match failed {
-            Some(err) => Err(err.into()),
-            None => Ok(n == 0),
-        }
-    }
-
-    /// Sends output to the clients that want it, in docker's attach format.
-    fn send(&mut self, stream: Stream, bytes: &[u8]) {
-        let framed = self.io.tty.is_none();
-        self.clients.retain_mut(|client| {
-            let wanted = match stream {
-                Stream::Stdout => client.stdout,
-                Stream::Stderr => client.stderr,
-            };
-            if !wanted {
-                return true;
-            }
-            let mut message = Vec::with_capacity(bytes.len() + 8);
-            if framed {
-                let kind = match stream {
-                    Stream::Stdout => 1,
-                    Stream::Stderr => 2,
-                };
-                message.extend_from_slice(&[kind, 0, 0, 0]);
-                message.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
-            }
-            message.extend_from_slice(bytes);
-            // A client too slow to take its output is let go rather than
-            // allowed to stall the container (whose pipe would fill up).
-            client.stream.write_all(&message).is_ok()
-        });
-    }
-
-    /// Reads a client's input; `false` when the client is to be dropped.
-    fn read_client(&mut self, i: usize) -> bool {
-        let mut buf = [0u8; 8192];
-        match self.clients[i].stream.read(&mut buf) {
-            // An output-only client hung up.
-            Ok(0) if !self.clients[i].reading => false,
-            Ok(0) => {
-                self.clients[i].reading = false;
-                if self.io.stdin_once {
-                    self.close_stdin = true;
-                    if self.pending.is_empty() {
-                        self.io.stdin = None;
-                    }
-                }
-                // An output-only client may stay for the output.
-                self.clients[i].stdout || self.clients[i].stderr
-            }
-            Ok(n) => {
-                self.pending.extend_from_slice(&buf[..n]);
-                self.flush_stdin();
-                true
-            }
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => true,
-            Err(_) => false,
-        }
-    }
-
-    /// Writes pending input to the container as far as it takes it.
-    fn flush_stdin(&mut self) {
-        let Some(stdin) = &self.io.stdin else {
-            self.pending.clear();
-            return;
-        };
-        while !self.pending.is_empty() {
-            match nix::unistd::write(stdin, &self.pending) {
-                Ok(n) => {
-                    self.pending.drain(..n);
-                }
-                Err(Errno::EINTR) => {}
-                Err(Errno::EAGAIN) => return,
-                Err(_) => {
-                    // The container closed its stdin: input has nowhere to go.
-                    self.pending.clear();
-                    self.io.stdin = None;
-                    return;
-                }
-            }
-        }
-        if self.close_stdin {
-            self.io.stdin = None;
-        }
-    }
-
-    /// Takes new connections and reads what each asks for.
-    fn accept(&mut self) {
-        while let Ok((mut stream, _)) = self.listener.accept() {
-            let _ = stream.set_nonblocking(false);
-            // A client says what it wants at once; one that does not is dropped.
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-            let mut hello = [0u8; 1];
-            if stream.read_exact(&mut hello).is_err() {
-                continue;
-            }
-            match hello[0] {
-                HELLO_ATTACH => {
-                    let mut flags = [0u8; 1];
-                    if stream.read_exact(&mut flags).is_err()
-                        || stream.set_nonblocking(true).is_err()
-                    {
-                        continue;
-                    }
-                    // Before any output this step has not read yet: nothing
-                    // is missed and nothing comes twice.
-                    if flags[0] & 8 != 0
-                        && let Some(early) = self.early.take()
-                        && (&stream).write_all(&early).is_err()
-                    {
-                        continue;
-                    }
-                    self.clients.push(Client {
-                        stream,
-                        reading: flags[0] & 1 != 0,
-                        stdout: flags[0] & 2 != 0,
-                        stderr: flags[0] & 4 != 0,
-                    });
-                }
-                HELLO_RESIZE => {
-                    let mut size = [0u8; 4];
-                    if stream.read_exact(&mut size).is_err() {
-                        continue;
-                    }
-                    self.resize(WindowSize {
-                        rows: u16::from_be_bytes([size[0], size[1]]),
-                        cols: u16::from_be_bytes([size[2], size[3]]),
-                    });
-                    // The answer: the size is set and the runner signalled.
-                    let _ = stream.write_all(b"k");
-                }
-                // Told at once to look (lines may have come before it was
-                // taken on), then after each line logged: see
-                // logs::follow_watched. Never blocks us: a byte not yet read
-                // says "look again" as well as two.
-                HELLO_WATCH if stream.set_nonblocking(true).is_ok() => {
-                    let _ = (&stream).write(b".");
-                    self.watchers.push(stream);
-                }
-                _ => {}
-            }
-        }
-    }
-
-    /// Sets the size of the terminal chapter 02's runner reads from, then
-    /// sends SIGWINCH to the thread that runs it, which copies the size to
-    /// the container's pty (TIOCSWINSZ; the kernel then signals the
-    /// container's foreground process group).
-    fn resize(&self, size: WindowSize) {
-        let Some(master) = &self.io.tty else {
-            return;
-        };
-        let winsize = Winsize {
-            ws_row: size.rows,
-            ws_col: size.cols,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        // SAFETY: TIOCSWINSZ reads a Winsize from the pointer we pass.
-        let _ = unsafe { set_winsize(master.as_raw_fd(), &winsize) };
-        // SAFETY: tgkill(2) takes plain integers.
-        unsafe {
-            libc::syscall(
-                libc::SYS_tgkill,
-                libc::getpid(),
-                self.main.as_raw(),
-                libc::SIGWINCH,
-            );
-        }
-    }
-}
-// ANCHOR_END: copier
 
 // ANCHOR: clients
 /// What an attach client wants.

@@ -7,6 +7,7 @@
 //! [`supervise`] with a runner over chapter 03 and a fake store that writes
 //! the events to `events.json` (atomically, as the engine's store must).
 
+use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
@@ -16,14 +17,16 @@ use std::time::{Duration, Instant};
 use ch03_cgroups::{Exit, RunError};
 use dockyard_shim::logs::{self, LogConfig, ReadOptions, Stream, Tail};
 use dockyard_shim::supervise::{
-    self, AttachOptions, BoxError, Config, Event, Record, Runner, SupervisorInfo, WindowSize,
-    launch, supervise,
+    self, AttachOptions, BoxError, Config, Event, Record, Resume, Runner, Started, SupervisorInfo,
+    WindowSize, launch, supervise,
 };
 use serde::{Deserialize, Serialize};
 use testkit::{CgroupParent, fixtures};
 
 /// The scenario a re-executed test binary supervises.
 const SCENARIO_VAR: &str = "DOCKYARD_SHIM_TEST_SCENARIO";
+/// How a later entry of the supervisor learns how the run ended.
+const RESUME_VAR: &str = "DOCKYARD_SHIM_TEST_RESUME";
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Scenario {
@@ -35,7 +38,6 @@ struct Scenario {
     restart: String,
     log_opts: Vec<(String, String)>,
     cgroup_parent: String,
-    size: Option<WindowSize>,
 }
 
 /// The supervisor's side: not a test of its own. Run by `cargo test`, it
@@ -62,6 +64,7 @@ fn shim_entry_point() {
             .map(|(k, v)| (k.as_str(), v.as_str())),
     )
     .expect("log opts");
+    let resumed = std::env::var(RESUME_VAR).ok();
     let config = Config {
         dir: scenario.dir.clone(),
         log_path: scenario.dir.join("ctr-json.log"),
@@ -71,8 +74,12 @@ fn shim_entry_point() {
         stdin_once: scenario.stdin_once,
         restart: scenario.restart.parse().expect("restart policy"),
         restart_count: 0,
-        size: scenario.size,
-        ready: supervise::ready_fd_from_env(),
+        ready: match resumed {
+            None => supervise::ready_fd_from_env(),
+            Some(_) => None,
+        },
+        steady: supervise_steady(),
+        after: after(),
     };
     let mut runner = ChapterThree {
         spec,
@@ -80,13 +87,25 @@ fn shim_entry_point() {
         parent: scenario.cgroup_parent.clone(),
         teardowns: scenario.dir.join("teardowns"),
     };
+    let events = scenario.dir.join("events.json");
     let mut store = FakeStore {
-        path: scenario.dir.join("events.json"),
-        events: Vec::new(),
+        // An earlier program of this process recorded the first events.
+        events: std::fs::read(&events)
+            .map(|json| serde_json::from_slice(&json).expect("events.json"))
+            .unwrap_or_default(),
+        path: events,
         stop: scenario.dir.join("stopped-by-user"),
         hold: scenario.dir.join("hold"),
     };
-    let code = match supervise(config, &mut runner, &mut store) {
+    let life = match resumed {
+        None => supervise(config, &mut runner, &mut store),
+        Some(words) => {
+            let words: Vec<OsString> = words.split(' ').map(OsString::from).collect();
+            let resume = Resume::parse(&words).expect("the small program's line");
+            supervise::resume(&config, &mut runner, &mut store, resume)
+        }
+    };
+    let code = match life {
         Ok(_) => 0,
         Err(err) => {
             let _ = std::fs::write(scenario.dir.join("supervisor-error"), err.to_string());
@@ -94,6 +113,28 @@ fn shim_entry_point() {
         }
     };
     std::process::exit(code);
+}
+
+/// The small program, written out where the engine writes it.
+fn supervise_steady() -> PathBuf {
+    dockyard_shim::steady::install(Path::new("/run/dockyard")).expect("install the small program")
+}
+
+/// What the small program runs when a run ends: this test binary again, as
+/// [`shim_entry_point`], with the end of its line (`--started-ms ... --status
+/// N`) in [`RESUME_VAR`] (the test harness takes no arguments of ours).
+fn after() -> (PathBuf, Vec<OsString>) {
+    let line = format!(
+        "{RESUME_VAR}=\"$*\" exec \"$0\" --exact shim_entry_point --nocapture --test-threads=1"
+    );
+    (
+        PathBuf::from("/bin/sh"),
+        vec![
+            "-c".into(),
+            line.into(),
+            std::env::current_exe().unwrap().into(),
+        ],
+    )
 }
 
 /// The engine's runner, reduced to chapter 03 (no image store, no network).
@@ -105,8 +146,21 @@ struct ChapterThree {
 }
 
 impl Runner for ChapterThree {
-    fn run(&mut self, started: &mut ch02_namespaces::Setup<'_>) -> Result<Exit, RunError> {
-        ch03_cgroups::run_with_setup(&self.spec, &self.rootfs, &self.parent, "ctr", started)
+    fn start(&mut self, started: &mut ch02_namespaces::Setup<'_>) -> Result<Started, RunError> {
+        let running =
+            ch03_cgroups::spawn_with_setup(&self.spec, &self.rootfs, &self.parent, "ctr", started)?;
+        let mut running = running.leave();
+        Ok(Started {
+            pid: running.pid(),
+            terminal: running.take_terminal(),
+        })
+    }
+
+    fn finish(&mut self, code: i32) -> Exit {
+        let cgroup = ch03_cgroups::Hierarchy::system()
+            .and_then(|h| h.open(&self.parent, "ctr"))
+            .expect("the container's cgroup");
+        ch03_cgroups::finish(&self.spec, cgroup, code)
     }
 
     fn teardown(&mut self) -> Result<(), BoxError> {
@@ -460,7 +514,6 @@ fn with_a_tty_a_resize_reaches_the_container() {
             args: sh("read line; stty size"),
             tty: true,
             open_stdin: true,
-            size: Some(WindowSize { rows: 24, cols: 80 }),
             ..Default::default()
         },
     );
