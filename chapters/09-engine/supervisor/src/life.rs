@@ -1,0 +1,106 @@
+//! The supervisor's life, from the container's start to its end: copy its
+//! stdio, pass signals on, reap it, then hand over to the engine's exit
+//! program.
+
+use crate::copier::{self, Copier, Io, Mapped};
+use crate::log::{LogOptions, LogWriter};
+use crate::sys::{self, Errno, Fd, POLLIN, PollFd, SigSet, sig};
+
+/// The signals passed on to the container's init (chapter 02's `FORWARDED`).
+pub const FORWARDED: SigSet = SigSet::of(&[
+    sig::SIGINT,
+    sig::SIGTERM,
+    sig::SIGHUP,
+    sig::SIGQUIT,
+    sig::SIGUSR1,
+    sig::SIGUSR2,
+]);
+
+/// What the supervisor is given: the container's init and the descriptors
+/// the engine made for it, each owned (closed when the life is over).
+#[derive(Debug)]
+pub struct Config<'a> {
+    /// The container's init, our child (the engine cloned it, then exec'd us).
+    pub pid: i32,
+    /// A pidfd (pidfd_open(2)) of `pid`: readable once it has exited.
+    pub pidfd: Fd,
+    /// The attach socket, listening (unix(7)).
+    pub listener: Fd,
+    /// The container's stdio, our ends.
+    pub io: Io,
+    /// Where and how to log its output.
+    pub log: LogOptions<'a>,
+}
+
+/// The supervisor's life up to (not including) the exec of the exit
+/// program; returns the init's status (its exit code, or 128 + N after
+/// signal N).
+///
+/// It copies (see [`copier`]) until the init is reaped *and* every output
+/// has reached end-of-file (a process the init left behind may still hold
+/// them), passing on the [`FORWARDED`] signals to the init until it is
+/// reaped. Then clients and watchers are closed (they read end-of-file),
+/// other children are reaped (we are a child subreaper, prctl(2)
+/// `PR_SET_CHILD_SUBREAPER`: the container's orphans come to us), and every
+/// descriptor the config holds is closed.
+pub fn supervise(config: Config<'_>) -> Result<i32, Errno> {
+    let Config {
+        pid,
+        pidfd,
+        listener,
+        io,
+        log,
+    } = config;
+    // A write to a client that hung up then fails with EPIPE, rather than
+    // killing us.
+    sys::ignore(sig::SIGPIPE)?;
+    // They arrive blocked (the engine blocked them; execve(2) keeps the
+    // mask and what is pending): the signalfd reads those that came
+    // before we were there too. Blocked here again for a caller that did not.
+    sys::block(FORWARDED)?;
+    let signals = sys::signalfd(FORWARDED)?;
+    let mut mapped = Mapped::map()?;
+    let mut copier = Copier::new(mapped.buffers(), io, listener, |entry| {
+        LogWriter::open(log, entry)
+    })?;
+    let mut reaped = None;
+    let mut fds = [PollFd::UNUSED; 2 + copier::SLOTS];
+    let status = loop {
+        if let Some(status) = reaped
+            && !copier.copying()
+        {
+            break status;
+        }
+        fds[0] = PollFd {
+            fd: signals.raw(),
+            events: POLLIN,
+            revents: 0,
+        };
+        fds[1] = match reaped {
+            None => PollFd {
+                fd: pidfd.raw(),
+                events: POLLIN,
+                revents: 0,
+            },
+            Some(_) => PollFd::UNUSED,
+        };
+        copier.fill(&mut fds[2..]);
+        sys::poll(&mut fds)?;
+        if fds[0].revents != 0 {
+            while let Some(signal) = sys::read_signal(&signals) {
+                // Once the init is reaped its pid may be another process's.
+                if reaped.is_none() {
+                    let _ = sys::kill(pid, signal);
+                }
+            }
+        }
+        if fds[1].revents != 0 {
+            reaped = Some(sys::reap(&pidfd)?);
+        }
+        copier.step(&fds[2..]);
+    };
+    drop(copier);
+    while sys::reap_any() {}
+    drop((pidfd, signals, mapped));
+    Ok(status)
+}
