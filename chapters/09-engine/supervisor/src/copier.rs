@@ -17,7 +17,7 @@
 //! - anything else: closed.
 
 use crate::json::Stream;
-use crate::log::{Lines, LogWriter, MAX_ENTRY, MAX_LINE};
+use crate::log::{Lines, LogBuffers, LogWriter, MAX_LINE};
 use crate::sys::{self, EAGAIN, Errno, Fd, POLLIN, POLLOUT, PollFd};
 
 /// How many attach clients are served at once; more are closed at once.
@@ -51,7 +51,7 @@ const HELLO_WATCH: u8 = b'w';
 /// Every buffer the copier uses, in one mapping (see [`Buffers::map`]).
 #[derive(Debug)]
 pub struct Buffers {
-    entry: [u8; MAX_ENTRY],
+    log: LogBuffers,
     lines: [[u8; MAX_LINE]; 2],
     chunk: [u8; HEADER + CHUNK],
     pending: [u8; MAX_PENDING],
@@ -60,8 +60,9 @@ pub struct Buffers {
 
 /// [`Buffers`] in memory of their own, mmap(2)'d: its pages cost no RAM
 /// until they are written, so a container that prints short lines costs a
-/// few pages of them, not 200 kB. (On the stack, the compiler's stack
-/// probes would touch every page of them.)
+/// few pages of them, not 220 kB. (On the stack, the compiler's stack
+/// probes would touch every page of a frame that holds them, and the
+/// pages of a stack stay ours once touched.)
 #[derive(Debug)]
 pub struct Mapped(*mut Buffers);
 
@@ -157,10 +158,10 @@ impl<'a> Copier<'a> {
         buffers: &'a mut Buffers,
         io: Io,
         listener: Fd,
-        log: impl FnOnce(&'a mut [u8; MAX_ENTRY]) -> Result<LogWriter<'a>, Errno>,
+        log: impl FnOnce(&'a mut LogBuffers) -> Result<LogWriter<'a>, Errno>,
     ) -> Result<Copier<'a>, Errno> {
         let Buffers {
-            entry,
+            log: log_buffers,
             lines: [out_lines, err_lines],
             chunk,
             pending,
@@ -187,7 +188,7 @@ impl<'a> Copier<'a> {
             stdin_once: io.stdin_once,
             close_stdin: false,
             listener,
-            log: log(entry)?,
+            log: log(log_buffers)?,
             log_failed: false,
             clients: [const { None }; MAX_CLIENTS],
             watchers: [const { None }; MAX_WATCHERS],

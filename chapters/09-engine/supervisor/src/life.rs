@@ -60,8 +60,8 @@ pub fn supervise(config: Config<'_>) -> Result<i32, Errno> {
     sys::block(FORWARDED)?;
     let signals = sys::signalfd(FORWARDED)?;
     let mut mapped = Mapped::map()?;
-    let mut copier = Copier::new(mapped.buffers(), io, listener, |entry| {
-        LogWriter::open(log, entry)
+    let mut copier = Copier::new(mapped.buffers(), io, listener, |buffers| {
+        LogWriter::open(log, buffers)
     })?;
     let mut reaped = None;
     let mut fds = [PollFd::UNUSED; 2 + copier::SLOTS];

@@ -84,21 +84,38 @@ pub struct LogOptions<'a> {
     pub attrs: Option<&'a [u8]>,
 }
 
+/// The writer's buffers: the entry being encoded and the two names of a
+/// rename while rotating. (Never on the stack: see `copier::Mapped`.)
+#[derive(Debug)]
+pub struct LogBuffers {
+    entry: [u8; MAX_ENTRY],
+    from: [u8; MAX_PATH + 12],
+    to: [u8; MAX_PATH + 12],
+}
+
+impl LogBuffers {
+    /// Zero-filled buffers.
+    pub const ZERO: LogBuffers = LogBuffers {
+        entry: [0; MAX_ENTRY],
+        from: [0; MAX_PATH + 12],
+        to: [0; MAX_PATH + 12],
+    };
+}
+
 /// The live log file, appended to entry by entry and rotated by size.
 #[derive(Debug)]
 pub struct LogWriter<'a> {
     options: LogOptions<'a>,
     file: Fd,
     size: u64,
-    entry: &'a mut [u8; MAX_ENTRY],
+    buffers: &'a mut LogBuffers,
 }
 
 impl<'a> LogWriter<'a> {
-    /// Opens (or creates, mode 0640 as docker does) the log for appending;
-    /// entries are encoded in `entry`.
+    /// Opens (or creates, mode 0640 as docker does) the log for appending.
     pub fn open(
         options: LogOptions<'a>,
-        entry: &'a mut [u8; MAX_ENTRY],
+        buffers: &'a mut LogBuffers,
     ) -> Result<LogWriter<'a>, Errno> {
         let file = sys::open_append(options.path)?;
         let size = sys::file_size(&file)?;
@@ -106,7 +123,7 @@ impl<'a> LogWriter<'a> {
             options,
             file,
             size,
-            entry,
+            buffers,
         })
     }
 
@@ -116,11 +133,12 @@ impl<'a> LogWriter<'a> {
         if self.options.max_size.is_some_and(|max| self.size >= max) {
             self.rotate()?;
         }
-        let n = json::encode(&mut self.entry[..], stream, line, self.options.attrs, time);
+        let entry = &mut self.buffers.entry;
+        let n = json::encode(&mut entry[..], stream, line, self.options.attrs, time);
         // One write(2) per entry, with O_APPEND: a reader never sees half an
         // entry unless it reads in the middle of this very call. (A regular
         // file takes it all unless the disk is full.)
-        sys::write_all(&self.file, &self.entry[..n])?;
+        sys::write_all(&self.file, &entry[..n])?;
         self.size += n as u64;
         Ok(())
     }
@@ -132,14 +150,13 @@ impl<'a> LogWriter<'a> {
         let n = self.options.max_file;
         let path = self.options.path;
         if n >= 2 {
-            let mut from = [0u8; MAX_PATH + 12];
-            let mut to = [0u8; MAX_PATH + 12];
-            missing_is_fine(sys::unlink(numbered(path, n - 1, &mut to)?))?;
+            let LogBuffers { from, to, .. } = &mut *self.buffers;
+            missing_is_fine(sys::unlink(numbered(path, n - 1, to)?))?;
             for i in (1..n - 1).rev() {
-                let from = numbered(path, i, &mut from)?;
-                missing_is_fine(sys::rename(from, numbered(path, i + 1, &mut to)?))?;
+                let from = numbered(path, i, from)?;
+                missing_is_fine(sys::rename(from, numbered(path, i + 1, to)?))?;
             }
-            sys::rename(path, numbered(path, 1, &mut to)?)?;
+            sys::rename(path, numbered(path, 1, to)?)?;
             self.file = sys::open_append(path)?;
         } else {
             sys::truncate(&self.file)?;
@@ -273,8 +290,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c-json.log");
         let c = c_path(&path);
-        let mut entry = Box::new([0u8; MAX_ENTRY]);
-        let mut writer = LogWriter::open(options(&c, Some(200), 3), &mut entry).unwrap();
+        let mut buffers = Box::new(LogBuffers::ZERO);
+        let mut writer = LogWriter::open(options(&c, Some(200), 3), &mut buffers).unwrap();
         for i in 0..40 {
             writer
                 .write(Stream::Stdout, format!("line {i}\n").as_bytes(), (i, 5))
@@ -307,8 +324,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log");
         let c = c_path(&path);
-        let mut entry = Box::new([0u8; MAX_ENTRY]);
-        let mut writer = LogWriter::open(options(&c, Some(100), 1), &mut entry).unwrap();
+        let mut buffers = Box::new(LogBuffers::ZERO);
+        let mut writer = LogWriter::open(options(&c, Some(100), 1), &mut buffers).unwrap();
         for i in 0..10 {
             writer
                 .write(Stream::Stdout, b"0123456789\n", (i, 0))
@@ -325,8 +342,8 @@ mod tests {
         let path = dir.path().join("log");
         std::fs::write(&path, "x".repeat(150) + "\n").unwrap();
         let c = c_path(&path);
-        let mut entry = Box::new([0u8; MAX_ENTRY]);
-        let mut writer = LogWriter::open(options(&c, Some(100), 2), &mut entry).unwrap();
+        let mut buffers = Box::new(LogBuffers::ZERO);
+        let mut writer = LogWriter::open(options(&c, Some(100), 2), &mut buffers).unwrap();
         // Already over max-size: rotated before the first entry.
         writer.write(Stream::Stderr, b"new\n", (0, 0)).unwrap();
         assert_eq!(logged(&path), ["new\n"]);
@@ -339,7 +356,7 @@ mod tests {
         let fresh = dir.path().join("fresh");
         let c = c_path(&fresh);
         drop(writer);
-        LogWriter::open(options(&c, None, 1), &mut entry).unwrap();
+        LogWriter::open(options(&c, None, 1), &mut buffers).unwrap();
         let mode = std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777;
         assert_eq!(
             mode & !0o640,
