@@ -119,7 +119,8 @@ pub struct StartFailed {
 /// parser:
 ///
 /// - `dockyard --root ROOT shim ID [--mounted]`
-/// - `dockyard --root ROOT shim ID --exited --lock-fd FD --started-ms T --delay-ms D --status N`
+/// - `dockyard --root ROOT shim ID --exited --lock-fd FD --started-ms T
+///   --restart-count C --delay-ms D --status N`
 ///
 /// The line is internal (no user types it), and a supervisor that skips
 /// building clap's tree of every command starts about a millisecond sooner.
@@ -446,8 +447,8 @@ mod tests {
 
     #[test]
     fn a_later_entry_reads_the_run_lock_and_how_the_run_ended() {
-        let line =
-            "--root /r shim abc --exited --lock-fd 7 --started-ms 1500 --delay-ms 200 --status 137";
+        let line = "--root /r shim abc --exited --lock-fd 7 \
+             --started-ms 1500 --restart-count 2 --delay-ms 200 --status 137";
         let expected = ShimArgs {
             root: PathBuf::from("/r"),
             id: "abc".into(),
@@ -456,6 +457,7 @@ mod tests {
                 resume: Resume {
                     status: 137,
                     started: Duration::from_millis(1500),
+                    restart_count: 2,
                     delay: Some(Duration::from_millis(200)),
                 },
             },
@@ -472,7 +474,7 @@ mod tests {
             "--root /r shim abc --explain",
             "--explain --root /r shim abc",
             "--root /r shim abc --exited --lock-fd 7",
-            "--root /r shim abc --exited --lock-fd x --started-ms 1 --delay-ms 0 --status 0",
+            "--root /r shim abc --exited --lock-fd x --started-ms 1 --restart-count 0 --delay-ms 0 --status 0",
         ] {
             assert_eq!(ShimArgs::parse(&words(line)), None, "{line}");
         }

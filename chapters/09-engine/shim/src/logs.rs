@@ -415,6 +415,12 @@ fn open_append(path: &Path) -> Result<File, Error> {
         .map_err(io_err("open", path))
 }
 
+/// Makes the log file if there is none yet, mode 0640 as docker makes it
+/// (the supervisor program appends to it).
+pub fn create(path: &Path) -> Result<(), Error> {
+    open_append(path).map(drop)
+}
+
 /// `NAME.N`, a rotated log.
 pub fn numbered(path: &Path, n: u32) -> PathBuf {
     let mut name = path.as_os_str().to_os_string();

@@ -482,6 +482,8 @@ pub fn supervise(
     )?;
     let exit_path = config.dir.join(EXIT);
     File::create(&exit_path).map_err(io_at("create", &exit_path))?;
+    // There before anyone hears the container started: `run` follows it.
+    logs::create(&config.log_path)?;
     let restarts = Restarts::new(config.restart, config.restart_count);
     let ready = config.ready.take();
     cycle(&config, runner, store, restarts, Next::Start(ready))
@@ -498,7 +500,7 @@ pub fn resume(
     store: &mut dyn Record,
     resume: Resume,
 ) -> Result<ExitRecord, Error> {
-    let restarts = Restarts::resume(config.restart, config.restart_count, resume.delay);
+    let restarts = Restarts::resume(config.restart, resume.restart_count, resume.delay);
     let exit = runner.finish(resume.status);
     let ended = RunEnd {
         outcome: Ok(exit),
@@ -820,6 +822,7 @@ fn hand_over(config: &Config, run: Run, restarts: &Restarts) -> Error {
     let resume = Resume {
         status: 0,
         started: run.started,
+        restart_count: restarts.count(),
         delay: restarts.delay(),
     };
     cmd.arg("--")
@@ -854,32 +857,41 @@ pub struct Resume {
     pub status: i32,
     /// When the command started (CLOCK_MONOTONIC).
     pub started: Duration,
+    /// docker's `RestartCount` so far.
+    pub restart_count: u32,
     /// The restart delay used last, if any (docker's delay doubles).
     pub delay: Option<Duration>,
 }
 
 impl Resume {
-    /// `--started-ms T --delay-ms D` (0: none); the status comes after.
-    fn args(&self) -> [String; 4] {
+    /// `--started-ms T --restart-count C --delay-ms D` (0: none); the
+    /// status comes after.
+    fn args(&self) -> [String; 6] {
         [
             "--started-ms".into(),
             self.started.as_millis().to_string(),
+            "--restart-count".into(),
+            self.restart_count.to_string(),
             "--delay-ms".into(),
             self.delay.map_or(0, |d| d.as_millis()).to_string(),
         ]
     }
 
-    /// Reads `--started-ms T --delay-ms D --status N`, the end of a later
-    /// entry's command line.
+    /// Reads `--started-ms T --restart-count C --delay-ms D --status N`, the
+    /// end of a later entry's command line.
     pub fn parse(words: &[OsString]) -> Option<Resume> {
         let number = |word: &OsString| word.to_str()?.parse::<u64>().ok();
         match words {
-            [s, started, d, delay, st, status]
-                if s == "--started-ms" && d == "--delay-ms" && st == "--status" =>
+            [s, started, c, count, d, delay, st, status]
+                if s == "--started-ms"
+                    && c == "--restart-count"
+                    && d == "--delay-ms"
+                    && st == "--status" =>
             {
                 Some(Resume {
                     status: status.to_str()?.parse().ok()?,
                     started: Duration::from_millis(number(started)?),
+                    restart_count: count.to_str()?.parse().ok()?,
                     delay: Some(Duration::from_millis(number(delay)?)).filter(|d| !d.is_zero()),
                 })
             }
