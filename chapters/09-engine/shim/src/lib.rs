@@ -37,14 +37,17 @@
 //!   logging and restarts are higher up (dockerd, the kubelet).
 //! - **dockyard's supervisor** is the engine binary itself, re-executed as
 //!   `dockyard shim ...` (the way runc re-executes itself as `runc init`),
-//!   calling this library. It needs no second program to install and no
-//!   RPC: the runtime is a library call away (chapter 03's `run_with_setup`,
-//!   chapter 02 inside it), the state is the engine's own store (through
-//!   the [`supervise::Record`] trait), and it does what dockerd does for
-//!   docker: json-file logs ([`logs`]) and restart policies ([`restart`]).
-//!   A re-exec, not a plain fork of the CLI, so that the supervisor starts
-//!   single-threaded with a fresh, small memory image (a fork would copy the
-//!   CLI's state, and a daemon's threads, into every supervisor).
+//!   calling this library, for the moments of change: it starts the
+//!   container with the runtime a library call away (chapter 03's
+//!   `spawn_with_setup`, chapter 02 inside), and records, tears down and
+//!   restarts after each exit, in the engine's own store (through the
+//!   [`supervise::Record`] trait), doing what dockerd does for docker:
+//!   json-file logs and restart policies ([`restart`]). In between, while
+//!   the container runs, the same process is a 19 kB static program with no
+//!   libc (`dockyard-supervisor`, [`steady`]) that holds the stdio, writes
+//!   the log ([`logs`] reads it) and waits: conmon's part. One process
+//!   swaps programs with execve(2) where podman has two processes, so
+//!   nothing about the container's parentage ever changes.
 // ANCHOR_END: differ
 //!
 //! # Using it
