@@ -22,12 +22,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args: Vec<_> = std::env::args_os().skip(1).collect();
     if let Some(shim) = supervisor::ShimArgs::parse(&args) {
-        // Its stderr is /dev/null: what went wrong is in the container's
-        // state (or, before the container starts, on the ready pipe).
-        return match supervisor::shim(&shim) {
-            Ok(code) => ExitCode::from(code as u8),
-            Err(err) => ExitCode::from(exit_code(&err) as u8),
-        };
+        return ExitCode::from(supervisor::shim(&shim) as u8);
     }
     let cli: cli::Cli = ch01_chroot::cli::parse();
     ch01_chroot::explain::enable(cli.explain);

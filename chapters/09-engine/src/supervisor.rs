@@ -8,7 +8,7 @@
 //! that lock knows the exit is recorded and the mounts are gone.
 
 use std::ffi::OsString;
-use std::os::fd::RawFd;
+use std::os::fd::{OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 #[cfg(test)]
@@ -75,13 +75,30 @@ pub fn start(
     runtime.save_changed(&before, container)?;
     let dir = supervisor_dir(container);
     std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-    let exe = std::env::current_exe().context("find the dockyard binary")?;
-    let mut cmd = Command::new(exe);
-    cmd.args(ShimArgs::line(root, &container.config.id));
-    if mounted.is_some() {
-        cmd.arg("--mounted");
-    }
-    let launched = supervise::launch(cmd);
+    let args = ShimArgs {
+        root: root.to_path_buf(),
+        id: container.config.id.clone(),
+        entry: Entry::Start {
+            mounted: mounted.is_some(),
+        },
+    };
+    let launched = if single_threaded() {
+        let entry = |ready| {
+            // Its own narration, if any, would interleave with ours.
+            ch01_chroot::explain::enable(false);
+            finish_entry(&args, supervise_container(engine, container, &args, Some(ready)))
+        };
+        // SAFETY: single-threaded, checked just above.
+        unsafe { supervise::launch_forked(entry) }
+    } else {
+        let exe = std::env::current_exe().context("find the dockyard binary")?;
+        let mut cmd = Command::new(exe);
+        cmd.args(ShimArgs::line(root, &container.config.id));
+        if mounted.is_some() {
+            cmd.arg("--mounted");
+        }
+        supervise::launch(cmd)
+    };
     // Once it reported, the supervisor has the mount (and has unmounted it if
     // the command could not start); if it never did, ours unmounts it here.
     if let (Ok(_) | Err(supervise::Error::StartFailed { .. }), Some(mounted)) = (&launched, mounted)
@@ -188,29 +205,64 @@ impl ShimArgs {
     }
 }
 
+/// Whether this process has one thread only (proc(5) `Threads`), so that
+/// a fork(2) of it is sound.
+fn single_threaded() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+        status
+            .lines()
+            .any(|line| line.split_whitespace().eq(["Threads:", "1"]))
+    })
+}
+
 /// `dockyard shim ID ...`: one entry of the supervisor's life (see the
-/// module docs); it ends the process when the container's life under this
-/// supervisor is over, with the container's last status. Its directory goes
-/// with it, however it ends.
-pub fn shim(args: &ShimArgs) -> anyhow::Result<i32> {
-    let result = supervise_container(args);
-    match std::fs::remove_dir_all(Path::new(RUN_DIR).join(&args.id)) {
+/// module docs) in a program of its own; it ends the process when the
+/// container's life under this supervisor is over, with the container's
+/// last status.
+pub fn shim(args: &ShimArgs) -> i32 {
+    let opened = Engine::open(&args.root).and_then(|engine| {
+        let container = engine.containers.get(&args.id)?;
+        Ok((engine, container))
+    });
+    let result = opened.and_then(|(engine, container)| {
+        // Only the first entry has a launcher waiting to hear (later ones
+        // inherit the variable, not the pipe).
+        let ready = match args.entry {
+            Entry::Start { .. } => supervise::ready_fd_from_env(),
+            Entry::Exited { .. } => None,
+        };
+        supervise_container(&engine, &container, args, ready)
+    });
+    finish_entry(args, result)
+}
+
+/// The supervisor's exit status, its directory gone with it however it ends.
+fn finish_entry(args: &ShimArgs, result: anyhow::Result<i32>) -> i32 {
+    let result = match std::fs::remove_dir_all(Path::new(RUN_DIR).join(&args.id)) {
         Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
             Err(err).context("remove the supervisor's directory")
         }
         _ => result,
-    }
+    };
+    // Its stderr is /dev/null: what went wrong is in the container's state
+    // (or, before the container starts, on the ready pipe).
+    result.unwrap_or_else(|err| crate::exit_code(&err))
 }
 
-fn supervise_container(args: &ShimArgs) -> anyhow::Result<i32> {
-    let engine = Engine::open(&args.root)?;
-    let container = engine.containers.get(&args.id)?;
+/// An entry of the supervisor's life, on the engine and the container the
+/// caller has open; `ready` is the launcher's pipe (first entry only).
+fn supervise_container(
+    engine: &Engine,
+    container: &Container,
+    args: &ShimArgs,
+    ready: Option<OwnedFd>,
+) -> anyhow::Result<i32> {
     let running = match &args.entry {
-        Entry::Start { .. } => StoreLock::exclusive(&Engine::run_lock(&container))?,
+        Entry::Start { .. } => StoreLock::exclusive(&Engine::run_lock(container))?,
         Entry::Exited { lock_fd, .. } => StoreLock::inherit(*lock_fd)?,
     };
-    let host = HostConfig::load(&container)?;
-    let runtime = Runtime::load(&container)?;
+    let host = HostConfig::load(container)?;
+    let runtime = Runtime::load(container)?;
     let process = container.config.spec.process().clone().unwrap_or_default();
     let mut after = ShimArgs::line(&args.root, &args.id);
     after.extend([
@@ -219,20 +271,15 @@ fn supervise_container(args: &ShimArgs) -> anyhow::Result<i32> {
         running.keep_across_exec()?.to_string().into(),
     ]);
     let config = supervise::Config {
-        dir: supervisor_dir(&container),
-        log_path: log_path(&container),
+        dir: supervisor_dir(container),
+        log_path: log_path(container),
         log: host.log_config()?,
         tty: process.terminal().unwrap_or(false),
         open_stdin: host.open_stdin,
         stdin_once: host.stdin_once,
         restart: host.restart.parse::<Policy>().unwrap_or_default(),
         restart_count: runtime.restart_count,
-        // Only the first entry has a launcher waiting to hear (later ones
-        // inherit the variable, not the pipe).
-        ready: match args.entry {
-            Entry::Start { .. } => supervise::ready_fd_from_env(),
-            Entry::Exited { .. } => None,
-        },
+        ready,
         steady: dockyard_shim::steady::install(Path::new(RUN_DIR))?,
         after: (
             std::env::current_exe().context("find the dockyard binary")?,
@@ -240,14 +287,14 @@ fn supervise_container(args: &ShimArgs) -> anyhow::Result<i32> {
         ),
     };
     let mut runner = EngineRunner {
-        engine: &engine,
-        container: &container,
+        engine,
+        container,
         mounted: None,
         adopt: matches!(args.entry, Entry::Start { mounted: true }),
     };
     let mut record = EngineRecord {
-        engine: &engine,
-        container: &container,
+        engine,
+        container,
     };
     let exit = match &args.entry {
         Entry::Start { .. } => supervise::supervise(config, &mut runner, &mut record)?,
@@ -256,15 +303,15 @@ fn supervise_container(args: &ShimArgs) -> anyhow::Result<i32> {
         }
     };
     // Stopped during a restart delay: it will not be restarted now.
-    let mut runtime = Runtime::load(&container)?;
+    let mut runtime = Runtime::load(container)?;
     if runtime.restarting {
         runtime.restarting = false;
-        runtime.save(&container)?;
+        runtime.save(container)?;
     }
     // `restart` stops it to start it again: not the end `--rm` waits for.
     if host.auto_remove && !runtime.restarting_by_user {
         engine.containers.remove(&container.config.id)?;
-        remove_anonymous_volumes(&engine, &host)?;
+        remove_anonymous_volumes(engine, &host)?;
     }
     Ok(exit.code)
 }

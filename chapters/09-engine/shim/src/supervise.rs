@@ -56,6 +56,7 @@ use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::unistd::ForkResult;
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
@@ -333,6 +334,53 @@ pub fn launch(mut cmd: Command) -> Result<i32, Error> {
     let mut middle = cmd.spawn().map_err(io_at("start", Path::new(&program)))?;
     let _ = middle.wait();
     drop(write_end);
+    read_ready(read_end, program)
+}
+// ANCHOR_END: launch
+
+/// [`launch`] without the exec: the supervisor is a fork of the caller,
+/// which already has the engine in memory and its store open, and `entry`
+/// runs in it with the ready pipe's write end; what `entry` returns is the
+/// supervisor's exit status. It saves a start of the engine binary and an
+/// opening of the store on the way to every container's start (a few ms).
+/// The supervisor's memory image is still a small one for the container's
+/// run: it execve(2)s the small program as soon as the container runs.
+///
+/// # Safety
+/// The caller must be single-threaded (the CLI is; a daemon is not): the
+/// child of a fork(2) has only the forking thread, and any lock another
+/// thread held (in the allocator, say) would stay locked in it for ever.
+pub unsafe fn launch_forked(entry: impl FnOnce(OwnedFd) -> i32) -> Result<i32, Error> {
+    let (read_end, write_end) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("pipe2(2) for the ready pipe"))?;
+    // SAFETY: single-threaded (this function's contract), so the child is a
+    // sound copy of the caller.
+    match unsafe { nix::unistd::fork() }.map_err(sys("fork(2) the supervisor"))? {
+        ForkResult::Child => {
+            drop(read_end);
+            // As launch's double fork: the middle process leaves at once.
+            // SAFETY: as above; the middle process only forks and exits.
+            if let Ok(ForkResult::Child) = unsafe { nix::unistd::fork() } {
+                // Never back into the caller's code: a panic ends here too.
+                let entry = std::panic::AssertUnwindSafe(|| entry(write_end));
+                let code = std::panic::catch_unwind(entry).unwrap_or(ch01_chroot::exit::ENGINE_ERROR);
+                // SAFETY: _exit(2) skips the destructors of the caller's
+                // values, which this copy must not run (a mount guard would unmount).
+                unsafe { libc::_exit(code) }
+            }
+            // SAFETY: see above.
+            unsafe { libc::_exit(0) }
+        }
+        ForkResult::Parent { child } => {
+            let _ = nix::sys::wait::waitpid(child, None);
+        }
+    }
+    drop(write_end);
+    read_ready(read_end, "the forked supervisor".into())
+}
+
+/// What the supervisor said on its ready pipe (see [`Ready`]).
+fn read_ready(read_end: OwnedFd, program: String) -> Result<i32, Error> {
     let mut report = String::new();
     File::from(read_end)
         .read_to_string(&mut report)
@@ -343,7 +391,6 @@ pub fn launch(mut cmd: Command) -> Result<i32, Error> {
         Err(_) => Err(Error::NoReady { program }),
     }
 }
-// ANCHOR_END: launch
 
 /// In the process [`launch`] started: the ready pipe's write end, for
 /// [`Config::ready`].
