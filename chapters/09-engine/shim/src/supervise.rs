@@ -571,7 +571,7 @@ fn cycle(
     mut restarts: Restarts,
     mut next: Next,
 ) -> Result<ExitRecord, Error> {
-    let record = loop {
+    let record: ExitRecord = loop {
         let exit = match next {
             Next::Start(ready) => match start_run(config, runner, store, &restarts, ready) {
                 Ok(run) => return Err(hand_over(config, run, &restarts)),
