@@ -68,4 +68,5 @@ pub mod steady;
 pub mod supervise;
 mod timefmt;
 
-pub use timefmt::{TimeError, civil_from_days, days_from_civil};
+pub use dockyard_supervisor::time::{civil_from_days, days_from_civil};
+pub use timefmt::TimeError;

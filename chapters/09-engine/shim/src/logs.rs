@@ -1,5 +1,5 @@
-//! Docker's `json-file` log driver: the writer the supervisor feeds with the
-//! container's output, and the reader behind `docker logs`.
+//! Docker's `json-file` log driver: the reader behind `docker logs`, and the
+//! options the writer is given.
 //!
 //! Each line the container writes becomes one JSON object on one line of the
 //! log file, byte for byte as dockerd writes it:
@@ -8,8 +8,10 @@
 //! {"log":"hello\n","stream":"stdout","time":"2019-01-01T11:11:11.111111111Z"}
 //! ```
 //!
-//! A line longer than 16 KiB is cut into pieces (each without the final `\n`),
-//! as docker's copier does. With `--log-opt max-size=10m` the file is rotated
+//! The writer is the supervisor program's (`dockyard_supervisor::log`, with
+//! `json` and `time`): it holds the container's output while it runs. A line
+//! longer than 16 KiB is cut into pieces (each without the final `\n`), as
+//! docker's copier does. With `--log-opt max-size=10m` the file is rotated
 //! when it has reached that size: `NAME` becomes `NAME.1`, `NAME.1` becomes
 //! `NAME.2`, … and `--log-opt max-file=N` keeps N files in all.
 //!
@@ -21,26 +23,23 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use dockyard_supervisor::json;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use serde::Deserialize;
 
 use crate::timefmt::{self, TimeError};
 
-/// How much of a line without a newline is held before it is logged as a
-/// partial line: docker's copier buffer (`bufSize = 16 * 1024`).
-pub const MAX_LINE: usize = 16 * 1024;
-
 /// What went wrong with a log file or a log option.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading, writing or rotating a log file failed.
+    /// Making or reading a log file failed.
     #[error("{op} {path}: {source}")]
     Io {
         /// What was being done.
@@ -187,46 +186,10 @@ pub fn parse_size(value: &str) -> Result<i64, Error> {
     Ok((number * scale) as i64)
 }
 
-// ANCHOR: encode
-/// One log line as dockerd's json-file driver writes it (`jsonlogbytes.go`):
-/// `log`, `stream`, `attrs` if any, `time`, with Go's escaping (`<`, `>` and
-/// `&` as `\u003c`…, invalid UTF-8 as `\ufffd`) and a final newline.
-pub fn encode(
-    stream: Stream,
-    log: &[u8],
-    attrs: &BTreeMap<String, String>,
-    time: SystemTime,
-) -> Vec<u8> {
-    let mut out = Vec::with_capacity(log.len() + 80);
-    out.push(b'{');
-    if !log.is_empty() {
-        out.extend_from_slice(b"\"log\":");
-        escape_into(&mut out, log);
-        out.push(b',');
-    }
-    out.extend_from_slice(b"\"stream\":\"");
-    out.extend_from_slice(stream.as_str().as_bytes());
-    out.extend_from_slice(b"\",");
-    if !attrs.is_empty() {
-        out.extend_from_slice(b"\"attrs\":{");
-        for (i, (k, v)) in attrs.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            escape_into(&mut out, k.as_bytes());
-            out.push(b':');
-            escape_into(&mut out, v.as_bytes());
-        }
-        out.extend_from_slice(b"},");
-    }
-    out.extend_from_slice(b"\"time\":\"");
-    out.extend_from_slice(timefmt::rfc3339_nano(time).as_bytes());
-    out.extend_from_slice(b"\"}\n");
-    out
-}
-
-/// The members of the `attrs` object as [`encode`] writes them
-/// (`"KEY":"VALUE",...`), for the supervisor's command line; `None` without any.
+/// The members of the `attrs` object as the log has them
+/// (`"KEY":"VALUE",...`), for the supervisor program's `--attrs`; `None`
+/// without any. Escaped as every string in the log is, by
+/// `dockyard_supervisor::json::escape`.
 pub fn attrs_text(attrs: &BTreeMap<String, String>) -> Option<String> {
     if attrs.is_empty() {
         return None;
@@ -236,174 +199,13 @@ pub fn attrs_text(attrs: &BTreeMap<String, String>) -> Option<String> {
         if i > 0 {
             out.push(b',');
         }
-        escape_into(&mut out, k.as_bytes());
+        json::escape(k.as_bytes(), |bytes| out.extend_from_slice(bytes));
         out.push(b':');
-        escape_into(&mut out, v.as_bytes());
+        json::escape(v.as_bytes(), |bytes| out.extend_from_slice(bytes));
     }
+    // Valid UTF-8 in, valid UTF-8 out.
     String::from_utf8(out).ok()
 }
-
-/// Go's JSON string escaping, as docker's `ffjsonWriteJSONBytesAsString`.
-fn escape_into(out: &mut Vec<u8>, s: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
-    for chunk in s.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '"' | '\\' => out.extend_from_slice(&[b'\\', c as u8]),
-                '\n' => out.extend_from_slice(b"\\n"),
-                '\r' => out.extend_from_slice(b"\\r"),
-                '\u{2028}' | '\u{2029}' => {
-                    out.extend_from_slice(b"\\u202");
-                    out.push(HEX[(c as usize) & 0xf]);
-                }
-                c if (c as u32) < 0x20 || matches!(c, '<' | '>' | '&') => {
-                    let b = c as u8;
-                    out.extend_from_slice(b"\\u00");
-                    out.push(HEX[usize::from(b >> 4)]);
-                    out.push(HEX[usize::from(b & 0xf)]);
-                }
-                c => {
-                    let mut buf = [0u8; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                }
-            }
-        }
-        // Go replaces each invalid byte with U+FFFD.
-        for _ in chunk.invalid() {
-            out.extend_from_slice(b"\\ufffd");
-        }
-    }
-    out.push(b'"');
-}
-// ANCHOR_END: encode
-
-// ANCHOR: lines
-/// Cuts a stream of bytes into log lines as docker's copier does: at each
-/// `\n`, and every [`MAX_LINE`] bytes of a line that has none yet (a partial line).
-#[derive(Debug, Default)]
-pub struct Lines {
-    pending: Vec<u8>,
-}
-
-impl Lines {
-    /// Takes `data` and calls `emit(line, partial)` for each line it completes;
-    /// `line` ends in `\n` unless `partial`.
-    pub fn push(&mut self, data: &[u8], emit: &mut dyn FnMut(&[u8], bool)) {
-        let mut rest = data;
-        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
-            if self.pending.is_empty() {
-                emit(&rest[..=i], false);
-            } else {
-                self.pending.extend_from_slice(&rest[..=i]);
-                self.flush_full(emit);
-                emit(&self.pending, false);
-                self.pending.clear();
-            }
-            rest = &rest[i + 1..];
-        }
-        self.pending.extend_from_slice(rest);
-        self.flush_full(emit);
-    }
-
-    /// Logs whole [`MAX_LINE`] pieces of the pending line as partial lines.
-    fn flush_full(&mut self, emit: &mut dyn FnMut(&[u8], bool)) {
-        let mut start = 0;
-        while self.pending.len() - start > MAX_LINE
-            || (self.pending.len() - start == MAX_LINE && self.pending.last() != Some(&b'\n'))
-        {
-            emit(&self.pending[start..start + MAX_LINE], true);
-            start += MAX_LINE;
-        }
-        self.pending.drain(..start);
-    }
-
-    /// At end of stream: logs what is left as a partial line.
-    pub fn finish(&mut self, emit: &mut dyn FnMut(&[u8], bool)) {
-        if !self.pending.is_empty() {
-            emit(&self.pending, true);
-            self.pending.clear();
-        }
-    }
-}
-// ANCHOR_END: lines
-
-// ANCHOR: writer
-/// The live log file, appended to line by line and rotated by size.
-#[derive(Debug)]
-pub struct LogWriter {
-    path: PathBuf,
-    file: File,
-    size: u64,
-    config: LogConfig,
-}
-
-impl LogWriter {
-    /// Opens (or creates, mode 0640 as docker does) the log at `path` for appending.
-    pub fn open(path: &Path, config: LogConfig) -> Result<LogWriter, Error> {
-        let file = open_append(path)?;
-        let size = file.metadata().map_err(io_err("stat", path))?.len();
-        Ok(LogWriter {
-            path: path.to_path_buf(),
-            file,
-            size,
-            config,
-        })
-    }
-
-    /// Appends one line (see [`Lines`]); a partial line is logged without
-    /// the `\n` docker adds to whole ones. Rotates first if the file is full.
-    pub fn write(&mut self, stream: Stream, line: &[u8], time: SystemTime) -> Result<(), Error> {
-        if let Some(max) = self.config.max_size
-            && self.size >= max
-        {
-            self.rotate()?;
-        }
-        let entry = encode(stream, line, &self.config.attrs, time);
-        // One write(2) per entry, with O_APPEND: a reader never sees half a
-        // line unless it reads in the middle of this very call.
-        self.file
-            .write_all(&entry)
-            .map_err(io_err("write", &self.path))?;
-        self.size += entry.len() as u64;
-        Ok(())
-    }
-
-    /// docker's `rotate`: drop `NAME.(max-file - 1)`, shift the others up by
-    /// one, `NAME` -> `NAME.1`, start a new `NAME`. With `max-file=1`, the
-    /// file is simply started again.
-    fn rotate(&mut self) -> Result<(), Error> {
-        let n = self.config.max_file;
-        if n >= 2 {
-            let last = numbered(&self.path, n - 1);
-            match std::fs::remove_file(&last) {
-                Err(err) if err.kind() != io::ErrorKind::NotFound => {
-                    return Err(io_err("remove", &last)(err));
-                }
-                _ => {}
-            }
-            for i in (1..n - 1).rev() {
-                let (from, to) = (numbered(&self.path, i), numbered(&self.path, i + 1));
-                match std::fs::rename(&from, &to) {
-                    Err(err) if err.kind() != io::ErrorKind::NotFound => {
-                        return Err(io_err("rename", &from)(err));
-                    }
-                    _ => {}
-                }
-            }
-            let first = numbered(&self.path, 1);
-            std::fs::rename(&self.path, &first).map_err(io_err("rename", &self.path))?;
-            self.file = open_append(&self.path)?;
-        } else {
-            self.file
-                .set_len(0)
-                .map_err(io_err("truncate", &self.path))?;
-        }
-        self.size = 0;
-        Ok(())
-    }
-}
-// ANCHOR_END: writer
 
 fn open_append(path: &Path) -> Result<File, Error> {
     OpenOptions::new()
@@ -830,7 +632,11 @@ fn read_woken(
 
 #[cfg(test)]
 mod tests {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
     use std::time::{Duration, UNIX_EPOCH};
+
+    use dockyard_supervisor::log::{LogBuffers, LogOptions, LogWriter};
 
     use super::*;
 
@@ -838,39 +644,53 @@ mod tests {
         UNIX_EPOCH + Duration::new(secs, 500_000_000)
     }
 
-    #[test]
-    fn encodes_as_dockerd_does() {
-        let none = BTreeMap::new();
-        let line = encode(Stream::Stdout, b"hello\n", &none, t(1_546_341_071));
-        assert_eq!(
-            String::from_utf8(line).unwrap(),
-            "{\"log\":\"hello\\n\",\"stream\":\"stdout\",\"time\":\"2019-01-01T11:11:11.5Z\"}\n"
-        );
-        let odd = encode(
-            Stream::Stderr,
-            b"<a&b> \"q\" \\ \t\x01\xff\xe2\x80\xa8",
-            &none,
-            t(0),
-        );
-        assert_eq!(
-            String::from_utf8(odd).unwrap(),
-            "{\"log\":\"\\u003ca\\u0026b\\u003e \\\"q\\\" \\\\ \\u0009\\u0001\\ufffd\\u2028\",\
-             \"stream\":\"stderr\",\"time\":\"1970-01-01T00:00:00.5Z\"}\n"
-        );
-        let attrs = BTreeMap::from([("tag".to_string(), "web".to_string())]);
-        let with = encode(Stream::Stdout, b"x", &attrs, t(0));
-        assert!(
-            String::from_utf8(with)
-                .unwrap()
-                .contains(",\"attrs\":{\"tag\":\"web\"},\"time\":")
-        );
+    /// A log written as the supervisor program writes it: its own writer
+    /// (`dockyard_supervisor::log`, system calls on raw descriptors, so
+    /// usable from std), at `t(secs)`. The name and the buffers are leaked:
+    /// the writer borrows them, and a test is short.
+    struct Log(LogWriter<'static>);
+
+    impl Log {
+        fn open(path: &Path, config: &LogConfig) -> Log {
+            let path = CString::new(path.as_os_str().as_bytes()).unwrap();
+            let attrs = attrs_text(&config.attrs).map(|a| a.leak().as_bytes());
+            let options = LogOptions {
+                path: Box::leak(path.into_boxed_c_str()),
+                max_size: config.max_size,
+                max_file: config.max_file,
+                attrs,
+            };
+            let buffers = Box::leak(Box::new(LogBuffers::ZERO));
+            Log(LogWriter::open(options, buffers).unwrap())
+        }
+
+        fn write(&mut self, stream: Stream, line: &[u8], secs: u64) {
+            let stream = match stream {
+                Stream::Stdout => json::Stream::Stdout,
+                Stream::Stderr => json::Stream::Stderr,
+            };
+            self.0
+                .write(stream, line, (secs as i64, 500_000_000))
+                .unwrap();
+        }
     }
 
+    /// An entry as the supervisor program encodes it, with attrs as the
+    /// engine gives them, reads back.
     #[test]
     fn entries_read_back() {
         let attrs = BTreeMap::from([("a b".to_string(), "c&d".to_string())]);
-        let line = encode(Stream::Stderr, b"<hi>\n", &attrs, t(5));
-        let entry = Entry::parse(line.trim_ascii_end()).unwrap();
+        let text = attrs_text(&attrs).unwrap();
+        assert_eq!(text, "\"a b\":\"c\\u0026d\"");
+        let mut line = vec![0u8; json::max_len(5, text.len())];
+        let n = json::encode(
+            &mut line,
+            json::Stream::Stderr,
+            b"<hi>\n",
+            Some(text.as_bytes()),
+            (5, 500_000_000),
+        );
+        let entry = Entry::parse(line[..n].trim_ascii_end()).unwrap();
         assert_eq!(entry.log, "<hi>\n");
         assert_eq!(entry.stream, Stream::Stderr);
         assert_eq!(entry.time, t(5));
@@ -883,31 +703,6 @@ mod tests {
             entry.format(&options),
             "1970-01-01T00:00:05.500000000Z a+b=c%26d <hi>\n"
         );
-    }
-
-    #[test]
-    fn lines_are_cut_as_docker_cuts_them() {
-        let mut lines = Lines::default();
-        let mut got = Vec::new();
-        let mut emit = |l: &[u8], partial: bool| got.push((l.to_vec(), partial));
-        lines.push(b"one\ntw", &mut emit);
-        lines.push(b"o\nthree", &mut emit);
-        lines.finish(&mut emit);
-        assert_eq!(
-            got,
-            vec![
-                (b"one\n".to_vec(), false),
-                (b"two\n".to_vec(), false),
-                (b"three".to_vec(), true)
-            ]
-        );
-
-        let mut got = Vec::new();
-        let mut emit = |l: &[u8], partial: bool| got.push((l.len(), partial));
-        let long = vec![b'x'; MAX_LINE * 2 + 10];
-        lines.push(&long, &mut emit);
-        lines.push(b"\n", &mut emit);
-        assert_eq!(got, vec![(MAX_LINE, true), (MAX_LINE, true), (11, false)]);
     }
 
     #[test]
@@ -968,11 +763,9 @@ mod tests {
             max_file: 3,
             ..Default::default()
         };
-        let mut writer = LogWriter::open(&path, config).unwrap();
+        let mut writer = Log::open(&path, &config);
         for i in 0..40 {
-            writer
-                .write(Stream::Stdout, format!("line {i}\n").as_bytes(), t(i))
-                .unwrap();
+            writer.write(Stream::Stdout, format!("line {i}\n").as_bytes(), i);
         }
         let mut names: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()
@@ -1014,22 +807,6 @@ mod tests {
     }
 
     #[test]
-    fn max_file_one_starts_the_file_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("log");
-        let config = LogConfig {
-            max_size: Some(100),
-            ..Default::default()
-        };
-        let mut writer = LogWriter::open(&path, config).unwrap();
-        for i in 0..10 {
-            writer.write(Stream::Stdout, b"0123456789\n", t(i)).unwrap();
-        }
-        assert!(std::fs::metadata(&path).unwrap().len() < 200);
-        assert!(!numbered(&path, 1).exists());
-    }
-
-    #[test]
     fn follow_sees_new_lines_across_rotation_and_stops_on_request() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log");
@@ -1038,8 +815,8 @@ mod tests {
             max_file: 2,
             ..Default::default()
         };
-        let mut writer = LogWriter::open(&path, config).unwrap();
-        writer.write(Stream::Stdout, b"before\n", t(0)).unwrap();
+        let mut writer = Log::open(&path, &config);
+        writer.write(Stream::Stdout, b"before\n", 0);
         let (stop_read, stop_write) = nix::unistd::pipe().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         let reader = {
@@ -1064,13 +841,11 @@ mod tests {
         let next = || rx.recv_timeout(Duration::from_secs(5)).unwrap();
         assert_eq!(next(), (Stream::Stdout, "before\n".to_string()));
         for i in 0..10 {
-            writer
-                .write(Stream::Stderr, format!("live {i}\n").as_bytes(), t(i))
-                .unwrap();
+            writer.write(Stream::Stderr, format!("live {i}\n").as_bytes(), i);
             assert_eq!(next(), (Stream::Stderr, format!("live {i}\n")));
         }
         assert!(numbered(&path, 1).exists(), "the log was rotated meanwhile");
-        writer.write(Stream::Stdout, b"last\n", t(20)).unwrap();
+        writer.write(Stream::Stdout, b"last\n", 20);
         drop(stop_write);
         reader.join().unwrap();
         let rest: Vec<_> = rx.try_iter().map(|(_, s)| s).collect();

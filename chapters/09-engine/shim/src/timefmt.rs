@@ -1,8 +1,12 @@
-//! Times as docker writes and reads them, without a calendar crate: RFC 3339 in
+//! Times as docker reads and prints them, without a calendar crate: RFC 3339 in
 //! UTC (the json-file `time` field, `logs -t`), Go durations (`--since 10m`) and
-//! unix timestamps (`--since 1136073600.000000001`).
+//! unix timestamps (`--since 1136073600.000000001`). The calendar itself, and the
+//! `time` field as the log has it, are the supervisor program's
+//! (`dockyard_supervisor::time`), which writes the log.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use dockyard_supervisor::time::{civil_from_days, days_from_civil};
 
 /// Why a `--since`/`--until` value was refused, in docker's words.
 #[derive(Debug, thiserror::Error)]
@@ -36,31 +40,6 @@ fn from_parts(secs: i64, nanos: u32) -> SystemTime {
     }
 }
 
-/// Days since 1970-01-01 -> (year, month, day); Howard Hinnant's `civil_from_days`.
-/// The engine's human-readable times use it too.
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-/// (year, month, day) -> days since 1970-01-01; Hinnant's `days_from_civil`.
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = i64::from((m + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 fn date_time(t: SystemTime) -> (String, u32) {
     let (secs, nanos) = split(t);
     let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
@@ -74,17 +53,6 @@ fn date_time(t: SystemTime) -> (String, u32) {
         ),
         nanos,
     )
-}
-
-/// Go's `time.RFC3339Nano` in UTC, as the json-file `time` field has it:
-/// trailing zeros of the fraction dropped (`…:05.1Z`, `…:05Z`).
-pub fn rfc3339_nano(t: SystemTime) -> String {
-    let (base, nanos) = date_time(t);
-    if nanos == 0 {
-        return format!("{base}Z");
-    }
-    let frac = format!("{nanos:09}");
-    format!("{base}.{}Z", frac.trim_end_matches('0'))
 }
 
 /// Docker's `RFC3339NanoFixed` in UTC, as `docker logs -t` prints it: always
@@ -229,6 +197,17 @@ mod tests {
         UNIX_EPOCH + Duration::new(secs, nanos)
     }
 
+    /// The `time` field as the supervisor program writes it in the log.
+    fn rfc3339_nano(t: SystemTime) -> String {
+        use dockyard_supervisor::time;
+        let (secs, nanos) = split(t);
+        let mut out = [0u8; time::RFC3339_MAX];
+        let n = time::rfc3339_nano(secs, nanos, &mut out);
+        String::from_utf8(out[..n].to_vec()).unwrap()
+    }
+
+    /// What the log has (Go's `RFC3339Nano`) and what `logs -t` prints
+    /// (docker's `RFC3339NanoFixed`) for the same times.
     #[test]
     fn formats_like_go() {
         // 2019-01-01T11:11:11Z is 1546341071.
@@ -272,11 +251,15 @@ mod tests {
         assert!(parse_time("10x", now).is_err());
     }
 
+    /// What the supervisor program writes, the reader reads back.
     #[test]
     fn round_trips() {
         for secs in [0, 1, 86_399, 951_782_400, 4_102_444_800] {
             let t = at(secs, 123_456_789);
             assert_eq!(parse_rfc3339(&rfc3339_nano(t)), Some(t));
         }
+        let before = UNIX_EPOCH - Duration::from_millis(1500);
+        assert_eq!(rfc3339_nano(before), "1969-12-31T23:59:58.5Z");
+        assert_eq!(parse_rfc3339(&rfc3339_nano(before)), Some(before));
     }
 }

@@ -30,9 +30,10 @@ impl Stream {
 /// (`\u003c`, or `\ufffd` for one invalid byte), the attrs as given, and
 /// the fixed text around them.
 pub const fn max_len(line: usize, attrs: usize) -> usize {
-    6 * line + attrs + 128
+    ESCAPED_PER_BYTE * line + attrs + 128
 }
 
+// ANCHOR: encode
 /// Writes the entry for `line` (with its `\n`, if it has one) into `out`,
 /// which must hold [`max_len`] bytes; returns the length. `attrs` is the
 /// already-encoded *contents* of the `attrs` object (`"k":"v",...`),
@@ -48,7 +49,7 @@ pub fn encode(
     w.push(b"{");
     if !line.is_empty() {
         w.push(b"\"log\":");
-        w.escaped(line);
+        escape(line, |bytes| w.push(bytes));
         w.push(b",");
     }
     w.push(b"\"stream\":\"");
@@ -67,6 +68,51 @@ pub fn encode(
     w.len
 }
 
+/// `s` as a JSON string, quotes included, handed to `push` piece by piece
+/// (at most [`ESCAPED_PER_BYTE`] bytes of output per byte of `s`, and two
+/// quotes). Go's escaping, as docker's `ffjsonWriteJSONBytesAsString`: `"`
+/// and `\` escaped, `\n` and `\r` by name, other control characters and
+/// `<`, `>`, `&` (for HTML) as `\u00XX`, U+2028 and U+2029 (line separators
+/// to JavaScript) as `\u202X`, each invalid UTF-8 byte as `\ufffd`.
+///
+/// The engine writes the `attrs` text with it too, so that one function
+/// escapes every string in the log.
+pub fn escape(s: &[u8], mut push: impl FnMut(&[u8])) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    push(b"\"");
+    for chunk in s.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '"' | '\\' => push(&[b'\\', c as u8]),
+                '\n' => push(b"\\n"),
+                '\r' => push(b"\\r"),
+                '\u{2028}' | '\u{2029}' => {
+                    push(b"\\u202");
+                    push(&[HEX[(c as usize) & 0xf]]);
+                }
+                c if (c as u32) < 0x20 || matches!(c, '<' | '>' | '&') => {
+                    let b = c as u8;
+                    push(b"\\u00");
+                    push(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+                }
+                c => {
+                    let mut utf8 = [0u8; 4];
+                    push(c.encode_utf8(&mut utf8).as_bytes());
+                }
+            }
+        }
+        for _ in chunk.invalid() {
+            push(b"\\ufffd");
+        }
+    }
+    push(b"\"");
+}
+// ANCHOR_END: encode
+
+/// The most bytes [`escape`] writes for one byte of its input (`\u003c`,
+/// or `\ufffd` for one invalid byte).
+pub const ESCAPED_PER_BYTE: usize = 6;
+
 /// Appends to a fixed buffer (sized by [`max_len`], so it never overflows).
 struct Out<'a> {
     buf: &'a mut [u8],
@@ -77,42 +123,6 @@ impl Out<'_> {
     fn push(&mut self, bytes: &[u8]) {
         self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
         self.len += bytes.len();
-    }
-
-    /// Go's JSON string escaping, as docker's `ffjsonWriteJSONBytesAsString`:
-    /// `"` and `\` escaped, `\n` and `\r` by name, other control characters
-    /// and `<`, `>`, `&` (for HTML) as `\u00XX`, U+2028 and U+2029 (line
-    /// separators to JavaScript) as `\u202X`, each invalid UTF-8 byte as
-    /// `\ufffd`.
-    fn escaped(&mut self, s: &[u8]) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        self.push(b"\"");
-        for chunk in s.utf8_chunks() {
-            for c in chunk.valid().chars() {
-                match c {
-                    '"' | '\\' => self.push(&[b'\\', c as u8]),
-                    '\n' => self.push(b"\\n"),
-                    '\r' => self.push(b"\\r"),
-                    '\u{2028}' | '\u{2029}' => {
-                        self.push(b"\\u202");
-                        self.push(&[HEX[(c as usize) & 0xf]]);
-                    }
-                    c if (c as u32) < 0x20 || matches!(c, '<' | '>' | '&') => {
-                        let b = c as u8;
-                        self.push(b"\\u00");
-                        self.push(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
-                    }
-                    c => {
-                        let mut utf8 = [0u8; 4];
-                        self.push(c.encode_utf8(&mut utf8).as_bytes());
-                    }
-                }
-            }
-            for _ in chunk.invalid() {
-                self.push(b"\\ufffd");
-            }
-        }
-        self.push(b"\"");
     }
 }
 
@@ -126,7 +136,7 @@ mod tests {
         String::from_utf8(out[..n].to_vec()).unwrap()
     }
 
-    /// The shim's `logs::tests::encodes_as_dockerd_does`, case for case.
+    /// Byte for byte what dockerd's json-file driver writes.
     #[test]
     fn encodes_as_dockerd_does() {
         assert_eq!(
@@ -162,6 +172,17 @@ mod tests {
             let text = entry(Stream::Stdout, &worst, Some(&[b'a'; 4096]), secs);
             assert_eq!(text.matches("\\ufffd").count(), 1000);
         }
+    }
+
+    #[test]
+    fn escape_alone_writes_a_json_string() {
+        let mut out = Vec::new();
+        escape(b"k&<\"\xff\n", |bytes| out.extend_from_slice(bytes));
+        assert_eq!(out, b"\"k\\u0026\\u003c\\\"\\ufffd\\n\"");
+        let worst = [0xffu8; 10];
+        let mut len = 0;
+        escape(&worst, |bytes| len += bytes.len());
+        assert_eq!(len, ESCAPED_PER_BYTE * worst.len() + 2);
     }
 
     #[test]

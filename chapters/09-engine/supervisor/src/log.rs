@@ -224,8 +224,7 @@ mod tests {
         got
     }
 
-    /// The shim's `logs::tests::lines_are_cut_as_docker_cuts_them`, and the
-    /// edges around [`MAX_LINE`].
+    /// As docker's copier cuts them, and the edges around [`MAX_LINE`].
     #[test]
     fn lines_are_cut_as_docker_cuts_them() {
         assert_eq!(
@@ -283,8 +282,9 @@ mod tests {
             .collect()
     }
 
-    /// The shim's `rotation_keeps_max_file_files_and_reads_across_them`,
-    /// the writing half.
+    /// The writing half; the shim's
+    /// `rotation_keeps_max_file_files_and_reads_across_them` reads these
+    /// files back with `docker logs`' reader.
     #[test]
     fn rotation_keeps_max_file_files() {
         let dir = tempfile::tempdir().unwrap();
@@ -318,7 +318,6 @@ mod tests {
         assert_eq!(all, expected, "oldest first, no gaps");
     }
 
-    /// The shim's `max_file_one_starts_the_file_again`.
     #[test]
     fn max_file_one_starts_the_file_again() {
         let dir = tempfile::tempdir().unwrap();

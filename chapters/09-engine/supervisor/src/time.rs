@@ -2,8 +2,8 @@
 //! written without a calendar crate or an allocator.
 
 /// Days since 1970-01-01 -> (year, month, day); Howard Hinnant's
-/// `civil_from_days`. The shim's `timefmt` and the engine's human-readable
-/// times use the same function.
+/// `civil_from_days`. The shim's `timefmt` (`docker logs -t`) and the
+/// engine's human-readable times use it too: the calendar is written once.
 pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
@@ -14,6 +14,18 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// (year, month, day) -> days since 1970-01-01; Hinnant's `days_from_civil`,
+/// the inverse of [`civil_from_days`] (the shim reads `--since` dates with it).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// The longest text [`rfc3339_nano`] writes: a year of up to 12 digits and
@@ -97,7 +109,7 @@ mod tests {
 
     #[test]
     fn formats_like_go() {
-        // The shim's timefmt::tests::formats_like_go (2019-01-01T11:11:11Z is 1546341071).
+        // 2019-01-01T11:11:11Z is 1546341071.
         assert_eq!(
             format(1_546_341_071, 111_111_111),
             "2019-01-01T11:11:11.111111111Z"
@@ -118,5 +130,17 @@ mod tests {
         assert_eq!(civil_from_days(-1), (1969, 12, 31));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
         assert_eq!(civil_from_days(47_482), (2100, 1, 1));
+        for (days, date) in [
+            (0, (1970, 1, 1)),
+            (-1, (1969, 12, 31)),
+            (11_016, (2000, 2, 29)),
+        ] {
+            assert_eq!(days_from_civil(date.0, date.1, date.2), days);
+        }
+        // Each the other's inverse, over some 3,000 years either side.
+        for days in (-1_100_000..1_100_000).step_by(997) {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
     }
 }
