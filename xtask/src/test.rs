@@ -82,6 +82,7 @@ fn privileged_summary(log: &str) -> anyhow::Result<()> {
 }
 
 /// What CI runs: the format check, clippy with warnings denied, then the suite.
+/// `.ci/run` runs the same commands (the suite first); keep the two in step.
 pub fn ci() -> anyhow::Result<()> {
     sh::run(sh::cargo().args(["fmt", "--all", "--check"]))?;
     sh::run(sh::cargo().args([
@@ -92,5 +93,31 @@ pub fn ci() -> anyhow::Result<()> {
         "-D",
         "warnings",
     ]))?;
+    supervisor_program()?;
     run()
+}
+
+/// The supervisor program's package (`chapters/09-engine/supervisor/bin`) is
+/// a workspace of its own (it needs `panic = "abort"`), so `--workspace` and
+/// `--all` pass it by: it is formatted and linted here, by its manifest, as
+/// the engine's build script builds it (`--release`). Its target directory
+/// is one under ours, not one in the source tree.
+fn supervisor_program() -> anyhow::Result<()> {
+    const MANIFEST: &str = "chapters/09-engine/supervisor/bin/Cargo.toml";
+    sh::run(sh::cargo().args(["fmt", "--manifest-path", MANIFEST, "--check"]))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| sh::workspace().join("target"), Into::into)
+        .join("supervisor-bin");
+    sh::run(
+        sh::cargo()
+            .args([
+                "clippy",
+                "--manifest-path",
+                MANIFEST,
+                "--release",
+                "--target-dir",
+            ])
+            .arg(target)
+            .args(["--", "-D", "warnings"]),
+    )
 }
