@@ -86,7 +86,10 @@ pub fn start(
         let entry = |ready| {
             // Its own narration, if any, would interleave with ours.
             ch01_chroot::explain::enable(false);
-            finish_entry(&args, supervise_container(engine, container, &args, Some(ready)))
+            finish_entry(
+                &args,
+                supervise_container(engine, container, &args, Some(ready)),
+            )
         };
         // SAFETY: single-threaded, checked just above.
         unsafe { supervise::launch_forked(entry) }
@@ -292,10 +295,7 @@ fn supervise_container(
         mounted: None,
         adopt: matches!(args.entry, Entry::Start { mounted: true }),
     };
-    let mut record = EngineRecord {
-        engine,
-        container,
-    };
+    let mut record = EngineRecord { engine, container };
     let exit = match &args.entry {
         Entry::Start { .. } => supervise::supervise(config, &mut runner, &mut record)?,
         Entry::Exited { resume, .. } => {

@@ -363,7 +363,8 @@ pub unsafe fn launch_forked(entry: impl FnOnce(OwnedFd) -> i32) -> Result<i32, E
             if let Ok(ForkResult::Child) = unsafe { nix::unistd::fork() } {
                 // Never back into the caller's code: a panic ends here too.
                 let entry = std::panic::AssertUnwindSafe(|| entry(write_end));
-                let code = std::panic::catch_unwind(entry).unwrap_or(ch01_chroot::exit::ENGINE_ERROR);
+                let code =
+                    std::panic::catch_unwind(entry).unwrap_or(ch01_chroot::exit::ENGINE_ERROR);
                 // SAFETY: _exit(2) skips the destructors of the caller's
                 // values, which this copy must not run (a mount guard would unmount).
                 unsafe { libc::_exit(code) }
