@@ -18,6 +18,7 @@ fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
     let target_dir = out.join("supervisor");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // ANCHOR: nested
     let mut build = Command::new(cargo);
     build
         .args(["build", "--release", "--quiet", "--manifest-path"])
@@ -41,6 +42,7 @@ fn main() {
         .status()
         .expect("run cargo to build dockyard-supervisor");
     assert!(status.success(), "building dockyard-supervisor failed");
+    // ANCHOR_END: nested
     let program = target_dir.join("release/dockyard-supervisor");
     let bytes = std::fs::read(&program).expect("read the built dockyard-supervisor");
     println!("cargo:rustc-env=DOCKYARD_SUPERVISOR={}", program.display());

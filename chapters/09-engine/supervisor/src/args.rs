@@ -261,6 +261,7 @@ pub unsafe fn exec_exit(exit: &Argv<'_>, status: i32, envp: *const *const u8) ->
         len += 1;
     }
     // number[len] is the NUL.
+    // ANCHOR: exec_exit
     let mut argv = [core::ptr::null::<u8>(); MAX_EXIT_ARGS + 3];
     argv[..exit.0.len()].copy_from_slice(exit.0);
     argv[exit.0.len()] = c"--status".as_ptr().cast();
@@ -268,6 +269,7 @@ pub unsafe fn exec_exit(exit: &Argv<'_>, status: i32, envp: *const *const u8) ->
     // SAFETY: argv is null-terminated (the rest of the array), its strings
     // live until execve returns; envp is the caller's promise.
     unsafe { sys::execve(argv[0], argv.as_ptr(), envp) }
+    // ANCHOR_END: exec_exit
 }
 
 #[cfg(test)]

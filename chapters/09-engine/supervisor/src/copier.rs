@@ -48,6 +48,7 @@ const HELLO_ATTACH: u8 = b'a';
 const HELLO_RESIZE: u8 = b'r';
 const HELLO_WATCH: u8 = b'w';
 
+// ANCHOR: mapped
 /// Every buffer the copier uses, in one mapping (see [`Buffers::map`]).
 #[derive(Debug)]
 pub struct Buffers {
@@ -72,6 +73,7 @@ impl Mapped {
         let addr = sys::map_zeroed(size_of::<Buffers>())?;
         Ok(Mapped(addr.cast()))
     }
+    // ANCHOR_END: mapped
 
     /// The buffers, for as long as the mapping lives.
     pub fn buffers(&mut self) -> &mut Buffers {

@@ -63,6 +63,7 @@ pub fn supervise(config: Config<'_>) -> Result<i32, Errno> {
     let mut copier = Copier::new(mapped.buffers(), io, listener, |buffers| {
         LogWriter::open(log, buffers)
     })?;
+    // ANCHOR: loop
     let mut reaped = None;
     let mut fds = [PollFd::UNUSED; 2 + copier::SLOTS];
     let status = loop {
@@ -102,5 +103,6 @@ pub fn supervise(config: Config<'_>) -> Result<i32, Errno> {
     drop(copier);
     while sys::reap_any() {}
     drop((pidfd, signals, mapped));
+    // ANCHOR_END: loop
     Ok(status)
 }

@@ -84,6 +84,7 @@ mod nr {
     pub use arch::*;
 }
 
+// ANCHOR: syscall
 /// Makes system call `n` with up to six arguments; returns what the kernel
 /// returned in the result register.
 ///
@@ -107,6 +108,7 @@ unsafe fn syscall(n: usize, a: [usize; 6]) -> isize {
     }
     ret
 }
+// ANCHOR_END: syscall
 
 /// Makes system call `n` (see the x86_64 version).
 ///
@@ -187,6 +189,7 @@ impl Drop for Fd {
     }
 }
 
+// ANCHOR: read
 /// read(2) into `buf`; `Ok(0)` at end-of-file.
 pub fn read(fd: &Fd, buf: &mut [u8]) -> Result<usize, Errno> {
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
@@ -197,6 +200,8 @@ pub fn read(fd: &Fd, buf: &mut [u8]) -> Result<usize, Errno> {
         )
     })
 }
+
+// ANCHOR_END: read
 
 /// write(2) of `buf`; may write less.
 pub fn write(fd: i32, buf: &[u8]) -> Result<usize, Errno> {

@@ -16,6 +16,7 @@ use dockyard_supervisor::{complain, supervise, sys};
 /// docker's status for an error of the engine's own.
 const FAILED: i32 = 125;
 
+// ANCHOR: start
 // The kernel starts a static executable at its entry point with the stack
 // pointer on argc, then argv's pointers, a null, envp's pointers, a null
 // (execve(2), the System V ABI's "initial process stack"). We pass that
@@ -31,6 +32,7 @@ core::arch::global_asm!(
     "ud2",
     start = sym start,
 );
+// ANCHOR_END: start
 
 #[cfg(target_arch = "aarch64")]
 core::arch::global_asm!(
@@ -48,6 +50,7 @@ core::arch::global_asm!(
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 compile_error!("dockyard-supervisor starts on x86_64 and aarch64 only");
 
+// ANCHOR: main
 /// The program: parse, supervise, run the exit program.
 ///
 /// # Safety
@@ -83,6 +86,7 @@ unsafe extern "C" fn start(sp: *const usize) -> ! {
     complain(&[b"run ", program], Some(errno));
     sys::exit(status)
 }
+// ANCHOR_END: main
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
