@@ -18,11 +18,13 @@ fn file_name() -> String {
     format!("dockyard-supervisor-{}", env!("DOCKYARD_SUPERVISOR_DIGEST"))
 }
 
-/// The program's path in `dir`, written there first if it is not yet:
-/// to a temporary name, then renamed, so no supervisor ever runs half a file.
+/// The program's path in `dir`, written there first if it is not yet (or
+/// is not whole): to a temporary name, fsynced, then renamed, so no
+/// supervisor ever runs half a file, even after a power cut (/run is not a
+/// tmpfs everywhere).
 pub fn install(dir: &Path) -> Result<PathBuf, Error> {
     let path = dir.join(file_name());
-    if path.exists() {
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() == PROGRAM.len() as u64) {
         return Ok(path);
     }
     let io = |op, path: &Path| {
@@ -37,7 +39,10 @@ pub fn install(dir: &Path) -> Result<PathBuf, Error> {
         .truncate(true)
         .mode(0o755)
         .open(&temp)
-        .and_then(|mut file| file.write_all(PROGRAM))
+        .and_then(|mut file| {
+            file.write_all(PROGRAM)?;
+            file.sync_all()
+        })
         .map_err(io("write", &temp))?;
     std::fs::rename(&temp, &path).map_err(io("rename", &temp))?;
     Ok(path)

@@ -518,9 +518,13 @@ pub fn supervise(
 ) -> Result<ExitRecord, Error> {
     become_daemon()?;
     let start_time = read_stat("/proc/self/stat").map_or(0, |(_, start)| start);
-    // Under /run, which a reboot empties: atomic, with no need to be durable.
-    // The pid and start time stay ours through every execve(2) that follows.
-    ch04_overlayfs::io::replace_atomic(
+    // Atomic, with no fsync(2): after a reboot no supervisor runs, and the
+    // pid and start time it names belong to nobody (see is_alive). /run is
+    // usually a tmpfs, but not everywhere (it is on the root ext4 on the
+    // book's VM, where that fsync cost up to 60 ms, a journal commit, on the
+    // way to each container's start). The pid and start time stay ours
+    // through every execve(2) that follows.
+    ch04_overlayfs::io::write_unsynced(
         &config.dir.join(INFO),
         &serde_json::to_vec(&SupervisorInfo {
             pid: Pid::this().as_raw(),
