@@ -63,13 +63,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .args(packages.map(|p| format!("--package={p}"))),
     )?;
     let fixtures = fixtures::run()?;
-    // Where cargo put them: $CARGO_TARGET_DIR if set (it is relative to the
-    // workspace, where `sh::cargo` runs), else the workspace's target/.
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
     let bin = |name: &str| {
-        sh::workspace()
-            .join(&target)
+        sh::target_dir()
             .join("release")
             .join(name)
             .display()

@@ -25,7 +25,7 @@ pub fn run() -> anyhow::Result<()> {
         "dockyard",
     ]))?;
     let fixtures = fixtures::run()?;
-    let bin = sh::workspace().join("target").join("debug");
+    let bin = sh::target_dir().join("debug");
     let rootfs = relative(&fixtures.rootfs);
     let workspace = sh::workspace();
 

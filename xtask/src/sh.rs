@@ -20,6 +20,13 @@ pub fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
+/// Cargo's target directory: `$CARGO_TARGET_DIR` if set (relative to the
+/// workspace, where `cargo` runs), else the workspace's `target/`.
+pub fn target_dir() -> PathBuf {
+    workspace()
+        .join(std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| "target".into(), PathBuf::from))
+}
+
 /// Whether we run as root.
 pub fn is_root() -> bool {
     // SAFETY: geteuid(2) cannot fail and touches no memory.

@@ -105,9 +105,7 @@ pub fn ci() -> anyhow::Result<()> {
 fn supervisor_program() -> anyhow::Result<()> {
     const MANIFEST: &str = "chapters/09-engine/supervisor/bin/Cargo.toml";
     sh::run(sh::cargo().args(["fmt", "--manifest-path", MANIFEST, "--check"]))?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| sh::workspace().join("target"), Into::into)
-        .join("supervisor-bin");
+    let target = sh::target_dir().join("supervisor-bin");
     sh::run(
         sh::cargo()
             .args([
