@@ -137,7 +137,6 @@ fn be_the_supervisor(json: &str) -> ! {
             None => supervise::ready_fd_from_env(),
             Some(_) => None,
         },
-        steady: dockyard_shim::steady::install(&scenario.dir).expect("the small program"),
         after: (
             PathBuf::from("/bin/sh"),
             vec![

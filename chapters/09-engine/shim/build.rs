@@ -1,6 +1,7 @@
 //! Builds the small program the supervisor becomes while a container runs
-//! (`dockyard-supervisor`, chapters/09-engine/supervisor/bin) and hands its
-//! path and a digest of it to the library, which embeds it (see `steady`).
+//! (`dockyard-supervisor`, chapters/09-engine/supervisor/bin) for the
+//! target the engine is built for, and hands its path to the library,
+//! which embeds it (see `steady`).
 //!
 //! It is a Cargo build of its own, the way aya builds eBPF programs: a
 //! `no_std` binary must be built with `panic = "abort"` (stable Rust has no
@@ -18,11 +19,14 @@ fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
     let target_dir = out.join("supervisor");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // For the machine the engine is built for, which is not always this one.
+    let target = std::env::var("TARGET").expect("TARGET");
     // ANCHOR: nested
     let mut build = Command::new(cargo);
     build
         .args(["build", "--release", "--quiet", "--manifest-path"])
         .arg(&manifest)
+        .args(["--target", &target])
         .arg("--target-dir")
         .arg(&target_dir);
     // What Cargo set for this build (flags, wrappers such as clippy's, a
@@ -43,13 +47,8 @@ fn main() {
         .expect("run cargo to build dockyard-supervisor");
     assert!(status.success(), "building dockyard-supervisor failed");
     // ANCHOR_END: nested
-    let program = target_dir.join("release/dockyard-supervisor");
-    let bytes = std::fs::read(&program).expect("read the built dockyard-supervisor");
+    let program = target_dir.join(&target).join("release/dockyard-supervisor");
     println!("cargo:rustc-env=DOCKYARD_SUPERVISOR={}", program.display());
-    println!(
-        "cargo:rustc-env=DOCKYARD_SUPERVISOR_DIGEST={:016x}",
-        fnv1a(&bytes)
-    );
     for path in [
         "Cargo.toml",
         "src",
@@ -60,12 +59,4 @@ fn main() {
     ] {
         println!("cargo:rerun-if-changed={}", supervisor.join(path).display());
     }
-}
-
-/// FNV-1a, 64 bits: a name for this build of the program, so that engines
-/// of different builds never run each other's.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }

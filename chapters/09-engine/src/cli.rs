@@ -14,11 +14,13 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 #[command(disable_version_flag = true)]
 pub struct Cli {
     /// Where dockyard keeps its state: images, containers, volumes.
+    /// Made absolute at once: a container's supervisor works from `/`.
     #[arg(
         long,
         global = true,
         env = "DOCKYARD_ROOT",
-        default_value = "/var/lib/dockyard"
+        default_value = "/var/lib/dockyard",
+        value_parser = |s: &str| std::path::absolute(s)
     )]
     pub root: PathBuf,
     /// Print each kernel-level step as it happens, with its shell equivalent.

@@ -86,10 +86,7 @@ pub fn start(
         let entry = |ready| {
             // Its own narration, if any, would interleave with ours.
             ch01_chroot::explain::enable(false);
-            finish_entry(
-                &args,
-                supervise_container(engine, container, &args, Some(ready)),
-            )
+            exit_status(supervise_container(engine, container, &args, Some(ready)))
         };
         // SAFETY: single-threaded, checked just above.
         unsafe { supervise::launch_forked(entry) }
@@ -236,19 +233,13 @@ pub fn shim(args: &ShimArgs) -> i32 {
         };
         supervise_container(&engine, &container, args, ready)
     });
-    finish_entry(args, result)
+    exit_status(result)
 }
 
-/// The supervisor's exit status, its directory gone with it however it ends.
-fn finish_entry(args: &ShimArgs, result: anyhow::Result<i32>) -> i32 {
-    let result = match std::fs::remove_dir_all(Path::new(RUN_DIR).join(&args.id)) {
-        Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
-            Err(err).context("remove the supervisor's directory")
-        }
-        _ => result,
-    };
-    // Its stderr is /dev/null: what went wrong is in the container's state
-    // (or, before the container starts, on the ready pipe).
+/// The supervisor's exit status. Its stderr is /dev/null: what went wrong
+/// is in the container's state (or, before the container starts, on the
+/// ready pipe).
+fn exit_status(result: anyhow::Result<i32>) -> i32 {
     result.unwrap_or_else(|err| crate::exit_code(&err))
 }
 
@@ -264,6 +255,24 @@ fn supervise_container(
         Entry::Start { .. } => StoreLock::exclusive(&Engine::run_lock(container))?,
         Entry::Exited { lock_fd, .. } => StoreLock::inherit(*lock_fd)?,
     };
+    let result = under_run_lock(engine, container, args, ready, &running);
+    // Its directory goes with it, however it ends, before the lock does: a
+    // new supervisor, waiting for the lock, makes its files there next.
+    match std::fs::remove_dir_all(supervisor_dir(container)) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+            Err(err).context("remove the supervisor's directory")
+        }
+        _ => result,
+    }
+}
+
+fn under_run_lock(
+    engine: &Engine,
+    container: &Container,
+    args: &ShimArgs,
+    ready: Option<OwnedFd>,
+    running: &StoreLock,
+) -> anyhow::Result<i32> {
     let host = HostConfig::load(container)?;
     let runtime = Runtime::load(container)?;
     let process = container.config.spec.process().clone().unwrap_or_default();
@@ -283,7 +292,6 @@ fn supervise_container(
         restart: host.restart.parse::<Policy>().unwrap_or_default(),
         restart_count: runtime.restart_count,
         ready,
-        steady: dockyard_shim::steady::install(Path::new(RUN_DIR))?,
         after: (
             std::env::current_exe().context("find the dockyard binary")?,
             after,

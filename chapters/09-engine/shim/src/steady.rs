@@ -1,11 +1,15 @@
 //! The small program the supervisor becomes while its container runs
 //! (`dockyard-supervisor`, see chapters/09-engine/supervisor), carried inside
-//! this library so that the engine is still one file to install: the first
-//! start writes it out under /run (a tmpfs), where every supervisor then
-//! runs the same file, so its pages are shared.
+//! this library so that the engine is still one file to install.
+//!
+//! It is executed from a memfd (memfd_create(2)), an anonymous file of the
+//! supervisor's own, as runc executes its own copy: no file system has to
+//! allow execution (/run is mounted `noexec` on many distributions), and
+//! there is no file to install, keep whole across a power cut, or clean up
+//! after an upgrade. Each supervisor has its own copy of its 19 kB.
 
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use crate::supervise::Error;
@@ -13,37 +17,46 @@ use crate::supervise::Error;
 /// The program, as `build.rs` built it.
 const PROGRAM: &[u8] = include_bytes!(env!("DOCKYARD_SUPERVISOR"));
 
-/// `dockyard-supervisor-<digest>`: one name per build.
-fn file_name() -> String {
-    format!("dockyard-supervisor-{}", env!("DOCKYARD_SUPERVISOR_DIGEST"))
-}
-
-/// The program's path in `dir`, written there first if it is not yet (or
-/// is not whole): to a temporary name, fsynced, then renamed, so no
-/// supervisor ever runs half a file, even after a power cut (/run is not a
-/// tmpfs everywhere).
-pub fn install(dir: &Path) -> Result<PathBuf, Error> {
-    let path = dir.join(file_name());
-    if std::fs::metadata(&path).is_ok_and(|m| m.len() == PROGRAM.len() as u64) {
-        return Ok(path);
-    }
-    let io = |op, path: &Path| {
-        let path = path.to_path_buf();
-        move |source| Error::Io { op, path, source }
+/// The program in a new memfd (close-on-exec: execve(2) opens the file it
+/// runs before it closes those), and the path execve(2) takes it by,
+/// `/proc/self/fd/N`.
+pub fn program() -> Result<(OwnedFd, PathBuf), Error> {
+    let name = c"dockyard-supervisor";
+    let sys = |step| {
+        move |errno| Error::Sys {
+            step,
+            source: errno,
+        }
     };
-    std::fs::create_dir_all(dir).map_err(io("create", dir))?;
-    let temp = dir.join(format!(".{}.{}", file_name(), std::process::id()));
-    std::fs::File::options()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o755)
-        .open(&temp)
-        .and_then(|mut file| {
-            file.write_all(PROGRAM)?;
-            file.sync_all()
-        })
-        .map_err(io("write", &temp))?;
-    std::fs::rename(&temp, &path).map_err(io("rename", &temp))?;
-    Ok(path)
+    // MFD_EXEC says so explicitly (Linux 6.3 warns without it, and may be
+    // set to refuse executable memfds otherwise); older kernels refuse the
+    // flag itself with EINVAL, and there every memfd is executable.
+    let create = |flags| {
+        // SAFETY: memfd_create(2) takes a C string and flags and returns a
+        // new descriptor or -1.
+        let fd = unsafe { libc::memfd_create(name.as_ptr(), flags) };
+        match fd {
+            -1 => Err(nix::errno::Errno::last()),
+            // SAFETY: the descriptor was just made for us alone.
+            fd => Ok(unsafe { OwnedFd::from_raw_fd(fd) }),
+        }
+    };
+    let fd = match create(libc::MFD_CLOEXEC | libc::MFD_EXEC) {
+        Err(nix::errno::Errno::EINVAL) => create(libc::MFD_CLOEXEC),
+        other => other,
+    }
+    .map_err(sys("memfd_create(2) for the supervisor program"))?;
+    let path = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+    std::fs::File::from(fd.try_clone().map_err(|source| Error::Io {
+        op: "dup",
+        path: path.clone(),
+        source,
+    })?)
+    .write_all(PROGRAM)
+    .map_err(|source| Error::Io {
+        op: "write",
+        path: Path::new(&path).to_path_buf(),
+        source,
+    })?;
+    Ok((fd, path))
 }

@@ -1,10 +1,11 @@
 //! The supervisor's life, and what the engine uses to talk to it.
 //!
 //! One supervisor process per container, one pid for the container's whole
-//! life, in two programs by turns. The engine starts it with [`launch`] (a
-//! double fork, so it is nobody's child to wait for, then an exec of the
-//! engine binary as `dockyard shim ...`), and that process calls
-//! [`supervise`], which:
+//! life, in two programs by turns. The engine starts it with
+//! [`launch_forked`] (a double fork, so it is nobody's child to wait for;
+//! the CLI, single-threaded, needs no exec) or [`launch`] (the same with an
+//! exec of the engine binary as `dockyard shim ...`, for a caller with
+//! threads), and that process calls [`supervise`], which:
 //!
 //! 1. becomes a daemon: a session of its own (setsid(2)), a *child subreaper*
 //!    (prctl(2) `PR_SET_CHILD_SUBREAPER`: any descendant orphaned under it,
@@ -16,8 +17,8 @@
 //!    the container makes its own pty and sends back the master) and calls
 //!    the engine's [`Runner::start`] (chapter 03's `spawn_with_setup`);
 //! 4. once the command runs, *hands the run over* ([`hand_over`]): it
-//!    execve(2)s the small static program [`Config::steady`]
-//!    (`dockyard-supervisor`, no libc, ~100 kB of memory), which copies the
+//!    execve(2)s the small static program ([`steady`](crate::steady))
+//!    (`dockyard-supervisor`, no libc, ~40 kB of memory), which copies the
 //!    output into the json-file log and to attach clients, their input to
 //!    the container, forwards signals, and waits on a pidfd; when the
 //!    container's init has exited and its output is drained, that program
@@ -184,9 +185,6 @@ pub struct Config {
     /// Where to say whether the container started (see [`launch`] and
     /// [`ready_fd_from_env`]); closed after the first start.
     pub ready: Option<OwnedFd>,
-    /// The small program that holds the container's stdio while it runs
-    /// (`dockyard-supervisor`, chapters/09-engine/supervisor).
-    pub steady: PathBuf,
     /// What that program runs when the run is over, in this same process:
     /// the program and its first arguments. [`hand_over`] adds the restart
     /// state ([`Resume::args`]) and the small program `--status N`; that
@@ -315,7 +313,7 @@ pub fn launch(mut cmd: Command) -> Result<i32, Error> {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     // SAFETY: between fork and exec only async-signal-safe calls: dup2(2),
-    // fcntl(2), fork(2), _exit(2).
+    // fcntl(2), close_range(2), fork(2), _exit(2).
     unsafe {
         cmd.pre_exec(move || {
             if raw == READY_FD {
@@ -324,6 +322,13 @@ pub fn launch(mut cmd: Command) -> Result<i32, Error> {
             } else if libc::dup2(raw, READY_FD) < 0 {
                 return Err(io::Error::last_os_error());
             }
+            // Nothing else of ours reaches the supervisor (see not_inherited).
+            libc::syscall(
+                libc::SYS_close_range,
+                READY_FD as u32 + 1,
+                u32::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            );
             match libc::fork() {
                 -1 => Err(io::Error::last_os_error()),
                 0 => Ok(()),
@@ -361,6 +366,10 @@ pub unsafe fn launch_forked(entry: impl FnOnce(OwnedFd) -> i32) -> Result<i32, E
             // As launch's double fork: the middle process leaves at once.
             // SAFETY: as above; the middle process only forks and exits.
             if let Ok(ForkResult::Child) = unsafe { nix::unistd::fork() } {
+                // Out of the caller's session at once: a Ctrl-C on its
+                // terminal must not reach us while we set up.
+                let _ = nix::unistd::setsid();
+                not_inherited();
                 // Never back into the caller's code: a panic ends here too.
                 let entry = std::panic::AssertUnwindSafe(|| entry(write_end));
                 let code =
@@ -378,6 +387,24 @@ pub unsafe fn launch_forked(entry: impl FnOnce(OwnedFd) -> i32) -> Result<i32, E
     }
     drop(write_end);
     read_ready(read_end, "the forked supervisor".into())
+}
+
+/// Marks every descriptor from 3 up close-on-exec (close_range(2)
+/// `CLOSE_RANGE_CLOEXEC`): what the caller inherited without the flag (a
+/// shell's `3>&1`, a test harness's pipe) must not stay open for the
+/// container's whole life in the small program, where a reader would wait
+/// for its end-of-file as long. Descriptors the supervisor passes on lose
+/// the flag again, one by one (see hand_over).
+fn not_inherited() {
+    // SAFETY: close_range(2) only changes descriptor flags.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        );
+    }
 }
 
 /// What the supervisor said on its ready pipe (see [`Ready`]).
@@ -667,6 +694,12 @@ fn become_daemon() -> Result<(), Error> {
     if nix::unistd::getsid(None).ok() != Some(Pid::this()) {
         nix::unistd::setsid().map_err(sys("setsid(2)"))?;
     }
+    // A caller that ignores SIGCHLD passes that on (signal(7): an ignored
+    // disposition survives fork(2) and execve(2)), and then the kernel reaps
+    // our children itself (wait(2)): the container's exit status would be lost.
+    // SAFETY: SIG_DFL is not a function, so no handler can run unsafely.
+    unsafe { nix::sys::signal::signal(Signal::SIGCHLD, nix::sys::signal::SigHandler::SigDfl) }
+        .map_err(sys("reset SIGCHLD"))?;
     explain!("prctl(PR_SET_CHILD_SUBREAPER): orphans below us are re-parented to us");
     nix::sys::prctl::set_child_subreaper(true).map_err(sys("prctl(PR_SET_CHILD_SUBREAPER)"))?;
     let _ = std::env::set_current_dir("/");
@@ -838,14 +871,20 @@ fn monotonic_now() -> Duration {
 }
 
 // ANCHOR: hand_over
-/// Becomes the small program ([`Config::steady`]) for the rest of the run:
+/// Becomes the small program ([`steady`](crate::steady)) for the rest of the run:
 /// execve(2) keeps our pid, our children (the container's init), our
 /// session, the subreaper bit, the blocked signals and every descriptor
 /// not marked close-on-exec, and drops the engine's memory image: the
 /// container's whole run costs what that program costs. Returns only if
 /// the execve(2) failed.
 fn hand_over(config: &Config, run: Run, restarts: &Restarts) -> Error {
-    let mut cmd = Command::new(&config.steady);
+    let (_program, path) = match crate::steady::program() {
+        Ok(program) => program,
+        Err(err) => return err,
+    };
+    let mut cmd = Command::new(&path);
+    // What `ps` shows, rather than /proc/self/fd/N.
+    cmd.arg0("dockyard-supervisor");
     let fd = |fd: &dyn AsRawFd| fd.as_raw_fd().to_string();
     cmd.args(["--pid", &run.pid.to_string()])
         .args(["--pidfd", &fd(&run.pidfd)])
@@ -890,12 +929,9 @@ fn hand_over(config: &Config, run: Run, restarts: &Restarts) -> Error {
             return sys("fcntl(2) to pass a descriptor on")(err);
         }
     }
-    explain!(
-        "execve(2) {}: it holds the container's stdio until the run ends",
-        config.steady.display()
-    );
+    explain!("execve(2) dockyard-supervisor: it holds the container's stdio until the run ends");
     let err = cmd.exec();
-    io_at("execute", &config.steady)(err)
+    io_at("execute the supervisor program", &path)(err)
 }
 // ANCHOR_END: hand_over
 

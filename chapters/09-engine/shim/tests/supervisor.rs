@@ -78,7 +78,6 @@ fn shim_entry_point() {
             None => supervise::ready_fd_from_env(),
             Some(_) => None,
         },
-        steady: supervise_steady(),
         after: after(),
     };
     let mut runner = ChapterThree {
@@ -113,11 +112,6 @@ fn shim_entry_point() {
         }
     };
     std::process::exit(code);
-}
-
-/// The small program, written out where the engine writes it.
-fn supervise_steady() -> PathBuf {
-    dockyard_shim::steady::install(Path::new("/run/dockyard")).expect("install the small program")
 }
 
 /// What the small program runs when a run ends: this test binary again, as
@@ -734,19 +728,18 @@ fn a_killed_supervisor_is_seen_as_gone() {
     // the execve(2) /proc has none to give.
     let exe = format!("/proc/{}/exe", shim.info.pid);
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !std::fs::read_link(&exe).is_ok_and(|path| {
-        path.file_name()
-            .is_some_and(|name| name.to_string_lossy().starts_with("dockyard-supervisor"))
-    }) {
+    // It runs from a memfd: "/memfd:dockyard-supervisor (deleted)".
+    while !std::fs::read_link(&exe)
+        .is_ok_and(|path| path.to_string_lossy().contains("memfd:dockyard-supervisor"))
+    {
         assert!(
             Instant::now() < deadline,
             "no hand-over to the small program"
         );
         std::thread::sleep(Duration::from_millis(5));
     }
-    // What one more container costs is the supervisor's private memory; the
-    // rest of its RSS is the small program's pages, shared through the page
-    // cache by every supervisor.
+    // What one more container costs is the supervisor's private memory and
+    // its copy of the small program (a memfd of its own).
     let kb = |file: &str, key: &str| -> u64 {
         std::fs::read_to_string(format!("/proc/{}/{file}", shim.info.pid))
             .unwrap()
