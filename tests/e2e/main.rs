@@ -10,6 +10,7 @@ mod lifecycle;
 mod network;
 mod network_cmds;
 mod run;
+mod supervisor;
 
 use std::path::Path;
 use std::process::Command;

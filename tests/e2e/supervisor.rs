@@ -1,0 +1,156 @@
+//! The supervisor's launch as a caller meets it: what the `dockyard` process
+//! leaves to it (descriptors, signal dispositions, a relative state root) and
+//! what the host gives it (a `/run` mounted noexec) must not change how the
+//! container runs and ends.
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::time::{Duration, Instant};
+
+use crate::Sandbox;
+
+/// Waits until `container` has exited and returns its exit code.
+fn exit_code(sandbox: &Sandbox, container: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let state = sandbox.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            container,
+        ]);
+        if let Some(code) = state.trim().strip_prefix("exited ") {
+            return code.to_string();
+        }
+        assert!(Instant::now() < deadline, "{container} is still {state}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_descriptor_the_caller_left_open_is_not_held_by_the_supervisor() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-sup-fd");
+    // A shell's `3>&1 | cat`: the pipe's write end open, without
+    // close-on-exec, in `dockyard` (fd 3). `cat` ends when every holder has
+    // closed it: the CLI at once, the container's supervisor never should.
+    let (read_end, write_end) = nix::unistd::pipe().unwrap();
+    let raw = write_end.as_raw_fd();
+    let mut cmd = sandbox.cmd(&["run", "-d", "--network", "none", "busybox", "sleep", "30"]);
+    // SAFETY: dup2(2) only, between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || match libc::dup2(raw, 3) {
+            -1 => Err(std::io::Error::last_os_error()),
+            _ => Ok(()),
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(write_end);
+    let (done, waited) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut rest = Vec::new();
+        let _ = std::fs::File::from(OwnedFd::from(read_end)).read_to_end(&mut rest);
+        let _ = done.send(());
+    });
+    assert!(
+        waited.recv_timeout(Duration::from_secs(10)).is_ok(),
+        "the pipe stays open while the container runs: its supervisor holds it"
+    );
+}
+
+#[test]
+fn a_caller_that_ignores_sigchld_still_gets_the_exit_status() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-sup-sigchld");
+    let mut cmd = sandbox.cmd(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.2; exit 3",
+    ]);
+    // As Python's signal(SIGCHLD, SIG_IGN) leaves it: an ignored disposition
+    // survives fork(2) and execve(2), and with it the kernel reaps children
+    // itself (wait(2)).
+    // SAFETY: signal(2) with SIG_IGN, between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(exit_code(&sandbox, id.trim()), "3");
+}
+
+#[test]
+fn a_relative_state_root_works_for_a_detached_container() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-sup-relative");
+    let (parent, name) = (
+        sandbox.root().parent().unwrap(),
+        sandbox.root().file_name().unwrap(),
+    );
+    let out = sandbox
+        .cmd(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "busybox",
+            "sh",
+            "-c",
+            "exit 4",
+        ])
+        .env("DOCKYARD_ROOT", name)
+        .current_dir(parent)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(exit_code(&sandbox, id.trim()), "4");
+}
+
+#[test]
+fn a_noexec_run_directory_does_not_stop_containers() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-sup-noexec");
+    // Many distributions mount /run noexec; here only in a mount namespace
+    // of this command's own (unshare(1) makes its mounts private).
+    let dockyard = sandbox.cmd(&[]);
+    let out = std::process::Command::new("unshare")
+        .args(["-m", "sh", "-c"])
+        .arg(
+            "mkdir -p /run/dockyard && mount -t tmpfs -o noexec tmpfs /run/dockyard && \
+             exec \"$DOCKYARD\" run --rm --network none busybox echo started",
+        )
+        .envs(dockyard.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .env("DOCKYARD", dockyard.get_program())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "started\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
