@@ -51,6 +51,13 @@ pub fn supervise(config: Config<'_>) -> Result<i32, Errno> {
         io,
         log,
     } = config;
+    // An ignored SIGCHLD survives execve(2) (a caller such as Python may
+    // have set it), and with it the kernel reaps our children itself
+    // (POSIX: SIG_IGN for SIGCHLD means children are not turned into
+    // zombies; signal(7), wait(2) NOTES): waitid would find no init to
+    // reap (ECHILD). The default action is to ignore it too, but keeps
+    // the zombies.
+    sys::default_action(sig::SIGCHLD)?;
     // A write to a client that hung up then fails with EPIPE, rather than
     // killing us.
     sys::ignore(sig::SIGPIPE)?;

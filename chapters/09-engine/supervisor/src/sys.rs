@@ -389,6 +389,8 @@ pub mod sig {
     pub const SIGPIPE: i32 = 13;
     /// Terminate (docker stop).
     pub const SIGTERM: i32 = 15;
+    /// A child stopped or ended.
+    pub const SIGCHLD: i32 = 17;
 }
 
 /// rt_sigprocmask(2) `SIG_BLOCK`: adds `set` to the calling thread's mask.
@@ -410,9 +412,21 @@ pub fn block(set: SigSet) -> Result<(), Errno> {
 /// killing us. An ignored signal stays ignored across execve(2).
 pub fn ignore(signal: i32) -> Result<(), Errno> {
     const SIG_IGN: usize = 1;
+    set_handler(signal, SIG_IGN)
+}
+
+/// rt_sigaction(2) with `SIG_DFL`: the signal's default action again, for
+/// one a caller may have left ignored (see [`ignore`]).
+pub fn default_action(signal: i32) -> Result<(), Errno> {
+    const SIG_DFL: usize = 0;
+    set_handler(signal, SIG_DFL)
+}
+
+/// rt_sigaction(2) of `handler`, `SIG_DFL` or `SIG_IGN`.
+fn set_handler(signal: i32, handler: usize) -> Result<(), Errno> {
     // The kernel's struct sigaction on x86_64 and arm64: handler, flags,
-    // restorer, mask (no restorer is needed for SIG_IGN).
-    let action: [usize; 4] = [SIG_IGN, 0, 0, 0];
+    // restorer, mask (no restorer is needed without a handler function).
+    let action: [usize; 4] = [handler, 0, 0, 0];
     // SAFETY: the kernel reads the 32-byte sigaction; no old one is wanted.
     unsafe {
         call(

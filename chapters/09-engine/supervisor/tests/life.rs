@@ -584,3 +584,54 @@ fn a_tty_replays_its_start_to_the_first_client_that_asks_and_resizes() {
         ])
     );
 }
+
+/// SIGCHLD's disposition: whether it is `SIG_IGN`.
+fn sigchld_ignored() -> bool {
+    // SAFETY: sigaction(2) only reads the old action into `old`.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        assert_eq!(
+            libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut old),
+            0
+        );
+        old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
+fn set_sigchld(handler: libc::sighandler_t) {
+    // SAFETY: SIG_IGN or SIG_DFL, no handler function.
+    assert_ne!(
+        unsafe { libc::signal(libc::SIGCHLD, handler) },
+        libc::SIG_ERR
+    );
+}
+
+/// Gives SIGCHLD its default action back, whatever a test ends with (an
+/// ignored SIGCHLD would reap the other tests' children).
+struct SigchldDefault;
+
+impl Drop for SigchldDefault {
+    fn drop(&mut self) {
+        set_sigchld(libc::SIG_DFL);
+    }
+}
+
+#[test]
+fn an_inherited_ignored_sigchld_does_not_lose_the_init() {
+    let _children = one_at_a_time();
+    let _restore = SigchldDefault;
+    let place = Place::new();
+    // As a caller such as Python's signal(SIGCHLD, SIG_IGN) leaves it: the
+    // kernel would reap the init itself as it ends.
+    set_sigchld(libc::SIG_IGN);
+    let (child, io) = piped("read x; echo bye; exit 5", true);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut input = place.connect(&[b'a', 1]);
+            input.write_all(b"\n").unwrap();
+        });
+        assert_eq!(place.supervise(&child, io, place.options()), 5);
+    });
+    assert!(!sigchld_ignored());
+    assert_eq!(place.entries(), pairs(&[("stdout", "bye\n")]));
+}
