@@ -15,6 +15,11 @@
 //!   logged lines; end-of-file once the run is over and all its output is
 //!   in the log.
 //! - anything else: closed.
+//!
+//! A connection is taken on at once, nonblocking, and waits in a slot of
+//! its own until it has said the whole of its hello (which may come in
+//! pieces); one that has not within a second ([`HELLO_TIMEOUT`]) is
+//! closed. Nothing else waits for it meanwhile.
 
 use crate::json::Stream;
 use crate::log::{Lines, LogBuffers, LogWriter, MAX_LINE};
@@ -24,14 +29,22 @@ use crate::sys::{self, EAGAIN, Errno, Fd, POLLIN, POLLOUT, PollFd};
 pub const MAX_CLIENTS: usize = 32;
 /// How many watchers are served at once; more are closed at once.
 pub const MAX_WATCHERS: usize = 32;
+/// How many new connections may be waiting to say what they want at once;
+/// more wait in the listener's backlog (it is not polled meanwhile) until
+/// one of these is done.
+pub const MAX_WAITING: usize = 32;
 /// The poll(2) slots the copier fills: outputs, listener, stdin, clients,
-/// watchers, each at a fixed index.
-pub const SLOTS: usize = 2 + 2 + MAX_CLIENTS + MAX_WATCHERS;
+/// watchers, connections waiting for their hello, each at a fixed index.
+pub const SLOTS: usize = 2 + 2 + MAX_CLIENTS + MAX_WATCHERS + MAX_WAITING;
 
 const LISTENER: usize = 2;
 const STDIN: usize = 3;
 const CLIENTS: usize = 4;
 const WATCHERS: usize = CLIENTS + MAX_CLIENTS;
+const WAITING: usize = WATCHERS + MAX_WATCHERS;
+
+/// How long a new connection has to say what it wants, in nanoseconds.
+pub const HELLO_TIMEOUT: u64 = sys::NANOS;
 
 /// How much output is read at a time.
 const CHUNK: usize = 8192;
@@ -47,6 +60,19 @@ const EARLY_MAX: usize = 4096;
 const HELLO_ATTACH: u8 = b'a';
 const HELLO_RESIZE: u8 = b'r';
 const HELLO_WATCH: u8 = b'w';
+/// The longest hello: `r` and four bytes.
+const MAX_HELLO: usize = 5;
+
+/// How long the hello that starts with `first` is, all told; `None` for an
+/// unknown one.
+fn hello_len(first: u8) -> Option<usize> {
+    match first {
+        HELLO_ATTACH => Some(2),
+        HELLO_RESIZE => Some(5),
+        HELLO_WATCH => Some(1),
+        _ => None,
+    }
+}
 
 // ANCHOR: mapped
 /// Every buffer the copier uses, in one mapping (see [`Buffers::map`]).
@@ -125,6 +151,62 @@ struct Client {
     stderr: bool,
 }
 
+/// A connection that has not yet said the whole of its hello.
+#[derive(Debug)]
+struct Waiting {
+    fd: Fd,
+    /// What it has said so far.
+    hello: [u8; MAX_HELLO],
+    len: usize,
+    /// When it is closed if its hello is not whole by then
+    /// ([`sys::monotonic`]).
+    deadline: u64,
+}
+
+/// How far a [`Waiting`] connection's hello is.
+#[derive(Debug, PartialEq, Eq)]
+enum Heard {
+    /// All of it: `hello[..len]`.
+    Whole,
+    /// Not all of it yet.
+    Partial,
+    /// Nonsense, end-of-file or an error: the connection is closed.
+    Bad,
+}
+
+impl Waiting {
+    /// Reads what there is of the hello, and not a byte past it (an attach
+    /// client's input may follow it at once).
+    fn read(&mut self) -> Heard {
+        loop {
+            let want = match self.len {
+                0 => 1,
+                _ => match hello_len(self.hello[0]) {
+                    Some(n) => n,
+                    None => return Heard::Bad,
+                },
+            };
+            if self.len == want {
+                return Heard::Whole;
+            }
+            match sys::read(&self.fd, &mut self.hello[self.len..want]) {
+                Ok(0) => return Heard::Bad,
+                Ok(n) => self.len += n,
+                Err(EAGAIN) => return Heard::Partial,
+                Err(_) => return Heard::Bad,
+            }
+        }
+    }
+}
+
+/// What one read of an output got.
+#[derive(Debug, PartialEq, Eq)]
+enum Got {
+    Bytes,
+    Nothing,
+    End,
+}
+
 /// The copier: see the [module documentation](self).
 #[derive(Debug)]
 pub struct Copier<'a> {
@@ -141,6 +223,8 @@ pub struct Copier<'a> {
     log_failed: bool,
     clients: [Option<Client>; MAX_CLIENTS],
     watchers: [Option<Fd>; MAX_WATCHERS],
+    /// New connections, until their hello is whole.
+    waiting: [Option<Waiting>; MAX_WAITING],
     /// Output read, after room for a frame header.
     chunk: &'a mut [u8; HEADER + CHUNK],
     /// Input not yet taken by the container (its pipe or pty was full).
@@ -194,6 +278,7 @@ impl<'a> Copier<'a> {
             log_failed: false,
             clients: [const { None }; MAX_CLIENTS],
             watchers: [const { None }; MAX_WATCHERS],
+            waiting: [const { None }; MAX_WAITING],
             chunk,
             pending,
             pending_len: 0,
@@ -220,7 +305,9 @@ impl<'a> Copier<'a> {
         for (i, output) in self.outputs.iter().enumerate() {
             fds[i] = slot(output.as_ref().map(|o| &o.fd), POLLIN);
         }
-        fds[LISTENER] = slot(Some(&self.listener), POLLIN);
+        // Connections are taken while a slot is free for them to wait in.
+        let room_to_wait = self.waiting.iter().any(Option::is_none);
+        fds[LISTENER] = slot(Some(&self.listener).filter(|_| room_to_wait), POLLIN);
         // Only when there is something to write: a pipe whose reader is gone
         // would report POLLERR on every poll.
         fds[STDIN] = slot(
@@ -243,15 +330,27 @@ impl<'a> Copier<'a> {
             // A watcher sends nothing: anything but silence is its hang-up.
             fds[WATCHERS + i] = slot(watcher.as_ref(), POLLIN);
         }
+        for (i, waiting) in self.waiting.iter().enumerate() {
+            fds[WAITING + i] = slot(waiting.as_ref().map(|w| &w.fd), POLLIN);
+        }
+    }
+
+    /// How long poll(2) may sleep as far as the copier is concerned, in
+    /// nanoseconds: until the nearest hello deadline; `None` (for ever)
+    /// when no connection is waiting.
+    pub fn timeout(&self) -> Option<u64> {
+        let deadline = self.waiting.iter().flatten().map(|w| w.deadline).min()?;
+        Some(deadline.saturating_sub(sys::monotonic()))
     }
 
     /// Does what the slots [`fill`](Self::fill)ed say is ready, in the
     /// shim's order: output first (stdout before stderr, so what was
     /// written first is logged first as far as two pipes allow), pending
-    /// input, clients, watchers, then new connections.
+    /// input, clients, watchers, hellos (then connections whose time is
+    /// up are closed), then new connections.
     pub fn step(&mut self, fds: &[PollFd]) {
         for (i, fd) in fds.iter().enumerate().take(2) {
-            if fd.revents != 0 && self.read_output(i) {
+            if fd.revents != 0 && self.read_output(i, false) == Got::End {
                 self.outputs[i] = None;
             }
         }
@@ -268,20 +367,33 @@ impl<'a> Copier<'a> {
                 self.watchers[i] = None;
             }
         }
+        for i in 0..MAX_WAITING {
+            if fds[WAITING + i].revents != 0 {
+                self.hear(i);
+            }
+        }
+        if self.waiting.iter().any(Option::is_some) {
+            let now = sys::monotonic();
+            for slot in &mut self.waiting {
+                if slot.as_ref().is_some_and(|w| w.deadline <= now) {
+                    *slot = None;
+                }
+            }
+        }
         if fds[LISTENER].revents != 0 {
             self.accept();
         }
     }
 
-    /// Reads what output is there: logs whole lines, sends the bytes on;
-    /// `true` at end-of-file.
-    fn read_output(&mut self, i: usize) -> bool {
+    /// Reads what output is there: logs whole lines, sends the bytes on.
+    /// With `draining`, nothing there now is the end too.
+    fn read_output(&mut self, i: usize, draining: bool) -> Got {
         let Some(output) = &mut self.outputs[i] else {
-            return false;
+            return Got::End;
         };
         let n = match sys::read(&output.fd, &mut self.chunk[HEADER..]) {
             Ok(n) => n,
-            Err(EAGAIN) => return false,
+            Err(EAGAIN) if !draining => return Got::Nothing,
             // A pty master reads EIO once no slave is open (pty(7)): the
             // end, like any other error.
             Err(_) => 0,
@@ -321,7 +433,10 @@ impl<'a> Copier<'a> {
                 });
             }
         }
-        n == 0
+        match n {
+            0 => Got::End,
+            _ => Got::Bytes,
+        }
     }
 
     /// Sends the `n` bytes read into `chunk` to the clients that want them:
@@ -416,83 +531,88 @@ impl<'a> Copier<'a> {
         }
     }
 
-    /// Takes new connections and reads what each asks for.
+    /// Takes new connections while there is room for them to wait, each
+    /// with a second to say what it wants.
     fn accept(&mut self) {
-        while let Ok(conn) = sys::accept(&self.listener) {
-            // A client says what it wants at once; one that does not within
-            // a second is dropped (socket(7) SO_RCVTIMEO).
-            let mut hello = [0u8; 5];
-            if sys::set_read_timeout(&conn, 1).is_err()
-                || read_exact(&conn, &mut hello[..1]).is_err()
-            {
-                continue;
-            }
-            match hello[0] {
-                HELLO_ATTACH => {
-                    if read_exact(&conn, &mut hello[1..2]).is_err()
-                        || sys::set_nonblocking(&conn).is_err()
-                    {
-                        continue;
-                    }
-                    let Some(slot) = self.clients.iter_mut().find(|c| c.is_none()) else {
-                        continue;
-                    };
-                    let flags = hello[1];
-                    // Before any output this step has not read yet: nothing
-                    // is missed and nothing comes twice.
-                    if flags & 8 != 0
-                        && let Some(len) = self.early_len.take()
-                        && sys::write_all(&conn, &self.early[..len]).is_err()
-                    {
-                        continue;
-                    }
-                    *slot = Some(Client {
-                        fd: conn,
-                        reading: flags & 1 != 0,
-                        stdout: flags & 2 != 0,
-                        stderr: flags & 4 != 0,
-                    });
-                }
-                HELLO_RESIZE => {
-                    if read_exact(&conn, &mut hello[1..5]).is_err() {
-                        continue;
-                    }
-                    // It is the container's own pty: the kernel signals its
-                    // foreground process group (SIGWINCH).
-                    if let (true, Some(tty)) = (self.tty, &self.outputs[0]) {
-                        let rows = u16::from_be_bytes([hello[1], hello[2]]);
-                        let cols = u16::from_be_bytes([hello[3], hello[4]]);
-                        let _ = sys::set_window_size(&tty.fd, rows, cols);
-                    }
-                    let _ = sys::write_all(&conn, b"k");
-                }
-                // Told at once to look (lines may have come before it was
-                // taken on), then after each batch of lines logged. Never
-                // blocks us: a byte not yet read says "look again" as well
-                // as two.
-                HELLO_WATCH => {
-                    if let Some(slot) = self.watchers.iter_mut().find(|w| w.is_none())
-                        && sys::set_nonblocking(&conn).is_ok()
-                    {
-                        let _ = sys::write(conn.raw(), b".");
-                        *slot = Some(conn);
-                    }
-                }
-                _ => {}
-            }
+        let mut now = None;
+        while let Some(i) = self.waiting.iter().position(Option::is_none) {
+            let Ok(fd) = sys::accept(&self.listener) else {
+                return;
+            };
+            let deadline = *now.get_or_insert_with(sys::monotonic) + HELLO_TIMEOUT;
+            self.waiting[i] = Some(Waiting {
+                fd,
+                hello: [0; MAX_HELLO],
+                len: 0,
+                deadline,
+            });
+            // A client usually says it with its connect: heard at once.
+            self.hear(i);
         }
     }
-}
 
-/// Reads exactly `buf.len()` bytes (the hello, on a blocking socket with a
-/// timeout); end-of-file is an error.
-fn read_exact(fd: &Fd, mut buf: &mut [u8]) -> Result<(), Errno> {
-    const ECONNRESET: Errno = Errno(104);
-    while !buf.is_empty() {
-        match sys::read(fd, buf)? {
-            0 => return Err(ECONNRESET),
-            n => buf = &mut buf[n..],
+    /// Reads what waiting connection `i` says; once its hello is whole,
+    /// does what it asks.
+    fn hear(&mut self, i: usize) {
+        let Some(waiting) = &mut self.waiting[i] else {
+            return;
+        };
+        match waiting.read() {
+            Heard::Partial => {}
+            Heard::Bad => self.waiting[i] = None,
+            Heard::Whole => {
+                if let Some(waiting) = self.waiting[i].take() {
+                    self.take_on(waiting.fd, waiting.hello);
+                }
+            }
         }
     }
-    Ok(())
+
+    /// Does what a whole `hello` asks for on connection `conn`.
+    fn take_on(&mut self, conn: Fd, hello: [u8; MAX_HELLO]) {
+        match hello[0] {
+            HELLO_ATTACH => {
+                let Some(slot) = self.clients.iter_mut().find(|c| c.is_none()) else {
+                    return;
+                };
+                let flags = hello[1];
+                // Before any output this step has not read yet: nothing
+                // is missed and nothing comes twice.
+                if flags & 8 != 0
+                    && let Some(len) = self.early_len.take()
+                    && sys::write_all(&conn, &self.early[..len]).is_err()
+                {
+                    return;
+                }
+                *slot = Some(Client {
+                    fd: conn,
+                    reading: flags & 1 != 0,
+                    stdout: flags & 2 != 0,
+                    stderr: flags & 4 != 0,
+                });
+            }
+            HELLO_RESIZE => {
+                // It is the container's own pty: the kernel signals its
+                // foreground process group (SIGWINCH).
+                if let (true, Some(tty)) = (self.tty, &self.outputs[0]) {
+                    let rows = u16::from_be_bytes([hello[1], hello[2]]);
+                    let cols = u16::from_be_bytes([hello[3], hello[4]]);
+                    let _ = sys::set_window_size(&tty.fd, rows, cols);
+                }
+                // A new socket's buffer has room for a byte.
+                let _ = sys::write_all(&conn, b"k");
+            }
+            // Told at once to look (lines may have come before it was
+            // taken on), then after each batch of lines logged. Never
+            // blocks us: a byte not yet read says "look again" as well
+            // as two.
+            HELLO_WATCH => {
+                if let Some(slot) = self.watchers.iter_mut().find(|w| w.is_none()) {
+                    let _ = sys::write(conn.raw(), b".");
+                    *slot = Some(conn);
+                }
+            }
+            _ => {}
+        }
+    }
 }

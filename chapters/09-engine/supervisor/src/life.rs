@@ -93,7 +93,8 @@ pub fn supervise(config: Config<'_>) -> Result<i32, Errno> {
             Some(_) => PollFd::UNUSED,
         };
         copier.fill(&mut fds[2..]);
-        sys::poll(&mut fds)?;
+        // No timeout unless a new connection has a deadline.
+        sys::poll(&mut fds, copier.timeout())?;
         if fds[0].revents != 0 {
             while let Some(signal) = sys::read_signal(&signals) {
                 // Once the init is reaped its pid may be another process's.

@@ -37,7 +37,6 @@ mod nr {
         pub const RT_SIGACTION: usize = 13;
         pub const RT_SIGPROCMASK: usize = 14;
         pub const IOCTL: usize = 16;
-        pub const SETSOCKOPT: usize = 54;
         pub const EXECVE: usize = 59;
         pub const WAIT4: usize = 61;
         pub const KILL: usize = 62;
@@ -72,7 +71,6 @@ mod nr {
         pub const KILL: usize = 129;
         pub const RT_SIGACTION: usize = 134;
         pub const RT_SIGPROCMASK: usize = 135;
-        pub const SETSOCKOPT: usize = 208;
         pub const MUNMAP: usize = 215;
         pub const EXECVE: usize = 221;
         pub const MMAP: usize = 222;
@@ -251,54 +249,46 @@ impl PollFd {
     };
 }
 
-/// ppoll(2) without a timeout or signal mask: sleeps until one of `fds` is
-/// ready. (poll(2) does not exist on aarch64; ppoll does everywhere.)
-pub fn poll(fds: &mut [PollFd]) -> Result<usize, Errno> {
-    // SAFETY: the kernel reads and writes `fds.len()` pollfds; a null
-    // timeout waits forever, a null mask keeps ours.
+/// ppoll(2) without a signal mask: sleeps until one of `fds` is ready, or
+/// for at most `timeout` nanoseconds if given (then `Ok(0)` may mean none
+/// is). (poll(2) does not exist on aarch64; ppoll does everywhere.)
+pub fn poll(fds: &mut [PollFd], timeout: Option<u64>) -> Result<usize, Errno> {
+    // struct timespec: seconds, nanoseconds (i64 each on 64-bit).
+    let timespec = timeout.map(|ns| [(ns / NANOS) as i64, (ns % NANOS) as i64]);
+    let timespec = timespec.as_ref().map_or(0, |ts| ts.as_ptr() as usize);
+    // SAFETY: the kernel reads and writes `fds.len()` pollfds and reads the
+    // 16-byte timespec (a null one waits forever); a null mask keeps ours.
     retry(|| unsafe {
         call(
             nr::PPOLL,
-            [fds.as_mut_ptr() as usize, fds.len(), 0, 0, 8, 0],
+            [fds.as_mut_ptr() as usize, fds.len(), timespec, 0, 8, 0],
         )
     })
 }
 
 /// `SOCK_CLOEXEC` (= `O_CLOEXEC`, socket(2)).
 const SOCK_CLOEXEC: usize = 0o2000000;
+/// `SOCK_NONBLOCK` (= `O_NONBLOCK`).
+const SOCK_NONBLOCK: usize = 0o4000;
 
-/// accept4(2) of a connection on `listener`, close-on-exec, blocking.
+/// accept4(2) of a connection on `listener`, close-on-exec and nonblocking.
 pub fn accept(listener: &Fd) -> Result<Fd, Errno> {
     // SAFETY: null address pointers: the peer's address is not wanted.
-    let fd =
-        retry(|| unsafe { call(nr::ACCEPT4, [listener.0 as usize, 0, 0, SOCK_CLOEXEC, 0, 0]) })?;
-    // SAFETY: a new descriptor the kernel just gave us.
-    Ok(unsafe { Fd::from_raw(fd as i32) })
-}
-
-/// setsockopt(2) `SO_RCVTIMEO` (socket(7)): a blocking read on `fd` fails
-/// with `EAGAIN` after `secs` seconds without data.
-pub fn set_read_timeout(fd: &Fd, secs: i64) -> Result<(), Errno> {
-    const SOL_SOCKET: usize = 1;
-    // The `SO_RCVTIMEO_OLD` number, whose `struct timeval` has 64-bit
-    // fields on 64-bit architectures (asm-generic/socket.h).
-    const SO_RCVTIMEO: usize = 20;
-    let timeval: [i64; 2] = [secs, 0];
-    // SAFETY: the kernel reads the 16-byte timeval we pass.
-    unsafe {
+    let fd = retry(|| unsafe {
         call(
-            nr::SETSOCKOPT,
+            nr::ACCEPT4,
             [
-                fd.0 as usize,
-                SOL_SOCKET,
-                SO_RCVTIMEO,
-                timeval.as_ptr() as usize,
-                size_of_val(&timeval),
+                listener.0 as usize,
+                0,
+                0,
+                SOCK_CLOEXEC | SOCK_NONBLOCK,
+                0,
                 0,
             ],
         )
-    }
-    .map(drop)
+    })?;
+    // SAFETY: a new descriptor the kernel just gave us.
+    Ok(unsafe { Fd::from_raw(fd as i32) })
 }
 
 /// `O_NONBLOCK` (open(2); the same number on both architectures).
@@ -621,6 +611,24 @@ pub fn now() -> (i64, u32) {
         )
     };
     (ts[0], ts[1] as u32)
+}
+
+/// Nanoseconds in a second.
+pub const NANOS: u64 = 1_000_000_000;
+
+/// clock_gettime(2) `CLOCK_MONOTONIC`, in nanoseconds: for deadlines, which
+/// a change of the wall clock must not move.
+pub fn monotonic() -> u64 {
+    const CLOCK_MONOTONIC: usize = 1;
+    let mut ts: [i64; 2] = [0, 0];
+    // SAFETY: the kernel writes a 16-byte timespec.
+    let _ = unsafe {
+        call(
+            nr::CLOCK_GETTIME,
+            [CLOCK_MONOTONIC, ts.as_mut_ptr() as usize, 0, 0, 0, 0],
+        )
+    };
+    ts[0] as u64 * NANOS + ts[1] as u64
 }
 
 /// mmap(2) of `len` bytes of private anonymous memory, zero-filled, whose

@@ -635,3 +635,54 @@ fn an_inherited_ignored_sigchld_does_not_lose_the_init() {
     assert!(!sigchld_ignored());
     assert_eq!(place.entries(), pairs(&[("stdout", "bye\n")]));
 }
+
+#[test]
+fn silent_connections_hold_nothing_up_and_are_closed_after_a_second() {
+    let _children = one_at_a_time();
+    let place = Place::new();
+    let (child, io) = piped(
+        "while read x; do echo \"$x\"; [ \"$x\" = end ] && exit 0; done",
+        true,
+    );
+    std::thread::scope(|scope| {
+        let clients = scope.spawn(|| {
+            let start = Instant::now();
+            // Connected, and never a word.
+            let mut silent: Vec<UnixStream> = (0..5).map(|_| place.connect(b"")).collect();
+            let mut watch = place.connect(b"w");
+            let mut dot = [0u8; 1];
+            watch.read_exact(&mut dot).unwrap();
+            let watched = start.elapsed();
+            // A hello in two pieces.
+            let mut client = place.connect(b"a");
+            std::thread::sleep(Duration::from_millis(200));
+            client.write_all(&[1 | 2]).unwrap();
+            client.write_all(b"one\n").unwrap();
+            let frame = read_frame(&mut client);
+            let echoed = start.elapsed();
+            let closed: Vec<(Vec<u8>, Duration)> = silent
+                .iter_mut()
+                .map(|s| (read_to_end(s), start.elapsed()))
+                .collect();
+            client.write_all(b"end\n").unwrap();
+            (watched, frame, echoed, closed, read_frame(&mut client))
+        });
+        assert_eq!(place.supervise(&child, io, place.options()), 0);
+        let (watched, frame, echoed, closed, last) = clients.join().unwrap();
+        assert!(watched < Duration::from_millis(500), "{watched:?}");
+        assert_eq!(frame, Some((1, b"one\n".to_vec())));
+        assert!(echoed < Duration::from_millis(900), "{echoed:?}");
+        for (got, when) in closed {
+            assert!(got.is_empty());
+            assert!(
+                when >= Duration::from_secs(1) && when < Duration::from_millis(2500),
+                "closed after {when:?}"
+            );
+        }
+        assert_eq!(last, Some((1, b"end\n".to_vec())));
+    });
+    assert_eq!(
+        place.entries(),
+        pairs(&[("stdout", "one\n"), ("stdout", "end\n")])
+    );
+}
