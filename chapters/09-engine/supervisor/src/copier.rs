@@ -385,6 +385,28 @@ impl<'a> Copier<'a> {
         }
     }
 
+    /// When the supervisor gives up early (see [`crate::life`]): logs what
+    /// the outputs hold now, partial lines included, without waiting for
+    /// more. At most a full pipe's worth each (1 MiB, the default
+    /// `/proc/sys/fs/pipe-max-size`), so a writer that never stops cannot
+    /// keep us here.
+    pub fn drain(&mut self) {
+        const MAX_READS: usize = (1 << 20) / CHUNK;
+        for i in 0..self.outputs.len() {
+            // fcntl(2) does not fail on a descriptor we hold; if it did,
+            // a read could wait, and this output is left as it is.
+            if let Some(output) = &self.outputs[i]
+                && sys::set_nonblocking(&output.fd).is_ok()
+            {
+                let mut reads = 0;
+                while reads < MAX_READS && self.read_output(i, true) == Got::Bytes {
+                    reads += 1;
+                }
+            }
+            self.outputs[i] = None;
+        }
+    }
+
     /// Reads what output is there: logs whole lines, sends the bytes on.
     /// With `draining`, nothing there now is the end too.
     fn read_output(&mut self, i: usize, draining: bool) -> Got {

@@ -32,6 +32,20 @@ pub struct Config<'a> {
     pub log: LogOptions<'a>,
 }
 
+/// docker's status for an error of its own (`docker run`'s 125).
+pub const FAILED: i32 = 125;
+
+/// Why [`supervise`] gave up before the end, and the status to report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failure {
+    /// What failed.
+    pub errno: Errno,
+    /// The init's status: it was killed (SIGKILL: 137) and reaped, or it had
+    /// been reaped already; [`FAILED`] if it could not be reaped (someone
+    /// else did, so its status is unknown).
+    pub status: i32,
+}
+
 /// The supervisor's life up to (not including) the exec of the exit
 /// program; returns the init's status (its exit code, or 128 + N after
 /// signal N).
@@ -43,7 +57,12 @@ pub struct Config<'a> {
 /// other children are reaped (we are a child subreaper, prctl(2)
 /// `PR_SET_CHILD_SUBREAPER`: the container's orphans come to us), and every
 /// descriptor the config holds is closed.
-pub fn supervise(config: Config<'_>) -> Result<i32, Errno> {
+///
+/// If a system call fails on the way (poll, waitid, opening the log...),
+/// the init is not left running with nobody to read its output or reap it:
+/// it is killed (SIGKILL) and reaped, what its outputs still hold is logged
+/// if the log is open, and the [`Failure`] says with what status.
+pub fn supervise(config: Config<'_>) -> Result<i32, Failure> {
     let Config {
         pid,
         pidfd,
@@ -51,6 +70,30 @@ pub fn supervise(config: Config<'_>) -> Result<i32, Errno> {
         io,
         log,
     } = config;
+    let (signals, mut mapped) = match prepare() {
+        Ok(ready) => ready,
+        Err(errno) => return Err(give_up(errno, &pidfd, None, None)),
+    };
+    let copier = Copier::new(mapped.buffers(), io, listener, |buffers| {
+        LogWriter::open(log, buffers)
+    });
+    let mut copier = match copier {
+        Ok(copier) => copier,
+        Err(errno) => return Err(give_up(errno, &pidfd, None, None)),
+    };
+    let mut reaped = None;
+    let result = match copy(&mut copier, &signals, pid, &pidfd, &mut reaped) {
+        Ok(status) => Ok(status),
+        Err(errno) => Err(give_up(errno, &pidfd, reaped, Some(&mut copier))),
+    };
+    drop(copier);
+    while sys::reap_any() {}
+    drop((pidfd, signals, mapped));
+    result
+}
+
+/// Sets up the signals and maps the buffers.
+fn prepare() -> Result<(Fd, Mapped), Errno> {
     // An ignored SIGCHLD survives execve(2) (a caller such as Python may
     // have set it), and with it the kernel reaps our children itself
     // (POSIX: SIG_IGN for SIGCHLD means children are not turned into
@@ -66,18 +109,25 @@ pub fn supervise(config: Config<'_>) -> Result<i32, Errno> {
     // before we were there too. Blocked here again for a caller that did not.
     sys::block(FORWARDED)?;
     let signals = sys::signalfd(FORWARDED)?;
-    let mut mapped = Mapped::map()?;
-    let mut copier = Copier::new(mapped.buffers(), io, listener, |buffers| {
-        LogWriter::open(log, buffers)
-    })?;
-    // ANCHOR: loop
-    let mut reaped = None;
+    Ok((signals, Mapped::map()?))
+}
+
+// ANCHOR: loop
+/// Copies, passes signals on and reaps the init (into `reaped`) until it
+/// is reaped and the outputs are at their end: the init's status.
+fn copy(
+    copier: &mut Copier<'_>,
+    signals: &Fd,
+    pid: i32,
+    pidfd: &Fd,
+    reaped: &mut Option<i32>,
+) -> Result<i32, Errno> {
     let mut fds = [PollFd::UNUSED; 2 + copier::SLOTS];
-    let status = loop {
-        if let Some(status) = reaped
+    loop {
+        if let Some(status) = *reaped
             && !copier.copying()
         {
-            break status;
+            return Ok(status);
         }
         fds[0] = PollFd {
             fd: signals.raw(),
@@ -96,7 +146,7 @@ pub fn supervise(config: Config<'_>) -> Result<i32, Errno> {
         // No timeout unless a new connection has a deadline.
         sys::poll(&mut fds, copier.timeout())?;
         if fds[0].revents != 0 {
-            while let Some(signal) = sys::read_signal(&signals) {
+            while let Some(signal) = sys::read_signal(signals) {
                 // Once the init is reaped its pid may be another process's.
                 if reaped.is_none() {
                     let _ = sys::kill(pid, signal);
@@ -104,13 +154,32 @@ pub fn supervise(config: Config<'_>) -> Result<i32, Errno> {
             }
         }
         if fds[1].revents != 0 {
-            reaped = Some(sys::reap(&pidfd)?);
+            *reaped = Some(sys::reap(pidfd)?);
         }
         copier.step(&fds[2..]);
-    };
-    drop(copier);
-    while sys::reap_any() {}
-    drop((pidfd, signals, mapped));
-    // ANCHOR_END: loop
-    Ok(status)
+    }
+}
+// ANCHOR_END: loop
+
+/// After `errno`: kills the init (through its pidfd: its pid may be
+/// another process's by now) unless it was `reaped` already, reaps it, and
+/// logs what the outputs still hold (with a `copier`, that is once the log
+/// is open). The status is the init's as waitid(2) gives it: 137 (128 +
+/// SIGKILL) when our kill ended it, its own if it had ended before, or was
+/// reaped before the failure; [`FAILED`] (125) when it cannot be reaped
+/// (ECHILD: somebody else reaped it) and its status is unknown.
+fn give_up(
+    errno: Errno,
+    pidfd: &Fd,
+    reaped: Option<i32>,
+    copier: Option<&mut Copier<'_>>,
+) -> Failure {
+    let status = reaped.unwrap_or_else(|| {
+        let _ = sys::pidfd_kill(pidfd, sig::SIGKILL);
+        sys::reap(pidfd).unwrap_or(FAILED)
+    });
+    if let Some(copier) = copier {
+        copier.drain();
+    }
+    Failure { errno, status }
 }

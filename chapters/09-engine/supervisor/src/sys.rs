@@ -52,6 +52,7 @@ mod nr {
         pub const SIGNALFD4: usize = 289;
         pub const RENAMEAT2: usize = 316;
         pub const STATX: usize = 332;
+        pub const PIDFD_SEND_SIGNAL: usize = 424;
     }
     #[cfg(target_arch = "aarch64")]
     mod arch {
@@ -78,6 +79,7 @@ mod nr {
         pub const WAIT4: usize = 260;
         pub const RENAMEAT2: usize = 276;
         pub const STATX: usize = 291;
+        pub const PIDFD_SEND_SIGNAL: usize = 424;
     }
     pub use arch::*;
 }
@@ -464,6 +466,19 @@ pub fn read_signal(fd: &Fd) -> Option<i32> {
 pub fn kill(pid: i32, signal: i32) -> Result<(), Errno> {
     // SAFETY: kill takes no pointer.
     unsafe { call(nr::KILL, [pid as usize, signal as usize, 0, 0, 0, 0]) }.map(drop)
+}
+
+/// pidfd_send_signal(2) (Linux 5.1): like kill(2), but to the process the
+/// pidfd refers to, never to another that has its pid since.
+pub fn pidfd_kill(pidfd: &Fd, signal: i32) -> Result<(), Errno> {
+    // SAFETY: a null siginfo: the kernel fills in what kill(2) would.
+    unsafe {
+        call(
+            nr::PIDFD_SEND_SIGNAL,
+            [pidfd.0 as usize, signal as usize, 0, 0, 0, 0],
+        )
+    }
+    .map(drop)
 }
 
 /// `__WALL` (wait(2)): wait for children whatever signal they send their

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use dockyard_supervisor::copier::Io;
 use dockyard_supervisor::log::LogOptions;
-use dockyard_supervisor::sys::Fd;
-use dockyard_supervisor::{Config, supervise};
+use dockyard_supervisor::sys::{Errno, Fd};
+use dockyard_supervisor::{Config, FAILED, Failure, supervise};
 
 /// `supervise` reaps every child of the process that has ended (wait4(-1)):
 /// in a test, another test's too. One test with children at a time.
@@ -70,6 +70,11 @@ impl Place {
 
     /// Runs `supervise` for `child` with `io`: its status.
     fn supervise(&self, child: &Child, io: Io, log: LogOptions<'_>) -> i32 {
+        self.try_supervise(child, io, log).unwrap()
+    }
+
+    /// Runs `supervise` for `child` with `io`.
+    fn try_supervise(&self, child: &Child, io: Io, log: LogOptions<'_>) -> Result<i32, Failure> {
         let listener = UnixListener::bind(self.socket()).unwrap();
         supervise(Config {
             pid: child.id() as i32,
@@ -78,7 +83,6 @@ impl Place {
             io,
             log,
         })
-        .unwrap()
     }
 
     /// Connects to the attach socket (once it is there) and says `hello`.
@@ -684,5 +688,153 @@ fn silent_connections_hold_nothing_up_and_are_closed_after_a_second() {
     assert_eq!(
         place.entries(),
         pairs(&[("stdout", "one\n"), ("stdout", "end\n")])
+    );
+}
+
+/// Whether `pid` is a child not yet reaped.
+fn unreaped(pid: u32) -> bool {
+    // SAFETY: waitid(2) writes a siginfo_t we own; WNOWAIT reaps nothing.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        libc::waitid(
+            libc::P_PID,
+            pid,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        ) == 0
+    }
+}
+
+#[test]
+fn if_the_log_cannot_be_opened_the_init_is_killed_and_reaped() {
+    let _children = one_at_a_time();
+    let place = Place::new();
+    let (child, io) = piped("exec sleep 100", false);
+    let nowhere = CString::new(
+        place
+            .dir
+            .path()
+            .join("no/such/dir/c-json.log")
+            .as_os_str()
+            .as_bytes(),
+    )
+    .unwrap();
+    let log = LogOptions {
+        path: &nowhere,
+        ..place.options()
+    };
+    let started = Instant::now();
+    let failure = place.try_supervise(&child, io, log).unwrap_err();
+    assert_eq!(
+        failure,
+        Failure {
+            errno: Errno(libc::ENOENT),
+            status: 128 + 9
+        }
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(!unreaped(child.id()), "reaped, not left running");
+}
+
+/// Lowers RLIMIT_NOFILE's soft limit until dropped: then poll(2) of more
+/// descriptors than that fails (EINVAL), as good as any failure midway.
+struct FewFiles(libc::rlimit);
+
+impl FewFiles {
+    fn lower(to: libc::rlim_t) -> FewFiles {
+        // SAFETY: getrlimit and setrlimit read and write the struct we pass.
+        unsafe {
+            let mut old: libc::rlimit = std::mem::zeroed();
+            assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut old), 0);
+            let new = libc::rlimit {
+                rlim_cur: to,
+                ..old
+            };
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &new), 0);
+            FewFiles(old)
+        }
+    }
+}
+
+impl Drop for FewFiles {
+    fn drop(&mut self) {
+        // SAFETY: setrlimit reads the struct we pass.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &self.0) }, 0);
+    }
+}
+
+#[test]
+fn if_poll_fails_the_init_is_killed_and_its_output_logged() {
+    let _children = one_at_a_time();
+    let place = Place::new();
+    // It ignores the signal that wakes the supervisor up (a disposition
+    // set to ignore survives exec).
+    let (child, io) = piped(
+        "trap '' USR1; printf 'early\\npartial'; exec sleep 100",
+        false,
+    );
+    let me = block_forwarded();
+    let few = Mutex::new(None);
+    let failure = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            place.wait_for("early");
+            // Fewer than the supervisor polls: its next poll(2) fails.
+            *few.lock().unwrap() = Some(FewFiles::lower(64));
+            signal_thread(me, libc::SIGUSR1);
+        });
+        place.try_supervise(&child, io, place.options())
+    });
+    drop(few);
+    assert_eq!(
+        failure,
+        Err(Failure {
+            errno: Errno(libc::EINVAL),
+            status: 128 + 9
+        })
+    );
+    assert!(!unreaped(child.id()));
+    // The partial line is logged as the output ends.
+    assert_eq!(
+        place.entries(),
+        pairs(&[("stdout", "early\n"), ("stdout", "partial")])
+    );
+}
+
+#[test]
+fn if_the_init_cannot_be_reaped_its_output_is_logged_all_the_same() {
+    let _children = one_at_a_time();
+    let _restore = SigchldDefault;
+    let place = Place::new();
+    let (child, io) = piped(
+        "echo early; read x; printf 'late\\npartial'; printf err >&2; exit 3",
+        true,
+    );
+    let failure = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            place.wait_for("early");
+            // Now the kernel reaps it as it ends: waitid(2) fails (ECHILD).
+            set_sigchld(libc::SIG_IGN);
+            let mut input = place.connect(&[b'a', 1]);
+            input.write_all(b"\n").unwrap();
+        });
+        place.try_supervise(&child, io, place.options())
+    });
+    assert_eq!(
+        failure,
+        Err(Failure {
+            errno: Errno(libc::ECHILD),
+            status: FAILED
+        })
+    );
+    let mut got = place.entries();
+    got.sort();
+    assert_eq!(
+        got,
+        pairs(&[
+            ("stderr", "err"),
+            ("stdout", "early\n"),
+            ("stdout", "late\n"),
+            ("stdout", "partial"),
+        ])
     );
 }

@@ -11,10 +11,7 @@ mod mem;
 use core::ffi::CStr;
 
 use dockyard_supervisor::args::{self, Argv};
-use dockyard_supervisor::{complain, supervise, sys};
-
-/// docker's status for an error of the engine's own.
-const FAILED: i32 = 125;
+use dockyard_supervisor::{FAILED, complain, supervise, sys};
 
 // ANCHOR: start
 // The kernel starts a static executable at its entry point with the stack
@@ -75,9 +72,10 @@ unsafe extern "C" fn start(sp: *const usize) -> ! {
     // SAFETY: the engine handed these descriptors over to us; taken once.
     let status = match supervise(unsafe { args.config() }) {
         Ok(status) => status,
-        Err(errno) => {
-            complain(&[b"supervise the container"], Some(errno));
-            FAILED
+        // The container is over by now (see `supervise`).
+        Err(failure) => {
+            complain(&[b"supervise the container"], Some(failure.errno));
+            failure.status
         }
     };
     // SAFETY: the kernel's envp.
