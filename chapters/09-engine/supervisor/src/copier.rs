@@ -75,7 +75,7 @@ fn hello_len(first: u8) -> Option<usize> {
 }
 
 // ANCHOR: mapped
-/// Every buffer the copier uses, in one mapping (see [`Buffers::map`]).
+/// Every buffer the copier uses, in one mapping (see [`Mapped::map`]).
 #[derive(Debug)]
 pub struct Buffers {
     log: LogBuffers,
