@@ -43,7 +43,7 @@
 //!   restarts after each exit, in the engine's own store (through the
 //!   [`supervise::Record`] trait), doing what dockerd does for docker:
 //!   json-file logs and restart policies ([`restart`]). In between, while
-//!   the container runs, the same process is a 19 kB static program with no
+//!   the container runs, the same process is a 20 kB static program with no
 //!   libc (`dockyard-supervisor`, [`steady`]) that holds the stdio, writes
 //!   the log ([`logs`] reads it) and waits: conmon's part. One process
 //!   swaps programs with execve(2) where podman has two processes, so

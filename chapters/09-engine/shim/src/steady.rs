@@ -6,7 +6,7 @@
 //! supervisor's own, as runc executes its own copy: no file system has to
 //! allow execution (/run is mounted `noexec` on many distributions), and
 //! there is no file to install, keep whole across a power cut, or clean up
-//! after an upgrade. Each supervisor has its own copy of its 19 kB.
+//! after an upgrade. Each supervisor has its own copy of its 20 kB.
 
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

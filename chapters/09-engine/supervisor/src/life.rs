@@ -94,6 +94,8 @@ pub fn supervise(config: Config<'_>) -> Result<i32, Failure> {
 
 /// Sets up the signals and maps the buffers.
 fn prepare() -> Result<(Fd, Mapped), Errno> {
+    // The engine runs us from a memfd, as /proc/self/fd/N: named "N".
+    sys::set_name(c"dockyard-supervisor")?;
     // An ignored SIGCHLD survives execve(2) (a caller such as Python may
     // have set it), and with it the kernel reaps our children itself
     // (POSIX: SIG_IGN for SIGCHLD means children are not turned into

@@ -35,6 +35,7 @@ mod nr {
         pub const MMAP: usize = 9;
         pub const MUNMAP: usize = 11;
         pub const RT_SIGACTION: usize = 13;
+        pub const PRCTL: usize = 157;
         pub const RT_SIGPROCMASK: usize = 14;
         pub const IOCTL: usize = 16;
         pub const EXECVE: usize = 59;
@@ -71,6 +72,7 @@ mod nr {
         pub const CLOCK_GETTIME: usize = 113;
         pub const KILL: usize = 129;
         pub const RT_SIGACTION: usize = 134;
+        pub const PRCTL: usize = 167;
         pub const RT_SIGPROCMASK: usize = 135;
         pub const MUNMAP: usize = 215;
         pub const EXECVE: usize = 221;
@@ -397,6 +399,15 @@ pub fn block(set: SigSet) -> Result<(), Errno> {
         )
     }
     .map(drop)
+}
+
+/// prctl(2) `PR_SET_NAME`: the name `ps` and `top` show (the kernel keeps
+/// 15 bytes of it). A program run as `/proc/self/fd/N` is otherwise named
+/// after the descriptor's number.
+pub fn set_name(name: &core::ffi::CStr) -> Result<(), Errno> {
+    const PR_SET_NAME: usize = 15;
+    // SAFETY: the kernel reads a NUL-terminated string of at most 16 bytes.
+    unsafe { call(nr::PRCTL, [PR_SET_NAME, name.as_ptr() as usize, 0, 0, 0, 0]) }.map(drop)
 }
 
 /// rt_sigaction(2) with `SIG_IGN`: the signal is discarded. For SIGPIPE, so
