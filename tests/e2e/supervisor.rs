@@ -4,11 +4,22 @@
 //! container runs and ends.
 
 use std::io::Read;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
 use crate::Sandbox;
+
+/// Runs `cmd`, a `dockyard run -d`, and returns the container's ID.
+fn run_d(cmd: &mut std::process::Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
 
 /// Waits until `container` has exited and returns its exit code.
 fn exit_code(sandbox: &Sandbox, container: &str) -> String {
@@ -45,17 +56,12 @@ fn a_descriptor_the_caller_left_open_is_not_held_by_the_supervisor() {
             _ => Ok(()),
         });
     }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_d(&mut cmd);
     drop(write_end);
     let (done, waited) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut rest = Vec::new();
-        let _ = std::fs::File::from(OwnedFd::from(read_end)).read_to_end(&mut rest);
+        let _ = std::fs::File::from(read_end).read_to_end(&mut rest);
         let _ = done.send(());
     });
     assert!(
@@ -88,14 +94,7 @@ fn a_caller_that_ignores_sigchld_still_gets_the_exit_status() {
             Ok(())
         });
     }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let id = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(exit_code(&sandbox, id.trim()), "3");
+    assert_eq!(exit_code(&sandbox, &run_d(&mut cmd)), "3");
 }
 
 #[test]
@@ -106,28 +105,18 @@ fn a_relative_state_root_works_for_a_detached_container() {
         sandbox.root().parent().unwrap(),
         sandbox.root().file_name().unwrap(),
     );
-    let out = sandbox
-        .cmd(&[
-            "run",
-            "-d",
-            "--network",
-            "none",
-            "busybox",
-            "sh",
-            "-c",
-            "exit 4",
-        ])
-        .env("DOCKYARD_ROOT", name)
-        .current_dir(parent)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let id = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(exit_code(&sandbox, id.trim()), "4");
+    let mut cmd = sandbox.cmd(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 4",
+    ]);
+    cmd.env("DOCKYARD_ROOT", name).current_dir(parent);
+    assert_eq!(exit_code(&sandbox, &run_d(&mut cmd)), "4");
 }
 
 #[test]
