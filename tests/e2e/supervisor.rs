@@ -143,3 +143,35 @@ fn a_noexec_run_directory_does_not_stop_containers() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn commands_that_end_at_once_run_in_the_foreground_without_a_hitch() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-sup-quick");
+    // `run` follows the log through the supervisor's socket, and `-i` sends
+    // stdin through it: a command that is over before `run` connects must
+    // still end `run` with its status, not with a broken pipe.
+    for i in 0..30 {
+        for interactive in [false, true] {
+            let mut args = vec!["run", "--rm", "--network", "none"];
+            if interactive {
+                args.push("-i");
+            }
+            args.extend(["busybox", "sh", "-c", "echo quick; exit 3"]);
+            let out = sandbox
+                .cmd(&args)
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap();
+            assert_eq!(
+                (
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stdout).as_ref()
+                ),
+                (Some(3), "quick\n"),
+                "run {i} (-i: {interactive}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}

@@ -1056,7 +1056,18 @@ fn connect(dir: &Path, hello: &[u8]) -> Result<UnixStream, Error> {
             io_at("connect to", &path)(err)
         }
     })?;
-    stream.write_all(hello).map_err(io_at("write to", &path))?;
+    stream.write_all(hello).map_err(|err| {
+        // Taken on and let go at once, or never taken on: the run ended
+        // just as we came, and the supervisor has closed its socket.
+        if matches!(
+            err.kind(),
+            io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+        ) {
+            Error::Gone(dir.to_path_buf())
+        } else {
+            io_at("write to", &path)(err)
+        }
+    })?;
     Ok(stream)
 }
 

@@ -56,15 +56,27 @@ pub fn session(
     let send_stdin = stdin && HostConfig::load(container)?.open_stdin;
     let dir = supervisor_dir(container);
     let exit = supervise::ExitWatch::open(&dir);
-    let mut socket = supervise::attach(
-        &dir,
-        AttachOptions {
-            stdin: send_stdin,
-            stdout: true,
-            stderr: true,
-            replay: just_started,
-        },
-    )?;
+    let options = AttachOptions {
+        stdin: send_stdin,
+        stdout: true,
+        stderr: true,
+        replay: just_started,
+    };
+    let mut socket = match supervise::attach(&dir, options) {
+        Ok(socket) => socket,
+        // The run ended as we came (a command that quick): what it printed
+        // is all in its log.
+        Err(supervise::Error::Gone(_)) => {
+            let since = container
+                .state
+                .started_at
+                .map(|secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs));
+            crate::commands::logs::follow_run(container, since, (true, true))?;
+            let code = crate::commands::lifecycle::exit_status(engine, container, exit.as_ref())?;
+            return Ok(Some(code));
+        }
+        Err(err) => return Err(err.into()),
+    };
     let raw = tty.then(RawMode::enter).flatten();
     if let Some(size) = raw.as_ref().and_then(|_| window_size()) {
         let _ = supervise::resize(&dir, size);
@@ -85,15 +97,18 @@ pub fn session(
 /// output is read from its log), from a thread; our end-of-file closes its
 /// stdin (docker's `StdinOnce`).
 pub fn forward_stdin(container: &Container) -> anyhow::Result<()> {
-    let mut socket = supervise::attach(
-        &supervisor_dir(container),
-        AttachOptions {
-            stdin: true,
-            stdout: false,
-            stderr: false,
-            replay: false,
-        },
-    )?;
+    let options = AttachOptions {
+        stdin: true,
+        stdout: false,
+        stderr: false,
+        replay: false,
+    };
+    let mut socket = match supervise::attach(&supervisor_dir(container), options) {
+        Ok(socket) => socket,
+        // The run is over already: there is no stdin left to feed.
+        Err(supervise::Error::Gone(_)) => return Ok(()),
+        Err(err) => return Err(err.into()),
+    };
     std::thread::Builder::new()
         .name("stdin".into())
         .spawn(move || {
