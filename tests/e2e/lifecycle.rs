@@ -1144,3 +1144,33 @@ fn restart_keeps_an_auto_removed_container_and_stop_removes_it() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn run_it_of_a_command_that_ends_at_once_shows_what_it_printed() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-run-it-quick");
+    // Often over before `run` attaches: what it printed comes from the
+    // supervisor's first few kB (replay) or, if the supervisor has gone,
+    // from the run's log; either way it is shown, once, and the status kept.
+    for _ in 0..10 {
+        let run = Terminal::spawn(
+            &sandbox,
+            &[
+                "run",
+                "-it",
+                "--rm",
+                "--network",
+                "none",
+                "busybox",
+                "sh",
+                "-c",
+                "echo quick; exit 3",
+            ],
+        );
+        let transcript = run.transcript();
+        assert!(
+            transcript.ends_with("\nquick\n[exit status 3]\n"),
+            "{transcript:?}"
+        );
+    }
+}

@@ -64,32 +64,45 @@ pub fn session(
     };
     let mut socket = match supervise::attach(&dir, options) {
         Ok(socket) => socket,
-        // The run ended as we came (a command that quick): what it printed
-        // is all in its log.
-        Err(supervise::Error::Gone(_)) => {
-            let since = container
-                .state
-                .started_at
-                .map(|secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs));
-            crate::commands::logs::follow_run(container, since, (true, true))?;
-            let code = crate::commands::lifecycle::exit_status(engine, container, exit.as_ref())?;
-            return Ok(Some(code));
-        }
+        // The run ended as we came (a command that quick).
+        Err(supervise::Error::Gone(_)) => return from_the_log(engine, container, exit.as_ref()),
         Err(err) => return Err(err.into()),
     };
     let raw = tty.then(RawMode::enter).flatten();
     if let Some(size) = raw.as_ref().and_then(|_| window_size()) {
         let _ = supervise::resize(&dir, size);
     }
-    let left = copy(&mut socket, send_stdin, tty, watch)?;
+    let end = copy(&mut socket, send_stdin, tty, watch)?;
     drop(raw);
-    if left {
-        return Ok(None);
+    match end {
+        End::Detached => Ok(None),
+        End::Over => Ok(Some(crate::commands::lifecycle::exit_status(
+            engine,
+            container,
+            exit.as_ref(),
+        )?)),
+        End::HungUp => from_the_log(engine, container, exit.as_ref()),
     }
+}
+
+/// For a run the supervisor ended before it took us on: what it printed,
+/// all in its log, and its exit status.
+fn from_the_log(
+    engine: &Engine,
+    container: &Container,
+    exit: Option<&supervise::ExitWatch>,
+) -> anyhow::Result<Option<i32>> {
+    let since = container
+        .state
+        .started_at
+        .map(|secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs));
+    // With -t the log holds the pty's bytes (`\r\n` already): shown as
+    // an attached session shows them, through a terminal in raw mode.
+    let raw = is_tty(container).then(RawMode::enter).flatten();
+    crate::commands::logs::follow_run(container, since, (true, true))?;
+    drop(raw);
     Ok(Some(crate::commands::lifecycle::exit_status(
-        engine,
-        container,
-        exit.as_ref(),
+        engine, container, exit,
     )?))
 }
 
@@ -145,15 +158,28 @@ fn window_size() -> Option<supervise::WindowSize> {
     })
 }
 
+/// How an attached session ended.
+enum End {
+    /// The user typed the detach keys: the container goes on.
+    Detached,
+    /// The run ended (the supervisor closed the socket).
+    Over,
+    /// The supervisor let go of us before it sent anything: the run ended
+    /// as we came, with our hello still unread (unix(7) reports that as a
+    /// reset, once everything sent to us is read).
+    HungUp,
+}
+
 /// Copies stdin to the socket (watching for the detach keys) and the
 /// socket's output to stdout/stderr (raw with a tty, docker's frames
-/// otherwise) until the run ends (`false`) or the user detaches (`true`).
+/// otherwise) until the run ends or the user detaches.
 fn copy(
     socket: &mut std::os::unix::net::UnixStream,
     mut stdin_open: bool,
     tty: bool,
     mut watch: DetachWatch,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<End> {
+    let mut received = false;
     let stdin = std::io::stdin();
     let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
     let mut pending = Vec::new();
@@ -174,9 +200,14 @@ fn copy(
             match nix::unistd::read(&stdin, &mut buf) {
                 Ok(n @ 1..) => {
                     let (pass, detach) = watch.feed(&buf[..n]);
-                    socket.write_all(&pass)?;
                     if detach {
-                        return Ok(true);
+                        let _ = socket.write_all(&pass);
+                        return Ok(End::Detached);
+                    }
+                    // A supervisor that has let go takes no more input;
+                    // what it sent is still to be read.
+                    if socket.write_all(&pass).is_err() {
+                        stdin_open = false;
                     }
                 }
                 _ => {
@@ -186,10 +217,15 @@ fn copy(
             }
         }
         if from_socket {
-            let n = socket.read(&mut buf)?;
-            if n == 0 {
-                return Ok(false);
-            }
+            let n = match socket.read(&mut buf) {
+                Ok(0) => return Ok(End::Over),
+                Ok(n) => n,
+                Err(err) if err.kind() == std::io::ErrorKind::ConnectionReset => {
+                    return Ok(if received { End::Over } else { End::HungUp });
+                }
+                Err(err) => return Err(err.into()),
+            };
+            received = true;
             if tty {
                 stdout.write_all(&buf[..n])?;
                 stdout.flush()?;
