@@ -10,6 +10,20 @@ use std::time::{Duration, Instant};
 
 use crate::Sandbox;
 
+/// `dockyard run -d --network none busybox sh -c SCRIPT`.
+fn detached_sh(sandbox: &Sandbox, script: &str) -> std::process::Command {
+    sandbox.cmd(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ])
+}
+
 /// Runs `cmd`, a `dockyard run -d`, and returns the container's ID.
 fn run_d(cmd: &mut std::process::Command) -> String {
     let out = cmd.output().unwrap();
@@ -74,16 +88,7 @@ fn a_descriptor_the_caller_left_open_is_not_held_by_the_supervisor() {
 fn a_caller_that_ignores_sigchld_still_gets_the_exit_status() {
     testkit::require_root!();
     let sandbox = Sandbox::with_busybox("e2e-sup-sigchld");
-    let mut cmd = sandbox.cmd(&[
-        "run",
-        "-d",
-        "--network",
-        "none",
-        "busybox",
-        "sh",
-        "-c",
-        "sleep 0.2; exit 3",
-    ]);
+    let mut cmd = detached_sh(&sandbox, "sleep 0.2; exit 3");
     // As Python's signal(SIGCHLD, SIG_IGN) leaves it: an ignored disposition
     // survives fork(2) and execve(2), and with it the kernel reaps children
     // itself (wait(2)).
@@ -105,16 +110,7 @@ fn a_relative_state_root_works_for_a_detached_container() {
         sandbox.root().parent().unwrap(),
         sandbox.root().file_name().unwrap(),
     );
-    let mut cmd = sandbox.cmd(&[
-        "run",
-        "-d",
-        "--network",
-        "none",
-        "busybox",
-        "sh",
-        "-c",
-        "exit 4",
-    ]);
+    let mut cmd = detached_sh(&sandbox, "exit 4");
     cmd.env("DOCKYARD_ROOT", name).current_dir(parent);
     assert_eq!(exit_code(&sandbox, &run_d(&mut cmd)), "4");
 }
