@@ -10,9 +10,9 @@
 
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::supervise::Error;
+use crate::supervise::{Error, io_at};
 
 /// The program, as `build.rs` built it.
 const PROGRAM: &[u8] = include_bytes!(env!("DOCKYARD_SUPERVISOR"));
@@ -47,16 +47,9 @@ pub fn program() -> Result<(OwnedFd, PathBuf), Error> {
     }
     .map_err(sys("memfd_create(2) for the supervisor program"))?;
     let path = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
-    std::fs::File::from(fd.try_clone().map_err(|source| Error::Io {
-        op: "dup",
-        path: path.clone(),
-        source,
-    })?)
-    .write_all(PROGRAM)
-    .map_err(|source| Error::Io {
-        op: "write",
-        path: Path::new(&path).to_path_buf(),
-        source,
-    })?;
+    let file = fd.try_clone().map_err(io_at("dup", &path))?;
+    std::fs::File::from(file)
+        .write_all(PROGRAM)
+        .map_err(io_at("write", &path))?;
     Ok((fd, path))
 }

@@ -139,7 +139,7 @@ pub enum Error {
     Gone(PathBuf),
 }
 
-fn io_at(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Error {
+pub(crate) fn io_at(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Error {
     let path = path.to_path_buf();
     move |source| Error::Io { op, path, source }
 }
@@ -322,13 +322,7 @@ pub fn launch(mut cmd: Command) -> Result<i32, Error> {
             } else if libc::dup2(raw, READY_FD) < 0 {
                 return Err(io::Error::last_os_error());
             }
-            // Nothing else of ours reaches the supervisor (see not_inherited).
-            libc::syscall(
-                libc::SYS_close_range,
-                READY_FD as u32 + 1,
-                u32::MAX,
-                libc::CLOSE_RANGE_CLOEXEC,
-            );
+            not_inherited(READY_FD + 1);
             match libc::fork() {
                 -1 => Err(io::Error::last_os_error()),
                 0 => Ok(()),
@@ -369,7 +363,7 @@ pub unsafe fn launch_forked(entry: impl FnOnce(OwnedFd) -> i32) -> Result<i32, E
                 // Out of the caller's session at once: a Ctrl-C on its
                 // terminal must not reach us while we set up.
                 let _ = nix::unistd::setsid();
-                not_inherited();
+                not_inherited(3);
                 // Never back into the caller's code: a panic ends here too.
                 let entry = std::panic::AssertUnwindSafe(|| entry(write_end));
                 let code =
@@ -389,18 +383,18 @@ pub unsafe fn launch_forked(entry: impl FnOnce(OwnedFd) -> i32) -> Result<i32, E
     read_ready(read_end, "the forked supervisor".into())
 }
 
-/// Marks every descriptor from 3 up close-on-exec (close_range(2)
-/// `CLOSE_RANGE_CLOEXEC`): what the caller inherited without the flag (a
-/// shell's `3>&1`, a test harness's pipe) must not stay open for the
-/// container's whole life in the small program, where a reader would wait
-/// for its end-of-file as long. Descriptors the supervisor passes on lose
-/// the flag again, one by one (see hand_over).
-fn not_inherited() {
+/// Marks every descriptor from `first` up close-on-exec (close_range(2)
+/// `CLOSE_RANGE_CLOEXEC`, async-signal-safe): what the caller inherited
+/// without the flag (a shell's `3>&1`, a test harness's pipe) must not stay
+/// open for the container's whole life in the small program, where a reader
+/// would wait for its end-of-file as long. Descriptors the supervisor passes
+/// on lose the flag again, one by one (see hand_over).
+fn not_inherited(first: RawFd) {
     // SAFETY: close_range(2) only changes descriptor flags.
     unsafe {
         libc::syscall(
             libc::SYS_close_range,
-            3u32,
+            first as u32,
             u32::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         );
