@@ -93,10 +93,7 @@ pub fn start(
     } else {
         let exe = std::env::current_exe().context("find the dockyard binary")?;
         let mut cmd = Command::new(exe);
-        cmd.args(ShimArgs::line(root, &container.config.id));
-        if mounted.is_some() {
-            cmd.arg("--mounted");
-        }
+        cmd.args(args.start_line());
         supervise::launch(cmd)
     };
     // Once it reported, the supervisor has the mount (and has unmounted it if
@@ -177,6 +174,17 @@ impl ShimArgs {
     /// `--root ROOT shim ID`: the beginning of every entry's line.
     fn line(root: &Path, id: &str) -> Vec<OsString> {
         vec!["--root".into(), root.into(), Self::WORD.into(), id.into()]
+    }
+
+    /// The first entry's line, `--root ROOT shim ID [--mounted]`, as `main`
+    /// reads it back (the later entries' lines are written in pieces: see
+    /// [`Entry::Exited`]).
+    fn start_line(&self) -> Vec<OsString> {
+        let mut line = Self::line(&self.root, &self.id);
+        if let Entry::Start { mounted: true } = self.entry {
+            line.push("--mounted".into());
+        }
+        line
     }
 
     /// Reads a supervisor's command line (without the program name); `None`
@@ -487,16 +495,12 @@ mod tests {
         let root = Path::new("/var/lib/dockyard");
         let id = "ab".repeat(32);
         for mounted in [false, true] {
-            let mut line = ShimArgs::line(root, &id);
-            if mounted {
-                line.push("--mounted".into());
-            }
-            let expected = ShimArgs {
+            let args = ShimArgs {
                 root: root.to_path_buf(),
                 id: id.clone(),
                 entry: Entry::Start { mounted },
             };
-            assert_eq!(ShimArgs::parse(&line), Some(expected));
+            assert_eq!(ShimArgs::parse(&args.start_line()), Some(args));
         }
     }
 
