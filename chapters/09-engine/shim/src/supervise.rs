@@ -456,42 +456,48 @@ impl SupervisorInfo {
 
 /// Whether the process `pid` that started at `start_time` still runs: it
 /// exists, it is the same process (not a later one given the same pid), and
-/// it is not a zombie whose threads have all exited. (A multithreaded
-/// process killed by SIGKILL shows its main thread as a zombie while the
-/// others are still on their way out, holding its descriptors: it counts as
-/// alive until the last is gone.) After a `kill -9` of a supervisor this
-/// turns false, and the engine marks the container exited and cleans up
-/// after it.
+/// it has not ended. After a `kill -9` of a supervisor this turns false, and
+/// the engine marks the container exited and cleans up after it.
 pub fn is_alive(pid: i32, start_time: u64) -> bool {
-    let Some((state, start)) = read_stat(&format!("/proc/{pid}/stat")) else {
+    // The kernel's own answer: a pidfd becomes readable once the process
+    // has ended, when the last of its threads has exited, zombie or reaped
+    // (pidfd_open(2)). Opened first, it stays this process's while /proc
+    // says which process that is: were it reaped and its pid reused
+    // meanwhile, the pidfd reads as ended.
+    let Ok(pidfd) = ch02_namespaces::pidfd_open(Pid::from_raw(pid)) else {
         return false;
     };
-    if start != start_time {
-        return false;
+    let ended = || {
+        let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        poll(&mut fds, PollTimeout::ZERO).is_ok_and(|ready| ready > 0)
+    };
+    // While a thread other than the main one execve(2)s, the kernel kills
+    // the main thread and gives the caller its thread id (execve(2): "all
+    // threads other than the calling thread are destroyed"; fs/exec.c,
+    // de_thread); meanwhile /proc/PID can fail (ESRCH, ENOENT) and must be
+    // read again. The pidfd does not waver.
+    for _ in 0..100 {
+        if ended() {
+            return false;
+        }
+        if let Ok(start) = start_time_in(&format!("/proc/{pid}/stat")) {
+            return start == start_time && !ended();
+        }
+        std::thread::sleep(Duration::from_millis(1));
     }
-    if !matches!(state, 'Z' | 'X') {
-        return true;
-    }
-    std::fs::read_dir(format!("/proc/{pid}/task")).is_ok_and(|tasks| {
-        tasks.flatten().any(|task| {
-            read_stat(&task.path().join("stat").to_string_lossy())
-                .is_some_and(|(state, _)| !matches!(state, 'Z' | 'X'))
-        })
-    })
+    !ended()
 }
 
-/// The state letter (field 3: R, S, Z...) and start time (field 22, clock
-/// ticks after boot) in a `/proc/PID/stat` or `/proc/PID/task/TID/stat`
+/// The start time (field 22, clock ticks after boot) in a `/proc/PID/stat`
 /// file (proc(5)).
-fn read_stat(path: &str) -> Option<(char, u64)> {
-    let stat = std::fs::read_to_string(path).ok()?;
+fn start_time_in(path: &str) -> io::Result<u64> {
+    let stat = std::fs::read_to_string(path)?;
     // The command name (field 2) may contain spaces and parentheses: count
     // fields from after its last ')', where field 3 is the first.
-    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
-    Some((
-        fields.first()?.chars().next()?,
-        fields.get(22 - 3)?.parse().ok()?,
-    ))
+    stat.rfind(')')
+        .and_then(|at| stat[at + 1..].split_whitespace().nth(22 - 3))
+        .and_then(|start| start.parse().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not a stat file"))
 }
 // ANCHOR_END: liveness
 
@@ -538,7 +544,8 @@ pub fn supervise(
     store: &mut dyn Record,
 ) -> Result<ExitRecord, Error> {
     become_daemon()?;
-    let start_time = read_stat("/proc/self/stat").map_or(0, |(_, start)| start);
+    let start_time =
+        start_time_in("/proc/self/stat").map_err(io_at("read", Path::new("/proc/self/stat")))?;
     // Atomic, with no fsync(2): after a reboot no supervisor runs, and the
     // pid and start time it names belong to nobody (see is_alive). /run is
     // usually a tmpfs, but not everywhere (it is on the root ext4 on the
@@ -1120,3 +1127,83 @@ pub fn read_frame(reader: &mut impl Read) -> io::Result<Option<(Stream, Vec<u8>)
     Ok(Some((stream, body)))
 }
 // ANCHOR_END: clients
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXEC_VAR: &str = "DOCKYARD_SHIM_TEST_EXEC_FROM_A_THREAD";
+
+    /// Returns at once when the suite runs; re-executed by the test below,
+    /// it execve(2)s `sleep` from the thread libtest runs each test on, not
+    /// the main thread: as the shims of `tests/supervisor.rs` do.
+    #[test]
+    fn exec_from_a_thread() {
+        if std::env::var_os(EXEC_VAR).is_some() {
+            panic!("{}", Command::new("sleep").arg("30").exec());
+        }
+    }
+
+    /// A supervisor looked at while a thread other than its main one
+    /// execve(2)s is alive all the same. Each round looks as often as it can
+    /// until the exec is done. (Judged by /proc alone, the main thread a
+    /// zombie and its threads' entries, this failed about once in a
+    /// thousand rounds on a loaded machine.)
+    #[test]
+    fn a_process_that_execs_from_a_thread_is_alive_throughout() {
+        for _ in 0..50 {
+            let mut child = Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "supervise::tests::exec_from_a_thread",
+                    "--test-threads=1",
+                ])
+                .env(EXEC_VAR, "1")
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap();
+            let pid = child.id() as i32;
+            let stat = format!("/proc/{pid}/stat");
+            let comm = format!("/proc/{pid}/comm");
+            // Our child, not reaped: these reads fail only for a moment.
+            let start = loop {
+                if let Ok(start) = start_time_in(&stat) {
+                    break start;
+                }
+            };
+            let mut looks = 0;
+            while std::fs::read_to_string(&comm).ok().as_deref() != Some("sleep\n") {
+                looks += 1;
+                if !is_alive(pid, start) {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("seen as gone during its execve(2), after {looks} looks");
+                }
+            }
+            assert!(is_alive(pid, start));
+            assert!(!is_alive(pid, start + 1), "another process's start time");
+            child.kill().unwrap();
+            child.wait().unwrap();
+            assert!(!is_alive(pid, start), "a reaped process is gone");
+        }
+    }
+
+    /// A process whose every thread has exited is gone even before its
+    /// parent reaps it.
+    #[test]
+    fn a_zombie_is_gone() {
+        let mut child = Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        let start = start_time_in(&format!("/proc/{pid}/stat")).unwrap();
+        let zombie = Instant::now() + Duration::from_secs(10);
+        while !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap()
+            .contains(") Z ")
+        {
+            assert!(Instant::now() < zombie, "`true` did not end");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(!is_alive(pid, start));
+        child.wait().unwrap();
+    }
+}
