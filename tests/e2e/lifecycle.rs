@@ -1174,3 +1174,38 @@ fn run_it_of_a_command_that_ends_at_once_shows_what_it_printed() {
         );
     }
 }
+
+#[test]
+fn a_foreground_run_rm_is_removed_by_its_supervisor_even_if_the_cli_is_killed() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-rm-killed-cli");
+    let mut cli = sandbox.cmd(&[
+        "run",
+        "--rm",
+        "--name",
+        "orphaned",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1; echo done",
+    ]);
+    cli.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut cli = cli.spawn().unwrap();
+    wait_until(10, "the container to run", || {
+        sandbox
+            .cmd(&["inspect", "-f", "{{.State.Status}}", "orphaned"])
+            .output()
+            .is_ok_and(|out| out.stdout == b"running\n")
+    });
+    // docker's AutoRemove: the engine's to do, not the CLI's.
+    assert_eq!(
+        inspect(&sandbox, "{{.HostConfig.AutoRemove}}", "orphaned"),
+        "true"
+    );
+    cli.kill().unwrap();
+    cli.wait().unwrap();
+    wait_until(10, "the container to be removed", || {
+        sandbox.ok(&["ps", "-aq"]).is_empty()
+    });
+    assert_eq!(leftovers(&sandbox), Vec::<String>::new());
+}

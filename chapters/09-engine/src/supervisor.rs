@@ -18,7 +18,7 @@ use std::time::SystemTime;
 use anyhow::Context;
 use ch03_cgroups::{Exit, RunError};
 use ch04_overlayfs::Mounted;
-use ch04_overlayfs::store::{Container, State, Status, StoreLock};
+use ch04_overlayfs::store::{Container, Retired, State, Status, StoreLock};
 use dockyard_shim::restart::Policy;
 use dockyard_shim::supervise::{self, BoxError, Event, Record, Resume, Runner, Started};
 
@@ -266,12 +266,20 @@ fn supervise_container(
     let result = under_run_lock(engine, container, args, ready, &running);
     // Its directory goes with it, however it ends, before the lock does: a
     // new supervisor, waiting for the lock, makes its files there next.
-    match std::fs::remove_dir_all(supervisor_dir(container)) {
+    let (code, retired) = match std::fs::remove_dir_all(supervisor_dir(container)) {
         Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
-            Err(err).context("remove the supervisor's directory")
+            return Err(err).context("remove the supervisor's directory");
         }
-        _ => result,
+        _ => result?,
+    };
+    // An auto-removed container is gone from the store already: whoever
+    // waits for the lock (`run --rm` in the foreground) can go on while its
+    // files are deleted.
+    drop(running);
+    if let Some(retired) = retired {
+        retired.purge()?;
     }
+    Ok(code)
 }
 
 fn under_run_lock(
@@ -280,7 +288,7 @@ fn under_run_lock(
     args: &ShimArgs,
     ready: Option<OwnedFd>,
     running: &StoreLock,
-) -> anyhow::Result<i32> {
+) -> anyhow::Result<(i32, Option<Retired>)> {
     let host = HostConfig::load(container)?;
     let runtime = Runtime::load(container)?;
     let process = container.config.spec.process().clone().unwrap_or_default();
@@ -326,10 +334,16 @@ fn under_run_lock(
     }
     // `restart` stops it to start it again: not the end `--rm` waits for.
     if host.auto_remove && !runtime.restarting_by_user {
-        engine.containers.remove(&container.config.id)?;
+        // A foreground `run --rm` reads the output from the log first (a
+        // run that never started has none, and its launcher waits for us).
+        if exit.error.is_none() {
+            supervise::wait_for_readers(&supervisor_dir(container))?;
+        }
+        let retired = engine.containers.retire(&container.config.id)?;
         remove_anonymous_volumes(engine, &host)?;
+        return Ok((exit.code, Some(retired)));
     }
-    Ok(exit.code)
+    Ok((exit.code, None))
 }
 
 /// Runs the container with chapter 03, on its root mounted for the run.

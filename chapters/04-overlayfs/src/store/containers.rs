@@ -643,6 +643,20 @@ impl ContainerStore {
     /// Removes container `reference` and frees its name. Its root must not be
     /// mounted: removing files under a live overlay would remove them from it.
     pub fn remove(&self, reference: &str) -> Result<(), ContainerError> {
+        self.retire(reference)?.purge()
+    }
+
+    /// The first half of [`remove`](Self::remove): container `reference` is
+    /// gone for everyone once this returns (its ID and name are free, no
+    /// command lists it), its files are still to be deleted by
+    /// [`Retired::purge`]. Deleting a directory tree is most of what a
+    /// removal costs, and a caller that someone waits on (a supervisor
+    /// ending `run --rm`) lets the waiter go in between.
+    pub fn retire(&self, reference: &str) -> Result<Retired, ContainerError> {
+        // Held until the purge, so no open() takes the renamed directory for
+        // a crash's leftover and deletes it under us (the lock order is
+        // begin's: this lock, then the store's).
+        let creating = StoreLock::shared(&self.dir.join(CREATING))?;
         let _lock = self.lock()?;
         let id = self.resolve(reference)?;
         let dir = self.dir.join(&id);
@@ -661,7 +675,27 @@ impl ContainerStore {
         std::fs::rename(&dir, &doomed).at("rename", &dir)?;
         let name = self.name_path(&name);
         std::fs::remove_file(&name).at("remove", &name)?;
-        std::fs::remove_dir_all(&doomed).at("remove", &doomed)?;
+        Ok(Retired {
+            dir: doomed,
+            _creating: creating,
+        })
+    }
+}
+
+/// A container [retired](ContainerStore::retire) from the store: no longer
+/// there for anyone, its files not yet deleted. Dropped without a purge,
+/// they are a leftover the next [`ContainerStore::open`] deletes.
+#[derive(Debug)]
+#[must_use = "the container's files stay until purged"]
+pub struct Retired {
+    dir: PathBuf,
+    _creating: StoreLock,
+}
+
+impl Retired {
+    /// Deletes the retired container's files.
+    pub fn purge(self) -> Result<(), ContainerError> {
+        std::fs::remove_dir_all(&self.dir).at("remove", &self.dir)?;
         Ok(())
     }
 }
@@ -969,6 +1003,37 @@ mod tests {
         assert!(matches!(err, ContainerError::InvalidName(_)));
         store.remove("web").unwrap();
         create(&store, Some("web")).unwrap();
+    }
+
+    #[test]
+    fn a_retired_container_is_gone_at_once_and_its_files_go_with_the_purge() {
+        let (root, store) = store();
+        let c = create(&store, Some("web")).unwrap();
+        std::fs::write(c.upper_dir().join("file"), "data").unwrap();
+        let retired = store.retire("web").unwrap();
+        assert!(matches!(store.get("web"), Err(ContainerError::NotFound(_))));
+        assert!(store.list().unwrap().is_empty());
+        // Its name is free for a new container meanwhile.
+        create(&store, Some("web")).unwrap();
+        // Another process opening the store takes the files for no leftover
+        // while the purge is due.
+        let doomed = store
+            .dir
+            .join(format!("{TEMP_PREFIX}removing-{}", c.config.id));
+        ContainerStore::open(root.path()).unwrap();
+        assert!(doomed.join("upper/file").exists());
+        retired.purge().unwrap();
+        assert!(!doomed.exists());
+        // Dropped without a purge (a crash), they are the next open's leftover.
+        let c = create(&store, Some("db")).unwrap();
+        drop(store.retire(c.short_id()).unwrap());
+        ContainerStore::open(root.path()).unwrap();
+        assert!(
+            !store
+                .dir
+                .join(format!("{TEMP_PREFIX}removing-{}", c.config.id))
+                .exists()
+        );
     }
 
     #[test]

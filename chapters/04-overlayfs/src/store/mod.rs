@@ -17,7 +17,7 @@ pub mod lock;
 pub mod names;
 
 pub use containers::{
-    Container, ContainerConfig, ContainerError, ContainerStore, State, Status, Summary,
+    Container, ContainerConfig, ContainerError, ContainerStore, Retired, State, Status, Summary,
 };
 pub use content::{ContentError, ContentStore};
 pub use images::{Image, ImageError, ImageStore};

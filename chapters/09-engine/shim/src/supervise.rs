@@ -53,7 +53,7 @@ use std::time::{Duration, Instant, SystemTime};
 use ch01_chroot::explain;
 use ch03_cgroups::{Exit, RunError};
 use nix::errno::Errno;
-use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::fcntl::{FcntlArg, Flock, FlockArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -511,25 +511,91 @@ fn start_time_in(path: &str) -> io::Result<u64> {
 /// waits, so it can read the status through its descriptor even after the
 /// file is unlinked. It reads only after the supervisor let go of the run (the
 /// engine's run lock), so the one small write(2) is complete by then.
+///
+/// A waiter that also reads the run's output from the container's log (a
+/// foreground `run --rm`) *holds* the file: a shared flock(2) on it, taken
+/// before the supervisor starts, which the engine waits out
+/// ([`wait_for_readers`]) before it removes an auto-removed container, log
+/// and all. The waiter lets go once it has read the output, before it waits
+/// for the end ([`ExitWatch::let_go`]).
 #[derive(Debug)]
-pub struct ExitWatch(File);
+pub struct ExitWatch {
+    file: File,
+    hold: std::cell::RefCell<Option<Flock<File>>>,
+}
 
 impl ExitWatch {
     /// Opens the exit file of the supervisor in `dir`; `None` if there is
     /// none (no supervisor, or one already gone).
     pub fn open(dir: &Path) -> Option<ExitWatch> {
-        File::open(dir.join(EXIT)).ok().map(ExitWatch)
+        let file = File::open(dir.join(EXIT)).ok()?;
+        Some(ExitWatch {
+            file,
+            hold: None.into(),
+        })
+    }
+
+    /// Makes the exit file in `dir` for a supervisor yet to start (which
+    /// writes into this same file) and holds it; see the type's docs.
+    pub fn hold(dir: &Path) -> Result<ExitWatch, Error> {
+        let path = dir.join(EXIT);
+        let writable = File::options()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io_at("create", &path))?;
+        let hold = Flock::lock(writable, FlockArg::LockShared)
+            .map_err(|(_, errno)| io_at("lock", &path)(errno.into()))?;
+        let file = File::open(&path).map_err(io_at("open", &path))?;
+        Ok(ExitWatch {
+            file,
+            hold: Some(hold).into(),
+        })
+    }
+
+    /// Lets go of the hold, if any: the output is read.
+    pub fn let_go(&self) {
+        drop(self.hold.borrow_mut().take());
     }
 
     /// The status the supervisor wrote, once it has: `None` before, or if it
     /// ended without one (it was killed).
     pub fn code(&self) -> Option<i32> {
+        self.read()?.split_whitespace().next()?.parse().ok()
+    }
+
+    /// Whether the kernel's OOM killer ended the last run (docker's
+    /// `OOMKilled`), as the supervisor wrote it beside the status.
+    pub fn oom_killed(&self) -> bool {
+        self.read()
+            .is_some_and(|line| line.split_whitespace().nth(1) == Some(OOM_KILLED))
+    }
+
+    /// The file's line: `STATUS` or `STATUS oom-killed`.
+    fn read(&self) -> Option<String> {
         use std::os::unix::fs::FileExt;
-        let mut buf = [0u8; 16];
-        let n = self.0.read_at(&mut buf, 0).ok()?;
-        std::str::from_utf8(&buf[..n]).ok()?.trim().parse().ok()
+        let mut buf = [0u8; 32];
+        let n = self.file.read_at(&mut buf, 0).ok()?;
+        String::from_utf8(buf[..n].to_vec()).ok()
     }
 }
+
+/// Waits until no waiter holds the exit file in `dir` (see [`ExitWatch`]).
+pub fn wait_for_readers(dir: &Path) -> Result<(), Error> {
+    let path = dir.join(EXIT);
+    let file = match File::options().write(true).open(&path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(io_at("open", &path)(err)),
+    };
+    Flock::lock(file, FlockArg::LockExclusive)
+        .map(drop)
+        .map_err(|(_, errno)| io_at("lock", &path)(errno.into()))
+}
+
+/// The word after the status in the exit file when the OOM killer struck.
+const OOM_KILLED: &str = "oom-killed";
 // ANCHOR_END: exit_watch
 
 // ANCHOR: supervise
@@ -655,7 +721,13 @@ fn cycle(
     File::options()
         .write(true)
         .open(&exit_path)
-        .and_then(|mut file| file.write_all(format!("{}\n", record.code).as_bytes()))
+        .and_then(|mut file| {
+            let line = match record.oom_killed {
+                true => format!("{} {OOM_KILLED}\n", record.code),
+                false => format!("{}\n", record.code),
+            };
+            file.write_all(line.as_bytes())
+        })
         .map_err(io_at("write", &exit_path))?;
     Ok(record)
 }
@@ -1186,6 +1258,36 @@ mod tests {
             child.wait().unwrap();
             assert!(!is_alive(pid, start), "a reaped process is gone");
         }
+    }
+
+    /// A holder keeps the engine from removing an auto-removed container
+    /// until it has read the output; the supervisor's status (and the OOM
+    /// killer's verdict) reach it through the same file.
+    #[test]
+    fn the_exit_file_is_held_until_the_reader_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let watch = ExitWatch::hold(dir.path()).unwrap();
+        assert_eq!(watch.code(), None);
+        let (done, waited) = std::sync::mpsc::channel();
+        let path = dir.path().to_path_buf();
+        let waiter = std::thread::spawn(move || {
+            wait_for_readers(&path).unwrap();
+            done.send(()).unwrap();
+        });
+        assert!(
+            waited.recv_timeout(Duration::from_millis(200)).is_err(),
+            "the supervisor went on while the output was held"
+        );
+        // The supervisor's write, into the same file.
+        std::fs::write(dir.path().join(EXIT), format!("137 {OOM_KILLED}\n")).unwrap();
+        watch.let_go();
+        waited.recv_timeout(Duration::from_secs(10)).unwrap();
+        waiter.join().unwrap();
+        assert_eq!((watch.code(), watch.oom_killed()), (Some(137), true));
+        std::fs::write(dir.path().join(EXIT), "0\n").unwrap();
+        assert_eq!((watch.code(), watch.oom_killed()), (Some(0), false));
+        // No exit file (no supervisor): nothing to wait for.
+        wait_for_readers(&dir.path().join("gone")).unwrap();
     }
 
     /// A process whose every thread has exited is gone even before its

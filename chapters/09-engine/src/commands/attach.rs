@@ -34,6 +34,7 @@ pub fn attach(root: &Path, args: AttachArgs) -> anyhow::Result<i32> {
         args.detach_keys.as_deref(),
         !args.no_stdin,
         false,
+        None,
     )?;
     Ok(code.unwrap_or_else(detached))
 }
@@ -43,19 +44,29 @@ pub fn attach(root: &Path, args: AttachArgs) -> anyhow::Result<i32> {
 /// detach keys are typed (`None`, the container goes on). `just_started`:
 /// the caller started the container a moment ago (`run`, `start -a`), so
 /// with `-t` we are shown first what it printed before we attached
-/// ([`AttachOptions::replay`]).
+/// ([`AttachOptions::replay`]). `exit`: the caller's watch on the exit
+/// status, if it took one before the start (`run --rm` holds the output
+/// with it); else one is opened here.
 pub fn session(
     engine: &Engine,
     container: &Container,
     keys: Option<&str>,
     stdin: bool,
     just_started: bool,
+    exit: Option<&supervise::ExitWatch>,
 ) -> anyhow::Result<Option<i32>> {
     let watch = detach_watch(keys)?;
     let tty = is_tty(container);
     let send_stdin = stdin && HostConfig::load(container)?.open_stdin;
     let dir = supervisor_dir(container);
-    let exit = supervise::ExitWatch::open(&dir);
+    let opened;
+    let exit = match exit {
+        Some(exit) => Some(exit),
+        None => {
+            opened = supervise::ExitWatch::open(&dir);
+            opened.as_ref()
+        }
+    };
     let options = AttachOptions {
         stdin: send_stdin,
         stdout: true,
@@ -65,7 +76,7 @@ pub fn session(
     let mut socket = match supervise::attach(&dir, options) {
         Ok(socket) => socket,
         // The run ended as we came (a command that quick).
-        Err(supervise::Error::Gone(_)) => return from_the_log(engine, container, exit.as_ref()),
+        Err(supervise::Error::Gone(_)) => return from_the_log(engine, container, exit),
         Err(err) => return Err(err.into()),
     };
     let raw = tty.then(RawMode::enter).flatten();
@@ -77,11 +88,9 @@ pub fn session(
     match end {
         End::Detached => Ok(None),
         End::Over => Ok(Some(crate::commands::lifecycle::exit_status(
-            engine,
-            container,
-            exit.as_ref(),
+            engine, container, exit,
         )?)),
-        End::HungUp => from_the_log(engine, container, exit.as_ref()),
+        End::HungUp => from_the_log(engine, container, exit),
     }
 }
 

@@ -102,6 +102,10 @@ pub fn exit_status(
     container: &Container,
     exit: Option<&ExitWatch>,
 ) -> anyhow::Result<i32> {
+    // Its output is read: an auto-removed container may go now.
+    if let Some(exit) = exit {
+        exit.let_go();
+    }
     let _lock = match StoreLock::exclusive(&Engine::run_lock(container)) {
         Ok(lock) => Some(lock),
         Err(_) if !container.dir.exists() => None,
@@ -238,7 +242,7 @@ pub fn start(root: &Path, args: StartArgs) -> anyhow::Result<i32> {
         crate::signals::proxy(&container)?;
     }
     if args.interactive || tty {
-        let code = session(&engine, &container, None, args.interactive, true)?;
+        let code = session(&engine, &container, None, args.interactive, true, None)?;
         return Ok(code.unwrap_or(0));
     }
     follow_run(&container, Some(since), (true, true))?;

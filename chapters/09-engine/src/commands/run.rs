@@ -8,8 +8,9 @@ use anyhow::Context;
 use ch02_namespaces::spec;
 use ch04_overlayfs::Mounted;
 use ch04_overlayfs::io::Durability;
-use ch04_overlayfs::store::{Container, ContainerError, ImageError};
+use ch04_overlayfs::store::{Container, ContainerError, ImageError, StoreLock};
 use dockyard_shim::restart::Policy;
+use dockyard_shim::supervise::ExitWatch;
 use oci_spec::image::Config;
 
 use crate::cli::{CreateArgs, RunArgs};
@@ -49,10 +50,28 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<i32> {
         println!("{}", container.config.id);
         return Ok(0);
     }
-    let code = run_attached(&engine, root, &container, &args, mounted);
-    if args.rm && container.dir.exists() && !matches!(code, Ok(None)) {
-        engine.containers.remove(&container.config.id)?;
-        remove_anonymous_volumes(&engine, &host)?;
+    let code = run_attached(&engine, root, &container, &args, &host, mounted);
+    // `--rm` is docker's AutoRemove: the supervisor removes the container
+    // when its run is over, even if we are gone by then. If no supervisor
+    // took it on, it is ours to remove (our error comes first).
+    if let Err(err) = code {
+        if args.rm && container.dir.exists() {
+            let idle = StoreLock::try_exclusive(&Engine::run_lock(&container))?;
+            if idle.is_some() {
+                let removed = engine
+                    .containers
+                    .remove(&container.config.id)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|()| remove_anonymous_volumes(&engine, &host));
+                if let Err(cleanup) = removed {
+                    eprintln!(
+                        "dockyard: removing container {}: {cleanup:#}",
+                        container.short_id()
+                    );
+                }
+            }
+        }
+        return Err(err);
     }
     Ok(code?.unwrap_or(0))
 }
@@ -67,12 +86,24 @@ fn run_attached(
     root: &Path,
     container: &Container,
     args: &RunArgs,
+    host: &HostConfig,
     mounted: Mounted,
 ) -> anyhow::Result<Option<i32>> {
     let since = std::time::SystemTime::now();
+    // With `--rm` the container, its log with it, goes as soon as its run is
+    // over: we hold the output until we have read it (and learn the status
+    // from the supervisor's exit file, which this makes).
+    let exit = match args.rm {
+        true => {
+            let dir = supervisor::supervisor_dir(container);
+            std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+            Some(ExitWatch::hold(&dir)?)
+        }
+        false => None,
+    };
     supervisor::start(engine, root, container, Some(mounted))?;
     let id = &container.config.id;
-    match attached_until_exit(engine, id, args, since) {
+    match attached_until_exit(engine, id, args, host, since, exit.as_ref()) {
         // Gone while we were attached: only `rm -f` removes a running container,
         // and it kills with SIGKILL first, so docker's `run` reports 137. Any step
         // above may notice first (the reload, the log we follow, the state).
@@ -88,7 +119,9 @@ fn attached_until_exit(
     engine: &Engine,
     id: &str,
     args: &RunArgs,
+    host: &HostConfig,
     since: std::time::SystemTime,
+    exit: Option<&ExitWatch>,
 ) -> anyhow::Result<Option<i32>> {
     // Reloaded: its state has PID 1's pid now.
     let container = &engine.container(id)?;
@@ -96,7 +129,14 @@ fn attached_until_exit(
         signals::proxy(container)?;
     }
     let code = if args.create.flags.tty {
-        attach::session(engine, container, args.detach_keys.as_deref(), true, true)?
+        attach::session(
+            engine,
+            container,
+            args.detach_keys.as_deref(),
+            true,
+            true,
+            exit,
+        )?
     } else {
         let attached =
             |stream: &str| args.attach.is_empty() || args.attach.iter().any(|a| a == stream);
@@ -108,11 +148,15 @@ fn attached_until_exit(
             Some(since),
             (attached("stdout"), attached("stderr")),
         )?;
-        Some(exit_status(engine, container, None)?)
+        Some(exit_status(engine, container, exit)?)
     };
-    if code.is_some() && Runtime::load(container).is_ok_and(|r| r.oom_killed) {
-        let limit = HostConfig::load(container)?.memory;
-        let limit = match limit {
+    // Auto-removed by now, it left its OOMKilled in the exit file.
+    let oom_killed = match exit {
+        Some(exit) => exit.oom_killed(),
+        None => Runtime::load(container).is_ok_and(|r| r.oom_killed),
+    };
+    if code.is_some() && oom_killed {
+        let limit = match host.memory {
             0 => String::new(),
             limit => format!(
                 " (memory limit {})",
@@ -242,8 +286,7 @@ fn create_mounted(
         host.init = init.is_some();
         host.network = network;
         if let Some(run) = run {
-            // In the foreground, `--rm` is ours to do once we have the exit status.
-            host.auto_remove = run.rm && run.detach;
+            host.auto_remove = run.rm;
             // docker's StdinOnce: our end of stdin closes the container's.
             host.stdin_once = args.flags.interactive && !run.detach;
         }
