@@ -276,10 +276,18 @@ fn supervise_container(
     // waits for the lock (`run --rm` in the foreground) can go on while its
     // files are deleted.
     drop(running);
-    if let Some(retired) = retired {
-        retired.purge()?;
+    if let Some(removal) = retired {
+        removal.retired.purge()?;
     }
     Ok(code)
+}
+
+/// An auto-removed container on its way out: retired from the store, its
+/// files deleted once the run lock is let go. The exit file stays open
+/// until then (see [`supervise::wait_for_readers`]).
+struct Removal {
+    retired: Retired,
+    _exit_file: Option<std::fs::File>,
 }
 
 fn under_run_lock(
@@ -288,7 +296,7 @@ fn under_run_lock(
     args: &ShimArgs,
     ready: Option<OwnedFd>,
     running: &StoreLock,
-) -> anyhow::Result<(i32, Option<Retired>)> {
+) -> anyhow::Result<(i32, Option<Removal>)> {
     let host = HostConfig::load(container)?;
     let runtime = Runtime::load(container)?;
     let process = container.config.spec.process().clone().unwrap_or_default();
@@ -336,12 +344,17 @@ fn under_run_lock(
     if host.auto_remove && !runtime.restarting_by_user {
         // A foreground `run --rm` reads the output from the log first (a
         // run that never started has none, and its launcher waits for us).
-        if exit.error.is_none() {
-            supervise::wait_for_readers(&supervisor_dir(container))?;
-        }
+        let exit_file = match exit.error {
+            None => supervise::wait_for_readers(&supervisor_dir(container))?,
+            Some(_) => None,
+        };
         let retired = engine.containers.retire(&container.config.id)?;
         remove_anonymous_volumes(engine, &host)?;
-        return Ok((exit.code, Some(retired)));
+        let removal = Removal {
+            retired,
+            _exit_file: exit_file,
+        };
+        return Ok((exit.code, Some(removal)));
     }
     Ok((exit.code, None))
 }

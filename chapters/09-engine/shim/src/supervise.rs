@@ -581,17 +581,24 @@ impl ExitWatch {
     }
 }
 
-/// Waits until no waiter holds the exit file in `dir` (see [`ExitWatch`]).
-pub fn wait_for_readers(dir: &Path) -> Result<(), Error> {
+/// Waits until no waiter holds the exit file in `dir` (see [`ExitWatch`]),
+/// and returns the file (`None` if there is none), for the caller to keep
+/// open until it is done: the last to close an unlinked file frees its
+/// blocks, which some filesystems discard at once and wait for (ext4
+/// mounted `-o discard`), and that should not be a waiter's wait.
+pub fn wait_for_readers(dir: &Path) -> Result<Option<File>, Error> {
     let path = dir.join(EXIT);
     let file = match File::options().write(true).open(&path) {
         Ok(file) => file,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(err) => return Err(io_at("open", &path)(err)),
     };
-    Flock::lock(file, FlockArg::LockExclusive)
-        .map(drop)
-        .map_err(|(_, errno)| io_at("lock", &path)(errno.into()))
+    let locked = Flock::lock(file, FlockArg::LockExclusive)
+        .map_err(|(_, errno)| io_at("lock", &path)(errno.into()))?;
+    locked
+        .unlock()
+        .map(Some)
+        .map_err(|(_, errno)| io_at("unlock", &path)(errno.into()))
 }
 
 /// The word after the status in the exit file when the OOM killer struck.
@@ -1271,7 +1278,7 @@ mod tests {
         let (done, waited) = std::sync::mpsc::channel();
         let path = dir.path().to_path_buf();
         let waiter = std::thread::spawn(move || {
-            wait_for_readers(&path).unwrap();
+            drop(wait_for_readers(&path).unwrap());
             done.send(()).unwrap();
         });
         assert!(
@@ -1287,7 +1294,11 @@ mod tests {
         std::fs::write(dir.path().join(EXIT), "0\n").unwrap();
         assert_eq!((watch.code(), watch.oom_killed()), (Some(0), false));
         // No exit file (no supervisor): nothing to wait for.
-        wait_for_readers(&dir.path().join("gone")).unwrap();
+        assert!(
+            wait_for_readers(&dir.path().join("gone"))
+                .unwrap()
+                .is_none()
+        );
     }
 
     /// A process whose every thread has exited is gone even before its
