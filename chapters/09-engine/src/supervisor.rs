@@ -475,7 +475,7 @@ impl Record for EngineRecord<'_> {
                     pid: Some(*pid),
                     exit_code: None,
                     started_at: Some(epoch(*at)),
-                    finished_at: self.engine.containers.get(id)?.state.finished_at,
+                    finished_at: self.engine.containers.state(id)?.finished_at,
                 }
             }
             Event::Exited(exit) => {
@@ -483,7 +483,7 @@ impl Record for EngineRecord<'_> {
                 runtime.oom_killed = exit.oom_killed;
                 runtime.error = exit.error.clone().unwrap_or_default();
                 runtime.paused = false;
-                let before = self.engine.containers.get(id)?.state;
+                let before = self.engine.containers.state(id)?;
                 State {
                     status: Status::Exited,
                     pid: None,

@@ -503,6 +503,13 @@ impl ContainerStore {
         self.load(&self.dir.join(id))
     }
 
+    /// Only the state of container `reference`: a supervisor recording a
+    /// start or an exit needs no more, and the config, with its OCI spec, is
+    /// most of what [`get`](Self::get) reads and parses.
+    pub fn state(&self, reference: &str) -> Result<State, ContainerError> {
+        read_state(&self.dir.join(self.resolve(reference)?))
+    }
+
     fn resolve(&self, reference: &str) -> Result<String, ContainerError> {
         if is_hex64(reference) && self.dir.join(reference).is_dir() {
             return Ok(reference.to_string());
@@ -1066,8 +1073,10 @@ mod tests {
             started_at: Some(1),
             finished_at: Some(2),
         };
+        assert_eq!(store.state("job").unwrap().status, Status::Created);
         store.set_state("job", &exited).unwrap();
         assert_eq!(store.get(c.short_id()).unwrap().state, exited);
+        assert_eq!(store.state(c.short_id()).unwrap(), exited);
     }
 
     #[test]
