@@ -287,7 +287,7 @@ fn supervise_container(
 /// until then (see [`supervise::wait_for_readers`]).
 struct Removal {
     retired: Retired,
-    _exit_file: Option<std::fs::File>,
+    _exit_file: Option<StoreLock>,
 }
 
 fn under_run_lock(

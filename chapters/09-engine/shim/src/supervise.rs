@@ -52,8 +52,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use ch01_chroot::explain;
 use ch03_cgroups::{Exit, RunError};
+use ch04_overlayfs::store::StoreLock;
 use nix::errno::Errno;
-use nix::fcntl::{FcntlArg, Flock, FlockArg, OFlag, fcntl};
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -521,7 +522,7 @@ fn start_time_in(path: &str) -> io::Result<u64> {
 #[derive(Debug)]
 pub struct ExitWatch {
     file: File,
-    hold: std::cell::RefCell<Option<Flock<File>>>,
+    hold: std::cell::RefCell<Option<StoreLock>>,
 }
 
 impl ExitWatch {
@@ -539,14 +540,7 @@ impl ExitWatch {
     /// writes into this same file) and holds it; see the type's docs.
     pub fn hold(dir: &Path) -> Result<ExitWatch, Error> {
         let path = dir.join(EXIT);
-        let writable = File::options()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io_at("create", &path))?;
-        let hold = Flock::lock(writable, FlockArg::LockShared)
-            .map_err(|(_, errno)| io_at("lock", &path)(errno.into()))?;
+        let hold = StoreLock::shared(&path)?;
         let file = File::open(&path).map_err(io_at("open", &path))?;
         Ok(ExitWatch {
             file,
@@ -581,24 +575,17 @@ impl ExitWatch {
     }
 }
 
-/// Waits until no waiter holds the exit file in `dir` (see [`ExitWatch`]),
-/// and returns the file (`None` if there is none), for the caller to keep
-/// open until it is done: the last to close an unlinked file frees its
-/// blocks, which some filesystems discard at once and wait for (ext4
-/// mounted `-o discard`), and that should not be a waiter's wait.
-pub fn wait_for_readers(dir: &Path) -> Result<Option<File>, Error> {
+/// Waits until no waiter holds the exit file in `dir` (see [`ExitWatch`])
+/// and returns the lock, the file open (`None` if there is none), for the
+/// caller to keep until it is done: the last to close an unlinked file
+/// frees its blocks, which some filesystems discard at once and wait for
+/// (ext4 mounted `-o discard`), and that should not be a waiter's wait.
+pub fn wait_for_readers(dir: &Path) -> Result<Option<StoreLock>, Error> {
     let path = dir.join(EXIT);
-    let file = match File::options().write(true).open(&path) {
-        Ok(file) => file,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => return Err(io_at("open", &path)(err)),
-    };
-    let locked = Flock::lock(file, FlockArg::LockExclusive)
-        .map_err(|(_, errno)| io_at("lock", &path)(errno.into()))?;
-    locked
-        .unlock()
-        .map(Some)
-        .map_err(|(_, errno)| io_at("unlock", &path)(errno.into()))
+    if !path.exists() {
+        return Ok(None);
+    }
+    Ok(Some(StoreLock::exclusive(&path)?))
 }
 
 /// The word after the status in the exit file when the OOM killer struck.
