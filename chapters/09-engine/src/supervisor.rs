@@ -266,7 +266,7 @@ fn supervise_container(
     let result = under_run_lock(engine, container, args, ready, &running);
     // Its directory goes with it, however it ends, before the lock does: a
     // new supervisor, waiting for the lock, makes its files there next.
-    let (code, retired) = match std::fs::remove_dir_all(supervisor_dir(container)) {
+    let (code, removal) = match std::fs::remove_dir_all(supervisor_dir(container)) {
         Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
             return Err(err).context("remove the supervisor's directory");
         }
@@ -276,7 +276,7 @@ fn supervise_container(
     // waits for the lock (`run --rm` in the foreground) can go on while its
     // files are deleted.
     drop(running);
-    if let Some(removal) = retired {
+    if let Some(removal) = removal {
         removal.retired.purge()?;
     }
     Ok(code)
