@@ -1187,7 +1187,7 @@ fn a_foreground_run_rm_is_removed_by_its_supervisor_even_if_the_cli_is_killed() 
         "busybox",
         "sh",
         "-c",
-        "sleep 1; echo done",
+        "until [ -e /go ]; do sleep 0.05; done; echo done",
     ]);
     cli.stdout(Stdio::null()).stderr(Stdio::null());
     let mut cli = cli.spawn().unwrap();
@@ -1204,8 +1204,22 @@ fn a_foreground_run_rm_is_removed_by_its_supervisor_even_if_the_cli_is_killed() 
     );
     cli.kill().unwrap();
     cli.wait().unwrap();
+    // Its command ends only now, with nobody attached.
+    let out = sandbox
+        .cmd(&["exec", "orphaned", "touch", "/go"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "exec: {:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     wait_until(10, "the container to be removed", || {
         sandbox.ok(&["ps", "-aq"]).is_empty()
     });
-    assert_eq!(leftovers(&sandbox), Vec::<String>::new());
+    // Gone from the store first; its supervisor deletes its files, then ends.
+    wait_until(10, "its supervisor to end", || {
+        leftovers(&sandbox).is_empty()
+    });
 }

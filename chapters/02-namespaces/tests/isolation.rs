@@ -135,7 +135,16 @@ fn the_host_sees_pid_1_under_another_pid() {
         .expect("the container's init")
         .parse()
         .unwrap();
-    let status = std::fs::read_to_string(format!("/proc/{init}/status")).unwrap();
+    // `ready` comes just before the shell's exec of sleep: wait for that too.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        let status = std::fs::read_to_string(format!("/proc/{init}/status")).unwrap();
+        if status.starts_with("Name:\tsleep\n") {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "{status}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
     assert!(status.contains(&format!("NSpid:\t{init}\t1\n")), "{status}");
 
     let mut grep = Command::new("grep");
