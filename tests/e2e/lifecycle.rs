@@ -1179,15 +1179,20 @@ fn run_it_of_a_command_that_ends_at_once_shows_what_it_printed() {
 fn a_foreground_run_rm_is_removed_by_its_supervisor_even_if_the_cli_is_killed() {
     testkit::require_root!();
     let sandbox = Sandbox::with_busybox("e2e-rm-killed-cli");
+    // The container ends when the test says so: a file in a bind mount.
+    let control = tempfile::tempdir().unwrap();
+    let bind = format!("{}:/ctl", control.path().display());
     let mut cli = sandbox.cmd(&[
         "run",
         "--rm",
         "--name",
         "orphaned",
+        "-v",
+        &bind,
         "busybox",
         "sh",
         "-c",
-        "until [ -e /go ]; do sleep 0.05; done; echo done",
+        "until [ -e /ctl/go ]; do sleep 0.05; done; echo done",
     ]);
     cli.stdout(Stdio::null()).stderr(Stdio::null());
     let mut cli = cli.spawn().unwrap();
@@ -1205,16 +1210,7 @@ fn a_foreground_run_rm_is_removed_by_its_supervisor_even_if_the_cli_is_killed() 
     cli.kill().unwrap();
     cli.wait().unwrap();
     // Its command ends only now, with nobody attached.
-    let out = sandbox
-        .cmd(&["exec", "orphaned", "touch", "/go"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "exec: {:?} {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    std::fs::write(control.path().join("go"), "").unwrap();
     wait_until(10, "the container to be removed", || {
         sandbox.ok(&["ps", "-aq"]).is_empty()
     });
