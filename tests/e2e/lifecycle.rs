@@ -29,6 +29,17 @@ fn inspect(sandbox: &Sandbox, format: &str, name: &str) -> String {
         .to_string()
 }
 
+/// Waits up to 10 s for container `name`, which a `run` in the background
+/// is making, to be running (before that, `inspect` may not find it).
+fn wait_running(sandbox: &Sandbox, name: &str) {
+    wait_until(10, &format!("{name} to run"), || {
+        sandbox
+            .cmd(&["inspect", "-f", "{{.State.Status}}", name])
+            .output()
+            .is_ok_and(|out| out.stdout == b"running\n")
+    });
+}
+
 /// The redactions for these scenarios: the sandbox's, plus `date`'s output.
 fn settings(sandbox: &Sandbox) -> insta::Settings {
     let mut settings = sandbox.redactions();
@@ -928,13 +939,7 @@ fn a_foreground_run_is_logged_takes_stdin_and_passes_signals_on() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_until(10, "the trap", || {
-        let out = sandbox
-            .cmd(&["inspect", "-f", "{{.State.Status}}", "trapper"])
-            .output()
-            .unwrap();
-        out.stdout == b"running\n"
-    });
+    wait_running(&sandbox, "trapper");
     std::thread::sleep(Duration::from_millis(300));
     let pid = nix::unistd::Pid::from_raw(run.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
@@ -1196,12 +1201,7 @@ fn a_foreground_run_rm_is_removed_by_its_supervisor_even_if_the_cli_is_killed() 
     ]);
     cli.stdout(Stdio::null()).stderr(Stdio::null());
     let mut cli = cli.spawn().unwrap();
-    wait_until(10, "the container to run", || {
-        sandbox
-            .cmd(&["inspect", "-f", "{{.State.Status}}", "orphaned"])
-            .output()
-            .is_ok_and(|out| out.stdout == b"running\n")
-    });
+    wait_running(&sandbox, "orphaned");
     // docker's AutoRemove: the engine's to do, not the CLI's.
     assert_eq!(
         inspect(&sandbox, "{{.HostConfig.AutoRemove}}", "orphaned"),
