@@ -477,11 +477,12 @@ pub fn is_alive(pid: i32, start_time: u64) -> bool {
     // threads other than the calling thread are destroyed"; fs/exec.c,
     // de_thread); meanwhile /proc/PID can fail (ESRCH, ENOENT) and must be
     // read again. The pidfd does not waver.
+    let stat = format!("/proc/{pid}/stat");
     for _ in 0..100 {
         if ended() {
             return false;
         }
-        if let Ok(start) = start_time_in(&format!("/proc/{pid}/stat")) {
+        if let Ok(start) = start_time_in(&stat) {
             return start == start_time && !ended();
         }
         std::thread::sleep(Duration::from_millis(1));

@@ -56,8 +56,8 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<i32> {
     // took it on, it is ours to remove (our error comes first).
     if let Err(err) = code {
         if args.rm && container.dir.exists() {
-            let idle = StoreLock::try_exclusive(&Engine::run_lock(&container))?;
-            if idle.is_some() {
+            let idle = StoreLock::try_exclusive(&Engine::run_lock(&container));
+            if let Ok(Some(_idle)) = idle {
                 let removed = engine
                     .containers
                     .remove(&container.config.id)
