@@ -73,7 +73,7 @@ fn check(name: &str, command: &str, mut scenario: Scenario) -> String {
     cmd.args(["--exact", name, "--nocapture", "--test-threads=1"])
         .env(SCENARIO_VAR, serde_json::to_string(&scenario).unwrap());
     let mut text = format!("$ {command}\n");
-    match launch(cmd) {
+    match launch(cmd, None) {
         Ok(_) => {}
         Err(supervise::Error::StartFailed { code, message }) => {
             text.push_str(&format!("{message}\n$ echo $?\n{code}\n"));
@@ -137,6 +137,7 @@ fn be_the_supervisor(json: &str) -> ! {
             None => supervise::ready_fd_from_env(),
             Some(_) => None,
         },
+        finisher: None,
         after: (
             PathBuf::from("/bin/sh"),
             vec![

@@ -18,9 +18,9 @@ use std::time::SystemTime;
 use anyhow::Context;
 use ch03_cgroups::{Exit, RunError};
 use ch04_overlayfs::Mounted;
-use ch04_overlayfs::store::{Container, Retired, State, Status, StoreLock};
+use ch04_overlayfs::store::{Container, ContainerError, Retired, State, Status, StoreLock};
 use dockyard_shim::restart::Policy;
-use dockyard_shim::supervise::{self, BoxError, Event, Record, Resume, Runner, Started};
+use dockyard_shim::supervise::{self, BoxError, Event, Finisher, Record, Resume, Runner, Started};
 
 use crate::commands::containers::remove_anonymous_volumes;
 use crate::details::{HostConfig, Runtime};
@@ -31,7 +31,12 @@ use crate::engine::{Engine, cgroup_of};
 /// because a unix socket's path must fit in 108 bytes and the state root
 /// may be anywhere (a test's temp dir, say).
 pub fn supervisor_dir(container: &Container) -> PathBuf {
-    Path::new(RUN_DIR).join(&container.config.id)
+    supervisor_dir_of(&container.config.id)
+}
+
+/// [`supervisor_dir`] by the container's full ID.
+fn supervisor_dir_of(id: &str) -> PathBuf {
+    Path::new(RUN_DIR).join(id)
 }
 
 /// The parent of every supervisor's directory.
@@ -39,7 +44,12 @@ const RUN_DIR: &str = "/run/dockyard";
 
 /// Removes the supervisor directory of a container whose supervisor is gone.
 pub fn remove_supervisor_dir(container: &Container) -> anyhow::Result<()> {
-    match std::fs::remove_dir_all(supervisor_dir(container)) {
+    remove_supervisor_dir_of(&container.config.id)
+}
+
+/// [`remove_supervisor_dir`] by the container's full ID.
+fn remove_supervisor_dir_of(id: &str) -> anyhow::Result<()> {
+    match std::fs::remove_dir_all(supervisor_dir_of(id)) {
         Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
             Err(err).context("remove the supervisor's directory")
         }
@@ -58,12 +68,15 @@ pub fn log_path(container: &Container) -> PathBuf {
 /// runs (or could not start: docker's error and status). `mounted` is the
 /// container's root if the caller mounted it already (`run` does, to build
 /// the spec): the supervisor, which shares our private mount namespace, takes
-/// that mount over instead of mounting the root again.
+/// that mount over instead of mounting the root again. `finisher`: the
+/// supervisor's end of the caller's [`Finisher`], if the caller will
+/// [`finish`] the run.
 pub fn start(
     engine: &Engine,
     root: &Path,
     container: &Container,
     mounted: Option<Mounted>,
+    finisher: Option<OwnedFd>,
 ) -> anyhow::Result<()> {
     let before = Runtime::load(container)?;
     let runtime = Runtime {
@@ -86,7 +99,11 @@ pub fn start(
         let entry = |ready| {
             // Its own narration, if any, would interleave with ours.
             ch01_chroot::explain::enable(false);
-            exit_status(supervise_container(engine, container, &args, Some(ready)))
+            let passed = Passed {
+                ready: Some(ready),
+                finisher,
+            };
+            exit_status(supervise_container(engine, container, &args, passed))
         };
         // SAFETY: single-threaded, checked just above.
         unsafe { supervise::launch_forked(entry) }
@@ -94,7 +111,7 @@ pub fn start(
         let exe = std::env::current_exe().context("find the dockyard binary")?;
         let mut cmd = Command::new(exe);
         cmd.args(args.start_line());
-        supervise::launch(cmd)
+        supervise::launch(cmd, finisher)
     };
     // Once it reported, the supervisor has the mount (and has unmounted it if
     // the command could not start); if it never did, ours unmounts it here.
@@ -234,14 +251,41 @@ pub fn shim(args: &ShimArgs) -> i32 {
     });
     let result = opened.and_then(|(engine, container)| {
         // Only the first entry has a launcher waiting to hear (later ones
-        // inherit the variable, not the pipe).
-        let ready = match args.entry {
-            Entry::Start { .. } => supervise::ready_fd_from_env(),
-            Entry::Exited { .. } => None,
+        // inherit the variables, not the descriptors).
+        let passed = match args.entry {
+            Entry::Start { .. } => Passed {
+                ready: supervise::ready_fd_from_env(),
+                finisher: supervise::finisher_fd_from_env(),
+            },
+            Entry::Exited { .. } => Passed::default(),
         };
-        supervise_container(&engine, &container, args, ready)
+        supervise_container(&engine, &container, args, passed)
     });
-    exit_status(result)
+    match result {
+        // A finisher that died after it removed the container (see
+        // `finish`) left us its end only.
+        Err(err) if is_gone(&err) && matches!(args.entry, Entry::Exited { .. }) => {
+            exit_status(remove_supervisor_dir_of(&args.id).map(|()| 0))
+        }
+        result => exit_status(result),
+    }
+}
+
+/// Whether `err` says the container is not in the store.
+fn is_gone(err: &anyhow::Error) -> bool {
+    matches!(
+        err.downcast_ref::<ContainerError>(),
+        Some(ContainerError::NotFound(_))
+    )
+}
+
+/// What the launcher hands the supervisor's first entry.
+#[derive(Debug, Default)]
+struct Passed {
+    /// The ready pipe's write end ([`supervise::Config::ready`]).
+    ready: Option<OwnedFd>,
+    /// The finisher's end ([`supervise::Config::finisher`]).
+    finisher: Option<OwnedFd>,
 }
 
 /// The supervisor's exit status. Its stderr is /dev/null: what went wrong
@@ -252,35 +296,67 @@ fn exit_status(result: anyhow::Result<i32>) -> i32 {
 }
 
 /// An entry of the supervisor's life, on the engine and the container the
-/// caller has open; `ready` is the launcher's pipe (first entry only).
+/// caller has open; `passed`: what the launcher handed over (first entry
+/// only).
 fn supervise_container(
     engine: &Engine,
     container: &Container,
     args: &ShimArgs,
-    ready: Option<OwnedFd>,
+    passed: Passed,
 ) -> anyhow::Result<i32> {
     let running = match &args.entry {
         Entry::Start { .. } => StoreLock::exclusive(&Engine::run_lock(container))?,
         Entry::Exited { lock_fd, .. } => StoreLock::inherit(*lock_fd)?,
     };
-    let result = under_run_lock(engine, container, args, ready, &running);
+    let lock_fd = running.keep_across_exec()?;
+    let result = under_run_lock(engine, container, args, passed, lock_fd);
     // Its directory goes with it, however it ends, before the lock does: a
     // new supervisor, waiting for the lock, makes its files there next.
-    let (code, removal) = match std::fs::remove_dir_all(supervisor_dir(container)) {
-        Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
-            return Err(err).context("remove the supervisor's directory");
-        }
-        _ => result?,
-    };
+    remove_supervisor_dir(container)?;
+    let (code, removal) = result?;
     // An auto-removed container is gone from the store already: whoever
     // waits for the lock (`run --rm` in the foreground) can go on while its
     // files are deleted.
     drop(running);
-    if let Some(removal) = removal {
-        removal.retired.purge()?;
-    }
+    Removal::purge(removal)?;
     Ok(code)
 }
+
+// ANCHOR: finish
+/// Does the exit program's work in the caller, for the supervisor of
+/// `container`, which hands the run's end over through `finisher` (see
+/// [`Finisher`]) once it is over: `run` in the foreground has the engine
+/// in memory and its store open already, where the exit program would start
+/// the engine binary again (a few ms on the way to every `run`'s end). The
+/// supervisor holds the run lock meanwhile, and exits once told we are
+/// done. Returns the run's exit status, or `None` if the supervisor did not
+/// hand over (it runs the exit program itself then).
+///
+/// If we fail or die midway, the supervisor runs the exit program after
+/// all, which takes over from where we stopped: tearing down, recording and
+/// removing again are each harmless if done already, and a container
+/// removed already ends its supervisor's life there (see [`shim`]).
+pub fn finish(
+    engine: &Engine,
+    container: &Container,
+    finisher: Finisher,
+) -> anyhow::Result<Option<i32>> {
+    let Some(line) = finisher.wait()? else {
+        return Ok(None);
+    };
+    let args = ShimArgs::parse(&line)
+        .filter(|args| args.id == container.config.id)
+        .with_context(|| format!("the supervisor handed over a run's end as {line:?}"))?;
+    let Entry::Exited { lock_fd, .. } = args.entry else {
+        anyhow::bail!("the supervisor handed over a run that has not ended: {line:?}");
+    };
+    let (code, removal) = under_run_lock(engine, container, &args, Passed::default(), lock_fd)?;
+    remove_supervisor_dir(container)?;
+    finisher.done()?;
+    Removal::purge(removal)?;
+    Ok(Some(code))
+}
+// ANCHOR_END: finish
 
 /// An auto-removed container on its way out: retired from the store, its
 /// files deleted once the run lock is let go. The exit file stays open
@@ -290,12 +366,25 @@ struct Removal {
     _exit_file: Option<StoreLock>,
 }
 
+impl Removal {
+    /// Deletes the files of an auto-removed container, if it is one.
+    fn purge(removal: Option<Removal>) -> anyhow::Result<()> {
+        if let Some(removal) = removal {
+            removal.retired.purge()?;
+        }
+        Ok(())
+    }
+}
+
+/// The work of an entry of the supervisor's life, done while the run lock
+/// is held (on `lock_fd` in the supervisor's process; by the supervisor if
+/// we are its finisher).
 fn under_run_lock(
     engine: &Engine,
     container: &Container,
     args: &ShimArgs,
-    ready: Option<OwnedFd>,
-    running: &StoreLock,
+    passed: Passed,
+    lock_fd: RawFd,
 ) -> anyhow::Result<(i32, Option<Removal>)> {
     let host = HostConfig::load(container)?;
     let runtime = Runtime::load(container)?;
@@ -304,7 +393,7 @@ fn under_run_lock(
     after.extend([
         "--exited".into(),
         "--lock-fd".into(),
-        running.keep_across_exec()?.to_string().into(),
+        lock_fd.to_string().into(),
     ]);
     let config = supervise::Config {
         dir: supervisor_dir(container),
@@ -315,7 +404,8 @@ fn under_run_lock(
         stdin_once: host.stdin_once,
         restart: host.restart.parse::<Policy>().unwrap_or_default(),
         restart_count: runtime.restart_count,
-        ready,
+        ready: passed.ready,
+        finisher: passed.finisher,
         after: (
             std::env::current_exe().context("find the dockyard binary")?,
             after,

@@ -74,9 +74,14 @@ pub const EXIT: &str = "exit";
 /// The variable through which [`launch`] tells the supervisor which
 /// descriptor to report readiness on.
 pub const READY_FD_VAR: &str = "DOCKYARD_SHIM_READY_FD";
+/// The variable through which [`launch`] tells the supervisor which
+/// descriptor is its end of the launcher's [`Finisher`].
+pub const FINISHER_FD_VAR: &str = "DOCKYARD_SHIM_FINISHER_FD";
 
 /// The descriptor [`launch`] hands the supervisor its end of the ready pipe on.
 const READY_FD: RawFd = 3;
+/// The descriptor [`launch`] hands the supervisor its finisher's end on.
+const FINISHER_FD: RawFd = 4;
 
 /// A client's first byte on the attach socket.
 const HELLO_ATTACH: u8 = b'a';
@@ -186,6 +191,9 @@ pub struct Config {
     /// Where to say whether the container started (see [`launch`] and
     /// [`ready_fd_from_env`]); closed after the first start.
     pub ready: Option<OwnedFd>,
+    /// The launcher's [`Finisher`], which does the exit program's work when
+    /// the first run is over: the end [`Finisher::pair`] made for us.
+    pub finisher: Option<OwnedFd>,
     /// What that program runs when the run is over, in this same process:
     /// the program and its first arguments. [`hand_over`] adds the restart
     /// state ([`Resume::args`]) and the small program `--status N`; that
@@ -303,27 +311,44 @@ pub enum Ready {
 /// [`supervise`]) double-forked (the child forks again and exits, so the supervisor is
 /// re-parented to init and outlives the caller without being its zombie),
 /// with stdio on /dev/null and the write end of a pipe on which it reports
-/// [`Ready`]. This is how `run -d` returns at once.
-pub fn launch(mut cmd: Command) -> Result<i32, Error> {
+/// [`Ready`], and `finisher` if given ([`Config::finisher`]). This is how
+/// `run -d` returns at once.
+pub fn launch(mut cmd: Command, finisher: Option<OwnedFd>) -> Result<i32, Error> {
     let program = cmd.get_program().to_string_lossy().into_owned();
     let (read_end, write_end) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("pipe2(2) for the ready pipe"))?;
-    let raw = write_end.as_raw_fd();
+    // Copies above the numbers they go to in the child, so that no dup2(2)
+    // there closes the other one (or is a no-op that leaves close-on-exec).
+    let above = |fd: &OwnedFd| {
+        fcntl(fd, FcntlArg::F_DUPFD_CLOEXEC(FINISHER_FD + 1))
+            // SAFETY: a new descriptor, ours alone.
+            .map(|raw| unsafe { OwnedFd::from_raw_fd(raw) })
+            .map_err(sys("fcntl(2) F_DUPFD_CLOEXEC"))
+    };
+    let ready = above(&write_end)?;
+    drop(write_end);
+    let finisher = finisher.as_ref().map(above).transpose()?;
+    let passed = [Some(&ready), finisher.as_ref()].map(|fd| fd.map(|fd| fd.as_raw_fd()));
     cmd.env(READY_FD_VAR, READY_FD.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
+    match finisher {
+        Some(_) => cmd.env(FINISHER_FD_VAR, FINISHER_FD.to_string()),
+        None => cmd.env_remove(FINISHER_FD_VAR),
+    };
     // SAFETY: between fork and exec only async-signal-safe calls: dup2(2),
-    // fcntl(2), close_range(2), fork(2), _exit(2).
+    // close_range(2), fork(2), _exit(2).
     unsafe {
         cmd.pre_exec(move || {
-            if raw == READY_FD {
-                let flags = libc::fcntl(raw, libc::F_GETFD);
-                libc::fcntl(raw, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
-            } else if libc::dup2(raw, READY_FD) < 0 {
-                return Err(io::Error::last_os_error());
+            for (raw, target) in passed.into_iter().zip([READY_FD, FINISHER_FD]) {
+                if let Some(raw) = raw
+                    && libc::dup2(raw, target) < 0
+                {
+                    return Err(io::Error::last_os_error());
+                }
             }
-            not_inherited(READY_FD + 1);
+            not_inherited(FINISHER_FD + 1);
             match libc::fork() {
                 -1 => Err(io::Error::last_os_error()),
                 0 => Ok(()),
@@ -333,7 +358,7 @@ pub fn launch(mut cmd: Command) -> Result<i32, Error> {
     }
     let mut middle = cmd.spawn().map_err(io_at("start", Path::new(&program)))?;
     let _ = middle.wait();
-    drop(write_end);
+    drop((ready, finisher));
     read_ready(read_end, program)
 }
 // ANCHOR_END: launch
@@ -418,7 +443,18 @@ fn read_ready(read_end: OwnedFd, program: String) -> Result<i32, Error> {
 /// In the process [`launch`] started: the ready pipe's write end, for
 /// [`Config::ready`].
 pub fn ready_fd_from_env() -> Option<OwnedFd> {
-    let fd: RawFd = std::env::var(READY_FD_VAR).ok()?.parse().ok()?;
+    fd_from_env(READY_FD_VAR)
+}
+
+/// In the process [`launch`] started: the finisher's end, if it was given
+/// one, for [`Config::finisher`].
+pub fn finisher_fd_from_env() -> Option<OwnedFd> {
+    fd_from_env(FINISHER_FD_VAR)
+}
+
+/// The descriptor whose number the variable `var` holds, if it is open.
+fn fd_from_env(var: &str) -> Option<OwnedFd> {
+    let fd: RawFd = std::env::var(var).ok()?.parse().ok()?;
     // Only take a descriptor that is open, and keep it from the container.
     // SAFETY: fcntl(2) on a plain descriptor number touches no memory.
     if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
@@ -978,6 +1014,9 @@ fn hand_over(config: &Config, run: Run, restarts: &Restarts) -> Error {
     if let Some(attrs) = logs::attrs_text(&config.log.attrs) {
         cmd.arg("--attrs").arg(attrs);
     }
+    if let Some(finisher) = &config.finisher {
+        cmd.args(["--finisher", &fd(finisher)]);
+    }
     let resume = Resume {
         status: 0,
         started: run.started,
@@ -991,7 +1030,8 @@ fn hand_over(config: &Config, run: Run, restarts: &Restarts) -> Error {
     let kept = [&run.pidfd as &dyn AsFd, &run.listener]
         .into_iter()
         .chain(run.outputs.iter().map(|fd| fd as &dyn AsFd))
-        .chain(run.stdin.iter().map(|fd| fd as &dyn AsFd));
+        .chain(run.stdin.iter().map(|fd| fd as &dyn AsFd))
+        .chain(config.finisher.iter().map(|fd| fd as &dyn AsFd));
     for fd in kept {
         if let Err(err) = fcntl(fd.as_fd(), FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty())) {
             return sys("fcntl(2) to pass a descriptor on")(err);
@@ -1093,6 +1133,70 @@ fn wait_unless_stopped(delay: Duration) -> Result<bool, Error> {
     let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
     waited
 }
+
+// ANCHOR: finisher
+/// The launcher's end of the finish hand-over (the small program's
+/// `finish` module): a foreground `run`, which waits for the container's end
+/// anyway with the engine in memory and its store open, does the exit
+/// program's work itself ([`resume`]) instead of the supervisor starting
+/// the engine binary again for it.
+#[derive(Debug)]
+pub struct Finisher(OwnedFd);
+
+impl Finisher {
+    /// A connected pair (socketpair(2), `SOCK_SEQPACKET`): ours, and the end
+    /// for [`Config::finisher`]. Both are close-on-exec; [`hand_over`]
+    /// passes the supervisor's on to the small program.
+    pub fn pair() -> Result<(Finisher, OwnedFd), Error> {
+        use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+        let (ours, theirs) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(sys("socketpair(2) for the finisher"))?;
+        Ok((Finisher(ours), theirs))
+    }
+
+    /// Waits until the run is over: the arguments the exit program would
+    /// have been given (those after the program, `--status N` last), which
+    /// the caller reads back and does the work of ([`resume`]). `None` if
+    /// the supervisor will not hand over (it never got our pair's other
+    /// end, or is gone): it runs the exit program itself then.
+    pub fn wait(&self) -> Result<Option<Vec<OsString>>, Error> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut message = vec![0u8; 4096];
+        let n = loop {
+            match nix::unistd::read(&self.0, &mut message) {
+                Err(Errno::EINTR) => continue,
+                result => break result.map_err(sys("read(2) from the supervisor"))?,
+            }
+        };
+        // Each word is NUL-terminated; nothing at all is end-of-file.
+        let Some(words) = message[..n].strip_suffix(&[0]) else {
+            return Ok(None);
+        };
+        let words = words.split(|&b| b == 0);
+        Ok(Some(
+            words
+                .map(|word| std::ffi::OsStr::from_bytes(word).to_os_string())
+                .collect(),
+        ))
+    }
+
+    /// Says the exit program's work is done: the supervisor exits (and lets
+    /// go of the container's run lock) without running it.
+    pub fn done(self) -> Result<(), Error> {
+        nix::unistd::write(&self.0, &[DONE])
+            .map(drop)
+            .map_err(sys("tell the supervisor the finish is done"))
+    }
+}
+
+/// The finisher's answer (the small program's `finish::DONE`).
+const DONE: u8 = b'd';
+// ANCHOR_END: finisher
 
 // ANCHOR: clients
 /// What an attach client wants.

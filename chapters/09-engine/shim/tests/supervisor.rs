@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use ch03_cgroups::{Exit, RunError};
 use dockyard_shim::logs::{self, LogConfig, ReadOptions, Stream, Tail};
 use dockyard_shim::supervise::{
-    self, AttachOptions, BoxError, Config, Event, Record, Resume, Runner, Started, SupervisorInfo,
-    WindowSize, launch, supervise,
+    self, AttachOptions, BoxError, Config, Event, Finisher, Record, Resume, Runner, Started,
+    SupervisorInfo, WindowSize, launch, supervise,
 };
 use serde::{Deserialize, Serialize};
 use testkit::{CgroupParent, fixtures};
@@ -76,6 +76,10 @@ fn shim_entry_point() {
         restart_count: 0,
         ready: match resumed {
             None => supervise::ready_fd_from_env(),
+            Some(_) => None,
+        },
+        finisher: match resumed {
+            None => supervise::finisher_fd_from_env(),
             Some(_) => None,
         },
         after: after(),
@@ -208,7 +212,7 @@ struct Shim {
 /// Launches a supervisor for `scenario` as the engine would.
 fn start(test: &str, scenario: Scenario) -> Shim {
     let (dir, cmd, cgroup) = prepare(test, scenario);
-    let pid = launch(cmd).expect("the container starts");
+    let pid = launch(cmd, None).expect("the container starts");
     shim_for(dir, pid, cgroup)
 }
 
@@ -588,7 +592,7 @@ fn a_sigterm_between_two_runs_ends_the_restart_delay() {
         },
     );
     std::fs::write(dir.path().join("hold"), "").unwrap();
-    let pid = launch(cmd).expect("the container starts");
+    let pid = launch(cmd, None).expect("the container starts");
     let shim = shim_for(dir, pid, cgroup);
     // The supervisor is recording the restart: not in a run, not waiting yet.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -684,6 +688,62 @@ fn logs_follow_ends_with_the_run() {
     assert_nothing_left(&shim);
 }
 
+/// Launches `echo end; exit 5` with a finisher and waits for the run's end
+/// to be handed over: the supervisor, the finisher, and the words it got.
+fn handed_over(test: &str) -> (Shim, Finisher, Vec<OsString>) {
+    let (dir, cmd, cgroup) = prepare(
+        test,
+        Scenario {
+            args: sh("echo end; exit 5"),
+            ..Default::default()
+        },
+    );
+    let (finisher, theirs) = Finisher::pair().unwrap();
+    let pid = launch(cmd, Some(theirs)).expect("the container starts");
+    let shim = shim_for(dir, pid, cgroup);
+    let words = finisher.wait().unwrap().expect("the run's end");
+    // The exit program's line: after()'s, the restart state, the status.
+    let resume = Resume::parse(&words[words.len() - 8..]).expect("a resume line");
+    assert_eq!(resume.status, 5);
+    assert_eq!(words[..2], after().1[..2]);
+    // It waits for our answer, the run's end not recorded.
+    assert!(shim.info.is_alive());
+    assert_eq!(shim.history(), "started (restart count 0)");
+    assert_eq!(shim.read_logs(&ReadOptions::default()), "end\n");
+    (shim, finisher, words)
+}
+
+#[test]
+fn a_finisher_that_is_done_ends_the_supervisor_without_the_exit_program() {
+    testkit::require_root!();
+    let (shim, finisher, _) = handed_over("shim-finisher-done");
+    finisher.done().unwrap();
+    shim.wait();
+    assert_eq!(shim.history(), "started (restart count 0)");
+    // What the exit program would have done is the finisher's to do (the
+    // engine's `run` calls supervise::resume); here the attach socket and
+    // the cgroup are all there is.
+    std::fs::remove_file(shim.path().join(supervise::SOCKET)).unwrap();
+    ch03_cgroups::Hierarchy::system()
+        .and_then(|h| h.open(shim.cgroup.name(), "ctr"))
+        .and_then(|cgroup| cgroup.remove())
+        .unwrap();
+    assert_nothing_left(&shim);
+}
+
+#[test]
+fn a_finisher_that_goes_away_leaves_the_end_to_the_exit_program() {
+    testkit::require_root!();
+    let (shim, finisher, _) = handed_over("shim-finisher-gone");
+    drop(finisher);
+    shim.wait();
+    assert_eq!(
+        shim.history(),
+        "started (restart count 0)\nexited with 5 (restart count 0, OOM killed: false)"
+    );
+    assert_nothing_left(&shim);
+}
+
 #[test]
 fn a_command_that_cannot_start_fails_the_launch_as_docker_does() {
     testkit::require_root!();
@@ -695,7 +755,7 @@ fn a_command_that_cannot_start_fails_the_launch_as_docker_does() {
             ..Default::default()
         },
     );
-    let err = launch(cmd).unwrap_err();
+    let err = launch(cmd, None).unwrap_err();
     let code = match &err {
         supervise::Error::StartFailed { code, .. } => *code,
         other => panic!("not a start failure: {other}"),

@@ -10,6 +10,7 @@ use dockyard_shim::supervise::{self, AttachOptions};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use crate::cli::AttachArgs;
+use crate::commands::lifecycle::exit_status;
 use crate::details::HostConfig;
 use crate::engine::Engine;
 use crate::signals;
@@ -35,6 +36,7 @@ pub fn attach(root: &Path, args: AttachArgs) -> anyhow::Result<i32> {
         !args.no_stdin,
         false,
         None,
+        None,
     )?;
     Ok(code.unwrap_or_else(detached))
 }
@@ -46,7 +48,8 @@ pub fn attach(root: &Path, args: AttachArgs) -> anyhow::Result<i32> {
 /// with `-t` we are shown first what it printed before we attached
 /// ([`AttachOptions::replay`]). `exit`: the caller's watch on the exit
 /// status, if it took one before the start (`run --rm` holds the output
-/// with it); else one is opened here.
+/// with it); else one is opened here. `finisher`: the caller's, if it
+/// will record the run's end itself (see [`exit_status`]).
 pub fn session(
     engine: &Engine,
     container: &Container,
@@ -54,6 +57,7 @@ pub fn session(
     stdin: bool,
     just_started: bool,
     exit: Option<&supervise::ExitWatch>,
+    finisher: Option<supervise::Finisher>,
 ) -> anyhow::Result<Option<i32>> {
     let watch = detach_watch(keys)?;
     let tty = is_tty(container);
@@ -76,7 +80,7 @@ pub fn session(
     let mut socket = match supervise::attach(&dir, options) {
         Ok(socket) => socket,
         // The run ended as we came (a command that quick).
-        Err(supervise::Error::Gone(_)) => return from_the_log(engine, container, exit),
+        Err(supervise::Error::Gone(_)) => return from_the_log(engine, container, exit, finisher),
         Err(err) => return Err(err.into()),
     };
     let raw = tty.then(RawMode::enter).flatten();
@@ -87,10 +91,8 @@ pub fn session(
     drop(raw);
     match end {
         End::Detached => Ok(None),
-        End::Over => Ok(Some(crate::commands::lifecycle::exit_status(
-            engine, container, exit,
-        )?)),
-        End::HungUp => from_the_log(engine, container, exit),
+        End::Over => Ok(Some(exit_status(engine, container, exit, finisher)?)),
+        End::HungUp => from_the_log(engine, container, exit, finisher),
     }
 }
 
@@ -100,6 +102,7 @@ fn from_the_log(
     engine: &Engine,
     container: &Container,
     exit: Option<&supervise::ExitWatch>,
+    finisher: Option<supervise::Finisher>,
 ) -> anyhow::Result<Option<i32>> {
     let since = container
         .state
@@ -110,9 +113,7 @@ fn from_the_log(
     let raw = is_tty(container).then(RawMode::enter).flatten();
     crate::commands::logs::follow_run(container, since, (true, true))?;
     drop(raw);
-    Ok(Some(crate::commands::lifecycle::exit_status(
-        engine, container, exit,
-    )?))
+    Ok(Some(exit_status(engine, container, exit, finisher)?))
 }
 
 /// `run -i` without a terminal: our stdin goes to the container (its

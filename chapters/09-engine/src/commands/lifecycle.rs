@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use ch04_overlayfs::store::{Container, Status, StoreLock};
-use dockyard_shim::supervise::ExitWatch;
+use dockyard_shim::supervise::{ExitWatch, Finisher};
 use nix::sys::signal::Signal;
 
 use crate::cli::{ContainersArgs, KillArgs, RenameArgs, StartArgs, StopArgs, TopArgs};
@@ -97,14 +97,23 @@ pub fn wait_for_run(container: &Container, timeout: Option<Duration>) -> anyhow:
 /// remove it before we have read it. If it is gone all the same, it was
 /// auto-removed (`--rm`) or an `rm -f` killed and removed it: the status its
 /// supervisor left in `exit` (opened before the run ended), else SIGKILL's 137.
+/// With a `finisher` (`run` in the foreground) we record the run's end
+/// ourselves, as soon as the supervisor hands it over
+/// ([`supervisor::finish`]).
 pub fn exit_status(
     engine: &Engine,
     container: &Container,
     exit: Option<&ExitWatch>,
+    finisher: Option<Finisher>,
 ) -> anyhow::Result<i32> {
     // Its output is read: an auto-removed container may go now.
     if let Some(exit) = exit {
         exit.let_go();
+    }
+    if let Some(finisher) = finisher
+        && let Some(code) = supervisor::finish(engine, container, finisher)?
+    {
+        return Ok(code);
     }
     let _lock = match StoreLock::exclusive(&Engine::run_lock(container)) {
         Ok(lock) => Some(lock),
@@ -222,7 +231,7 @@ pub fn start(root: &Path, args: StartArgs) -> anyhow::Result<i32> {
             if container.state.status == Status::Running {
                 return Ok(());
             }
-            supervisor::start(engine, root, container, None)
+            supervisor::start(engine, root, container, None, None)
         });
     }
     let engine = Engine::open(root)?;
@@ -232,7 +241,7 @@ pub fn start(root: &Path, args: StartArgs) -> anyhow::Result<i32> {
     let container = engine.container(reference)?;
     let since = SystemTime::now();
     if container.state.status != Status::Running {
-        supervisor::start(&engine, root, &container, None)?;
+        supervisor::start(&engine, root, &container, None, None)?;
     }
     let exit = ExitWatch::open(&supervisor::supervisor_dir(&container));
     // Reloaded: its state has PID 1's pid now (unless it is over and gone).
@@ -242,11 +251,19 @@ pub fn start(root: &Path, args: StartArgs) -> anyhow::Result<i32> {
         crate::signals::proxy(&container)?;
     }
     if args.interactive || tty {
-        let code = session(&engine, &container, None, args.interactive, true, None)?;
+        let code = session(
+            &engine,
+            &container,
+            None,
+            args.interactive,
+            true,
+            None,
+            None,
+        )?;
         return Ok(code.unwrap_or(0));
     }
     follow_run(&container, Some(since), (true, true))?;
-    exit_status(&engine, &container, exit.as_ref())
+    exit_status(&engine, &container, exit.as_ref(), None)
 }
 
 /// `restart`: stop (as `stop` does), then start.
@@ -257,7 +274,7 @@ pub fn restart(root: &Path, args: StopArgs) -> anyhow::Result<i32> {
         runtime.save(container)?;
         stop_container(container, args.signal.as_deref(), args.time)?;
         let container = engine.container(&container.config.id)?;
-        supervisor::start(engine, root, &container, None)
+        supervisor::start(engine, root, &container, None, None)
     })
 }
 

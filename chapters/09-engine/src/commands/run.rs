@@ -10,7 +10,7 @@ use ch04_overlayfs::Mounted;
 use ch04_overlayfs::io::Durability;
 use ch04_overlayfs::store::{Container, ContainerError, ImageError, StoreLock};
 use dockyard_shim::restart::Policy;
-use dockyard_shim::supervise::ExitWatch;
+use dockyard_shim::supervise::{ExitWatch, Finisher};
 use oci_spec::image::Config;
 
 use crate::cli::{CreateArgs, RunArgs};
@@ -46,7 +46,7 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<i32> {
     let engine = Engine::open(root)?;
     let (container, mounted, host) = create_mounted(&engine, &args.create, Some(&args))?;
     if args.detach {
-        supervisor::start(&engine, root, &container, Some(mounted))?;
+        supervisor::start(&engine, root, &container, Some(mounted), None)?;
         println!("{}", container.config.id);
         return Ok(0);
     }
@@ -80,7 +80,9 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<i32> {
 /// supervisor, our terminal attached with `-t` (the detach keys leave it
 /// running: `None`), else its log followed from the start and our stdin
 /// passed on with `-i`; signals we get passed on (`--sig-proxy`). Returns
-/// its exit status once recorded.
+/// its exit status once recorded: by us, as the supervisor's finisher
+/// ([`supervisor::finish`]), unless a restart policy may start it again
+/// (the supervisor's exit program decides that, and we wait for it).
 fn run_attached(
     engine: &Engine,
     root: &Path,
@@ -101,9 +103,20 @@ fn run_attached(
         }
         false => None,
     };
-    supervisor::start(engine, root, container, Some(mounted))?;
+    let (finisher, theirs) = match host.restart.parse::<Policy>() {
+        Ok(Policy::No) => {
+            let (ours, theirs) = Finisher::pair()?;
+            (Some(ours), Some(theirs))
+        }
+        _ => (None, None),
+    };
+    supervisor::start(engine, root, container, Some(mounted), theirs)?;
     let id = &container.config.id;
-    match attached_until_exit(engine, id, args, host, since, exit.as_ref()) {
+    let run = Attached {
+        exit: exit.as_ref(),
+        finisher,
+    };
+    match attached_until_exit(engine, id, args, host, since, run) {
         // Gone while we were attached: only `rm -f` removes a running container,
         // and it kills with SIGKILL first, so docker's `run` reports 137. Any step
         // above may notice first (the reload, the log we follow, the state).
@@ -114,6 +127,14 @@ fn run_attached(
     }
 }
 
+/// What [`run_attached`] holds on the run's end.
+struct Attached<'a> {
+    /// With `--rm`: the supervisor's exit file, holding the output.
+    exit: Option<&'a ExitWatch>,
+    /// Unless a restart policy is set: we record the end.
+    finisher: Option<Finisher>,
+}
+
 /// The attached part of [`run_attached`], once the supervisor has started it.
 fn attached_until_exit(
     engine: &Engine,
@@ -121,8 +142,9 @@ fn attached_until_exit(
     args: &RunArgs,
     host: &HostConfig,
     since: std::time::SystemTime,
-    exit: Option<&ExitWatch>,
+    run: Attached<'_>,
 ) -> anyhow::Result<Option<i32>> {
+    let Attached { exit, finisher } = run;
     // Reloaded: its state has PID 1's pid now.
     let container = &engine.container(id)?;
     if args.sig_proxy && !args.create.flags.tty {
@@ -136,6 +158,7 @@ fn attached_until_exit(
             true,
             true,
             exit,
+            finisher,
         )?
     } else {
         let attached =
@@ -148,7 +171,7 @@ fn attached_until_exit(
             Some(since),
             (attached("stdout"), attached("stderr")),
         )?;
-        Some(exit_status(engine, container, exit)?)
+        Some(exit_status(engine, container, exit, finisher)?)
     };
     // Auto-removed by now, it left its OOMKilled in the exit file.
     let oom_killed = match exit {

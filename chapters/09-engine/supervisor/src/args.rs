@@ -4,14 +4,16 @@
 //! ```text
 //! dockyard-supervisor --pid PID --pidfd FD --listen FD --out FD [--err FD]
 //!     [--stdin FD] [--stdin-once] [--tty] --log PATH [--max-size BYTES]
-//!     [--max-file N] [--attrs TEXT] -- PROGRAM [ARGS...]
+//!     [--max-file N] [--attrs TEXT] [--finisher FD] -- PROGRAM [ARGS...]
 //! ```
 //!
 //! Every descriptor is inherited (not close-on-exec). `--out` is the stdout
 //! pipe's read end, or with `--tty` the container's pty master (and no
 //! `--err`); `--stdin` the stdin pipe's write end or a dup of the master.
 //! `--attrs` is the encoded contents of the json-file `attrs` object.
-//! `PROGRAM` is run with `--status N` appended when the container is over.
+//! `PROGRAM` is run with `--status N` appended when the container is over,
+//! unless `--finisher` is given and the finisher does its work instead (see
+//! [`finish`](crate::finish)).
 
 use core::ffi::CStr;
 
@@ -23,7 +25,7 @@ use crate::sys::{self, Errno, Fd};
 /// The usage line, for a bad command line.
 const USAGE: &str = "usage: dockyard-supervisor --pid PID --pidfd FD --listen FD --out FD \
 [--err FD] [--stdin FD] [--stdin-once] [--tty] --log PATH [--max-size BYTES] [--max-file N] \
-[--attrs TEXT] -- PROGRAM [ARGS...]";
+[--attrs TEXT] [--finisher FD] -- PROGRAM [ARGS...]";
 
 /// The most arguments the exit program is given (`--status N` aside).
 pub const MAX_EXIT_ARGS: usize = 256;
@@ -47,6 +49,11 @@ impl<'a> Argv<'a> {
         // SAFETY: Argv::new's contract.
         self.0.get(i).map(|&p| unsafe { CStr::from_ptr(p.cast()) })
     }
+
+    /// The arguments from the `first`th on.
+    pub fn from(&self, first: usize) -> impl Iterator<Item = &'a CStr> + '_ {
+        (first..self.0.len()).filter_map(|i| self.get(i))
+    }
 }
 
 /// A parsed command line. The descriptors are only numbers until
@@ -62,6 +69,7 @@ pub struct Args<'a> {
     stdin_once: bool,
     tty: bool,
     log: LogOptions<'a>,
+    finisher: Option<i32>,
     /// `PROGRAM [ARGS...]`.
     pub exit: Argv<'a>,
 }
@@ -111,13 +119,23 @@ impl<'a> Args<'a> {
             log: self.log,
         }
     }
+
+    /// The finisher's descriptor, if the engine gave one, owned.
+    ///
+    /// # Safety
+    /// As for [`Args::config`]: ours to close, taken once.
+    pub unsafe fn finisher(&self) -> Option<Fd> {
+        // SAFETY: the caller's promise; parse checked it is open and no
+        // other descriptor of ours.
+        self.finisher.map(|fd| unsafe { Fd::from_raw(fd) })
+    }
 }
 
 /// Reads the command line (`argv[0]` first, as the kernel passes it).
 pub fn parse<'a>(argv: &Argv<'a>) -> Result<Args<'a>, Usage<'a>> {
     let usage = |what, arg| Usage { what, arg };
     let (mut pid, mut pidfd, mut listen, mut out) = (None, None, None, None);
-    let (mut err, mut stdin, mut path) = (None, None, None);
+    let (mut err, mut stdin, mut path, mut finisher) = (None, None, None, None);
     let (mut stdin_once, mut tty) = (false, false);
     let (mut max_size, mut max_file, mut attrs) = (None, 1, None);
     let mut i = 1;
@@ -158,6 +176,7 @@ pub fn parse<'a>(argv: &Argv<'a>) -> Result<Args<'a>, Usage<'a>> {
                     b"--out" => out = Some(fd()?),
                     b"--err" => err = Some(fd()?),
                     b"--stdin" => stdin = Some(fd()?),
+                    b"--finisher" => finisher = Some(fd()?),
                     b"--log" if !bytes.is_empty() => path = Some(value),
                     b"--max-size" => {
                         max_size = Some(number()?).filter(|&n| n > 0);
@@ -194,6 +213,7 @@ pub fn parse<'a>(argv: &Argv<'a>) -> Result<Args<'a>, Usage<'a>> {
             max_file,
             attrs,
         },
+        finisher,
         // SAFETY: a part of what the caller vouched for.
         exit: unsafe { Argv::new(exit) },
     };
@@ -212,6 +232,7 @@ pub fn parse<'a>(argv: &Argv<'a>) -> Result<Args<'a>, Usage<'a>> {
         Some(args.out),
         err,
         stdin,
+        finisher,
     ];
     for (i, a) in fds.iter().enumerate() {
         if a.is_some() && fds[i + 1..].contains(a) {
@@ -219,6 +240,58 @@ pub fn parse<'a>(argv: &Argv<'a>) -> Result<Args<'a>, Usage<'a>> {
         }
     }
     Ok(args)
+}
+
+/// The option before the status on the exit program's command line.
+pub const STATUS: &CStr = c"--status";
+
+/// A number written out in decimal, NUL-terminated, without allocating.
+#[derive(Debug)]
+pub struct Decimal {
+    /// The digits after a `-` if negative, then NULs: "-2147483648" is the
+    /// longest, 11 bytes.
+    bytes: [u8; 12],
+    len: usize,
+}
+
+impl Decimal {
+    /// `value` in decimal.
+    pub fn of(value: i32) -> Decimal {
+        let mut decimal = Decimal {
+            bytes: [0; 12],
+            len: 0,
+        };
+        if value < 0 {
+            decimal.bytes[0] = b'-';
+            decimal.len = 1;
+        }
+        let mut digits = [0u8; 10];
+        let (mut rest, mut n) = (value.unsigned_abs(), 0);
+        loop {
+            digits[n] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            n += 1;
+            if rest == 0 {
+                break;
+            }
+        }
+        for &d in digits[..n].iter().rev() {
+            decimal.bytes[decimal.len] = d;
+            decimal.len += 1;
+        }
+        decimal
+    }
+
+    /// The digits.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    /// The digits, NUL-terminated.
+    pub fn as_c_str(&self) -> &CStr {
+        // The array is one longer than the longest number: a NUL follows.
+        CStr::from_bytes_until_nul(&self.bytes).unwrap_or_default()
+    }
 }
 
 /// A decimal number without sign.
@@ -239,33 +312,12 @@ fn number(bytes: &[u8]) -> Option<u64> {
 /// `envp` must be a null-terminated array of pointers to NUL-terminated
 /// strings (the one the kernel gave us).
 pub unsafe fn exec_exit(exit: &Argv<'_>, status: i32, envp: *const *const u8) -> Errno {
-    let mut number = [0u8; 12];
-    let mut len = 0;
-    let mut value = status.unsigned_abs();
-    let mut digits = [0u8; 10];
-    let mut n = 0;
-    loop {
-        digits[n] = b'0' + (value % 10) as u8;
-        value /= 10;
-        n += 1;
-        if value == 0 {
-            break;
-        }
-    }
-    if status < 0 {
-        number[0] = b'-';
-        len = 1;
-    }
-    for &d in digits[..n].iter().rev() {
-        number[len] = d;
-        len += 1;
-    }
-    // number[len] is the NUL.
+    let number = Decimal::of(status);
     // ANCHOR: exec_exit
     let mut argv = [core::ptr::null::<u8>(); MAX_EXIT_ARGS + 3];
     argv[..exit.0.len()].copy_from_slice(exit.0);
-    argv[exit.0.len()] = c"--status".as_ptr().cast();
-    argv[exit.0.len() + 1] = number.as_ptr();
+    argv[exit.0.len()] = STATUS.as_ptr().cast();
+    argv[exit.0.len() + 1] = number.as_c_str().as_ptr().cast();
     // SAFETY: argv is null-terminated (the rest of the array), its strings
     // live until execve returns; envp is the caller's promise.
     unsafe { sys::execve(argv[0], argv.as_ptr(), envp) }
@@ -277,6 +329,19 @@ mod tests {
     use std::ffi::CString;
 
     use super::*;
+
+    #[test]
+    fn numbers_are_written_in_decimal() {
+        for (value, text) in [
+            (0, "0"),
+            (137, "137"),
+            (-1, "-1"),
+            (i32::MIN, "-2147483648"),
+        ] {
+            assert_eq!(Decimal::of(value).as_bytes(), text.as_bytes());
+            assert_eq!(Decimal::of(value).as_c_str().to_bytes(), text.as_bytes());
+        }
+    }
 
     fn parsed(args: &[&str], check: impl FnOnce(Result<Args<'_>, Usage<'_>>)) {
         let owned: Vec<CString> = std::iter::once("dockyard-supervisor")
@@ -350,6 +415,13 @@ mod tests {
                 (None, 1, None)
             );
             assert!(!args.tty && !args.stdin_once);
+            assert_eq!(args.finisher, None);
+        });
+        let null = std::fs::File::open("/dev/null").unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&null);
+        let text: &'static str = fd.to_string().leak();
+        parsed(&with(&["--finisher", text, "--", "/x"]), |r| {
+            assert_eq!(r.unwrap().finisher, Some(fd));
         });
     }
 
@@ -379,6 +451,10 @@ mod tests {
         );
         assert_eq!(
             refused(&with(&["--err", "1", "--", "x"])),
+            "a descriptor is given twice"
+        );
+        assert_eq!(
+            refused(&with(&["--finisher", "2", "--", "x"])),
             "a descriptor is given twice"
         );
         let null = std::fs::File::open("/dev/null").unwrap();

@@ -30,7 +30,8 @@
 //! SIGUSR2 on to the init, and reaps it (a pidfd in poll(2)). When the init
 //! has exited and its output is all logged, the program execve(2)s the
 //! engine again ([`args::exec_exit`], like conmon's `--exit-command`) with
-//! `--status N`, to record the exit, tear down and apply the restart policy.
+//! `--status N`, to record the exit, tear down and apply the restart policy,
+//! unless a foreground `run` waiting for that moment does it ([`finish`]).
 //!
 //! The system calls are made directly ([`sys`]), on x86_64 and aarch64.
 
@@ -38,6 +39,7 @@
 
 pub mod args;
 pub mod copier;
+pub mod finish;
 pub mod json;
 pub mod life;
 pub mod log;
@@ -63,18 +65,8 @@ pub fn complain(parts: &[&[u8]], errno: Option<sys::Errno>) {
         push(part);
     }
     if let Some(sys::Errno(errno)) = errno {
-        let mut digits = [0u8; 10];
-        let (mut value, mut n) = (errno.unsigned_abs(), 0);
-        loop {
-            digits[9 - n] = b'0' + (value % 10) as u8;
-            value /= 10;
-            n += 1;
-            if value == 0 {
-                break;
-            }
-        }
         push(b": errno ");
-        push(&digits[10 - n..]);
+        push(args::Decimal::of(errno).as_bytes());
     }
     line[len] = b'\n';
     len += 1;

@@ -11,7 +11,7 @@ mod mem;
 use core::ffi::CStr;
 
 use dockyard_supervisor::args::{self, Argv};
-use dockyard_supervisor::{FAILED, complain, supervise, sys};
+use dockyard_supervisor::{FAILED, complain, finish, supervise, sys};
 
 // ANCHOR: start
 // The kernel starts a static executable at its entry point with the stack
@@ -48,7 +48,8 @@ core::arch::global_asm!(
 compile_error!("dockyard-supervisor starts on x86_64 and aarch64 only");
 
 // ANCHOR: main
-/// The program: parse, supervise, run the exit program.
+/// The program: parse, supervise, hand the end to the finisher or run the
+/// exit program.
 ///
 /// # Safety
 /// `sp` is the initial stack pointer the kernel gave `_start`.
@@ -78,6 +79,12 @@ unsafe extern "C" fn start(sp: *const usize) -> ! {
             failure.status
         }
     };
+    // SAFETY: handed over by the engine like the others; taken once.
+    if let Some(finisher) = unsafe { args.finisher() }
+        && finish::hand_over(finisher, &args.exit, status)
+    {
+        sys::exit(status);
+    }
     // SAFETY: the kernel's envp.
     let errno = unsafe { args::exec_exit(&args.exit, status, envp) };
     let program = args.exit.get(0).map_or(&b""[..], CStr::to_bytes);
