@@ -34,6 +34,7 @@ pub const DONE: u8 = b'd';
 /// exit program runs instead).
 const MAX_MESSAGE: usize = 4096;
 
+// ANCHOR: hand_over
 /// Sends `exit`'s arguments (after the program) and `--status STATUS` to
 /// the `finisher`, and waits for its answer: whether it is done (then the
 /// exit program must not run).
@@ -60,6 +61,7 @@ pub fn hand_over(finisher: Fd, exit: &Argv<'_>, status: i32) -> bool {
     let mut answer = [0u8; 1];
     sys::read(&finisher, &mut answer) == Ok(1) && answer[0] == DONE
 }
+// ANCHOR_END: hand_over
 
 #[cfg(test)]
 mod tests {
