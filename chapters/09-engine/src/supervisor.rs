@@ -353,8 +353,35 @@ pub fn finish(
     let (code, removal) = under_run_lock(engine, container, &args, Passed::default(), lock_fd)?;
     remove_supervisor_dir(container)?;
     finisher.done()?;
-    Removal::purge(removal)?;
+    if let Some(removal) = removal {
+        purge_meanwhile(removal)?;
+    }
     Ok(Some(code))
+}
+
+/// Deletes an auto-removed container's files in a child of ours while we
+/// return: nobody waits for them (the container is out of the store), and
+/// deleting a tree was the largest part of what was left of a `run --rm`
+/// (each directory's blocks discarded, on a disk mounted `-o discard`).
+/// The child holds the removal's locks (the same open files) until it is
+/// done, and is the last to leave our mount namespace, whose teardown waits
+/// for an RCU grace period.
+fn purge_meanwhile(removal: Removal) -> anyhow::Result<()> {
+    // SAFETY: the only other thread a foreground `run` has is the signal
+    // proxy, blocked in sigtimedwait(2) and holding no lock; glibc's fork(2)
+    // takes the allocator's locks around the fork, so the child may
+    // allocate. The child only deletes files and _exit(2)s.
+    match unsafe { nix::unistd::fork() }.context("fork(2) to delete the container's files")? {
+        nix::unistd::ForkResult::Child => {
+            let code = i32::from(Removal::purge(Some(removal)).is_err());
+            // SAFETY: _exit(2) skips our caller's destructors, which are
+            // the parent's to run.
+            unsafe { libc::_exit(code) }
+        }
+        // Dropped, the removal's locks stay with the child, which holds
+        // the same open files.
+        nix::unistd::ForkResult::Parent { .. } => Ok(()),
+    }
 }
 // ANCHOR_END: finish
 
