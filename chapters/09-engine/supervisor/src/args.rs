@@ -257,16 +257,25 @@ pub struct Decimal {
 impl Decimal {
     /// `value` in decimal.
     pub fn of(value: i32) -> Decimal {
+        Decimal::with_sign(value < 0, value.unsigned_abs())
+    }
+
+    /// `value` in decimal.
+    pub fn of_u32(value: u32) -> Decimal {
+        Decimal::with_sign(false, value)
+    }
+
+    fn with_sign(negative: bool, value: u32) -> Decimal {
         let mut decimal = Decimal {
             bytes: [0; 12],
             len: 0,
         };
-        if value < 0 {
+        if negative {
             decimal.bytes[0] = b'-';
             decimal.len = 1;
         }
         let mut digits = [0u8; 10];
-        let (mut rest, mut n) = (value.unsigned_abs(), 0);
+        let (mut rest, mut n) = (value, 0);
         loop {
             digits[n] = b'0' + (rest % 10) as u8;
             rest /= 10;
@@ -341,6 +350,7 @@ mod tests {
             assert_eq!(Decimal::of(value).as_bytes(), text.as_bytes());
             assert_eq!(Decimal::of(value).as_c_str().to_bytes(), text.as_bytes());
         }
+        assert_eq!(Decimal::of_u32(u32::MAX).as_bytes(), b"4294967295");
     }
 
     fn parsed(args: &[&str], check: impl FnOnce(Result<Args<'_>, Usage<'_>>)) {

@@ -184,17 +184,7 @@ fn numbered<'b>(path: &CStr, n: u32, buf: &'b mut [u8; MAX_PATH + 12]) -> Result
     let mut len = name.len();
     buf[len] = b'.';
     len += 1;
-    let mut digits = [0u8; 10];
-    let (mut value, mut count) = (n, 0);
-    loop {
-        digits[count] = b'0' + (value % 10) as u8;
-        value /= 10;
-        count += 1;
-        if value == 0 {
-            break;
-        }
-    }
-    for &d in digits[..count].iter().rev() {
+    for &d in crate::args::Decimal::of_u32(n).as_bytes() {
         buf[len] = d;
         len += 1;
     }
