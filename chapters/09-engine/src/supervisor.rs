@@ -373,6 +373,12 @@ fn purge_meanwhile(removal: Removal) -> anyhow::Result<()> {
     // allocate. The child only deletes files and _exit(2)s.
     match unsafe { nix::unistd::fork() }.context("fork(2) to delete the container's files")? {
         nix::unistd::ForkResult::Child => {
+            // Not our caller's output: whoever reads it (a shell's `$(...)`)
+            // would wait for our end-of-file too.
+            for fd in 0..=2 {
+                // SAFETY: close(2) of a standard descriptor; nothing of ours uses it.
+                unsafe { libc::close(fd) };
+            }
             let code = i32::from(Removal::purge(Some(removal)).is_err());
             // SAFETY: _exit(2) skips our caller's destructors, which are
             // the parent's to run.
