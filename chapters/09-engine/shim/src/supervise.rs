@@ -1134,7 +1134,6 @@ fn wait_unless_stopped(delay: Duration) -> Result<bool, Error> {
     waited
 }
 
-// ANCHOR: finisher
 /// The launcher's end of the finish hand-over (the small program's
 /// `finish` module): a foreground `run`, which waits for the container's end
 /// anyway with the engine in memory and its store open, does the exit
@@ -1196,7 +1195,6 @@ impl Finisher {
 
 /// The finisher's answer (the small program's `finish::DONE`).
 const DONE: u8 = b'd';
-// ANCHOR_END: finisher
 
 // ANCHOR: clients
 /// What an attach client wants.
