@@ -450,7 +450,11 @@ fn under_run_lock(
         mounted: None,
         adopt: matches!(args.entry, Entry::Start { mounted: true }),
     };
-    let mut record = EngineRecord { engine, container };
+    let mut record = EngineRecord {
+        engine,
+        container,
+        auto_remove: host.auto_remove,
+    };
     let exit = match &args.entry {
         Entry::Start { .. } => supervise::supervise(config, &mut runner, &mut record)?,
         Entry::Exited { resume, .. } => {
@@ -572,6 +576,8 @@ impl Runner for EngineRunner<'_> {
 struct EngineRecord<'a> {
     engine: &'a Engine,
     container: &'a Container,
+    /// `--rm`: its end is not recorded (see [`Record::record`] below).
+    auto_remove: bool,
 }
 
 fn epoch(t: SystemTime) -> u64 {
@@ -601,6 +607,12 @@ impl Record for EngineRecord<'_> {
                     finished_at: self.engine.containers.state(id)?.finished_at,
                 }
             }
+            // An auto-removed container leaves the store at its end, before
+            // the run lock is let go (under_run_lock), so nobody could read
+            // an exited state: not written, it is two files fewer to make
+            // and delete. Waiters learn the status from the exit file, and a
+            // `--rm` run its OOM kill. Stopped by `restart`, it stays.
+            Event::Exited(_) if self.auto_remove && !before.restarting_by_user => return Ok(()),
             Event::Exited(exit) => {
                 runtime.restart_count = exit.restart_count;
                 runtime.oom_killed = exit.oom_killed;
