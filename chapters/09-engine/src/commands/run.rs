@@ -116,7 +116,7 @@ fn run_attached(
         exit: exit.as_ref(),
         finisher,
     };
-    match attached_until_exit(engine, id, args, host, since, run) {
+    match attached_until_exit(engine, container, args, host, since, run) {
         // Gone while we were attached: only `rm -f` removes a running container,
         // and it kills with SIGKILL first, so docker's `run` reports 137. Any step
         // above may notice first (the reload, the log we follow, the state).
@@ -138,15 +138,20 @@ struct Attached<'a> {
 /// The attached part of [`run_attached`], once the supervisor has started it.
 fn attached_until_exit(
     engine: &Engine,
-    id: &str,
+    container: &Container,
     args: &RunArgs,
     host: &HostConfig,
     since: std::time::SystemTime,
     run: Attached<'_>,
 ) -> anyhow::Result<Option<i32>> {
     let Attached { exit, finisher } = run;
-    // Reloaded: its state has PID 1's pid now.
-    let container = &engine.container(id)?;
+    // Its state has PID 1's pid now; the rest, its spec with it, is as we made
+    // it (not read again: the container's command runs meanwhile, and on two
+    // CPUs every parse we skip is time it gets).
+    let container = &Container {
+        state: engine.containers.state(&container.config.id)?,
+        ..container.clone()
+    };
     if args.sig_proxy && !args.create.flags.tty {
         signals::proxy(container)?;
     }
