@@ -609,9 +609,9 @@ impl Record for EngineRecord<'_> {
             }
             // An auto-removed container leaves the store at its end, before
             // the run lock is let go (under_run_lock), so nobody could read
-            // an exited state: not written, it is two files fewer to make
-            // and delete. Waiters learn the status from the exit file, and a
-            // `--rm` run its OOM kill. Stopped by `restart`, it stays.
+            // an exited state: not written, it is one file fewer to write,
+            // rename and delete. Waiters learn the status from the exit file,
+            // and a `--rm` run its OOM kill. Stopped by `restart`, it stays.
             Event::Exited(_) if self.auto_remove && !before.restarting_by_user => return Ok(()),
             Event::Exited(exit) => {
                 runtime.restart_count = exit.restart_count;

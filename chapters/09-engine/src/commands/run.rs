@@ -119,7 +119,7 @@ fn run_attached(
     match attached_until_exit(engine, container, args, host, since, run) {
         // Gone while we were attached: only `rm -f` removes a running container,
         // and it kills with SIGKILL first, so docker's `run` reports 137. Any step
-        // above may notice first (the reload, the log we follow, the state).
+        // above may notice first (reading its state, following its log, waiting for its end).
         Err(_) if matches!(engine.containers.get(id), Err(ContainerError::NotFound(_))) => {
             Ok(Some(128 + libc::SIGKILL))
         }
