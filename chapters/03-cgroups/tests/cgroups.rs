@@ -304,14 +304,17 @@ fn a_memory_hog_is_oom_killed_at_its_limit() {
     };
     cgroup.apply(&limits.resources().unwrap()).unwrap();
     assert!(!cgroup.oom_killed().unwrap());
-    // tail keeps the last line; /dev/zero has no newline, so it keeps all 200MiB.
-    let mut child = spawn_held("head -c 200m /dev/zero | tail");
+    // dd reads 200 MiB into one buffer, touching every page of it. It is the
+    // cgroup's only process (sh execs it), so the OOM killer has no other
+    // to choose: with a shell and a pipe beside the hog, a second OOM kill
+    // before the first victim's memory was freed sometimes took the shell.
+    let mut child = spawn_held("exec dd if=/dev/zero of=/dev/null bs=200M count=1");
     start(&cgroup, &mut child);
     let status = child.wait().unwrap();
     assert_eq!(
-        status.code(),
-        Some(137),
-        "sh reports tail killed by SIGKILL: {status}"
+        status.signal(),
+        Some(nix::sys::signal::Signal::SIGKILL as i32),
+        "dd killed by SIGKILL: {status}"
     );
     assert!(cgroup.oom_killed().unwrap());
 }
