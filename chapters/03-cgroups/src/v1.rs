@@ -51,13 +51,12 @@ impl V1Cgroup {
                 // controllers are seen to share a directory. Only the last
                 // component can be one: one readlink(2) per controller, where
                 // canonicalize made one per component of the path, for every
-                // cgroup an engine opens. EINVAL: not a link, the mount itself.
+                // cgroup an engine opens. EINVAL (InvalidInput): not a link,
+                // the mount itself (readlink(2)).
                 let path = root.join(controller);
                 let mount = match std::fs::read_link(&path) {
                     Ok(target) => root.join(target),
-                    Err(err) if err.raw_os_error() == Some(nix::errno::Errno::EINVAL as i32) => {
-                        path
-                    }
+                    Err(err) if err.kind() == std::io::ErrorKind::InvalidInput => path,
                     Err(_) => return None,
                 };
                 Some((controller, mount.join(parent).join(name)))
