@@ -145,9 +145,8 @@ fn attached_until_exit(
     run: Attached<'_>,
 ) -> anyhow::Result<Option<i32>> {
     let Attached { exit, finisher } = run;
-    // Its state has PID 1's pid now; the rest, its spec with it, is as we made
-    // it (not read again: the container's command runs meanwhile, and on two
-    // CPUs every parse we skip is time it gets).
+    // Its state has PID 1's pid now; the rest, its spec with it, is as we
+    // made it, and is not read and parsed again.
     let container = &Container {
         state: engine.containers.state(&container.config.id)?,
         ..container.clone()
