@@ -78,6 +78,19 @@ pub fn start(
     mounted: Option<Mounted>,
     finisher: Option<OwnedFd>,
 ) -> anyhow::Result<()> {
+    start_meanwhile(engine, root, container, mounted, finisher, || Ok(()))
+}
+
+/// [`start`], doing `meanwhile` while the supervisor starts the container
+/// (see [`supervise::launch_forked`]), and returning what it made.
+pub fn start_meanwhile<R>(
+    engine: &Engine,
+    root: &Path,
+    container: &Container,
+    mounted: Option<Mounted>,
+    finisher: Option<OwnedFd>,
+    meanwhile: impl FnOnce() -> anyhow::Result<R>,
+) -> anyhow::Result<R> {
     let before = Runtime::load(container)?;
     let runtime = Runtime {
         stopped_by_user: false,
@@ -106,12 +119,13 @@ pub fn start(
             exit_status(supervise_container(engine, container, &args, passed))
         };
         // SAFETY: single-threaded, checked just above.
-        unsafe { supervise::launch_forked(entry) }
+        unsafe { supervise::launch_forked(entry, meanwhile) }
     } else {
         let exe = std::env::current_exe().context("find the dockyard binary")?;
         let mut cmd = Command::new(exe);
         cmd.args(args.start_line());
-        supervise::launch(cmd, finisher)
+        let done = meanwhile();
+        supervise::launch(cmd, finisher).map(|pid| (pid, done))
     };
     // Once it reported, the supervisor has the mount (and has unmounted it if
     // the command could not start); if it never did, ours unmounts it here.
@@ -120,7 +134,7 @@ pub fn start(
         mounted.hand_over();
     }
     match launched {
-        Ok(_) => Ok(()),
+        Ok((_, done)) => done,
         Err(supervise::Error::StartFailed { code, message }) => {
             // Its supervisor records the failure and tears down: wait for it.
             crate::commands::lifecycle::wait_for_run(container, None)?;

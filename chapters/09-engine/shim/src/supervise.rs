@@ -370,12 +370,19 @@ pub fn launch(mut cmd: Command, finisher: Option<OwnedFd>) -> Result<i32, Error>
 /// opening of the store on the way to every container's start (a few ms).
 /// The supervisor's memory image is still a small one for the container's
 /// run: it execve(2)s the small program as soon as the container runs.
+/// `meanwhile` runs in the caller once the supervisor is forked, while it
+/// starts the container (most of which is waiting for the kernel to move
+/// the container's init into its cgroup); what it returns comes back with
+/// the pid. It may start threads: the fork is behind it.
 ///
 /// # Safety
 /// The caller must be single-threaded (the CLI is; a daemon is not): the
 /// child of a fork(2) has only the forking thread, and any lock another
 /// thread held (in the allocator, say) would stay locked in it for ever.
-pub unsafe fn launch_forked(entry: impl FnOnce(OwnedFd) -> i32) -> Result<i32, Error> {
+pub unsafe fn launch_forked<R>(
+    entry: impl FnOnce(OwnedFd) -> i32,
+    meanwhile: impl FnOnce() -> R,
+) -> Result<(i32, R), Error> {
     let (read_end, write_end) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("pipe2(2) for the ready pipe"))?;
     // SAFETY: single-threaded (this function's contract), so the child is a
@@ -406,7 +413,8 @@ pub unsafe fn launch_forked(entry: impl FnOnce(OwnedFd) -> i32) -> Result<i32, E
         }
     }
     drop(write_end);
-    read_ready(read_end, "the forked supervisor".into())
+    let done = meanwhile();
+    read_ready(read_end, "the forked supervisor".into()).map(|pid| (pid, done))
 }
 
 /// Marks every descriptor from `first` up close-on-exec (close_range(2)

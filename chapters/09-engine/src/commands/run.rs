@@ -110,11 +110,20 @@ fn run_attached(
         }
         _ => (None, None),
     };
-    supervisor::start(engine, root, container, Some(mounted), theirs)?;
+    // Docker's CLI starts its signal proxy before the start too; ours is
+    // ready by the time the container runs, not competing with its command
+    // for the CPU as it starts.
+    let proxy =
+        supervisor::start_meanwhile(engine, root, container, Some(mounted), theirs, || {
+            (args.sig_proxy && !args.create.flags.tty)
+                .then(signals::Proxy::start)
+                .transpose()
+        })?;
     let id = &container.config.id;
     let run = Attached {
         exit: exit.as_ref(),
         finisher,
+        proxy,
     };
     match attached_until_exit(engine, container, args, host, since, run) {
         // Gone while we were attached: only `rm -f` removes a running container,
@@ -133,6 +142,8 @@ struct Attached<'a> {
     exit: Option<&'a ExitWatch>,
     /// Unless a restart policy is set: we record the end.
     finisher: Option<Finisher>,
+    /// With `--sig-proxy` and no terminal: where the signals we get go.
+    proxy: Option<signals::Proxy>,
 }
 
 /// The attached part of [`run_attached`], once the supervisor has started it.
@@ -144,15 +155,19 @@ fn attached_until_exit(
     since: std::time::SystemTime,
     run: Attached<'_>,
 ) -> anyhow::Result<Option<i32>> {
-    let Attached { exit, finisher } = run;
+    let Attached {
+        exit,
+        finisher,
+        proxy,
+    } = run;
     // Its state has PID 1's pid now; the rest, its spec with it, is as we
     // made it, and is not read and parsed again.
     let container = &Container {
         state: engine.containers.state(&container.config.id)?,
         ..container.clone()
     };
-    if args.sig_proxy && !args.create.flags.tty {
-        signals::proxy(container)?;
+    if let (Some(proxy), Some(pid)) = (proxy, container.state.pid) {
+        proxy.forward_to(nix::unistd::Pid::from_raw(pid));
     }
     let code = if args.create.flags.tty {
         attach::session(
