@@ -3,9 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
+use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
 
 use crate::{Cgroup, CgroupGuard, Hierarchy, Limits, format_bytes};
+
+/// What chapter 02's set-up hook may fail with.
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Why a limited container could not run: its cgroup, or chapter 02's runtime.
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +127,22 @@ pub fn spawn_with_setup(
     name: &str,
     setup: &mut ch02_namespaces::Setup<'_>,
 ) -> Result<Running, RunError> {
+    spawn_in_cgroup(spec, rootfs, parent, name, &mut |cgroup, pid| {
+        cgroup.add_task(pid)?;
+        setup(pid)
+    })
+}
+
+/// Makes and limits the cgroup, then starts the container, calling `join`
+/// from chapter 02's set-up hook to move the child into the cgroup and run
+/// the caller's own set-up.
+fn spawn_in_cgroup(
+    spec: &Spec,
+    rootfs: &Path,
+    parent: &str,
+    name: &str,
+    join: &mut dyn FnMut(&Cgroup, Pid) -> Result<(), BoxError>,
+) -> Result<Running, RunError> {
     let resources = spec
         .linux()
         .as_ref()
@@ -132,10 +152,7 @@ pub fn spawn_with_setup(
     cgroup.apply(&resources)?;
     let mut spec = spec.clone();
     crate::add_cgroup_mounts(&mut spec, &cgroup);
-    let running = ch02_namespaces::spawn(&spec, rootfs, &mut |pid| {
-        cgroup.add_task(pid)?;
-        setup(pid)
-    })?;
+    let running = ch02_namespaces::spawn(&spec, rootfs, &mut |pid| join(&cgroup, pid))?;
     Ok(Running {
         running,
         cgroup,
@@ -144,6 +161,36 @@ pub fn spawn_with_setup(
 }
 
 // ANCHOR_END: run
+
+// ANCHOR: meanwhile
+/// [`spawn_with_setup`] for a caller whose `setup` has work of its own (the
+/// engine's supervisor writes its records there): `setup` runs while a
+/// thread moves the child into its cgroup. Moving a process takes the
+/// cgroups' threadgroup lock for writing, and taking it waits for an RCU
+/// grace period (`cgroup_attach_lock` in kernel/cgroup/cgroup.c, on v1 and
+/// on v2 unless mounted `favordynmods`): milliseconds in which the write
+/// does nothing but wait. Both are done before the child goes on, so its
+/// command still starts limited.
+pub fn spawn_with_setup_meanwhile(
+    spec: &Spec,
+    rootfs: &Path,
+    parent: &str,
+    name: &str,
+    setup: &mut ch02_namespaces::Setup<'_>,
+) -> Result<Running, RunError> {
+    spawn_in_cgroup(spec, rootfs, parent, name, &mut |cgroup, pid| {
+        std::thread::scope(|scope| {
+            let moving = scope.spawn(|| cgroup.add_task(pid));
+            let set = setup(pid);
+            match moving.join() {
+                Ok(moved) => moved?,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+            set
+        })
+    })
+}
+// ANCHOR_END: meanwhile
 
 /// A limited container whose command runs, in its cgroup.
 #[derive(Debug)]

@@ -536,7 +536,7 @@ impl Runner for EngineRunner<'_> {
             .map(|p| p.to_string_lossy().trim_start_matches('/').to_string())
             .unwrap_or_default();
         let (engine, container) = (self.engine, self.container);
-        let running = ch03_cgroups::spawn_with_setup(
+        let running = ch03_cgroups::spawn_with_setup_meanwhile(
             &spec,
             &container.merged_dir(),
             &parent,

@@ -207,8 +207,9 @@ pub struct Config {
 pub trait Runner {
     /// Starts the container once and returns when its command runs: the
     /// engine sets up what the run needs (rootfs mount, network) and calls
-    /// chapter 03's `spawn_with_setup`, calling `started` from its set-up
-    /// hook with the container's pid (after its own set-up steps). The
+    /// chapter 03's `spawn_with_setup_meanwhile`, calling `started` from its
+    /// set-up hook with the container's pid (after its own set-up steps),
+    /// while the container's init moves into its cgroup. The
     /// container inherits the supervisor's stdin, stdout and stderr, which
     /// are already the container's pipes when this is called; with `-t` its
     /// own pty's master comes back in [`Started`]. The container is our
@@ -667,8 +668,6 @@ pub fn supervise(
     )?;
     let exit_path = config.dir.join(EXIT);
     File::create(&exit_path).map_err(io_at("create", &exit_path))?;
-    // There before anyone hears the container started: `run` follows it.
-    logs::create(&config.log_path)?;
     let restarts = Restarts::new(config.restart, config.restart_count);
     let ready = config.ready.take();
     cycle(&config, runner, store, restarts, Next::Start(ready))
@@ -919,6 +918,11 @@ fn start_run(
         outputs = vec![out_r, err_r];
     }
     let mut started = |pid: Pid| -> Result<(), BoxError> {
+        // There before anyone hears the container started (`run` follows
+        // it), made here rather than first thing: the engine runs this hook
+        // while the kernel moves the container's init into its cgroup (see
+        // Runner::start), so the file costs no wait of its own.
+        logs::create(&config.log_path)?;
         store.record(&Event::Started {
             pid: pid.as_raw(),
             at: SystemTime::now(),

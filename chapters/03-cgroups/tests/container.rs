@@ -1,0 +1,93 @@
+//! The library's containers on this machine's real cgroups: the engine's
+//! variant of the start, whose set-up hook runs while the child moves into
+//! its cgroup. Each test's cgroups live under a parent of its own
+//! (`dockyard-test-NAME-PID`), removed when the test ends.
+
+use ch02_namespaces::spec::{self, RunFlags};
+use ch03_cgroups::{Hierarchy, Limits, RunError};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use testkit::CgroupParent;
+
+/// A spec for `args` on the busybox fixture, limited to 20 processes, in
+/// `parent`'s cgroup `c`.
+fn spec_of(args: &[&str], parent: &CgroupParent) -> oci_spec::runtime::Spec {
+    let flags = RunFlags {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        ..RunFlags::default()
+    };
+    let mut spec = spec::build(&flags, &testkit::fixtures::busybox_rootfs()).unwrap();
+    let limits = Limits {
+        pids_limit: Some(20),
+        ..Limits::default()
+    };
+    ch03_cgroups::set_resources(&mut spec, &limits, parent.name(), "c").unwrap();
+    spec
+}
+
+#[test]
+fn meanwhile_the_hook_runs_and_the_child_is_in_its_cgroup_before_it_execs() {
+    testkit::require_root!();
+    let parent = CgroupParent::new("meanwhile");
+    let spec = spec_of(&["sleep", "30"], &parent);
+    let mut hooked = None;
+    let running = ch03_cgroups::spawn_with_setup_meanwhile(
+        &spec,
+        &testkit::fixtures::busybox_rootfs(),
+        parent.name(),
+        "c",
+        &mut |pid| {
+            hooked = Some(pid);
+            Ok(())
+        },
+    );
+    let mut running = running.unwrap();
+    let pid = running.container().pid();
+    assert_eq!(hooked, Some(pid), "the hook saw the child's pid");
+    // Its command runs now (spawn returns after the execve): it got there in
+    // its cgroup, under its limit.
+    let cgroup = Hierarchy::system()
+        .unwrap()
+        .open(parent.name(), "c")
+        .unwrap();
+    assert!(
+        cgroup.pids().unwrap().contains(&pid),
+        "{pid} is not in {:?}",
+        cgroup.dirs()
+    );
+    assert_eq!(cgroup.stats().unwrap().pids_current, Some(1));
+    kill(pid, Signal::SIGKILL).unwrap();
+    let exit = running.wait().unwrap();
+    assert_eq!(exit.code, 128 + Signal::SIGKILL as i32);
+}
+
+#[test]
+fn a_failing_hook_stops_the_start_and_leaves_nothing() {
+    testkit::require_root!();
+    let parent = CgroupParent::new("meanwhile-fails");
+    let spec = spec_of(&["sleep", "30"], &parent);
+    let mut child = None;
+    let result = ch03_cgroups::spawn_with_setup_meanwhile(
+        &spec,
+        &testkit::fixtures::busybox_rootfs(),
+        parent.name(),
+        "c",
+        &mut |pid: Pid| {
+            child = Some(pid);
+            Err("the hook refuses".into())
+        },
+    );
+    let Err(RunError::Runtime(err)) = result else {
+        panic!("the start went on: {result:?}");
+    };
+    assert!(err.to_string().contains("the hook refuses"), "{err}");
+    // The child was killed and reaped, and its cgroup removed.
+    let child = child.expect("the hook ran");
+    assert!(!std::path::Path::new(&format!("/proc/{child}")).exists());
+    assert!(
+        Hierarchy::system()
+            .unwrap()
+            .open(parent.name(), "c")
+            .is_err()
+    );
+}
