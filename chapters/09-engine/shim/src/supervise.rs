@@ -2,10 +2,10 @@
 //!
 //! One supervisor process per container, one pid for the container's whole
 //! life, in two programs by turns. The engine starts it with
-//! [`launch_forked`] (a double fork, so it is nobody's child to wait for;
-//! the CLI, single-threaded, needs no exec) or [`launch`] (the same with an
-//! exec of the engine binary as `dockyard shim ...`, for a caller with
-//! threads), and that process calls [`supervise`], which:
+//! [`launch_forked`] (a fork of the CLI, which is single-threaded and needs
+//! no exec) or [`launch`] (a double fork, so it is nobody's child to wait
+//! for, and an exec of the engine binary as `dockyard shim ...`, for a
+//! caller with threads), and that process calls [`supervise`], which:
 //!
 //! 1. becomes a daemon: a session of its own (setsid(2)), a *child subreaper*
 //!    (prctl(2) `PR_SET_CHILD_SUBREAPER`: any descendant orphaned under it,
@@ -15,7 +15,8 @@
 //! 3. starts the container: listens on `attach.sock` (unix(7)), gives the
 //!    container pipes for stdout and stderr (and stdin with `-i`; with `-t`
 //!    the container makes its own pty and sends back the master) and calls
-//!    the engine's [`Runner::start`] (chapter 03's `spawn_with_setup`);
+//!    the engine's [`Runner::start`] (chapter 03's
+//!    `spawn_with_setup_meanwhile`), making the log in its set-up hook;
 //! 4. once the command runs, *hands the run over* ([`hand_over`]): it
 //!    execve(2)s the small static program ([`steady`](crate::steady))
 //!    (`dockyard-supervisor`, no libc, ~40 kB of memory), which copies the
@@ -391,27 +392,24 @@ pub unsafe fn launch_forked<R>(
     match unsafe { nix::unistd::fork() }.map_err(sys("fork(2) the supervisor"))? {
         ForkResult::Child => {
             drop(read_end);
-            // As launch's double fork: the middle process leaves at once.
-            // SAFETY: as above; the middle process only forks and exits.
-            if let Ok(ForkResult::Child) = unsafe { nix::unistd::fork() } {
-                // Out of the caller's session at once: a Ctrl-C on its
-                // terminal must not reach us while we set up.
-                let _ = nix::unistd::setsid();
-                not_inherited(3);
-                // Never back into the caller's code: a panic ends here too.
-                let entry = std::panic::AssertUnwindSafe(|| entry(write_end));
-                let code =
-                    std::panic::catch_unwind(entry).unwrap_or(ch01_chroot::exit::ENGINE_ERROR);
-                // SAFETY: _exit(2) skips the destructors of the caller's
-                // values, which this copy must not run (a mount guard would unmount).
-                unsafe { libc::_exit(code) }
-            }
-            // SAFETY: see above.
-            unsafe { libc::_exit(0) }
+            // Out of the caller's session at once: a Ctrl-C on its
+            // terminal must not reach us while we set up.
+            let _ = nix::unistd::setsid();
+            not_inherited(3);
+            // Never back into the caller's code: a panic ends here too.
+            let entry = std::panic::AssertUnwindSafe(|| entry(write_end));
+            let code = std::panic::catch_unwind(entry).unwrap_or(ch01_chroot::exit::ENGINE_ERROR);
+            // SAFETY: _exit(2) skips the destructors of the caller's
+            // values, which this copy must not run (a mount guard would unmount).
+            unsafe { libc::_exit(code) }
         }
-        ForkResult::Parent { child } => {
-            let _ = nix::sys::wait::waitpid(child, None);
-        }
+        // One fork, not launch's two: the CLI lives no longer than it waits
+        // for the container, so the supervisor is its child only until then
+        // (re-parented when the CLI exits, to init or the nearest subreaper,
+        // as launch's middle process makes it at once) and, should it end
+        // first, its zombie only as long. Every start saves the middle
+        // process's fork and exit.
+        ForkResult::Parent { .. } => {}
     }
     drop(write_end);
     let done = meanwhile();
