@@ -166,11 +166,11 @@ fn spawn_in_cgroup(
 /// [`spawn_with_setup`] for a caller whose `setup` has work of its own (the
 /// engine's supervisor writes its records there): `setup` runs while a
 /// thread moves the child into its cgroup. Moving a process takes the
-/// cgroups' threadgroup lock for writing, and taking it waits for an RCU
-/// grace period (`cgroup_attach_lock` in kernel/cgroup/cgroup.c, on v1 and
-/// on v2 unless mounted `favordynmods`): milliseconds in which the write
-/// does nothing but wait. Both are done before the child goes on, so its
-/// command still starts limited.
+/// cgroups' threadgroup lock for writing (`cgroup_attach_lock` in
+/// kernel/cgroup/cgroup.c), a per-CPU semaphore whose writer waits for an
+/// RCU grace period unless the hierarchy is mounted `favordynmods`:
+/// milliseconds in which the write does nothing but wait. Both are done
+/// before the child goes on, so its command still starts limited.
 pub fn spawn_with_setup_meanwhile(
     spec: &Spec,
     rootfs: &Path,

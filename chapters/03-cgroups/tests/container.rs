@@ -4,44 +4,42 @@
 //! (`dockyard-test-NAME-PID`), removed when the test ends.
 
 use ch02_namespaces::spec::{self, RunFlags};
-use ch03_cgroups::{Hierarchy, Limits, RunError};
+use ch03_cgroups::{Hierarchy, Limits, RunError, Running};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use testkit::CgroupParent;
 
-/// A spec for `args` on the busybox fixture, limited to 20 processes, in
-/// `parent`'s cgroup `c`.
-fn spec_of(args: &[&str], parent: &CgroupParent) -> oci_spec::runtime::Spec {
+/// Starts `sleep 30` on the busybox fixture, limited to 20 processes, in
+/// `parent`'s cgroup `c`, the engine's way: `hook` runs while the child
+/// moves into the cgroup.
+fn start_sleep(
+    parent: &CgroupParent,
+    hook: &mut ch02_namespaces::Setup<'_>,
+) -> Result<Running, RunError> {
+    let rootfs = testkit::fixtures::busybox_rootfs();
     let flags = RunFlags {
-        args: args.iter().map(|a| a.to_string()).collect(),
+        args: vec!["sleep".into(), "30".into()],
         ..RunFlags::default()
     };
-    let mut spec = spec::build(&flags, &testkit::fixtures::busybox_rootfs()).unwrap();
+    let mut spec = spec::build(&flags, &rootfs).unwrap();
     let limits = Limits {
         pids_limit: Some(20),
         ..Limits::default()
     };
     ch03_cgroups::set_resources(&mut spec, &limits, parent.name(), "c").unwrap();
-    spec
+    ch03_cgroups::spawn_with_setup_meanwhile(&spec, &rootfs, parent.name(), "c", hook)
 }
 
 #[test]
 fn meanwhile_the_hook_runs_and_the_child_is_in_its_cgroup_before_it_execs() {
     testkit::require_root!();
     let parent = CgroupParent::new("meanwhile");
-    let spec = spec_of(&["sleep", "30"], &parent);
     let mut hooked = None;
-    let running = ch03_cgroups::spawn_with_setup_meanwhile(
-        &spec,
-        &testkit::fixtures::busybox_rootfs(),
-        parent.name(),
-        "c",
-        &mut |pid| {
-            hooked = Some(pid);
-            Ok(())
-        },
-    );
-    let mut running = running.unwrap();
+    let mut running = start_sleep(&parent, &mut |pid| {
+        hooked = Some(pid);
+        Ok(())
+    })
+    .unwrap();
     let pid = running.container().pid();
     assert_eq!(hooked, Some(pid), "the hook saw the child's pid");
     // Its command runs now (spawn returns after the execve): it got there in
@@ -65,18 +63,11 @@ fn meanwhile_the_hook_runs_and_the_child_is_in_its_cgroup_before_it_execs() {
 fn a_failing_hook_stops_the_start_and_leaves_nothing() {
     testkit::require_root!();
     let parent = CgroupParent::new("meanwhile-fails");
-    let spec = spec_of(&["sleep", "30"], &parent);
     let mut child = None;
-    let result = ch03_cgroups::spawn_with_setup_meanwhile(
-        &spec,
-        &testkit::fixtures::busybox_rootfs(),
-        parent.name(),
-        "c",
-        &mut |pid: Pid| {
-            child = Some(pid);
-            Err("the hook refuses".into())
-        },
-    );
+    let result = start_sleep(&parent, &mut |pid: Pid| {
+        child = Some(pid);
+        Err("the hook refuses".into())
+    });
     let Err(RunError::Runtime(err)) = result else {
         panic!("the start went on: {result:?}");
     };

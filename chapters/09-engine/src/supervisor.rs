@@ -82,7 +82,9 @@ pub fn start(
 }
 
 /// [`start`], doing `meanwhile` while the supervisor starts the container
-/// (see [`supervise::launch_forked`]), and returning what it made.
+/// (see [`supervise::launch_forked`]; a caller with threads, whose
+/// supervisor is an exec of the engine binary, does it just before), and
+/// returning what it made.
 pub fn start_meanwhile<R>(
     engine: &Engine,
     root: &Path,
