@@ -1,8 +1,9 @@
 //! Lab 09a checks, in two parts. The first five: the supervisor library
 //! (`dockyard-shim`) as the engine uses it. Each check launches a real
-//! supervisor the way `dockyard run -d` does ([`launch`]: double fork, ready
-//! pipe) and compares what it recorded with the snapshot the reference code
-//! produced (labs/09a-engine/snapshots/). The last three: `dockyard exec`
+//! supervisor the way the engine does from a process with threads
+//! ([`launch`]: double fork, exec, ready pipe) and compares what it recorded
+//! with the snapshot the reference code produced
+//! (labs/09a-engine/snapshots/). The last three: `dockyard exec`
 //! into a real busybox container (they need root), its namespace entry.
 //! Run them with `cargo xtask lab check 09a`; each check's hint is in lab.toml.
 //!
