@@ -17,9 +17,8 @@ const PROXIED: [Signal; 6] = [
     Signal::SIGUSR2,
 ];
 
-/// Blocks the proxied signals in this thread (and so in every thread it
-/// starts after) and starts a thread that waits for them and sends each to
-/// the container's PID 1. Call it before starting other threads.
+/// [`Proxy::start`], passing the signals on to the container's PID 1 at
+/// once (nothing to do if it has none: it is not running).
 pub fn proxy(container: &Container) -> anyhow::Result<()> {
     if let Some(pid) = container.state.pid.map(Pid::from_raw) {
         Proxy::start()?.forward_to(pid);
