@@ -62,6 +62,41 @@ impl Drop for CgroupParent {
     }
 }
 
+/// A cgroup2 filesystem mounted on a temp dir, unmounted on drop: the v2
+/// hierarchy on a v1 or hybrid machine too, where no controller of ours is in
+/// it. cgroup2 is one hierarchy wherever it is mounted: a cgroup made here
+/// appears in the system's cgroup2 as well (so [`CgroupParent`] finds it).
+#[derive(Debug)]
+pub struct Cgroup2Mount {
+    dir: tempfile::TempDir,
+}
+
+impl Cgroup2Mount {
+    pub fn new() -> Cgroup2Mount {
+        let dir = tempfile::tempdir().unwrap();
+        nix::mount::mount(
+            Some("cgroup2"),
+            dir.path(),
+            Some("cgroup2"),
+            nix::mount::MsFlags::empty(),
+            None::<&str>,
+        )
+        .expect("mount cgroup2");
+        Cgroup2Mount { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Cgroup2Mount {
+    fn drop(&mut self) {
+        nix::mount::umount2(self.dir.path(), nix::mount::MntFlags::MNT_DETACH)
+            .expect("unmount the test cgroup2");
+    }
+}
+
 /// Kills what is in the cgroup and removes it, waiting briefly for the kernel to
 /// let go (rmdir fails with EBUSY until the last process has exited).
 fn remove_cgroup(dir: &Path) {

@@ -8,7 +8,7 @@
 //! before execve(2).
 
 use std::ffi::CString;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -88,6 +88,20 @@ impl Running {
 /// behind then). The signals [`run_with`] forwards stay blocked until the
 /// [`Running`] is dropped or waited for.
 pub fn spawn(spec: &Spec, rootfs: &Path, setup: &mut Setup<'_>) -> Result<Running, Error> {
+    spawn_into(spec, rootfs, None, setup)
+}
+
+/// [`spawn`], with the container's init born in the cgroup v2 directory
+/// `cgroup` is open on, if any, rather than moved there by `setup` (chapter
+/// 03 says why that matters). On a kernel older than 5.7, which has no
+/// CLONE_INTO_CGROUP, the init is born where the runner is, and `setup` has
+/// to move it after all.
+pub fn spawn_into(
+    spec: &Spec,
+    rootfs: &Path,
+    cgroup: Option<BorrowedFd<'_>>,
+    setup: &mut Setup<'_>,
+) -> Result<Running, Error> {
     let rootfs = std::fs::canonicalize(rootfs)
         .ok()
         .filter(|p| p.is_dir())
@@ -141,7 +155,8 @@ pub fn spawn(spec: &Spec, rootfs: &Path, setup: &mut Setup<'_>) -> Result<Runnin
     };
     explain!("clone(2) a child in new namespaces: it will be PID 1 of its own";
         "{} {}", namespaces::unshare_words(flags), explain::shell_words(process.args().as_deref().unwrap_or_default()));
-    let child = spawn_init(&init, flags, &parent_end, child_end)?;
+    let cgroup = cgroup.map(|dir| dir.as_raw_fd());
+    let child = spawn_init(&init, flags, cgroup, &parent_end, child_end)?;
     explain!("the child is pid {child} on the host and PID 1 in its namespace");
 
     // The channel reads end-of-file once the child's execve(2) closed its
@@ -169,10 +184,12 @@ pub fn spawn(spec: &Spec, rootfs: &Path, setup: &mut Setup<'_>) -> Result<Runnin
 /// an engine. So, as runc does, a helper is forked first (with libc's fork, so
 /// it is a sound single-threaded copy), and the helper clones the init with
 /// CLONE_PARENT, which makes the init the runner's child rather than its own.
-/// The helper reports the init's pid and exits.
+/// The helper reports the init's pid and exits. Given a `cgroup`, it clones
+/// with clone3(2) instead, to have the init born in it.
 fn spawn_init(
     init: &Init<'_>,
     flags: CloneFlags,
+    cgroup: Option<RawFd>,
     parent_end: &End,
     child_end: End,
 ) -> Result<Pid, Error> {
@@ -183,15 +200,20 @@ fn spawn_init(
             // The helper and the init hold copies of the runner's end: close them,
             // so that if the runner dies, the init's wait for its word ends.
             parent_end.close_copy_in_child();
-            let child_fn = Box::new(|| init.run(&child_end));
-            // SAFETY: the helper is single-threaded, so its clone may run Rust code.
-            let clone = unsafe {
-                nix::sched::clone(
-                    child_fn,
-                    &mut stack,
-                    flags | CloneFlags::CLONE_PARENT,
-                    Some(libc::SIGCHLD),
-                )
+            let flags = flags | CloneFlags::CLONE_PARENT;
+            // SAFETY: the helper is single-threaded, so its clones may run Rust code.
+            let born_in =
+                cgroup.map(|dir| unsafe { clone_into(dir, flags, || init.run(&child_end)) });
+            let clone = match born_in {
+                Some(Err(Errno::ENOSYS | Errno::E2BIG)) | None => unsafe {
+                    nix::sched::clone(
+                        Box::new(|| init.run(&child_end)),
+                        &mut stack,
+                        flags,
+                        Some(libc::SIGCHLD),
+                    )
+                },
+                Some(born) => born,
             };
             match clone {
                 Ok(pid) => {
@@ -213,6 +235,63 @@ fn spawn_init(
     }
 }
 // ANCHOR_END: spawn_init
+
+// ANCHOR: clone_into
+/// clone3(2)'s arguments (`struct clone_args`, linux/sched.h), up to `cgroup`.
+#[repr(C, align(8))]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// clone3(2)'s flag to place the child in the cgroup v2 directory that
+/// `clone_args.cgroup` refers to, from its first instant (Linux 5.7).
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// Clones a child, with `flags`, into the cgroup v2 directory open as
+/// `cgroup`; the child runs `child` and exits with what it returns. As after
+/// fork(2), the child goes on from here on a copy of our stack. Fails with
+/// ENOSYS or E2BIG where clone3(2) or its `cgroup` field is unknown.
+///
+/// # Safety
+/// The caller must be single-threaded: the child is a copy of it.
+unsafe fn clone_into(
+    cgroup: RawFd,
+    flags: CloneFlags,
+    child: impl FnOnce() -> isize,
+) -> Result<Pid, Errno> {
+    let args = CloneArgs {
+        // Through u32: clone(2)'s flags are an int, and CLONE_IO is its sign bit.
+        flags: u64::from(flags.bits() as u32) | CLONE_INTO_CGROUP,
+        // None of its own, as clone3(2) requires with CLONE_PARENT: the
+        // child's parent is told of its end the way it is told of ours (the
+        // helper's, SIGCHLD).
+        cgroup: cgroup as u64,
+        ..CloneArgs::default()
+    };
+    // SAFETY: `args` is a valid clone_args of the size given; with no stack
+    // and no CLONE_VM, the child gets a copy of our memory, as with fork(2).
+    match unsafe { libc::syscall(libc::SYS_clone3, &args, std::mem::size_of::<CloneArgs>()) } {
+        -1 => Err(Errno::last()),
+        0 => {
+            let code = child();
+            // SAFETY: _exit(2) is always safe; the copy runs none of the helper's destructors.
+            unsafe { libc::_exit(code as i32) }
+        }
+        pid => Ok(Pid::from_raw(pid as i32)),
+    }
+}
+// ANCHOR_END: clone_into
 
 // ANCHOR: start
 /// The runner's half of the start-up: id maps, `setup`, then the go-ahead;

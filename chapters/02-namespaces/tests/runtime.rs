@@ -66,3 +66,42 @@ fn a_failing_setup_kills_the_child() {
         "the child was left behind"
     );
 }
+
+/// `spawn_into` has the init born in the given cgroup2 directory: it is there
+/// when the set-up hook first sees it, and nobody moved it (chapter 03's
+/// cgroups on a v2 machine).
+#[test]
+fn spawn_into_has_the_init_born_in_its_cgroup() {
+    testkit::require_root!();
+    let mount = testkit::Cgroup2Mount::new();
+    // Removed by the parent's drop, wherever the system mounts cgroup2.
+    let parent = testkit::CgroupParent::new("born");
+    let cgroup = mount.path().join(parent.name());
+    std::fs::create_dir(&cgroup).unwrap();
+    let dir = std::fs::File::open(&cgroup).unwrap();
+    let mut seen = None;
+    let running = ch02_namespaces::spawn_into(
+        &spec_for(&["true"]),
+        &testkit::fixtures::busybox_rootfs(),
+        Some(std::os::fd::AsFd::as_fd(&dir)),
+        &mut |pid| {
+            let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))?;
+            let procs = std::fs::read_to_string(cgroup.join("cgroup.procs"))?;
+            seen = Some((cgroups, procs, pid.to_string()));
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!(running.wait().unwrap(), 0);
+    let (cgroups, procs, pid) = seen.expect("the hook ran");
+    let v2 = cgroups
+        .lines()
+        .find(|l| l.starts_with("0::"))
+        .unwrap_or_default();
+    assert_eq!(
+        v2,
+        format!("0::/{}", parent.name()),
+        "in /proc/{pid}/cgroup:\n{cgroups}"
+    );
+    assert_eq!(procs.trim(), pid, "the cgroup's only process is the init");
+}

@@ -146,6 +146,16 @@ impl Cgroup {
         }
     }
 
+    /// The directory a process can be born in (clone3(2)'s CLONE_INTO_CGROUP,
+    /// Linux 5.7): v2's. clone3 takes one cgroup2 directory, and a v1 cgroup
+    /// is one per hierarchy, so there a process is moved in after it exists.
+    pub fn birthplace(&self) -> Option<&Path> {
+        match self {
+            Cgroup::V1(_) => None,
+            Cgroup::V2(c) => Some(c.dir()),
+        }
+    }
+
     /// The cgroup's directories: one per controller hierarchy on v1, one on v2.
     pub fn dirs(&self) -> Vec<&Path> {
         match self {

@@ -1,7 +1,10 @@
 //! A container with limits: chapter 02's runtime with the first process moved into
 //! its own cgroup before it execs. `ch03-cgroups run` and `dockyard run` both use it.
 
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
+
+use ch01_chroot::explain;
 
 use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
@@ -127,16 +130,32 @@ pub fn spawn_with_setup(
     name: &str,
     setup: &mut ch02_namespaces::Setup<'_>,
 ) -> Result<Running, RunError> {
-    spawn_in_cgroup(spec, rootfs, parent, name, &mut |cgroup, pid| {
-        cgroup.add_task(pid)?;
+    spawn_on(&Hierarchy::system()?, spec, rootfs, parent, name, setup)
+}
+
+/// [`spawn_with_setup`] on `hierarchy` rather than the machine's own: a
+/// cgroup2 mounted elsewhere, as the tests mount one on a v1 machine.
+pub fn spawn_on(
+    hierarchy: &Hierarchy,
+    spec: &Spec,
+    rootfs: &Path,
+    parent: &str,
+    name: &str,
+    setup: &mut ch02_namespaces::Setup<'_>,
+) -> Result<Running, RunError> {
+    spawn_in_cgroup(hierarchy, spec, rootfs, parent, name, &mut |cgroup, pid| {
+        if !born_in(cgroup, pid)? {
+            cgroup.add_task(pid)?;
+        }
         setup(pid)
     })
 }
 
 /// Makes and limits the cgroup, then starts the container, calling `join`
-/// from chapter 02's set-up hook to move the child into the cgroup and run
-/// the caller's own set-up.
+/// from chapter 02's set-up hook to move the child into the cgroup (unless
+/// it was [`born_in`] it) and run the caller's own set-up.
 fn spawn_in_cgroup(
+    hierarchy: &Hierarchy,
     spec: &Spec,
     rootfs: &Path,
     parent: &str,
@@ -148,11 +167,27 @@ fn spawn_in_cgroup(
         .as_ref()
         .and_then(|l| l.resources().clone())
         .unwrap_or_default();
-    let cgroup = CgroupGuard::new(Hierarchy::system()?.create(parent, name)?);
+    let cgroup = CgroupGuard::new(hierarchy.create(parent, name)?);
     cgroup.apply(&resources)?;
     let mut spec = spec.clone();
     crate::add_cgroup_mounts(&mut spec, &cgroup);
-    let running = ch02_namespaces::spawn(&spec, rootfs, &mut |pid| join(&cgroup, pid))?;
+    let birthplace = match cgroup.birthplace() {
+        Some(dir) => {
+            explain!(
+                "clone3(2) with CLONE_INTO_CGROUP: the child will be born in {}, not moved there",
+                dir.display()
+            );
+            let open = std::fs::File::open(dir);
+            Some(open.map_err(|cause| crate::files::io_error("open", dir, cause))?)
+        }
+        None => None,
+    };
+    let running = ch02_namespaces::spawn_into(
+        &spec,
+        rootfs,
+        birthplace.as_ref().map(|dir| dir.as_fd()),
+        &mut |pid| join(&cgroup, pid),
+    )?;
     Ok(Running {
         running,
         cgroup,
@@ -161,6 +196,23 @@ fn spawn_in_cgroup(
 }
 
 // ANCHOR_END: run
+
+// ANCHOR: born_in
+/// Whether the child `pid` is in `cgroup` already: born there, on v2, by
+/// clone3(2) with CLONE_INTO_CGROUP (chapter 02's `spawn_into`). Then it
+/// need not be moved, and moving is what is slow: writing to `cgroup.procs`
+/// takes the cgroups' threadgroup lock for writing (`cgroup_attach_lock` in
+/// kernel/cgroup/cgroup.c), a per-CPU semaphore whose writer waits for an
+/// RCU grace period, milliseconds, unless the hierarchy is mounted
+/// `favordynmods`. A birth only takes it for reading, as every fork(2) does.
+fn born_in(cgroup: &Cgroup, pid: Pid) -> Result<bool, crate::Error> {
+    if cgroup.birthplace().is_none() {
+        return Ok(false);
+    }
+    // A kernel older than 5.7 has the child born where we are.
+    Ok(cgroup.pids()?.contains(&pid))
+}
+// ANCHOR_END: born_in
 
 // ANCHOR: meanwhile
 /// [`spawn_with_setup`] for a caller whose `setup` has work of its own (the
@@ -178,17 +230,28 @@ pub fn spawn_with_setup_meanwhile(
     name: &str,
     setup: &mut ch02_namespaces::Setup<'_>,
 ) -> Result<Running, RunError> {
-    spawn_in_cgroup(spec, rootfs, parent, name, &mut |cgroup, pid| {
-        std::thread::scope(|scope| {
-            let moving = scope.spawn(|| cgroup.add_task(pid));
-            let set = setup(pid);
-            match moving.join() {
-                Ok(moved) => moved?,
-                Err(panic) => std::panic::resume_unwind(panic),
+    let hierarchy = Hierarchy::system()?;
+    spawn_in_cgroup(
+        &hierarchy,
+        spec,
+        rootfs,
+        parent,
+        name,
+        &mut |cgroup, pid| {
+            if born_in(cgroup, pid)? {
+                return setup(pid);
             }
-            set
-        })
-    })
+            std::thread::scope(|scope| {
+                let moving = scope.spawn(|| cgroup.add_task(pid));
+                let set = setup(pid);
+                match moving.join() {
+                    Ok(moved) => moved?,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+                set
+            })
+        },
+    )
 }
 // ANCHOR_END: meanwhile
 

@@ -27,7 +27,7 @@ mod view;
 
 pub use cgroup::{BlockIo, Cgroup, CgroupGuard, Stats};
 pub use container::{
-    Exit, RunError, Running, exit_code_of, finish, run, run_with_setup, set_resources,
+    Exit, RunError, Running, exit_code_of, finish, run, run_with_setup, set_resources, spawn_on,
     spawn_with_setup, spawn_with_setup_meanwhile,
 };
 pub use error::{Error, Result};

@@ -422,31 +422,6 @@ fn the_guard_removes_the_cgroup_when_a_run_panics() {
     }
 }
 
-/// A cgroup2 filesystem mounted on a temp dir, unmounted on drop.
-struct Cgroup2Mount {
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Cgroup2Mount {
-    fn drop(&mut self) {
-        nix::mount::umount2(self.dir.path(), nix::mount::MntFlags::MNT_DETACH)
-            .expect("unmount the test cgroup2");
-    }
-}
-
-fn mount_cgroup2() -> Cgroup2Mount {
-    let dir = tempfile::tempdir().unwrap();
-    nix::mount::mount(
-        Some("cgroup2"),
-        dir.path(),
-        Some("cgroup2"),
-        nix::mount::MsFlags::empty(),
-        None::<&str>,
-    )
-    .expect("mount cgroup2");
-    Cgroup2Mount { dir }
-}
-
 fn controllers(root: &Path) -> String {
     std::fs::read_to_string(root.join("cgroup.controllers")).unwrap()
 }
@@ -463,8 +438,8 @@ fn the_v2_backend_on_a_mounted_cgroup2() {
         eprintln!("note: /sys/fs/cgroup is cgroup v2; the other tests covered the v2 backend");
         return;
     }
-    let mount = mount_cgroup2();
-    let hierarchy = Hierarchy::detect(mount.dir.path()).unwrap();
+    let mount = testkit::Cgroup2Mount::new();
+    let hierarchy = Hierarchy::detect(mount.path()).unwrap();
     assert_eq!(hierarchy.setup(), Setup::Unified);
     let cgroup = TestCgroup::new(&hierarchy, "v2");
     assert!(matches!(*cgroup, Cgroup::V2(_)));
@@ -488,7 +463,7 @@ fn the_v2_backend_on_a_mounted_cgroup2() {
     }
     .resources()
     .unwrap();
-    if controllers(mount.dir.path())
+    if controllers(mount.path())
         .split_whitespace()
         .any(|c| c == "memory")
     {

@@ -82,3 +82,32 @@ fn a_failing_hook_stops_the_start_and_leaves_nothing() {
             .is_err()
     );
 }
+
+/// On cgroup v2 (here, a cgroup2 mounted for the test: on a v1 machine it
+/// holds none of our controllers, so the container has no limits), the child
+/// is born in its cgroup: it is the cgroup's one process when the hook first
+/// sees it, and the cgroup goes when the run ends.
+#[test]
+fn on_cgroup_v2_the_child_is_born_in_its_cgroup() {
+    testkit::require_root!();
+    let mount = testkit::Cgroup2Mount::new();
+    let hierarchy = Hierarchy::detect(mount.path()).unwrap();
+    let parent = CgroupParent::new("born-v2");
+    let rootfs = testkit::fixtures::busybox_rootfs();
+    let flags = RunFlags {
+        args: vec!["true".into()],
+        ..RunFlags::default()
+    };
+    let spec = spec::build(&flags, &rootfs).unwrap();
+    let mut seen = None;
+    let running =
+        ch03_cgroups::spawn_on(&hierarchy, &spec, &rootfs, parent.name(), "c", &mut |pid| {
+            seen = Some((pid, hierarchy.open(parent.name(), "c")?.pids()?));
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(running.wait().unwrap().code, 0);
+    let (pid, pids) = seen.expect("the hook ran");
+    assert_eq!(pids, vec![pid]);
+    assert!(!mount.path().join(parent.name()).join("c").exists());
+}
