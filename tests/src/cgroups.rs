@@ -72,7 +72,7 @@ pub struct Cgroup2Mount {
 }
 
 impl Cgroup2Mount {
-    pub fn new() -> Cgroup2Mount {
+    pub fn mount() -> Cgroup2Mount {
         let dir = tempfile::tempdir().unwrap();
         nix::mount::mount(
             Some("cgroup2"),

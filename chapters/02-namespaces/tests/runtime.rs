@@ -73,7 +73,7 @@ fn a_failing_setup_kills_the_child() {
 #[test]
 fn spawn_into_has_the_init_born_in_its_cgroup() {
     testkit::require_root!();
-    let mount = testkit::Cgroup2Mount::new();
+    let mount = testkit::Cgroup2Mount::mount();
     // Removed by the parent's drop, wherever the system mounts cgroup2.
     let parent = testkit::CgroupParent::new("born");
     let cgroup = mount.path().join(parent.name());

@@ -438,7 +438,7 @@ fn the_v2_backend_on_a_mounted_cgroup2() {
         eprintln!("note: /sys/fs/cgroup is cgroup v2; the other tests covered the v2 backend");
         return;
     }
-    let mount = testkit::Cgroup2Mount::new();
+    let mount = testkit::Cgroup2Mount::mount();
     let hierarchy = Hierarchy::detect(mount.path()).unwrap();
     assert_eq!(hierarchy.setup(), Setup::Unified);
     let cgroup = TestCgroup::new(&hierarchy, "v2");

@@ -90,7 +90,7 @@ fn a_failing_hook_stops_the_start_and_leaves_nothing() {
 #[test]
 fn on_cgroup_v2_the_child_is_born_in_its_cgroup() {
     testkit::require_root!();
-    let mount = testkit::Cgroup2Mount::new();
+    let mount = testkit::Cgroup2Mount::mount();
     let hierarchy = Hierarchy::detect(mount.path()).unwrap();
     let parent = CgroupParent::new("born-v2");
     let rootfs = testkit::fixtures::busybox_rootfs();
