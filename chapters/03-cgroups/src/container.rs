@@ -200,11 +200,9 @@ fn spawn_in_cgroup(
 // ANCHOR: born_in
 /// Whether the child `pid` is in `cgroup` already: born there, on v2, by
 /// clone3(2) with CLONE_INTO_CGROUP (chapter 02's `spawn_into`). Then it
-/// need not be moved, and moving is what is slow: writing to `cgroup.procs`
-/// takes the cgroups' threadgroup lock for writing (`cgroup_attach_lock` in
-/// kernel/cgroup/cgroup.c), a per-CPU semaphore whose writer waits for an
-/// RCU grace period, milliseconds, unless the hierarchy is mounted
-/// `favordynmods`. A birth only takes it for reading, as every fork(2) does.
+/// need not be moved, and a move is what is slow: it waits for an RCU grace
+/// period (see [`spawn_with_setup_meanwhile`]), while a birth takes the
+/// cgroups' threadgroup lock only for reading, as every fork(2) does.
 fn born_in(cgroup: &Cgroup, pid: Pid) -> Result<bool, crate::Error> {
     if cgroup.birthplace().is_none() {
         return Ok(false);
