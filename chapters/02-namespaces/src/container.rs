@@ -94,8 +94,8 @@ pub fn spawn(spec: &Spec, rootfs: &Path, setup: &mut Setup<'_>) -> Result<Runnin
 /// [`spawn`], with the container's init born in the cgroup v2 directory
 /// `cgroup` is open on, if any, rather than moved there by `setup` (chapter
 /// 03 says why that matters). On a kernel older than 5.7, which has no
-/// CLONE_INTO_CGROUP, the init is born where the runner is, and `setup` has
-/// to move it after all.
+/// CLONE_INTO_CGROUP, or under a seccomp filter that refuses clone3(2), the
+/// init is born where the runner is, and `setup` has to move it after all.
 pub fn spawn_into(
     spec: &Spec,
     rootfs: &Path,
@@ -205,7 +205,10 @@ fn spawn_init(
             let born_in =
                 cgroup.map(|dir| unsafe { clone_into(dir, flags, || init.run(&child_end)) });
             let clone = match born_in {
-                Some(Err(Errno::ENOSYS | Errno::E2BIG)) | None => unsafe {
+                // A seccomp filter may refuse clone3 with EPERM (what a profile
+                // answers for a syscall it does not list): clone(2), the move
+                // after it, and their own errors if they fail too.
+                Some(Err(Errno::ENOSYS | Errno::E2BIG | Errno::EPERM)) | None => unsafe {
                     nix::sched::clone(
                         Box::new(|| init.run(&child_end)),
                         &mut stack,
@@ -261,7 +264,8 @@ const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 /// Clones a child, with `flags`, into the cgroup v2 directory open as
 /// `cgroup`; the child runs `child` and exits with what it returns. As after
 /// fork(2), the child goes on from here on a copy of our stack. Fails with
-/// ENOSYS or E2BIG where clone3(2) or its `cgroup` field is unknown.
+/// ENOSYS or E2BIG where clone3(2) or its `cgroup` field is unknown, EPERM
+/// where a seccomp filter refuses clone3.
 ///
 /// # Safety
 /// The caller must be single-threaded: the child is a copy of it.

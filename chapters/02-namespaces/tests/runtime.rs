@@ -105,3 +105,53 @@ fn spawn_into_has_the_init_born_in_its_cgroup() {
     );
     assert_eq!(procs.trim(), pid, "the cgroup's only process is the init");
 }
+
+/// Where a seccomp filter refuses clone3(2) with EPERM, `spawn_into` falls
+/// back to clone(2): the container runs, born where the runner is (and
+/// chapter 03 moves it). The filter is installed on a thread of the test's
+/// own, which it leaves with.
+#[test]
+fn spawn_into_falls_back_to_clone_where_clone3_is_refused() {
+    use seccompiler::{BpfProgram, SeccompAction, SeccompFilter};
+
+    testkit::require_root!();
+    let mount = testkit::Cgroup2Mount::mount();
+    let parent = testkit::CgroupParent::new("born-refused");
+    let cgroup = mount.path().join(parent.name());
+    std::fs::create_dir(&cgroup).unwrap();
+    let seen = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let refuse_clone3 = SeccompFilter::new(
+                    [(libc::SYS_clone3, vec![])].into_iter().collect(),
+                    SeccompAction::Allow,
+                    SeccompAction::Errno(libc::EPERM as u32),
+                    std::env::consts::ARCH.try_into().unwrap(),
+                )
+                .unwrap();
+                let refuse_clone3: BpfProgram = refuse_clone3.try_into().unwrap();
+                seccompiler::apply_filter(&refuse_clone3).unwrap();
+                let dir = std::fs::File::open(&cgroup).unwrap();
+                let mut seen = None;
+                let running = ch02_namespaces::spawn_into(
+                    &spec_for(&["true"]),
+                    &testkit::fixtures::busybox_rootfs(),
+                    Some(std::os::fd::AsFd::as_fd(&dir)),
+                    &mut |_| {
+                        seen = Some(std::fs::read_to_string(cgroup.join("cgroup.procs"))?);
+                        Ok(())
+                    },
+                )
+                .unwrap();
+                assert_eq!(running.wait().unwrap(), 0);
+                seen
+            })
+            .join()
+            .unwrap()
+    });
+    assert_eq!(
+        seen.as_deref(),
+        Some(""),
+        "the init was not born in the cgroup"
+    );
+}

@@ -207,7 +207,8 @@ fn born_in(cgroup: &Cgroup, pid: Pid) -> Result<bool, crate::Error> {
     if cgroup.birthplace().is_none() {
         return Ok(false);
     }
-    // A kernel older than 5.7 has the child born where we are.
+    // A kernel older than 5.7, or a seccomp filter refusing clone3, has the
+    // child born where we are.
     Ok(cgroup.pids()?.contains(&pid))
 }
 // ANCHOR_END: born_in
