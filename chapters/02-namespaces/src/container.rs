@@ -153,9 +153,14 @@ pub fn spawn_into(
         filters: &filters,
         signals: &signals,
     };
-    explain!("clone(2) a child in new namespaces: it will be PID 1 of its own";
-        "{} {}", namespaces::unshare_words(flags), explain::shell_words(process.args().as_deref().unwrap_or_default()));
     let cgroup = cgroup.map(|dir| dir.as_raw_fd());
+    let call = if cgroup.is_some() {
+        "clone3(2)"
+    } else {
+        "clone(2)"
+    };
+    explain!("{call} a child in new namespaces: it will be PID 1 of its own";
+        "{} {}", namespaces::unshare_words(flags), explain::shell_words(process.args().as_deref().unwrap_or_default()));
     let child = spawn_init(&init, flags, cgroup, &parent_end, child_end)?;
     explain!("the child is pid {child} on the host and PID 1 in its namespace");
 
