@@ -93,8 +93,8 @@ pub fn spawn(spec: &Spec, rootfs: &Path, setup: &mut Setup<'_>) -> Result<Runnin
 
 /// [`spawn`], with the container's init born in the cgroup v2 directory
 /// `cgroup` is open on, if any, rather than moved there by `setup` (chapter
-/// 03 says why that matters). On a kernel older than 5.7, which has no
-/// CLONE_INTO_CGROUP, or under a seccomp filter that refuses clone3(2), the
+/// 03 says why that matters). Where the birth fails (a kernel older than
+/// 5.7 has no CLONE_INTO_CGROUP, a seccomp filter may refuse clone3(2)), the
 /// init is born where the runner is, and `setup` has to move it after all.
 pub fn spawn_into(
     spec: &Spec,
@@ -210,10 +210,11 @@ fn spawn_init(
             let born_in =
                 cgroup.map(|dir| unsafe { clone_into(dir, flags, || init.run(&child_end)) });
             let clone = match born_in {
-                // A seccomp filter may refuse clone3 with EPERM (what a profile
-                // answers for a syscall it does not list): clone(2), the move
-                // after it, and their own errors if they fail too.
-                Some(Err(Errno::ENOSYS | Errno::E2BIG | Errno::EPERM)) | None => unsafe {
+                Some(Ok(pid)) => Ok(pid),
+                // Whatever refused the birth (an old kernel, a seccomp filter),
+                // clone(2) and the move after it, as crun falls back; if they
+                // fail too, theirs is the error to report.
+                Some(Err(_)) | None => unsafe {
                     nix::sched::clone(
                         Box::new(|| init.run(&child_end)),
                         &mut stack,
@@ -221,7 +222,6 @@ fn spawn_init(
                         Some(libc::SIGCHLD),
                     )
                 },
-                Some(born) => born,
             };
             match clone {
                 Ok(pid) => {
@@ -270,7 +270,7 @@ const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 /// `cgroup`; the child runs `child` and exits with what it returns. As after
 /// fork(2), the child goes on from here on a copy of our stack. Fails with
 /// ENOSYS or E2BIG where clone3(2) or its `cgroup` field is unknown, EPERM
-/// where a seccomp filter refuses clone3.
+/// where a seccomp filter refuses clone3, and with what the cgroup refuses.
 ///
 /// # Safety
 /// The caller must be single-threaded: the child is a copy of it.
