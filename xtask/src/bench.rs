@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::{bench_net, fixtures, sh};
+use crate::{bench_cpu, bench_net, fixtures, sh};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -188,6 +188,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         words(&["run", "--rootfs", &rootfs, "/bin/true"]),
     ]
     .concat();
+    let ch02_true = [
+        vec![bin("ch02-namespaces")],
+        words(&["run", "--rootfs", &rootfs, "/bin/true"]),
+    ]
+    .concat();
+    // The same container starts, in CPU time (see bench_cpu).
+    let cpu_rows = [
+        Row {
+            name: "ch03-cgroups run --rootfs ROOTFS /bin/true",
+            baseline_name: "ch02-namespaces run --rootfs ROOTFS /bin/true",
+            command: ch03_true.clone(),
+            baseline: ch02_true.clone(),
+            runs: args.runs / 4,
+            reset: None,
+        },
+        Row {
+            name: "dockyard run --rm --network none busybox /bin/true",
+            baseline_name: "ch03-cgroups run --rootfs ROOTFS /bin/true",
+            command: rm_none.clone(),
+            baseline: ch03_true.clone(),
+            runs: args.runs / 4,
+            reset: None,
+        },
+    ];
     let mut rows = vec![
         Row {
             name: "ch01-chroot ROOTFS /bin/true",
@@ -238,11 +262,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             name: "ch03-cgroups run --rootfs ROOTFS /bin/true",
             baseline_name: "ch02-namespaces run --rootfs ROOTFS /bin/true",
             command: ch03_true.clone(),
-            baseline: [
-                vec![bin("ch02-namespaces")],
-                words(&["run", "--rootfs", &rootfs, "/bin/true"]),
-            ]
-            .concat(),
+            baseline: ch02_true.clone(),
             runs: args.runs / 4,
             reset: None,
         },
@@ -333,7 +353,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "{:<52} {:>11} {:>11}   median vs baseline",
         "command", "min", "median"
     );
-    let result = rows.iter().try_for_each(measure);
+    let result = rows
+        .iter()
+        .try_for_each(|row| measure(row, &time))
+        .and_then(|()| {
+            println!(
+                "\n{:<52} {:>11} {:>11}   median vs baseline",
+                "CPU time of the whole process tree", "min", "median"
+            );
+            let meter = bench_cpu::CpuMeter::join()?;
+            cpu_rows
+                .iter()
+                .try_for_each(|row| measure(row, &|argv| meter.sample(argv)))
+        });
     drop(net);
     engine(&["rm", "-f", "bench-exec"])?;
     for dir in [&ours, &theirs, &engine_root, &crowded_root] {
@@ -431,15 +463,19 @@ fn supervisor_memory(id: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Times `row` and its baseline alternately and prints two lines.
-fn measure(row: &Row) -> anyhow::Result<()> {
+/// Measures `row` and its baseline alternately with `sample` (wall time,
+/// or CPU time) and prints two lines.
+fn measure(
+    row: &Row,
+    sample: &dyn Fn(&[String]) -> anyhow::Result<Duration>,
+) -> anyhow::Result<()> {
     let (mut ours, mut base) = (Vec::new(), Vec::new());
     for _ in 0..row.runs.max(1) {
         if let Some(reset) = &row.reset {
             reset()?;
         }
-        base.push(time(&row.baseline)?);
-        ours.push(time(&row.command)?);
+        base.push(sample(&row.baseline)?);
+        ours.push(sample(&row.command)?);
     }
     let (base_min, base_med) = stats(&mut base);
     let (min, med) = stats(&mut ours);

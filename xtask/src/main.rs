@@ -3,6 +3,7 @@
 //! machine, CI passes.
 
 mod bench;
+mod bench_cpu;
 mod bench_net;
 mod book;
 mod demo;
