@@ -193,25 +193,32 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         words(&["run", "--rootfs", &rootfs, "/bin/true"]),
     ]
     .concat();
+    // The cost of a cgroup: made, the container's init moved into it (v1) or
+    // born in it (v2, clone3's CLONE_INTO_CGROUP), its OOM count read and the
+    // cgroup removed. A move waits for an RCU grace period; a birth does not.
+    let cgroup_row = || Row {
+        name: "ch03-cgroups run --rootfs ROOTFS /bin/true",
+        baseline_name: "ch02-namespaces run --rootfs ROOTFS /bin/true",
+        command: ch03_true.clone(),
+        baseline: ch02_true.clone(),
+        runs: args.runs / 4,
+        reset: None,
+    };
+    // The cost of layers: the image's overlay mounted, the container recorded
+    // in the store and run under its supervisor, around the same chapter 03
+    // container, whose network namespace is as empty as `--network none`
+    // makes it (the default bridge has its own row). Issue 5's aim: under 2 ms
+    // more than the baseline.
+    let layers_row = || Row {
+        name: "dockyard run --rm --network none busybox /bin/true",
+        baseline_name: "ch03-cgroups run --rootfs ROOTFS /bin/true",
+        command: rm_none.clone(),
+        baseline: ch03_true.clone(),
+        runs: args.runs / 4,
+        reset: None,
+    };
     // The same container starts, in CPU time (see bench_cpu).
-    let cpu_rows = [
-        Row {
-            name: "ch03-cgroups run --rootfs ROOTFS /bin/true",
-            baseline_name: "ch02-namespaces run --rootfs ROOTFS /bin/true",
-            command: ch03_true.clone(),
-            baseline: ch02_true.clone(),
-            runs: args.runs / 4,
-            reset: None,
-        },
-        Row {
-            name: "dockyard run --rm --network none busybox /bin/true",
-            baseline_name: "ch03-cgroups run --rootfs ROOTFS /bin/true",
-            command: rm_none.clone(),
-            baseline: ch03_true.clone(),
-            runs: args.runs / 4,
-            reset: None,
-        },
-    ];
+    let cpu_rows = [cgroup_row(), layers_row()];
     let mut rows = vec![
         Row {
             name: "ch01-chroot ROOTFS /bin/true",
@@ -254,31 +261,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             runs: args.runs / 4,
             reset: None,
         },
-        Row {
-            // The cost of a cgroup: made, the container's init moved into it
-            // (v1) or born in it (v2, clone3's CLONE_INTO_CGROUP), its OOM
-            // count read and the cgroup removed. A move waits for an RCU
-            // grace period; a birth does not.
-            name: "ch03-cgroups run --rootfs ROOTFS /bin/true",
-            baseline_name: "ch02-namespaces run --rootfs ROOTFS /bin/true",
-            command: ch03_true.clone(),
-            baseline: ch02_true.clone(),
-            runs: args.runs / 4,
-            reset: None,
-        },
-        Row {
-            // The cost of layers: the image's overlay mounted, the container
-            // recorded in the store and run under its supervisor, around the
-            // same chapter 03 container, whose network namespace is as empty
-            // as `--network none` makes it (the default bridge has its own row).
-            // Issue 5's aim: under 2 ms more than the baseline.
-            name: "dockyard run --rm --network none busybox /bin/true",
-            baseline_name: "ch03-cgroups run --rootfs ROOTFS /bin/true",
-            command: rm_none.clone(),
-            baseline: ch03_true.clone(),
-            runs: args.runs / 4,
-            reset: None,
-        },
+        cgroup_row(),
+        layers_row(),
         Row {
             // docker's default network: the container on the default bridge
             // (veth, address, NAT rules), set up and torn down.

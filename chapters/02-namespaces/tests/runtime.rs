@@ -1,6 +1,6 @@
 //! The library as the next chapter uses it: `run_with` and its `setup` hook.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ch02_namespaces::spec::{self, RunFlags};
 
@@ -67,17 +67,24 @@ fn a_failing_setup_kills_the_child() {
     );
 }
 
+/// A cgroup `dockyard-test-NAME-PID` on a cgroup2 mounted for the test: the
+/// mount, the parent (whose drop removes the cgroup, wherever the system
+/// mounts cgroup2) and the cgroup's directory under the mount.
+fn cgroup2_dir(name: &str) -> (testkit::Cgroup2Mount, testkit::CgroupParent, PathBuf) {
+    let mount = testkit::Cgroup2Mount::mount();
+    let parent = testkit::CgroupParent::new(name);
+    let cgroup = mount.path().join(parent.name());
+    std::fs::create_dir(&cgroup).unwrap();
+    (mount, parent, cgroup)
+}
+
 /// `spawn_into` has the init born in the given cgroup2 directory: it is there
 /// when the set-up hook first sees it, and nobody moved it (chapter 03's
 /// cgroups on a v2 machine).
 #[test]
 fn spawn_into_has_the_init_born_in_its_cgroup() {
     testkit::require_root!();
-    let mount = testkit::Cgroup2Mount::mount();
-    // Removed by the parent's drop, wherever the system mounts cgroup2.
-    let parent = testkit::CgroupParent::new("born");
-    let cgroup = mount.path().join(parent.name());
-    std::fs::create_dir(&cgroup).unwrap();
+    let (_mount, parent, cgroup) = cgroup2_dir("born");
     let dir = std::fs::File::open(&cgroup).unwrap();
     let mut seen = None;
     let running = ch02_namespaces::spawn_into(
@@ -115,10 +122,7 @@ fn spawn_into_falls_back_to_clone_where_clone3_is_refused() {
     use seccompiler::{BpfProgram, SeccompAction, SeccompFilter};
 
     testkit::require_root!();
-    let mount = testkit::Cgroup2Mount::mount();
-    let parent = testkit::CgroupParent::new("born-refused");
-    let cgroup = mount.path().join(parent.name());
-    std::fs::create_dir(&cgroup).unwrap();
+    let (_mount, _parent, cgroup) = cgroup2_dir("born-refused");
     let seen = std::thread::scope(|scope| {
         scope
             .spawn(|| {
