@@ -143,24 +143,42 @@ pub fn spawn_on(
     name: &str,
     setup: &mut ch02_namespaces::Setup<'_>,
 ) -> Result<Running, RunError> {
-    spawn_in_cgroup(hierarchy, spec, rootfs, parent, name, &mut |cgroup, pid| {
-        if !born_in(cgroup, pid)? {
-            cgroup.add_task(pid)?;
-        }
-        setup(pid)
-    })
+    spawn_in_cgroup(
+        hierarchy,
+        spec,
+        rootfs,
+        parent,
+        name,
+        setup,
+        move_then_set_up,
+    )
 }
 
-/// Makes and limits the cgroup, then starts the container, calling `join`
-/// from chapter 02's set-up hook to move the child into the cgroup (unless
-/// it was [`born_in`] it) and run the caller's own set-up.
+/// How the set-up hook moves the child into its cgroup and runs the caller's
+/// `setup`: one after the other, or [`move_meanwhile`].
+type Join = fn(&Cgroup, Pid, &mut ch02_namespaces::Setup<'_>) -> Result<(), BoxError>;
+
+/// The plain order: the move, then the caller's set-up.
+fn move_then_set_up(
+    cgroup: &Cgroup,
+    pid: Pid,
+    setup: &mut ch02_namespaces::Setup<'_>,
+) -> Result<(), BoxError> {
+    cgroup.add_task(pid)?;
+    setup(pid)
+}
+
+/// Makes and limits the cgroup, then starts the container. Chapter 02's
+/// set-up hook runs the caller's `setup`, after `join` moved the child into
+/// the cgroup or while it does, unless the child was [`born_in`] it.
 fn spawn_in_cgroup(
     hierarchy: &Hierarchy,
     spec: &Spec,
     rootfs: &Path,
     parent: &str,
     name: &str,
-    join: &mut dyn FnMut(&Cgroup, Pid) -> Result<(), BoxError>,
+    setup: &mut ch02_namespaces::Setup<'_>,
+    join: Join,
 ) -> Result<Running, RunError> {
     let resources = spec
         .linux()
@@ -186,7 +204,10 @@ fn spawn_in_cgroup(
         &spec,
         rootfs,
         birthplace.as_ref().map(|dir| dir.as_fd()),
-        &mut |pid| join(&cgroup, pid),
+        &mut |pid| match born_in(&cgroup, pid)? {
+            true => setup(pid),
+            false => join(&cgroup, pid, setup),
+        },
     )?;
     Ok(Running {
         running,
@@ -236,21 +257,27 @@ pub fn spawn_with_setup_meanwhile(
         rootfs,
         parent,
         name,
-        &mut |cgroup, pid| {
-            if born_in(cgroup, pid)? {
-                return setup(pid);
-            }
-            std::thread::scope(|scope| {
-                let moving = scope.spawn(|| cgroup.add_task(pid));
-                let set = setup(pid);
-                match moving.join() {
-                    Ok(moved) => moved?,
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }
-                set
-            })
-        },
+        setup,
+        move_meanwhile,
     )
+}
+
+/// The move on a thread while the caller's set-up runs; both are done when
+/// it returns.
+fn move_meanwhile(
+    cgroup: &Cgroup,
+    pid: Pid,
+    setup: &mut ch02_namespaces::Setup<'_>,
+) -> Result<(), BoxError> {
+    std::thread::scope(|scope| {
+        let moving = scope.spawn(|| cgroup.add_task(pid));
+        let set = setup(pid);
+        match moving.join() {
+            Ok(moved) => moved?,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        set
+    })
 }
 // ANCHOR_END: meanwhile
 
