@@ -578,15 +578,20 @@ fn remove_cgroup_parent() {
 
 fn time(argv: &[String]) -> anyhow::Result<Duration> {
     let start = Instant::now();
+    run_quietly(argv)?;
+    Ok(start.elapsed())
+}
+
+/// Runs `argv` with its output discarded; an error if it fails.
+pub fn run_quietly(argv: &[String]) -> anyhow::Result<()> {
     let status = Command::new(Path::new(&argv[0]))
         .args(&argv[1..])
         .stdout(Stdio::null())
         .status()?;
-    let elapsed = start.elapsed();
     if !status.success() {
         bail!("`{}` failed: {status}", argv.join(" "));
     }
-    Ok(elapsed)
+    Ok(())
 }
 
 fn stats(samples: &mut [Duration]) -> (Duration, Duration) {

@@ -14,7 +14,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -82,13 +81,7 @@ impl CpuMeter {
     /// used, once all of it has ended.
     pub fn sample(&self, argv: &[String]) -> anyhow::Result<Duration> {
         let before = self.usage()?;
-        let status = Command::new(&argv[0])
-            .args(&argv[1..])
-            .stdout(Stdio::null())
-            .status()?;
-        if !status.success() {
-            bail!("`{}` failed: {status}", argv.join(" "));
-        }
+        crate::bench::run_quietly(argv)?;
         self.wait_for_stragglers()?;
         Ok(self.usage()? - before)
     }
