@@ -128,8 +128,12 @@ pub fn mode(flags: &NetworkFlags) -> NetworkMode {
 /// previous run left removed first; returns the spec to run, with its
 /// /etc/hosts (and resolv.conf) mounts. For `container:`, joins the other
 /// container's namespace with this thread, which makes the container.
-pub fn before_start(engine: &Engine, container: &Container) -> anyhow::Result<Spec> {
-    let host = HostConfig::load(container)?;
+/// `host`: the container's host config, as the supervisor's entry read it.
+pub fn before_start(
+    engine: &Engine,
+    container: &Container,
+    host: &HostConfig,
+) -> anyhow::Result<Spec> {
     let mut spec = container.config.spec.clone();
     let id = &container.config.id;
     match mode(&host.network) {
@@ -168,8 +172,12 @@ pub fn before_start(engine: &Engine, container: &Container) -> anyhow::Result<Sp
 
 /// In chapter 02's set-up hook, once the container's init `pid` exists in its
 /// new network namespace: its veth, address, route and published ports.
-pub fn connect(engine: &Engine, container: &Container, pid: u32) -> anyhow::Result<()> {
-    let host = HostConfig::load(container)?;
+pub fn connect(
+    engine: &Engine,
+    container: &Container,
+    host: &HostConfig,
+    pid: u32,
+) -> anyhow::Result<()> {
     if let NetworkMode::Bridge(_) = mode(&host.network) {
         engine.networks()?.connect(&container.config.id, pid)?;
     }

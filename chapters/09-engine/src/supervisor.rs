@@ -463,6 +463,7 @@ fn under_run_lock(
     let mut runner = EngineRunner {
         engine,
         container,
+        host: &host,
         mounted: None,
         adopt: matches!(args.entry, Entry::Start { mounted: true }),
     };
@@ -508,6 +509,9 @@ struct EngineRunner<'a> {
     /// Borrowed, as by [`EngineRecord`]: the supervisor keeps one copy of
     /// the container's spec for its whole life, not one per user.
     container: &'a Container,
+    /// Read once per entry of the supervisor's life: a restart policy or
+    /// network mode cannot change while it lives.
+    host: &'a HostConfig,
     mounted: Option<Mounted>,
     /// The first run takes over the root `run` mounted (`shim --mounted`).
     adopt: bool,
@@ -523,8 +527,8 @@ impl Runner for EngineRunner<'_> {
         self.mounted = Some(mounted);
         let setup_error =
             |err: anyhow::Error| RunError::Runtime(ch02_namespaces::Error::Setup(err.into()));
-        let spec =
-            crate::network::before_start(self.engine, self.container).map_err(setup_error)?;
+        let spec = crate::network::before_start(self.engine, self.container, self.host)
+            .map_err(setup_error)?;
         let cgroup = self
             .container
             .config
@@ -537,14 +541,14 @@ impl Runner for EngineRunner<'_> {
             .parent()
             .map(|p| p.to_string_lossy().trim_start_matches('/').to_string())
             .unwrap_or_default();
-        let (engine, container) = (self.engine, self.container);
+        let (engine, container, host) = (self.engine, self.container, self.host);
         let running = ch03_cgroups::spawn_with_setup_meanwhile(
             &spec,
             &container.merged_dir(),
             &parent,
             &container.config.id,
             &mut |pid| {
-                crate::network::connect(engine, container, pid.as_raw() as u32)?;
+                crate::network::connect(engine, container, host, pid.as_raw() as u32)?;
                 started(pid)
             },
         )?;
