@@ -367,22 +367,30 @@ pub fn finish(
         anyhow::bail!("the supervisor handed over a run that has not ended: {line:?}");
     };
     let (code, removal) = under_run_lock(engine, container, &args, Passed::default(), lock_fd)?;
-    remove_supervisor_dir(container)?;
-    finisher.done()?;
-    if let Some(removal) = removal {
-        purge_meanwhile(removal)?;
+    match removal {
+        // Out of the store, it gets no supervisor again, whose files its
+        // directory would hold next: the directory goes with the rest.
+        Some(removal) => {
+            finisher.done()?;
+            purge_meanwhile(removal, container)?;
+        }
+        None => {
+            remove_supervisor_dir(container)?;
+            finisher.done()?;
+        }
     }
     Ok(Some(code))
 }
 
-/// Deletes an auto-removed container's files in a child of ours while we
-/// return: nobody waits for them (the container is out of the store), and
-/// deleting a tree was the largest part of what was left of a `run --rm`
-/// (each directory's blocks discarded, on a disk mounted `-o discard`).
+/// Deletes an auto-removed container's files, and its supervisor's
+/// directory, in a child of ours while we return: nobody waits for them
+/// (the container is out of the store), and deleting a tree was the largest
+/// part of what was left of a `run --rm` (each directory's blocks
+/// discarded, on a disk mounted `-o discard`).
 /// The child holds the removal's locks (the same open files) until it is
 /// done, and is the last to leave our mount namespace, whose teardown waits
 /// for an RCU grace period.
-fn purge_meanwhile(removal: Removal) -> anyhow::Result<()> {
+fn purge_meanwhile(removal: Removal, container: &Container) -> anyhow::Result<()> {
     // SAFETY: the only other thread a foreground `run` has is the signal
     // proxy, blocked in sigtimedwait(2) and holding no lock; glibc's fork(2)
     // takes the allocator's locks around the fork, so the child may
@@ -395,7 +403,8 @@ fn purge_meanwhile(removal: Removal) -> anyhow::Result<()> {
                 // SAFETY: close(2) of a standard descriptor; nothing of ours uses it.
                 unsafe { libc::close(fd) };
             }
-            let code = i32::from(Removal::purge(Some(removal)).is_err());
+            let purged = remove_supervisor_dir(container).and(Removal::purge(Some(removal)));
+            let code = i32::from(purged.is_err());
             // SAFETY: _exit(2) skips our caller's destructors, which are
             // the parent's to run.
             unsafe { libc::_exit(code) }
