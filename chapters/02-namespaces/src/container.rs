@@ -32,6 +32,20 @@ use crate::{Error, namespaces, rootfs, tty};
 /// chapter 03 moves it into its cgroup here. Runs in the runner.
 pub type Setup<'a> = dyn FnMut(Pid) -> Result<(), Box<dyn std::error::Error + Send + Sync>> + 'a;
 
+/// A helper that keeps the container's init as its own child, instead of
+/// handing it to the runner (see [`spawn_adopted`]): an engine whose
+/// supervisor must be the init's parent, but whose set-up is done by a
+/// process that will not stay (the CLI), makes the helper that supervisor.
+/// runc's shape: what sets a container up is not what watches it.
+pub trait Adopter {
+    /// Runs in the helper before it clones the init, which inherits what
+    /// this sets: its session, stdio, signal mask.
+    fn prepare(&self);
+    /// Runs in the helper once the runner knows the init's pid: becomes the
+    /// init's supervisor (an execve(2), typically) and never returns.
+    fn adopt(&self, init: Pid) -> !;
+}
+
 /// The clone(2) child's stack. It only runs the set-up code before execve(2).
 const STACK_SIZE: usize = 8 * 1024 * 1024;
 
@@ -102,6 +116,30 @@ pub fn spawn_into(
     cgroup: Option<BorrowedFd<'_>>,
     setup: &mut Setup<'_>,
 ) -> Result<Running, Error> {
+    spawn_with(spec, rootfs, cgroup, None, setup)
+}
+
+/// [`spawn_into`], with the init kept by the helper that clones it, which
+/// `adopter` then makes its supervisor (see [`Adopter`]): the init is not
+/// our child, so the [`Running`] this returns is only for its pid and
+/// terminal, not to be waited for.
+pub fn spawn_adopted(
+    spec: &Spec,
+    rootfs: &Path,
+    cgroup: Option<BorrowedFd<'_>>,
+    adopter: &dyn Adopter,
+    setup: &mut Setup<'_>,
+) -> Result<Running, Error> {
+    spawn_with(spec, rootfs, cgroup, Some(adopter), setup)
+}
+
+fn spawn_with(
+    spec: &Spec,
+    rootfs: &Path,
+    cgroup: Option<BorrowedFd<'_>>,
+    adopter: Option<&dyn Adopter>,
+    setup: &mut Setup<'_>,
+) -> Result<Running, Error> {
     let rootfs = std::fs::canonicalize(rootfs)
         .ok()
         .filter(|p| p.is_dir())
@@ -161,7 +199,7 @@ pub fn spawn_into(
     };
     explain!("{call} a child in new namespaces: it will be PID 1 of its own";
         "{} {}", namespaces::unshare_words(flags), explain::shell_words(process.args().as_deref().unwrap_or_default()));
-    let child = spawn_init(&init, flags, cgroup, &parent_end, child_end)?;
+    let child = spawn_init(&init, flags, cgroup, adopter, &parent_end, child_end)?;
     explain!("the child is pid {child} on the host and PID 1 in its namespace");
 
     // The channel reads end-of-file once the child's execve(2) closed its
@@ -190,11 +228,14 @@ pub fn spawn_into(
 /// it is a sound single-threaded copy), and the helper clones the init with
 /// CLONE_PARENT, which makes the init the runner's child rather than its own.
 /// The helper reports the init's pid and exits. Given a `cgroup`, it clones
-/// with clone3(2) instead, to have the init born in it.
+/// with clone3(2) instead, to have the init born in it. Given an `adopter`,
+/// the helper keeps the init as its own child (no CLONE_PARENT) and becomes
+/// what the adopter makes it, instead of exiting.
 fn spawn_init(
     init: &Init<'_>,
     flags: CloneFlags,
     cgroup: Option<RawFd>,
+    adopter: Option<&dyn Adopter>,
     parent_end: &End,
     child_end: End,
 ) -> Result<Pid, Error> {
@@ -205,7 +246,13 @@ fn spawn_init(
             // The helper and the init hold copies of the runner's end: close them,
             // so that if the runner dies, the init's wait for its word ends.
             parent_end.close_copy_in_child();
-            let flags = flags | CloneFlags::CLONE_PARENT;
+            let flags = match adopter {
+                Some(adopter) => {
+                    adopter.prepare();
+                    flags
+                }
+                None => flags | CloneFlags::CLONE_PARENT,
+            };
             // SAFETY: the helper is single-threaded, so its clones may run Rust code.
             let born_in =
                 cgroup.map(|dir| unsafe { clone_into(dir, flags, || init.run(&child_end)) });
@@ -226,6 +273,12 @@ fn spawn_init(
             match clone {
                 Ok(pid) => {
                     let _ = child_end.send_init_pid(pid.as_raw());
+                    if let Some(adopter) = adopter {
+                        // Our copy of the init's end would keep from the
+                        // runner the end-of-file that says the init execs.
+                        drop(child_end);
+                        adopter.adopt(pid);
+                    }
                 }
                 Err(errno) => child_end.report(Failure::step("clone(2)")(errno)),
             }
@@ -236,7 +289,11 @@ fn spawn_init(
     };
     drop(child_end);
     let report = parent_end.wait_for_init();
-    let _ = waitpid(helper, None);
+    // An adopting helper lives on as the init's parent: not ours to wait for
+    // (it is reaped when we exit, or by whoever adopts it then).
+    if adopter.is_none() {
+        let _ = waitpid(helper, None);
+    }
     match report.map_err(Error::sys("read the init's pid from the helper"))? {
         Ok(pid) => Ok(Pid::from_raw(pid)),
         Err(failure) => Err(failure.into_error("", Path::new(""))),
@@ -284,7 +341,11 @@ unsafe fn clone_into(
         flags: u64::from(flags.bits() as u32) | CLONE_INTO_CGROUP,
         // None of its own, as clone3(2) requires with CLONE_PARENT: the
         // child's parent is told of its end the way it is told of ours (the
-        // helper's, SIGCHLD).
+        // helper's, SIGCHLD). A child of our own tells us with SIGCHLD.
+        exit_signal: match flags.contains(CloneFlags::CLONE_PARENT) {
+            true => 0,
+            false => libc::SIGCHLD as u64,
+        },
         cgroup: cgroup as u64,
         ..CloneArgs::default()
     };

@@ -25,7 +25,9 @@ pub mod signals;
 pub mod spec;
 pub mod tty;
 
-pub use container::{Running, Setup, pidfd_open, run, run_with, spawn, spawn_into};
+pub use container::{
+    Adopter, Running, Setup, pidfd_open, run, run_with, spawn, spawn_adopted, spawn_into,
+};
 pub use error::Error;
 
 /// Gives the container our stdin only with `-i`, as `docker run` does: without

@@ -159,3 +159,52 @@ fn spawn_into_falls_back_to_clone_where_clone3_is_refused() {
         "the init was not born in the cgroup"
     );
 }
+
+/// A helper that keeps the init (`spawn_adopted`): the init is the helper's
+/// child, not the runner's, and the helper, which here waits for it and
+/// exits with its status, sees it end.
+#[test]
+fn spawn_adopted_leaves_the_init_with_the_helper() {
+    use nix::sys::wait::{WaitStatus, waitpid};
+    use nix::unistd::Pid;
+
+    struct Waiter;
+    impl ch02_namespaces::Adopter for Waiter {
+        fn prepare(&self) {}
+        fn adopt(&self, init: Pid) -> ! {
+            let code = match waitpid(init, None) {
+                Ok(WaitStatus::Exited(_, code)) => code,
+                _ => 100,
+            };
+            // SAFETY: _exit(2) in the forked helper runs none of the test's destructors.
+            unsafe { libc::_exit(code) }
+        }
+    }
+
+    testkit::require_root!();
+    let mut parent_of_init = None;
+    let running = ch02_namespaces::spawn_adopted(
+        &spec_for(&["sh", "-c", "exit 7"]),
+        &testkit::fixtures::busybox_rootfs(),
+        None,
+        &Waiter,
+        &mut |pid| {
+            // proc(5): the field after the command's `)` is the state, then the ppid.
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+            parent_of_init = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|ppid| ppid.parse::<i32>().ok());
+            Ok(())
+        },
+    )
+    .unwrap();
+    let helper = Pid::from_raw(parent_of_init.expect("the hook ran"));
+    assert_ne!(helper, Pid::this(), "the init is not the runner's child");
+    // The helper is ours, and ends with what its init ended with.
+    assert_eq!(
+        waitpid(helper, None).unwrap(),
+        WaitStatus::Exited(helper, 7)
+    );
+    drop(running);
+}
