@@ -151,6 +151,7 @@ pub fn spawn_on(
         name,
         setup,
         move_then_set_up,
+        None,
     )
 }
 
@@ -168,9 +169,11 @@ fn move_then_set_up(
     setup(pid)
 }
 
-/// Makes and limits the cgroup, then starts the container. Chapter 02's
-/// set-up hook runs the caller's `setup`, after `join` moved the child into
-/// the cgroup or while it does, unless the child was [`born_in`] it.
+/// Makes and limits the cgroup, then starts the container (its init kept by
+/// chapter 02's helper if an `adopter` is given). Chapter 02's set-up hook
+/// runs the caller's `setup`, after `join` moved the child into the cgroup
+/// or while it does, unless the child was [`born_in`] it.
+#[allow(clippy::too_many_arguments)]
 fn spawn_in_cgroup(
     hierarchy: &Hierarchy,
     spec: &Spec,
@@ -179,6 +182,7 @@ fn spawn_in_cgroup(
     name: &str,
     setup: &mut ch02_namespaces::Setup<'_>,
     join: Join,
+    adopter: Option<&dyn ch02_namespaces::Adopter>,
 ) -> Result<Running, RunError> {
     let resources = spec
         .linux()
@@ -200,15 +204,15 @@ fn spawn_in_cgroup(
         }
         None => None,
     };
-    let running = ch02_namespaces::spawn_into(
-        &spec,
-        rootfs,
-        birthplace.as_ref().map(|dir| dir.as_fd()),
-        &mut |pid| match born_in(&cgroup, pid)? {
-            true => setup(pid),
-            false => join(&cgroup, pid, setup),
-        },
-    )?;
+    let birthplace = birthplace.as_ref().map(|dir| dir.as_fd());
+    let hook = &mut |pid| match born_in(&cgroup, pid)? {
+        true => setup(pid),
+        false => join(&cgroup, pid, setup),
+    };
+    let running = match adopter {
+        Some(adopter) => ch02_namespaces::spawn_adopted(&spec, rootfs, birthplace, adopter, hook),
+        None => ch02_namespaces::spawn_into(&spec, rootfs, birthplace, hook),
+    }?;
     Ok(Running {
         running,
         cgroup,
@@ -259,6 +263,33 @@ pub fn spawn_with_setup_meanwhile(
         name,
         setup,
         move_meanwhile,
+        None,
+    )
+}
+
+/// [`spawn_with_setup_meanwhile`], with the init kept by chapter 02's
+/// helper, which `adopter` makes its supervisor (see
+/// `ch02_namespaces::Adopter`): the engine's CLI starts a container this
+/// way, and does not stay. The [`Running`] is not ours to wait for: the
+/// caller [`leave`](Running::leave)s it.
+pub fn spawn_adopted_meanwhile(
+    spec: &Spec,
+    rootfs: &Path,
+    parent: &str,
+    name: &str,
+    adopter: &dyn ch02_namespaces::Adopter,
+    setup: &mut ch02_namespaces::Setup<'_>,
+) -> Result<Running, RunError> {
+    let hierarchy = Hierarchy::system()?;
+    spawn_in_cgroup(
+        &hierarchy,
+        spec,
+        rootfs,
+        parent,
+        name,
+        setup,
+        move_meanwhile,
+        Some(adopter),
     )
 }
 

@@ -81,10 +81,10 @@ pub fn start(
     start_meanwhile(engine, root, container, mounted, finisher, || Ok(()))
 }
 
-/// [`start`], doing `meanwhile` while the supervisor starts the container
-/// (see [`supervise::launch_forked`]; a caller with threads, whose
-/// supervisor is an exec of the engine binary, does it just before), and
-/// returning what it made.
+/// [`start`], doing `meanwhile` once the container runs (a caller with
+/// threads, whose supervisor is an exec of the engine binary, does it while
+/// the supervisor starts it), and returning what it made. A single-threaded
+/// caller (the CLI) starts the container itself ([`start_here`]).
 pub fn start_meanwhile<R>(
     engine: &Engine,
     root: &Path,
@@ -103,6 +103,10 @@ pub fn start_meanwhile<R>(
     runtime.save_changed(&before, container)?;
     let dir = supervisor_dir(container);
     std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+    if single_threaded() {
+        start_here(engine, root, container, mounted, finisher)?;
+        return meanwhile();
+    }
     let args = ShimArgs {
         root: root.to_path_buf(),
         id: container.config.id.clone(),
@@ -110,25 +114,11 @@ pub fn start_meanwhile<R>(
             mounted: mounted.is_some(),
         },
     };
-    let launched = if single_threaded() {
-        let entry = |ready| {
-            // Its own narration, if any, would interleave with ours.
-            ch01_chroot::explain::enable(false);
-            let passed = Passed {
-                ready: Some(ready),
-                finisher,
-            };
-            exit_status(supervise_container(engine, container, &args, passed))
-        };
-        // SAFETY: single-threaded, checked just above.
-        unsafe { supervise::launch_forked(entry, meanwhile) }
-    } else {
-        let exe = std::env::current_exe().context("find the dockyard binary")?;
-        let mut cmd = Command::new(exe);
-        cmd.args(args.start_line());
-        let done = meanwhile();
-        supervise::launch(cmd, finisher).map(|pid| (pid, done))
-    };
+    let exe = std::env::current_exe().context("find the dockyard binary")?;
+    let mut cmd = Command::new(exe);
+    cmd.args(args.start_line());
+    let done = meanwhile();
+    let launched = supervise::launch(cmd, finisher).map(|pid| (pid, done));
     // Once it reported, the supervisor has the mount (and has unmounted it if
     // the command could not start); if it never did, ours unmounts it here.
     if let (Ok(_) | Err(supervise::Error::StartFailed { .. }), Some(mounted)) = (&launched, mounted)
@@ -247,7 +237,8 @@ impl ShimArgs {
 }
 
 /// Whether this process has one thread only (proc(5) `Threads`), so that
-/// a fork(2) of it is sound.
+/// chapter 02's helper, a fork(2) of it, may go on as the supervisor with
+/// the engine's code (no lock another thread held is stuck in it).
 fn single_threaded() -> bool {
     std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
         status
@@ -445,30 +436,7 @@ fn under_run_lock(
     lock_fd: RawFd,
 ) -> anyhow::Result<(i32, Option<Removal>)> {
     let host = HostConfig::load(container)?;
-    let runtime = Runtime::load(container)?;
-    let process = container.config.spec.process().clone().unwrap_or_default();
-    let mut after = ShimArgs::line(&args.root, &args.id);
-    after.extend([
-        "--exited".into(),
-        "--lock-fd".into(),
-        lock_fd.to_string().into(),
-    ]);
-    let config = supervise::Config {
-        dir: supervisor_dir(container),
-        log_path: log_path(container),
-        log: host.log_config()?,
-        tty: process.terminal().unwrap_or(false),
-        open_stdin: host.open_stdin,
-        stdin_once: host.stdin_once,
-        restart: host.restart.parse::<Policy>().unwrap_or_default(),
-        restart_count: runtime.restart_count,
-        ready: passed.ready,
-        finisher: passed.finisher,
-        after: (
-            std::env::current_exe().context("find the dockyard binary")?,
-            after,
-        ),
-    };
+    let config = entry_config(container, args, &host, passed, lock_fd)?;
     let mut runner = EngineRunner {
         engine,
         container,
@@ -487,6 +455,53 @@ fn under_run_lock(
             supervise::resume(&config, &mut runner, &mut record, *resume)?
         }
     };
+    after_life(engine, container, &host, &exit)
+}
+
+/// The supervisor's settings for an entry of its life; the exit program it
+/// runs after a run names the run lock it holds on `lock_fd`.
+fn entry_config(
+    container: &Container,
+    args: &ShimArgs,
+    host: &HostConfig,
+    passed: Passed,
+    lock_fd: RawFd,
+) -> anyhow::Result<supervise::Config> {
+    let runtime = Runtime::load(container)?;
+    let process = container.config.spec.process().clone().unwrap_or_default();
+    let mut after = ShimArgs::line(&args.root, &args.id);
+    after.extend([
+        "--exited".into(),
+        "--lock-fd".into(),
+        lock_fd.to_string().into(),
+    ]);
+    Ok(supervise::Config {
+        dir: supervisor_dir(container),
+        log_path: log_path(container),
+        log: host.log_config()?,
+        tty: process.terminal().unwrap_or(false),
+        open_stdin: host.open_stdin,
+        stdin_once: host.stdin_once,
+        restart: host.restart.parse::<Policy>().unwrap_or_default(),
+        restart_count: runtime.restart_count,
+        ready: passed.ready,
+        finisher: passed.finisher,
+        after: (
+            std::env::current_exe().context("find the dockyard binary")?,
+            after,
+        ),
+    })
+}
+
+/// What is left when the supervisor's life is over (`exit`): the restart
+/// flag cleared and, for `--rm`, the container retired (its files for the
+/// caller to purge once the run lock is let go).
+fn after_life(
+    engine: &Engine,
+    container: &Container,
+    host: &HostConfig,
+    exit: &supervise::ExitRecord,
+) -> anyhow::Result<(i32, Option<Removal>)> {
     // Stopped during a restart delay: it will not be restarted now.
     let mut runtime = Runtime::load(container)?;
     if runtime.restarting {
@@ -502,7 +517,7 @@ fn under_run_lock(
             Some(_) => None,
         };
         let retired = engine.containers.retire(&container.config.id)?;
-        remove_anonymous_volumes(engine, &host)?;
+        remove_anonymous_volumes(engine, host)?;
         let removal = Removal {
             retired,
             _exit_file: exit_file,
@@ -511,6 +526,65 @@ fn under_run_lock(
     }
     Ok((exit.code, None))
 }
+
+// ANCHOR: start_here
+/// The container's first start by this process itself, single-threaded,
+/// with chapter 02's helper becoming its supervisor (see
+/// [`supervise::start_here`]): we hold the run lock while we start it and
+/// hand it to the helper, which holds the same open file. `mounted`: the
+/// root we mounted, which the runner takes over.
+fn start_here(
+    engine: &Engine,
+    root: &Path,
+    container: &Container,
+    mounted: Option<Mounted>,
+    finisher: Option<OwnedFd>,
+) -> anyhow::Result<()> {
+    let running = StoreLock::exclusive(&Engine::run_lock(container))?;
+    let lock_fd = running.keep_across_exec()?;
+    let args = ShimArgs {
+        root: root.to_path_buf(),
+        id: container.config.id.clone(),
+        entry: Entry::Start {
+            mounted: mounted.is_some(),
+        },
+    };
+    let passed = Passed {
+        ready: None,
+        finisher,
+    };
+    let host = HostConfig::load(container)?;
+    let config = entry_config(container, &args, &host, passed, lock_fd)?;
+    let mut runner = EngineRunner {
+        engine,
+        container,
+        host: &host,
+        mounted: None,
+        adopt: mounted.is_some(),
+    };
+    // The runner takes it over from here (and unmounts it if the start fails).
+    if let Some(mounted) = mounted {
+        mounted.hand_over();
+    }
+    let mut record = EngineRecord {
+        engine,
+        container,
+        auto_remove: host.auto_remove,
+    };
+    let exit = match supervise::start_here(&config, &[lock_fd], &mut runner, &mut record)? {
+        // The helper holds the run lock and the finisher's end now: our
+        // copies close as we return.
+        Ok(_pid) => return Ok(()),
+        Err(exit) => exit,
+    };
+    let (code, removal) = after_life(engine, container, &host, &exit)?;
+    remove_supervisor_dir(container)?;
+    drop(running);
+    Removal::purge(removal)?;
+    let message = exit.error.unwrap_or_default();
+    Err(StartFailed { code, message }.into())
+}
+// ANCHOR_END: start_here
 
 /// Runs the container with chapter 03, on its root mounted for the run.
 struct EngineRunner<'a> {
@@ -526,8 +600,13 @@ struct EngineRunner<'a> {
     adopt: bool,
 }
 
-impl Runner for EngineRunner<'_> {
-    fn start(&mut self, started: &mut ch02_namespaces::Setup<'_>) -> Result<Started, RunError> {
+impl EngineRunner<'_> {
+    /// [`Runner::start`], the init kept by `adopter`'s helper if given.
+    fn start_with(
+        &mut self,
+        started: &mut ch02_namespaces::Setup<'_>,
+        adopter: Option<&dyn ch02_namespaces::Adopter>,
+    ) -> Result<Started, RunError> {
         let mounted = match std::mem::take(&mut self.adopt) {
             true => self.engine.adopt_mount(self.container),
             false => self.engine.mount(self.container),
@@ -551,16 +630,17 @@ impl Runner for EngineRunner<'_> {
             .map(|p| p.to_string_lossy().trim_start_matches('/').to_string())
             .unwrap_or_default();
         let (engine, container, host) = (self.engine, self.container, self.host);
-        let running = ch03_cgroups::spawn_with_setup_meanwhile(
-            &spec,
-            &container.merged_dir(),
-            &parent,
-            &container.config.id,
-            &mut |pid| {
-                crate::network::connect(engine, container, host, pid.as_raw() as u32)?;
-                started(pid)
-            },
-        )?;
+        let (merged, id) = (container.merged_dir(), &container.config.id);
+        let hook = &mut |pid: nix::unistd::Pid| {
+            crate::network::connect(engine, container, host, pid.as_raw() as u32)?;
+            started(pid)
+        };
+        let running = match adopter {
+            Some(adopter) => {
+                ch03_cgroups::spawn_adopted_meanwhile(&spec, &merged, &parent, id, adopter, hook)
+            }
+            None => ch03_cgroups::spawn_with_setup_meanwhile(&spec, &merged, &parent, id, hook),
+        }?;
         // The cgroup and the mount stay for the run; the next entry undoes them.
         let mut running = running.leave();
         if let Some(mounted) = self.mounted.take() {
@@ -570,6 +650,20 @@ impl Runner for EngineRunner<'_> {
             pid: running.pid(),
             terminal: running.take_terminal(),
         })
+    }
+}
+
+impl Runner for EngineRunner<'_> {
+    fn start(&mut self, started: &mut ch02_namespaces::Setup<'_>) -> Result<Started, RunError> {
+        self.start_with(started, None)
+    }
+
+    fn start_adopted(
+        &mut self,
+        started: &mut ch02_namespaces::Setup<'_>,
+        adopter: &dyn ch02_namespaces::Adopter,
+    ) -> Result<Started, RunError> {
+        self.start_with(started, Some(adopter))
     }
 
     fn finish(&mut self, code: i32) -> Exit {

@@ -1,11 +1,10 @@
 //! The supervisor's life, and what the engine uses to talk to it.
 //!
 //! One supervisor process per container, one pid for the container's whole
-//! life, in two programs by turns. The engine starts it with
-//! [`launch_forked`] (a fork of the CLI, which is single-threaded and needs
-//! no exec) or [`launch`] (a double fork, so it is nobody's child to wait
-//! for, and an exec of the engine binary as `dockyard shim ...`, for a
-//! caller with threads), and that process calls [`supervise`], which:
+//! life, in two programs by turns. A caller with threads (a daemon) starts
+//! it with [`launch`] (a double fork, so it is nobody's child to wait for,
+//! and an exec of the engine binary as `dockyard shim ...`), and that
+//! process calls [`supervise`], which:
 //!
 //! 1. becomes a daemon: a session of its own (setsid(2)), a *child subreaper*
 //!    (prctl(2) `PR_SET_CHILD_SUBREAPER`: any descendant orphaned under it,
@@ -29,6 +28,11 @@
 //!    the exit through [`Record::record`] (the engine writes it atomically
 //!    into its store), and applies the restart policy with docker's delay:
 //!    back to 3, or the end.
+//!
+//! The CLI, single-threaded, does steps 2 and 3 itself ([`start_here`]):
+//! chapter 02's helper, which clones the container's init, keeps it as its
+//! own child, becomes a daemon (step 1) and, once the command runs, the
+//! small program (step 4).
 //!
 //! The engine's large image is in memory only for the moments of change
 //! (a start, an exit); what stays for the container's whole run is the
@@ -59,7 +63,6 @@ use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::unistd::ForkResult;
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
@@ -217,6 +220,20 @@ pub trait Runner {
     /// child: the small program we become waits for it.
     fn start(&mut self, started: &mut ch02_namespaces::Setup<'_>) -> Result<Started, RunError>;
 
+    /// [`start`](Runner::start), with the container's init kept by chapter
+    /// 02's helper, which `adopter` makes its supervisor ([`start_here`]):
+    /// the caller's stdio is not the container's, the adopter's is. A
+    /// runner that cannot (by default) says so.
+    fn start_adopted(
+        &mut self,
+        started: &mut ch02_namespaces::Setup<'_>,
+        adopter: &dyn ch02_namespaces::Adopter,
+    ) -> Result<Started, RunError> {
+        let _ = (started, adopter);
+        let why = "this runner cannot hand the container's init to a supervisor of its own";
+        Err(RunError::Runtime(ch02_namespaces::Error::Setup(why.into())))
+    }
+
     /// The command ended with `code`: how the run ended as chapter 03 sees
     /// it (`finish`: the OOM verdict, the cgroup removed).
     fn finish(&mut self, code: i32) -> Exit;
@@ -364,57 +381,6 @@ pub fn launch(mut cmd: Command, finisher: Option<OwnedFd>) -> Result<i32, Error>
     read_ready(read_end, program)
 }
 // ANCHOR_END: launch
-
-/// [`launch`] without the exec: the supervisor is a fork of the caller,
-/// which already has the engine in memory and its store open, and `entry`
-/// runs in it with the ready pipe's write end; what `entry` returns is the
-/// supervisor's exit status. It saves a start of the engine binary and an
-/// opening of the store on the way to every container's start (a few ms).
-/// The supervisor's memory image is still a small one for the container's
-/// run: it execve(2)s the small program as soon as the container runs.
-/// `meanwhile` runs in the caller once the supervisor is forked, while it
-/// starts the container (most of which is waiting for the kernel to move
-/// the container's init into its cgroup); what it returns comes back with
-/// the pid. It may start threads: the fork is behind it.
-///
-/// # Safety
-/// The caller must be single-threaded (the CLI is; a daemon is not): the
-/// child of a fork(2) has only the forking thread, and any lock another
-/// thread held (in the allocator, say) would stay locked in it for ever.
-pub unsafe fn launch_forked<R>(
-    entry: impl FnOnce(OwnedFd) -> i32,
-    meanwhile: impl FnOnce() -> R,
-) -> Result<(i32, R), Error> {
-    let (read_end, write_end) =
-        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("pipe2(2) for the ready pipe"))?;
-    // SAFETY: single-threaded (this function's contract), so the child is a
-    // sound copy of the caller.
-    match unsafe { nix::unistd::fork() }.map_err(sys("fork(2) the supervisor"))? {
-        ForkResult::Child => {
-            drop(read_end);
-            // Out of the caller's session at once: a Ctrl-C on its
-            // terminal must not reach us while we set up.
-            let _ = nix::unistd::setsid();
-            not_inherited(3);
-            // Never back into the caller's code: a panic ends here too.
-            let entry = std::panic::AssertUnwindSafe(|| entry(write_end));
-            let code = std::panic::catch_unwind(entry).unwrap_or(ch01_chroot::exit::ENGINE_ERROR);
-            // SAFETY: _exit(2) skips the destructors of the caller's
-            // values, which this copy must not run (a mount guard would unmount).
-            unsafe { libc::_exit(code) }
-        }
-        // One fork, not launch's two: the CLI lives no longer than it waits
-        // for the container, so the supervisor is its child only until then
-        // (re-parented when the CLI exits, to init or the nearest subreaper,
-        // as launch's middle process makes it at once) and, should it end
-        // first, its zombie only as long. Every start saves the middle
-        // process's fork and exit.
-        ForkResult::Parent { .. } => {}
-    }
-    drop(write_end);
-    let done = meanwhile();
-    read_ready(read_end, "the forked supervisor".into()).map(|pid| (pid, done))
-}
 
 /// Marks every descriptor from `first` up close-on-exec (close_range(2)
 /// `CLOSE_RANGE_CLOEXEC`, async-signal-safe): what the caller inherited
@@ -648,6 +614,16 @@ pub fn supervise(
     store: &mut dyn Record,
 ) -> Result<ExitRecord, Error> {
     become_daemon()?;
+    write_info(&config.dir)?;
+    let exit_path = config.dir.join(EXIT);
+    File::create(&exit_path).map_err(io_at("create", &exit_path))?;
+    let restarts = Restarts::new(config.restart, config.restart_count);
+    let ready = config.ready.take();
+    cycle(&config, runner, store, restarts, Next::Start(ready))
+}
+
+/// Writes `supervisor.json` in `dir`: our pid and start time.
+fn write_info(dir: &Path) -> Result<(), Error> {
     let start_time =
         start_time_in("/proc/self/stat").map_err(io_at("read", Path::new("/proc/self/stat")))?;
     // Atomic, with no fsync(2): after a reboot no supervisor runs, and the
@@ -657,19 +633,208 @@ pub fn supervise(
     // way to each container's start). The pid and start time stay ours
     // through every execve(2) that follows.
     ch04_overlayfs::io::write_unsynced(
-        &config.dir.join(INFO),
+        &dir.join(INFO),
         &serde_json::to_vec(&SupervisorInfo {
             pid: Pid::this().as_raw(),
             start_time,
         })
         .unwrap_or_default(),
     )?;
+    Ok(())
+}
+
+// ANCHOR: start_here
+/// The supervisor's first entry for a caller that starts the container
+/// itself and does not stay (the CLI, single-threaded, which has the engine
+/// and the container in memory already): chapter 02's helper, which clones
+/// the container's init, keeps it as its own child and becomes its
+/// supervisor ([`Adoption`]), where [`launch`] would start a supervisor
+/// that starts the container. One process fewer on the way to every start,
+/// as runc's shape has it: what sets the container up is not what watches
+/// it. Returns the init's pid once its command runs; or, if it could not
+/// start, the exit record, recorded and torn down (as [`supervise`] would).
+/// `kept`: descriptors of ours the supervisor keeps through its execve(2)s
+/// (the engine's run lock), as it keeps nothing else it inherits.
+pub fn start_here(
+    config: &Config,
+    kept: &[RawFd],
+    runner: &mut dyn Runner,
+    store: &mut dyn Record,
+) -> Result<Result<Pid, ExitRecord>, Error> {
     let exit_path = config.dir.join(EXIT);
     File::create(&exit_path).map_err(io_at("create", &exit_path))?;
     let restarts = Restarts::new(config.restart, config.restart_count);
-    let ready = config.ready.take();
-    cycle(&config, runner, store, restarts, Next::Start(ready))
+    let socket = config.dir.join(SOCKET);
+    let _ = std::fs::remove_file(&socket);
+    let listener = UnixListener::bind(&socket).map_err(io_at("listen on", &socket))?;
+    let stdio = ContainerStdio::make(config)?;
+    let (word, heard) = seqpacket_pair("socketpair(2) for the helper's word")?;
+    let adoption = Adoption {
+        config,
+        restarts: &restarts,
+        listener: &listener,
+        stdio: &stdio,
+        heard,
+        ours: word.as_raw_fd(),
+        kept,
+    };
+    let mut started = |pid: Pid| -> Result<(), BoxError> {
+        logs::create(&config.log_path)?;
+        store.record(&Event::Started {
+            pid: pid.as_raw(),
+            at: SystemTime::now(),
+            restart_count: restarts.count(),
+        })
+    };
+    match runner.start_adopted(&mut started, &adoption) {
+        Ok(started) => {
+            send_word(&word, started.terminal.as_ref())?;
+            Ok(Ok(started.pid))
+        }
+        Err(err) => {
+            // Its helper, if there is one, hears end-of-file and lets its
+            // init go; the rest is what the supervisor does after a start
+            // that failed.
+            drop(word);
+            let ended = RunEnd {
+                outcome: Err(err),
+                ran: Duration::ZERO,
+            };
+            cycle(config, runner, store, restarts, Next::Ended(ended)).map(Err)
+        }
+    }
 }
+
+/// What chapter 02's helper needs to become the supervisor of the init it
+/// clones ([`start_here`]); a copy of the caller's memory, as the helper is.
+struct Adoption<'a> {
+    config: &'a Config,
+    restarts: &'a Restarts,
+    listener: &'a UnixListener,
+    stdio: &'a ContainerStdio,
+    /// The helper's end of the starter's word: "go" once the command runs
+    /// (with the pty master for `-t`), end-of-file if it could not start.
+    heard: OwnedFd,
+    /// The starter's end, whose copy the helper closes.
+    ours: RawFd,
+    /// What the supervisor keeps through its execve(2)s (see [`start_here`]).
+    kept: &'a [RawFd],
+}
+
+impl ch02_namespaces::Adopter for Adoption<'_> {
+    fn prepare(&self) {
+        // SAFETY: close(2) of the helper's copy of the starter's end.
+        unsafe { libc::close(self.ours) };
+        not_inherited(3);
+        for &fd in self.kept {
+            // SAFETY: fcntl(2) on a descriptor number only changes its flags.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+        }
+        let prepared = become_daemon()
+            .and_then(|()| write_info(&self.config.dir))
+            .and_then(|()| self.stdio.to_standard());
+        if prepared.is_err() {
+            // SAFETY: _exit(2) in the helper; the starter hears of it as a
+            // helper that never reported the init.
+            unsafe { libc::_exit(ch01_chroot::exit::ENGINE_ERROR) }
+        }
+    }
+
+    fn adopt(&self, init: Pid) -> ! {
+        if let Ok(Some(terminal)) = hear_word(&self.heard) {
+            // Returns only if the execve(2) failed.
+            let _ = self.take_over(init, terminal);
+        } else {
+            // The start failed: the init was killed, or is on its way out.
+            let _ = nix::sys::wait::waitpid(init, None);
+        }
+        // SAFETY: _exit(2) runs none of the starter's destructors.
+        unsafe { libc::_exit(ch01_chroot::exit::ENGINE_ERROR) }
+    }
+}
+
+impl Adoption<'_> {
+    /// The supervisor's run from here: what [`start_run`] and [`hand_over`]
+    /// do once the command runs.
+    fn take_over(&self, init: Pid, terminal: Option<OwnedFd>) -> Result<(), Error> {
+        null_stdio()?;
+        let dup = |fd: &OwnedFd| fd.try_clone().map_err(io_at("dup", &self.config.dir));
+        let outputs = self
+            .stdio
+            .outputs
+            .iter()
+            .map(dup)
+            .collect::<Result<_, _>>()?;
+        let stdin = self.stdio.stdin.as_ref().map(dup).transpose()?;
+        let listener = self
+            .listener
+            .try_clone()
+            .map_err(io_at("dup", &self.config.dir))?;
+        let started = Started {
+            pid: init,
+            terminal,
+        };
+        let run = run_of(self.config, started, listener, outputs, stdin)?;
+        Err(hand_over(self.config, run, self.restarts))
+    }
+}
+
+/// A connected `SOCK_SEQPACKET` pair (unix(7): one write, one message).
+fn seqpacket_pair(step: &'static str) -> Result<(OwnedFd, OwnedFd), Error> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+    socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(sys(step))
+}
+
+/// The starter's "go", with the pty master if there is one (SCM_RIGHTS).
+fn send_word(word: &OwnedFd, terminal: Option<&OwnedFd>) -> Result<(), Error> {
+    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+    let fds = terminal.map(|fd| [fd.as_raw_fd()]);
+    let cmsgs: Vec<ControlMessage<'_>> = fds
+        .iter()
+        .map(|fds| ControlMessage::ScmRights(fds))
+        .collect();
+    let iov = [io::IoSlice::new(GO)];
+    sendmsg::<()>(word.as_raw_fd(), &iov, &cmsgs, MsgFlags::empty(), None)
+        .map(drop)
+        .map_err(sys("tell the helper the command runs"))
+}
+
+/// The helper's side of [`send_word`]: `Some` with the pty master, if any,
+/// once the command runs; `None` at end-of-file (the start failed).
+fn hear_word(heard: &OwnedFd) -> Result<Option<Option<OwnedFd>>, Error> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    let mut buf = [0u8; 8];
+    let mut iov = [io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let message = recvmsg::<()>(
+        heard.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(sys("hear the starter's word"))?;
+    if message.bytes == 0 {
+        return Ok(None);
+    }
+    let mut terminal = None;
+    for cmsg in message.cmsgs().map_err(sys("read the starter's word"))? {
+        if let ControlMessageOwned::ScmRights(fds) = cmsg {
+            // SAFETY: the kernel made these descriptors for us.
+            terminal = fds.first().map(|&fd| unsafe { OwnedFd::from_raw_fd(fd) });
+        }
+    }
+    Ok(Some(terminal))
+}
+
+/// The starter's word: the command runs.
+const GO: &[u8] = b"go";
+// ANCHOR_END: start_here
 
 /// The supervisor's later entries: the small program ran the container's
 /// command to its end and executed [`Config::after`], which read `resume`
@@ -895,26 +1060,14 @@ fn start_run(
     let listener = UnixListener::bind(&socket)
         .map_err(io_at("listen on", &socket))
         .map_err(failed)?;
-    let mut outputs = Vec::new();
-    let mut stdin = None;
-    if config.tty {
-        // The container makes its own pty (chapter 02) and sends the master back.
-        null_stdio().map_err(failed)?;
-    } else {
-        let pipe = |what| nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys(what));
-        let (out_r, out_w) = pipe("pipe2(2) for stdout").map_err(failed)?;
-        let (err_r, err_w) = pipe("pipe2(2) for stderr").map_err(failed)?;
-        let stdin_r = if config.open_stdin {
-            let (r, w) = pipe("pipe2(2) for stdin").map_err(failed)?;
-            stdin = Some(w);
-            r
-        } else {
-            let null = File::open("/dev/null").map_err(io_at("open", Path::new("/dev/null")));
-            OwnedFd::from(null.map_err(failed)?)
-        };
-        stdio_to(stdin_r.as_fd(), out_w.as_fd(), err_w.as_fd()).map_err(failed)?;
-        outputs = vec![out_r, err_r];
-    }
+    let stdio = ContainerStdio::make(config).map_err(failed)?;
+    stdio.to_standard().map_err(failed)?;
+    let ContainerStdio {
+        theirs,
+        outputs,
+        stdin,
+    } = stdio;
+    drop(theirs);
     let mut started = |pid: Pid| -> Result<(), BoxError> {
         // There before anyone hears the container started (`run` follows
         // it), made here rather than first thing: the engine runs this hook
@@ -954,20 +1107,26 @@ fn start_run(
             pid: started.pid.as_raw(),
         },
     );
+    run_of(config, started, listener, outputs, stdin).map_err(failed)
+}
+
+/// The run the small program takes over: the init `started`, its pidfd,
+/// and our ends of its stdio (with `-t`, the pty master it sent back).
+fn run_of(
+    config: &Config,
+    started: Started,
+    listener: UnixListener,
+    mut outputs: Vec<OwnedFd>,
+    mut stdin: Option<OwnedFd>,
+) -> Result<Run, Error> {
     if let Some(master) = started.terminal {
         if config.open_stdin {
-            stdin = Some(
-                master
-                    .try_clone()
-                    .map_err(io_at("dup the pty master for", &config.dir))
-                    .map_err(failed)?,
-            );
+            let dup = master.try_clone();
+            stdin = Some(dup.map_err(io_at("dup the pty master for", &config.dir))?);
         }
         outputs.push(master);
     }
-    let pidfd = ch02_namespaces::pidfd_open(started.pid)
-        .map_err(sys("pidfd_open(2)"))
-        .map_err(failed)?;
+    let pidfd = ch02_namespaces::pidfd_open(started.pid).map_err(sys("pidfd_open(2)"))?;
     Ok(Run {
         pid: started.pid,
         pidfd,
@@ -976,6 +1135,60 @@ fn start_run(
         stdin,
         started: monotonic_now(),
     })
+}
+
+/// The container's stdio as the supervisor makes it: pipes for stdout and
+/// stderr, and for stdin with `-i` (else /dev/null); with `-t`, none (the
+/// container makes its own pty, chapter 02, and sends the master back).
+struct ContainerStdio {
+    /// The container's ends (stdin, stdout, stderr); `None` with `-t`.
+    theirs: Option<[OwnedFd; 3]>,
+    /// Our ends of stdout and stderr.
+    outputs: Vec<OwnedFd>,
+    /// Our end of stdin, where attach clients' input goes, if it is open.
+    stdin: Option<OwnedFd>,
+}
+
+impl ContainerStdio {
+    fn make(config: &Config) -> Result<ContainerStdio, Error> {
+        if config.tty {
+            return Ok(ContainerStdio {
+                theirs: None,
+                outputs: Vec::new(),
+                stdin: None,
+            });
+        }
+        let pipe = |what| nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys(what));
+        let (out_r, out_w) = pipe("pipe2(2) for stdout")?;
+        let (err_r, err_w) = pipe("pipe2(2) for stderr")?;
+        let (stdin_r, stdin) = match config.open_stdin {
+            true => {
+                let (r, w) = pipe("pipe2(2) for stdin")?;
+                (r, Some(w))
+            }
+            false => {
+                let null =
+                    File::open("/dev/null").map_err(io_at("open", Path::new("/dev/null")))?;
+                (OwnedFd::from(null), None)
+            }
+        };
+        Ok(ContainerStdio {
+            theirs: Some([stdin_r, out_w, err_w]),
+            outputs: vec![out_r, err_r],
+            stdin,
+        })
+    }
+
+    /// Points our descriptors 0, 1 and 2 at the container's ends, for its
+    /// init to inherit (at /dev/null with `-t`).
+    fn to_standard(&self) -> Result<(), Error> {
+        match &self.theirs {
+            Some([stdin, stdout, stderr]) => {
+                stdio_to(stdin.as_fd(), stdout.as_fd(), stderr.as_fd())
+            }
+            None => null_stdio(),
+        }
+    }
 }
 
 /// CLOCK_MONOTONIC: a run's length, measured across execve(2)s.
