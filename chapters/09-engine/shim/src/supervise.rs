@@ -723,6 +723,8 @@ struct Adoption<'a> {
 
 impl ch02_namespaces::Adopter for Adoption<'_> {
     fn prepare(&self) {
+        // Our narration, if any, would interleave with the starter's.
+        explain::enable(false);
         // SAFETY: close(2) of the helper's copy of the starter's end.
         unsafe { libc::close(self.ours) };
         not_inherited(3);
@@ -1370,14 +1372,7 @@ impl Finisher {
     /// for [`Config::finisher`]. Both are close-on-exec; [`hand_over`]
     /// passes the supervisor's on to the small program.
     pub fn pair() -> Result<(Finisher, OwnedFd), Error> {
-        use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
-        let (ours, theirs) = socketpair(
-            AddressFamily::Unix,
-            SockType::SeqPacket,
-            None,
-            SockFlag::SOCK_CLOEXEC,
-        )
-        .map_err(sys("socketpair(2) for the finisher"))?;
+        let (ours, theirs) = seqpacket_pair("socketpair(2) for the finisher")?;
         Ok((Finisher(ours), theirs))
     }
 
