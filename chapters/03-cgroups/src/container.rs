@@ -240,7 +240,7 @@ fn born_in(cgroup: &Cgroup, pid: Pid) -> Result<bool, crate::Error> {
 
 // ANCHOR: meanwhile
 /// [`spawn_with_setup`] for a caller whose `setup` has work of its own (the
-/// engine's supervisor writes its records there): `setup` runs while a
+/// engine writes its records there): `setup` runs while a
 /// thread moves the child into its cgroup. Moving a process takes the
 /// cgroups' threadgroup lock for writing (`cgroup_attach_lock` in
 /// kernel/cgroup/cgroup.c), a per-CPU semaphore whose writer waits for an
