@@ -254,6 +254,19 @@ pub fn spawn_with_setup_meanwhile(
     name: &str,
     setup: &mut ch02_namespaces::Setup<'_>,
 ) -> Result<Running, RunError> {
+    spawn_meanwhile(spec, rootfs, parent, name, setup, None)
+}
+
+/// [`spawn_with_setup_meanwhile`] on the machine's hierarchy, the init kept
+/// by `adopter`'s helper if given.
+fn spawn_meanwhile(
+    spec: &Spec,
+    rootfs: &Path,
+    parent: &str,
+    name: &str,
+    setup: &mut ch02_namespaces::Setup<'_>,
+    adopter: Option<&dyn ch02_namespaces::Adopter>,
+) -> Result<Running, RunError> {
     let hierarchy = Hierarchy::system()?;
     spawn_in_cgroup(
         &hierarchy,
@@ -263,7 +276,7 @@ pub fn spawn_with_setup_meanwhile(
         name,
         setup,
         move_meanwhile,
-        None,
+        adopter,
     )
 }
 
@@ -280,17 +293,7 @@ pub fn spawn_adopted_meanwhile(
     adopter: &dyn ch02_namespaces::Adopter,
     setup: &mut ch02_namespaces::Setup<'_>,
 ) -> Result<Running, RunError> {
-    let hierarchy = Hierarchy::system()?;
-    spawn_in_cgroup(
-        &hierarchy,
-        spec,
-        rootfs,
-        parent,
-        name,
-        setup,
-        move_meanwhile,
-        Some(adopter),
-    )
+    spawn_meanwhile(spec, rootfs, parent, name, setup, Some(adopter))
 }
 
 /// The move on a thread while the caller's set-up runs; both are done when

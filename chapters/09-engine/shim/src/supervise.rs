@@ -678,15 +678,8 @@ pub fn start_here(
         ours: word.as_raw_fd(),
         kept,
     };
-    let mut started = |pid: Pid| -> Result<(), BoxError> {
-        logs::create(&config.log_path)?;
-        store.record(&Event::Started {
-            pid: pid.as_raw(),
-            at: SystemTime::now(),
-            restart_count: restarts.count(),
-        })
-    };
-    match runner.start_adopted(&mut started, &adoption) {
+    let result = runner.start_adopted(&mut record_start(config, store, &restarts), &adoption);
+    match result {
         Ok(started) => {
             send_word(&word, started.terminal.as_ref())?;
             Ok(Ok(started.pid))
@@ -1070,18 +1063,7 @@ fn start_run(
         stdin,
     } = stdio;
     drop(theirs);
-    let mut started = |pid: Pid| -> Result<(), BoxError> {
-        // There before anyone hears the container started (`run` follows
-        // it), made here rather than first thing: the engine runs this hook
-        // while the kernel moves the container's init into its cgroup (see
-        // Runner::start), so the file costs no wait of its own.
-        logs::create(&config.log_path)?;
-        store.record(&Event::Started {
-            pid: pid.as_raw(),
-            at: SystemTime::now(),
-            restart_count: restarts.count(),
-        })
-    };
+    let mut started = record_start(config, store, restarts);
     let result = runner.start(&mut started);
     // Let go of the container's ends: the small program must see
     // end-of-file once the container's processes are gone.
@@ -1110,6 +1092,27 @@ fn start_run(
         },
     );
     run_of(config, started, listener, outputs, stdin).map_err(failed)
+}
+
+/// The engine's set-up hook for a start: the log made and the start
+/// recorded, once the container's init exists. The log is there before
+/// anyone hears the container started (`run` follows it), made here rather
+/// than first thing: the engine runs this hook while the kernel moves the
+/// container's init into its cgroup (see [`Runner::start`]), so the file
+/// costs no wait of its own.
+fn record_start<'a>(
+    config: &'a Config,
+    store: &'a mut dyn Record,
+    restarts: &'a Restarts,
+) -> impl FnMut(Pid) -> Result<(), BoxError> + 'a {
+    move |pid| {
+        logs::create(&config.log_path)?;
+        store.record(&Event::Started {
+            pid: pid.as_raw(),
+            at: SystemTime::now(),
+            restart_count: restarts.count(),
+        })
+    }
 }
 
 /// The run the small program takes over: the init `started`, its pidfd,
