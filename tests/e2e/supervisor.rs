@@ -171,3 +171,92 @@ fn commands_that_end_at_once_run_in_the_foreground_without_a_hitch() {
         }
     }
 }
+
+/// A terminal that hangs up as `run --rm` returns cuts nothing short. A
+/// session leader's exit makes the kernel send SIGHUP to its terminal's
+/// foreground process group (credentials(7)): a `run` under `script`, or as
+/// an ssh session's command, is that leader, and the removal it leaves to a
+/// child of its own (see the engine's `purge_meanwhile`) was in that group,
+/// died half-way and left `/run/dockyard/ID` for ever.
+#[test]
+fn a_hangup_as_run_rm_returns_does_not_cut_the_removal_short() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-sup-hup");
+    let mut ids = Vec::new();
+    for _ in 0..10 {
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let terminal = pty.slave.as_raw_fd();
+        // With `-t`, no signal proxy blocks SIGHUP in the run.
+        let mut cmd = sandbox.cmd(&[
+            "run",
+            "--rm",
+            "-t",
+            "--network",
+            "none",
+            "busybox",
+            "hostname",
+        ]);
+        // SAFETY: setsid(2) and ioctl(2) only, between fork and exec: the
+        // run leads a session whose controlling terminal is the pty.
+        unsafe {
+            cmd.pre_exec(move || {
+                nix::unistd::setsid()?;
+                if libc::ioctl(terminal, libc::TIOCSCTTY, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        // The container's hostname is its short ID.
+        let out = cmd
+            .stdin(std::process::Stdio::from(pty.slave.try_clone().unwrap()))
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        ids.push(String::from_utf8(out.stdout).unwrap().trim().to_string());
+    }
+    // What a removal cut short leaves in /run, removed even if we fail.
+    struct RunDirs<'a>(&'a [String]);
+    impl Drop for RunDirs<'_> {
+        fn drop(&mut self) {
+            for entry in std::fs::read_dir("/run/dockyard")
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if self.0.iter().any(|id| name.starts_with(id.as_str())) {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+    }
+    let _run_dirs = RunDirs(&ids);
+    let left = |dir: &std::path::Path| -> Vec<String> {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|name| ids.iter().any(|id| name.contains(id.as_str())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let containers = sandbox.root().join("containers");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (run, store) = (
+            left(std::path::Path::new("/run/dockyard")),
+            left(&containers),
+        );
+        if run.is_empty() && store.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "left in /run/dockyard: {run:?}; in the store: {store:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -380,14 +380,29 @@ pub fn finish(
 /// discarded, on a disk mounted `-o discard`).
 /// The child holds the removal's locks (the same open files) until it is
 /// done, and is the last to leave our mount namespace, whose teardown waits
-/// for an RCU grace period.
+/// for an RCU grace period. It leaves our session (setsid(2)), and blocks
+/// every signal it can from before the fork to its end: a terminal that
+/// hangs up as we exit (the session leader under `script` or ssh) sends
+/// SIGHUP to our process group, ^C sends SIGINT, and either would cut the
+/// removal short, leaving `/run/dockyard/ID` for ever. One sent before the
+/// child is out of the group stays pending.
 fn purge_meanwhile(removal: Removal, container: &Container) -> anyhow::Result<()> {
+    use nix::sys::signal::{SigSet, SigmaskHow};
+    let ours = SigSet::all()
+        .thread_swap_mask(SigmaskHow::SIG_SETMASK)
+        .context("block signals around fork(2)")?;
     // SAFETY: the only other thread a foreground `run` has is the signal
     // proxy, blocked in sigtimedwait(2) and holding no lock; glibc's fork(2)
     // takes the allocator's locks around the fork, so the child may
     // allocate. The child only deletes files and _exit(2)s.
-    match unsafe { nix::unistd::fork() }.context("fork(2) to delete the container's files")? {
+    let forked = unsafe { nix::unistd::fork() };
+    if !matches!(forked, Ok(nix::unistd::ForkResult::Child)) {
+        ours.thread_set_mask()
+            .context("unblock signals after fork(2)")?;
+    }
+    match forked.context("fork(2) to delete the container's files")? {
         nix::unistd::ForkResult::Child => {
+            let _ = nix::unistd::setsid();
             // Not our caller's output: whoever reads it (a shell's `$(...)`)
             // would wait for our end-of-file too.
             for fd in 0..=2 {
