@@ -470,7 +470,7 @@ fn under_run_lock(
             supervise::resume(&config, &mut runner, &mut record, *resume)?
         }
     };
-    after_life(engine, container, &host, &exit)
+    after_life(engine, container, &host, &exit, runner.mounted.take())
 }
 
 /// The supervisor's settings for an entry of its life; the exit program it
@@ -510,12 +510,16 @@ fn entry_config(
 
 /// What is left when the supervisor's life is over (`exit`): the restart
 /// flag cleared and, for `--rm`, the container retired (its files for the
-/// caller to purge once the run lock is let go).
+/// caller to purge once the run lock is let go). `root`: the container's
+/// root, which the teardown left mounted for an auto-removed container:
+/// the purge unmounts it, as umount(2) waits for an RCU grace period and
+/// nobody waits for the purge (see chapter 04's `retire_mounted`).
 fn after_life(
     engine: &Engine,
     container: &Container,
     host: &HostConfig,
     exit: &supervise::ExitRecord,
+    root: Option<Mounted>,
 ) -> anyhow::Result<(i32, Option<Removal>)> {
     // Stopped during a restart delay: it will not be restarted now.
     let mut runtime = Runtime::load(container)?;
@@ -531,7 +535,11 @@ fn after_life(
             None => supervise::wait_for_readers(&supervisor_dir(container))?,
             Some(_) => None,
         };
-        let retired = engine.containers.retire(&container.config.id)?;
+        let id = &container.config.id;
+        let retired = match root {
+            Some(root) => engine.containers.retire_mounted(id, root)?,
+            None => engine.containers.retire(id)?,
+        };
         remove_anonymous_volumes(engine, host)?;
         let removal = Removal {
             retired,
@@ -592,7 +600,7 @@ fn start_here(
         Ok(_pid) => return Ok(()),
         Err(exit) => exit,
     };
-    let (code, removal) = after_life(engine, container, &host, &exit)?;
+    let (code, removal) = after_life(engine, container, &host, &exit, runner.mounted.take())?;
     remove_supervisor_dir(container)?;
     drop(running);
     Removal::purge(removal)?;
@@ -701,7 +709,12 @@ impl Runner for EngineRunner<'_> {
             .take()
             .or_else(|| Mounted::adopt(&self.container.merged_dir()));
         if let Some(mounted) = mounted {
-            mounted.unmount()?;
+            match self.host.auto_remove {
+                // Its removal unmounts it, off the caller's way (see
+                // `after_life`).
+                true => self.mounted = Some(mounted),
+                false => mounted.unmount()?,
+            }
         }
         self.engine
             .networks()?

@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::{Digest, is_hex64};
 use crate::io::{self, Durability, IoContext, IoError, TEMP_PREFIX};
-use crate::overlay::Overlay;
+use crate::overlay::{Mounted, Overlay, OverlayError};
 use crate::store::lock::StoreLock;
 use crate::store::names;
 
@@ -70,6 +70,8 @@ pub enum ContainerError {
     },
     #[error(transparent)]
     Io(#[from] IoError),
+    #[error(transparent)]
+    Overlay(#[from] OverlayError),
 }
 
 /// What a container was made from; written once, at creation.
@@ -658,8 +660,31 @@ impl ContainerStore {
     /// command lists it), its files are still to be deleted by
     /// [`Retired::purge`]. Deleting a directory tree is most of what a
     /// removal costs, and a caller that someone waits on (a supervisor
-    /// ending `run --rm`) lets the waiter go in between.
+    /// ending `run --rm`) lets the waiter go in between. Its root must not
+    /// be mounted (see [`retire_mounted`](Self::retire_mounted)).
     pub fn retire(&self, reference: &str) -> Result<Retired, ContainerError> {
+        self.retire_with(reference, None)
+    }
+
+    /// [`retire`](Self::retire) a container whose root the caller has
+    /// mounted (`root`, handed over), as the end of a `run --rm` has it:
+    /// [`Retired::purge`] unmounts it just before the files go. Nobody needs
+    /// it unmounted sooner, and an unmount is slow for what it does:
+    /// umount(2) waits for an RCU grace period before it returns
+    /// (`namespace_unlock` in fs/namespace.c).
+    pub fn retire_mounted(
+        &self,
+        reference: &str,
+        root: Mounted,
+    ) -> Result<Retired, ContainerError> {
+        self.retire_with(reference, Some(root))
+    }
+
+    fn retire_with(
+        &self,
+        reference: &str,
+        root: Option<Mounted>,
+    ) -> Result<Retired, ContainerError> {
         // Held until the purge, so no open() takes the renamed directory for
         // a crash's leftover and deletes it under us (the lock order is
         // begin's: this lock, then the store's).
@@ -670,16 +695,15 @@ impl ContainerStore {
         // Of its config, only the name is needed here, not the OCI spec
         // whose parse is most of what reading the whole costs.
         let Named { name } = read_json(&dir.join("config.json"))?;
-        let merged = dir.join("merged");
-        let (merged_dev, dir_dev) = (
-            std::fs::metadata(&merged).at("stat", &merged)?.dev(),
-            std::fs::metadata(&dir).at("stat", &dir)?.dev(),
-        );
-        if merged_dev != dir_dev {
+        if root.is_none() && root_mounted(&dir)? {
             return Err(ContainerError::Mounted(id[..12].to_string()));
         }
         let doomed = self.dir.join(format!("{TEMP_PREFIX}removing-{id}"));
         std::fs::rename(&dir, &doomed).at("rename", &dir)?;
+        // The mount moved with its directory: the purge finds it there.
+        if let Some(root) = root {
+            root.hand_over();
+        }
         let name = self.name_path(&name);
         std::fs::remove_file(&name).at("remove", &name)?;
         Ok(Retired {
@@ -687,6 +711,18 @@ impl ContainerStore {
             _creating: creating,
         })
     }
+}
+
+/// Whether the root of the container in `dir` is mounted in this mount
+/// namespace: its `merged` directory is on another device than `dir` (an
+/// overlay gets one of its own, stat(2)'s `st_dev`).
+fn root_mounted(dir: &Path) -> Result<bool, ContainerError> {
+    let merged = dir.join("merged");
+    let (merged_dev, dir_dev) = (
+        std::fs::metadata(&merged).at("stat", &merged)?.dev(),
+        std::fs::metadata(dir).at("stat", dir)?.dev(),
+    );
+    Ok(merged_dev != dir_dev)
 }
 
 /// A container [retired](ContainerStore::retire) from the store: no longer
@@ -700,8 +736,13 @@ pub struct Retired {
 }
 
 impl Retired {
-    /// Deletes the retired container's files.
+    /// Deletes the retired container's files, its root unmounted first if
+    /// it still is ([`ContainerStore::retire_mounted`]): removing the
+    /// directory would go down into the overlay.
     pub fn purge(self) -> Result<(), ContainerError> {
+        if root_mounted(&self.dir)? {
+            crate::overlay::unmount(&self.dir.join("merged"))?;
+        }
         std::fs::remove_dir_all(&self.dir).at("remove", &self.dir)?;
         Ok(())
     }
@@ -1041,6 +1082,44 @@ mod tests {
                 .join(format!("{TEMP_PREFIX}removing-{}", c.config.id))
                 .exists()
         );
+    }
+
+    #[test]
+    fn a_root_retired_mounted_is_unmounted_by_the_purge_before_the_files_go() {
+        testkit::require_root!();
+        let (root, store) = store();
+        let c = create(&store, Some("web")).unwrap();
+        let lower = root.path().join("lower");
+        std::fs::create_dir(&lower).unwrap();
+        std::fs::write(lower.join("image-file"), "image").unwrap();
+        let overlay = c.overlay(vec![lower.clone()]).unwrap();
+        let mounted = overlay.mount(&c.merged_dir()).unwrap();
+        std::fs::write(c.merged_dir().join("written"), "run").unwrap();
+        let doomed = store
+            .dir
+            .join(format!("{TEMP_PREFIX}removing-{}", c.config.id));
+        // Should anything below fail, nothing stays mounted.
+        struct Unmount(PathBuf);
+        impl Drop for Unmount {
+            fn drop(&mut self) {
+                let _ = umount2(&self.0, MntFlags::MNT_DETACH);
+            }
+        }
+        let _guard = Unmount(doomed.join("merged"));
+
+        assert!(matches!(
+            store.retire("web"),
+            Err(ContainerError::Mounted(_))
+        ));
+        let retired = store.retire_mounted("web", mounted).unwrap();
+        assert!(matches!(store.get("web"), Err(ContainerError::NotFound(_))));
+        // The mount moved with the directory and is still there.
+        assert!(root_mounted(&doomed).unwrap());
+        assert!(doomed.join("merged/image-file").exists());
+        retired.purge().unwrap();
+        assert!(!doomed.exists());
+        // Unmounted first: the delete did not go down into the layer.
+        assert!(lower.join("image-file").exists());
     }
 
     #[test]
