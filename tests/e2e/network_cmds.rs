@@ -199,8 +199,18 @@ fn connect_and_disconnect_a_stopped_container() {
     let net = NetSandbox::new("e2e-net-connect-created", 4, true);
     net.ok(&["network", "create", "--subnet", "10.232.41.0/24", "back"]);
     net.ok(&["create", "--name", "app", "busybox", "true"]);
+    net.ok(&[
+        "create",
+        "--name",
+        "alone",
+        "--network",
+        "none",
+        "busybox",
+        "true",
+    ]);
     let text = net.transcripts(&[
         &["network", "connect", "--alias", "api", "back", "app"],
+        &["network", "connect", "back", "alone"],
         &["network", "connect", "back", "app"],
         &["network", "connect", "nope", "app"],
         &["network", "connect", "back", "ghost"],

@@ -716,9 +716,13 @@ impl Runner for EngineRunner<'_> {
                 false => mounted.unmount()?,
             }
         }
-        self.engine
-            .networks()?
-            .teardown(&self.container.config.id)?;
+        // `--network none` leaves nothing in the network store (and no
+        // `network connect` adds anything): its state is not even read.
+        if self.host.network.network != "none" {
+            self.engine
+                .networks()?
+                .teardown(&self.container.config.id)?;
+        }
         Ok(())
     }
 }

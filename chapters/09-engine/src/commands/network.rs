@@ -18,6 +18,7 @@ use crate::cli::{
     NetworkInspectArgs, NetworkLsArgs, NetworkPruneArgs, NetworkRmArgs,
 };
 use crate::commands::{confirm, object, print_deleted, print_inspect, print_table};
+use crate::details::HostConfig;
 use crate::engine::{Engine, init_pid};
 use crate::template::Value;
 use crate::{human, labels};
@@ -397,6 +398,13 @@ fn connect(engine: &Engine, networks: &Networks, args: NetworkConnectArgs) -> an
     let network = find(&state, &args.network)?;
     if network.record.is_none() {
         bail!("container cannot be disconnected from host network or connected to host network");
+    }
+    // Nor does a container made to have no network get one (nor is its
+    // network torn down at its end: it has nothing to tear down).
+    if HostConfig::load(&container)?.network.network == "none" {
+        bail!(
+            "container cannot be connected to multiple networks with one of the networks in private (none) mode"
+        );
     }
     let running = container.state.status == Status::Running;
     let pid = match running {
