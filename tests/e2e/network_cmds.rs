@@ -208,9 +208,29 @@ fn connect_and_disconnect_a_stopped_container() {
         "busybox",
         "true",
     ]);
+    net.ok(&[
+        "create",
+        "--name",
+        "on-host",
+        "--network",
+        "host",
+        "busybox",
+        "true",
+    ]);
+    net.ok(&[
+        "create",
+        "--name",
+        "beside",
+        "--network",
+        "container:app",
+        "busybox",
+        "true",
+    ]);
     let text = net.transcripts(&[
         &["network", "connect", "--alias", "api", "back", "app"],
         &["network", "connect", "back", "alone"],
+        &["network", "connect", "back", "on-host"],
+        &["network", "connect", "back", "beside"],
         &["network", "connect", "back", "app"],
         &["network", "connect", "nope", "app"],
         &["network", "connect", "back", "ghost"],

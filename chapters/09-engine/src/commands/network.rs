@@ -11,7 +11,7 @@ use anyhow::bail;
 use ch04_overlayfs::store::Status;
 use ch05_network::store::{NetworkRecord, State};
 use ch05_network::subnet::Subnet;
-use ch05_network::{Attach, CreateOptions, NetworkError, Networks};
+use ch05_network::{Attach, CreateOptions, NetworkError, NetworkMode, Networks};
 
 use crate::cli::{
     NetworkCommand, NetworkConnectArgs, NetworkCreateArgs, NetworkDisconnectArgs,
@@ -399,12 +399,18 @@ fn connect(engine: &Engine, networks: &Networks, args: NetworkConnectArgs) -> an
     if network.record.is_none() {
         bail!("container cannot be disconnected from host network or connected to host network");
     }
-    // Nor does a container made to have no network get one (nor is its
-    // network torn down at its end: it has nothing to tear down).
-    if HostConfig::load(&container)?.network.network == "none" {
-        bail!(
+    // A container on another's or the host's network namespace has no
+    // network of its own to add to; one made to have none does not get one
+    // (nor is its network torn down at its end: it has nothing there).
+    // dockerd's checks, in its words (`updateNetworkConfig`).
+    match crate::network::mode(&HostConfig::load(&container)?.network) {
+        NetworkMode::Host | NetworkMode::Container(_) => bail!(
+            "container sharing network namespace with another container or host cannot be connected to any other network"
+        ),
+        NetworkMode::None => bail!(
             "container cannot be connected to multiple networks with one of the networks in private (none) mode"
-        );
+        ),
+        NetworkMode::Bridge(_) => {}
     }
     let running = container.state.status == Status::Running;
     let pid = match running {
