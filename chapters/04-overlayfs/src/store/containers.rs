@@ -30,7 +30,6 @@
 //! the names made after it).
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -695,7 +694,11 @@ impl ContainerStore {
         // Of its config, only the name is needed here, not the OCI spec
         // whose parse is most of what reading the whole costs.
         let Named { name } = read_json(&dir.join("config.json"))?;
-        if root.is_none() && root_mounted(&dir)? {
+        if root.is_none()
+            && let Some(mounted) = Mounted::adopt(&dir.join("merged"))
+        {
+            // Someone else's mount (its run): not ours to unmount.
+            mounted.hand_over();
             return Err(ContainerError::Mounted(id[..12].to_string()));
         }
         let doomed = self.dir.join(format!("{TEMP_PREFIX}removing-{id}"));
@@ -713,18 +716,6 @@ impl ContainerStore {
     }
 }
 
-/// Whether the root of the container in `dir` is mounted in this mount
-/// namespace: its `merged` directory is on another device than `dir` (an
-/// overlay gets one of its own, stat(2)'s `st_dev`).
-fn root_mounted(dir: &Path) -> Result<bool, ContainerError> {
-    let merged = dir.join("merged");
-    let (merged_dev, dir_dev) = (
-        std::fs::metadata(&merged).at("stat", &merged)?.dev(),
-        std::fs::metadata(dir).at("stat", dir)?.dev(),
-    );
-    Ok(merged_dev != dir_dev)
-}
-
 /// A container [retired](ContainerStore::retire) from the store: no longer
 /// there for anyone, its files not yet deleted. Dropped without a purge,
 /// they are a leftover the next [`ContainerStore::open`] deletes.
@@ -740,8 +731,8 @@ impl Retired {
     /// it still is ([`ContainerStore::retire_mounted`]): removing the
     /// directory would go down into the overlay.
     pub fn purge(self) -> Result<(), ContainerError> {
-        if root_mounted(&self.dir)? {
-            crate::overlay::unmount(&self.dir.join("merged"))?;
+        if let Some(root) = Mounted::adopt(&self.dir.join("merged")) {
+            root.unmount()?;
         }
         std::fs::remove_dir_all(&self.dir).at("remove", &self.dir)?;
         Ok(())
@@ -1114,7 +1105,9 @@ mod tests {
         let retired = store.retire_mounted("web", mounted).unwrap();
         assert!(matches!(store.get("web"), Err(ContainerError::NotFound(_))));
         // The mount moved with the directory and is still there.
-        assert!(root_mounted(&doomed).unwrap());
+        Mounted::adopt(&doomed.join("merged"))
+            .expect("still mounted")
+            .hand_over();
         assert!(doomed.join("merged/image-file").exists());
         retired.purge().unwrap();
         assert!(!doomed.exists());
