@@ -316,14 +316,23 @@ fn supervise_container(
         Entry::Exited { lock_fd, .. } => StoreLock::inherit(*lock_fd)?,
     };
     let lock_fd = running.keep_across_exec()?;
-    let result = under_run_lock(engine, container, args, passed, lock_fd);
-    // Its directory goes with it, however it ends, before the lock does: a
-    // new supervisor, waiting for the lock, makes its files there next.
+    let life = under_run_lock(engine, container, args, passed, lock_fd);
+    end_of_life(container, running, life)
+}
+
+/// The end of a supervisor's life in this process, however `life` ended:
+/// its directory goes before the run lock does (a new supervisor, waiting
+/// for the lock, makes its files there next); then the lock; then, for an
+/// auto-removed container, its files. It is gone from the store already,
+/// so whoever waits for the lock (`run --rm` in the foreground) can go on
+/// while they are deleted. Returns the run's status.
+fn end_of_life(
+    container: &Container,
+    running: StoreLock,
+    life: anyhow::Result<(i32, Option<Removal>)>,
+) -> anyhow::Result<i32> {
     remove_supervisor_dir(container)?;
-    let (code, removal) = result?;
-    // An auto-removed container is gone from the store already: whoever
-    // waits for the lock (`run --rm` in the foreground) can go on while its
-    // files are deleted.
+    let (code, removal) = life?;
     drop(running);
     Removal::purge(removal)?;
     Ok(code)
@@ -600,10 +609,8 @@ fn start_here(
         Ok(_pid) => return Ok(()),
         Err(exit) => exit,
     };
-    let (code, removal) = after_life(engine, container, &host, &exit, runner.mounted.take())?;
-    remove_supervisor_dir(container)?;
-    drop(running);
-    Removal::purge(removal)?;
+    let life = after_life(engine, container, &host, &exit, runner.mounted.take());
+    let code = end_of_life(container, running, life)?;
     let message = exit.error.unwrap_or_default();
     Err(StartFailed { code, message }.into())
 }
