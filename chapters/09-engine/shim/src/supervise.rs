@@ -664,9 +664,7 @@ pub fn start_here(
     let exit_path = config.dir.join(EXIT);
     File::create(&exit_path).map_err(io_at("create", &exit_path))?;
     let restarts = Restarts::new(config.restart, config.restart_count);
-    let socket = config.dir.join(SOCKET);
-    let _ = std::fs::remove_file(&socket);
-    let listener = UnixListener::bind(&socket).map_err(io_at("listen on", &socket))?;
+    let listener = listen(&config.dir)?;
     let stdio = ContainerStdio::make(config)?;
     let (word, heard) = seqpacket_pair("socketpair(2) for the helper's word")?;
     let adoption = Adoption {
@@ -772,6 +770,15 @@ impl Adoption<'_> {
         let run = run_of(self.config, started, listener, outputs, stdin)?;
         Err(hand_over(self.config, run, self.restarts))
     }
+}
+
+/// The attach socket in the supervisor's `dir`, listening; one that a
+/// supervisor before us left is removed first (bind(2) fails on a path that
+/// exists).
+fn listen(dir: &Path) -> Result<UnixListener, Error> {
+    let socket = dir.join(SOCKET);
+    let _ = std::fs::remove_file(&socket);
+    UnixListener::bind(&socket).map_err(io_at("listen on", &socket))
 }
 
 /// A connected `SOCK_SEQPACKET` pair (unix(7): one write, one message).
@@ -1050,11 +1057,7 @@ fn start_run(
             let _ = File::from(fd).write_all(&line);
         }
     };
-    let socket = config.dir.join(SOCKET);
-    let _ = std::fs::remove_file(&socket);
-    let listener = UnixListener::bind(&socket)
-        .map_err(io_at("listen on", &socket))
-        .map_err(failed)?;
+    let listener = listen(&config.dir).map_err(failed)?;
     let stdio = ContainerStdio::make(config).map_err(failed)?;
     stdio.to_standard().map_err(failed)?;
     let ContainerStdio {
