@@ -11,9 +11,6 @@ use oci_spec::runtime::Spec;
 
 use crate::{Cgroup, CgroupGuard, Hierarchy, Limits, format_bytes};
 
-/// What chapter 02's set-up hook may fail with.
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
 /// Why a limited container could not run: its cgroup, or chapter 02's runtime.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -143,37 +140,30 @@ pub fn spawn_on(
     name: &str,
     setup: &mut ch02_namespaces::Setup<'_>,
 ) -> Result<Running, RunError> {
-    spawn_in_cgroup(
-        hierarchy,
-        spec,
-        rootfs,
-        parent,
-        name,
-        setup,
-        move_then_set_up,
-        None,
-    )
+    spawn_in_cgroup(hierarchy, spec, rootfs, parent, name, setup, None)
 }
 
-/// How the set-up hook moves the child into its cgroup and runs the caller's
-/// `setup`: one after the other, or [`move_meanwhile`].
-type Join = fn(&Cgroup, Pid, &mut ch02_namespaces::Setup<'_>) -> Result<(), BoxError>;
-
-/// The plain order: the move, then the caller's set-up.
-fn move_then_set_up(
-    cgroup: &Cgroup,
-    pid: Pid,
+/// [`spawn_with_setup`], with the init kept by chapter 02's helper, which
+/// `adopter` makes its supervisor (see `ch02_namespaces::Adopter`): the
+/// engine's CLI starts a container this way, and does not stay. The
+/// [`Running`] is not ours to wait for: the caller
+/// [`leave`](Running::leave)s it.
+pub fn spawn_adopted(
+    spec: &Spec,
+    rootfs: &Path,
+    parent: &str,
+    name: &str,
+    adopter: &dyn ch02_namespaces::Adopter,
     setup: &mut ch02_namespaces::Setup<'_>,
-) -> Result<(), BoxError> {
-    cgroup.add_task(pid)?;
-    setup(pid)
+) -> Result<Running, RunError> {
+    let hierarchy = Hierarchy::system()?;
+    spawn_in_cgroup(&hierarchy, spec, rootfs, parent, name, setup, Some(adopter))
 }
 
 /// Makes and limits the cgroup, then starts the container (its init kept by
 /// chapter 02's helper if an `adopter` is given). Chapter 02's set-up hook
-/// runs the caller's `setup`, after `join` moved the child into the cgroup
-/// or while it does, unless the child was [`born_in`] it.
-#[allow(clippy::too_many_arguments)]
+/// moves the child into the cgroup, unless it was [`born_in`] it, then runs
+/// the caller's `setup`.
 fn spawn_in_cgroup(
     hierarchy: &Hierarchy,
     spec: &Spec,
@@ -181,7 +171,6 @@ fn spawn_in_cgroup(
     parent: &str,
     name: &str,
     setup: &mut ch02_namespaces::Setup<'_>,
-    join: Join,
     adopter: Option<&dyn ch02_namespaces::Adopter>,
 ) -> Result<Running, RunError> {
     let resources = spec
@@ -205,9 +194,11 @@ fn spawn_in_cgroup(
         None => None,
     };
     let birthplace = birthplace.as_ref().map(|dir| dir.as_fd());
-    let hook = &mut |pid| match born_in(&cgroup, pid)? {
-        true => setup(pid),
-        false => join(&cgroup, pid, setup),
+    let hook = &mut |pid| {
+        if !born_in(&cgroup, pid)? {
+            cgroup.add_task(pid)?;
+        }
+        setup(pid)
     };
     let running = match adopter {
         Some(adopter) => ch02_namespaces::spawn_adopted(&spec, rootfs, birthplace, adopter, hook),
@@ -226,7 +217,7 @@ fn spawn_in_cgroup(
 /// Whether the child `pid` is in `cgroup` already: born there, on v2, by
 /// clone3(2) with CLONE_INTO_CGROUP (chapter 02's `spawn_into`). Then it
 /// need not be moved, and a move is what is slow: it waits for an RCU grace
-/// period (see [`spawn_with_setup_meanwhile`]), while a birth takes the
+/// period (`cgroup_attach_lock` in kernel/cgroup/cgroup.c), while a birth takes the
 /// cgroups' threadgroup lock only for reading, as every fork(2) does.
 fn born_in(cgroup: &Cgroup, pid: Pid) -> Result<bool, crate::Error> {
     if cgroup.birthplace().is_none() {
@@ -237,83 +228,6 @@ fn born_in(cgroup: &Cgroup, pid: Pid) -> Result<bool, crate::Error> {
     Ok(cgroup.pids()?.contains(&pid))
 }
 // ANCHOR_END: born_in
-
-// ANCHOR: meanwhile
-/// [`spawn_with_setup`] for a caller whose `setup` has work of its own (the
-/// engine writes its records there): `setup` runs while a
-/// thread moves the child into its cgroup. Moving a process takes the
-/// cgroups' threadgroup lock for writing (`cgroup_attach_lock` in
-/// kernel/cgroup/cgroup.c), a per-CPU semaphore whose writer waits for an
-/// RCU grace period unless the hierarchy is mounted `favordynmods`:
-/// milliseconds in which the write does nothing but wait. Both are done
-/// before the child goes on, so its command still starts limited.
-pub fn spawn_with_setup_meanwhile(
-    spec: &Spec,
-    rootfs: &Path,
-    parent: &str,
-    name: &str,
-    setup: &mut ch02_namespaces::Setup<'_>,
-) -> Result<Running, RunError> {
-    spawn_meanwhile(spec, rootfs, parent, name, setup, None)
-}
-
-/// [`spawn_with_setup_meanwhile`] on the machine's hierarchy, the init kept
-/// by `adopter`'s helper if given.
-fn spawn_meanwhile(
-    spec: &Spec,
-    rootfs: &Path,
-    parent: &str,
-    name: &str,
-    setup: &mut ch02_namespaces::Setup<'_>,
-    adopter: Option<&dyn ch02_namespaces::Adopter>,
-) -> Result<Running, RunError> {
-    let hierarchy = Hierarchy::system()?;
-    spawn_in_cgroup(
-        &hierarchy,
-        spec,
-        rootfs,
-        parent,
-        name,
-        setup,
-        move_meanwhile,
-        adopter,
-    )
-}
-
-/// [`spawn_with_setup_meanwhile`], with the init kept by chapter 02's
-/// helper, which `adopter` makes its supervisor (see
-/// `ch02_namespaces::Adopter`): the engine's CLI starts a container this
-/// way, and does not stay. The [`Running`] is not ours to wait for: the
-/// caller [`leave`](Running::leave)s it.
-pub fn spawn_adopted_meanwhile(
-    spec: &Spec,
-    rootfs: &Path,
-    parent: &str,
-    name: &str,
-    adopter: &dyn ch02_namespaces::Adopter,
-    setup: &mut ch02_namespaces::Setup<'_>,
-) -> Result<Running, RunError> {
-    spawn_meanwhile(spec, rootfs, parent, name, setup, Some(adopter))
-}
-
-/// The move on a thread while the caller's set-up runs; both are done when
-/// it returns.
-fn move_meanwhile(
-    cgroup: &Cgroup,
-    pid: Pid,
-    setup: &mut ch02_namespaces::Setup<'_>,
-) -> Result<(), BoxError> {
-    std::thread::scope(|scope| {
-        let moving = scope.spawn(|| cgroup.add_task(pid));
-        let set = setup(pid);
-        match moving.join() {
-            Ok(moved) => moved?,
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-        set
-    })
-}
-// ANCHOR_END: meanwhile
 
 /// A limited container whose command runs, in its cgroup.
 #[derive(Debug)]

@@ -28,7 +28,7 @@ mod view;
 pub use cgroup::{BlockIo, Cgroup, CgroupGuard, Stats};
 pub use container::{
     Exit, RunError, Running, exit_code_of, finish, run, run_with_setup, set_resources,
-    spawn_adopted_meanwhile, spawn_on, spawn_with_setup, spawn_with_setup_meanwhile,
+    spawn_adopted, spawn_on, spawn_with_setup,
 };
 pub use error::{Error, Result};
 pub use hierarchy::{DEFAULT_ROOT, Hierarchy, PARENT, Setup, Version, detect};

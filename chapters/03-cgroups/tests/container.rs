@@ -1,7 +1,7 @@
-//! The library's containers on this machine's real cgroups: the engine's
-//! variant of the start, whose set-up hook runs while the child moves into
-//! its cgroup. Each test's cgroups live under a parent of its own
-//! (`dockyard-test-NAME-PID`), removed when the test ends.
+//! The library's containers on this machine's real cgroups: the start with a
+//! set-up hook of the caller's, as the engine starts a container. Each
+//! test's cgroups live under a parent of its own (`dockyard-test-NAME-PID`),
+//! removed when the test ends.
 
 use ch02_namespaces::spec::{self, RunFlags};
 use ch03_cgroups::{Hierarchy, Limits, RunError, Running};
@@ -10,8 +10,8 @@ use nix::unistd::Pid;
 use testkit::CgroupParent;
 
 /// Starts `sleep 30` on the busybox fixture, limited to 20 processes, in
-/// `parent`'s cgroup `c`, the engine's way: `hook` runs while the child
-/// moves into the cgroup.
+/// `parent`'s cgroup `c`, the engine's way: `hook` runs once the child is
+/// in the cgroup, before it execs.
 fn start_sleep(
     parent: &CgroupParent,
     hook: &mut ch02_namespaces::Setup<'_>,
@@ -27,27 +27,34 @@ fn start_sleep(
         ..Limits::default()
     };
     ch03_cgroups::set_resources(&mut spec, &limits, parent.name(), "c").unwrap();
-    ch03_cgroups::spawn_with_setup_meanwhile(&spec, &rootfs, parent.name(), "c", hook)
+    ch03_cgroups::spawn_with_setup(&spec, &rootfs, parent.name(), "c", hook)
 }
 
 #[test]
-fn meanwhile_the_hook_runs_and_the_child_is_in_its_cgroup_before_it_execs() {
+fn the_hook_runs_with_the_child_in_its_cgroup_before_it_execs() {
     testkit::require_root!();
-    let parent = CgroupParent::new("meanwhile");
+    let parent = CgroupParent::new("hook");
+    let cgroup = || {
+        Hierarchy::system()
+            .unwrap()
+            .open(parent.name(), "c")
+            .unwrap()
+    };
     let mut hooked = None;
     let mut running = start_sleep(&parent, &mut |pid| {
-        hooked = Some(pid);
+        hooked = Some((pid, cgroup().pids()?.contains(&pid)));
         Ok(())
     })
     .unwrap();
     let pid = running.container().pid();
-    assert_eq!(hooked, Some(pid), "the hook saw the child's pid");
+    assert_eq!(
+        hooked,
+        Some((pid, true)),
+        "the hook saw the child's pid, in its cgroup"
+    );
     // Its command runs now (spawn returns after the execve): it got there in
     // its cgroup, under its limit.
-    let cgroup = Hierarchy::system()
-        .unwrap()
-        .open(parent.name(), "c")
-        .unwrap();
+    let cgroup = cgroup();
     assert!(
         cgroup.pids().unwrap().contains(&pid),
         "{pid} is not in {:?}",
@@ -62,7 +69,7 @@ fn meanwhile_the_hook_runs_and_the_child_is_in_its_cgroup_before_it_execs() {
 #[test]
 fn a_failing_hook_stops_the_start_and_leaves_nothing() {
     testkit::require_root!();
-    let parent = CgroupParent::new("meanwhile-fails");
+    let parent = CgroupParent::new("hook-fails");
     let mut child = None;
     let result = start_sleep(&parent, &mut |pid: Pid| {
         child = Some(pid);

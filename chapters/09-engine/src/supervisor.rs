@@ -667,9 +667,9 @@ impl EngineRunner<'_> {
         };
         let running = match adopter {
             Some(adopter) => {
-                ch03_cgroups::spawn_adopted_meanwhile(&spec, &merged, &parent, id, adopter, hook)
+                ch03_cgroups::spawn_adopted(&spec, &merged, &parent, id, adopter, hook)
             }
-            None => ch03_cgroups::spawn_with_setup_meanwhile(&spec, &merged, &parent, id, hook),
+            None => ch03_cgroups::spawn_with_setup(&spec, &merged, &parent, id, hook),
         }?;
         // The cgroup and the mount stay for the run; the next entry undoes them.
         let mut running = running.leave();

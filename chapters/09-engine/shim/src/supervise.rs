@@ -14,8 +14,8 @@
 //! 3. starts the container: listens on `attach.sock` (unix(7)), gives the
 //!    container pipes for stdout and stderr (and stdin with `-i`; with `-t`
 //!    the container makes its own pty and sends back the master) and calls
-//!    the engine's [`Runner::start`] (chapter 03's
-//!    `spawn_with_setup_meanwhile`), making the log in its set-up hook;
+//!    the engine's [`Runner::start`] (chapter 03's `spawn_with_setup`),
+//!    making the log in its set-up hook;
 //! 4. once the command runs, *hands the run over* ([`hand_over`]): it
 //!    execve(2)s the small static program ([`steady`](crate::steady))
 //!    (`dockyard-supervisor`, no libc, ~40 kB of memory), which copies the
@@ -211,9 +211,9 @@ pub struct Config {
 pub trait Runner {
     /// Starts the container once and returns when its command runs: the
     /// engine sets up what the run needs (rootfs mount, network) and calls
-    /// chapter 03's `spawn_with_setup_meanwhile`, calling `started` from its
-    /// set-up hook with the container's pid (after its own set-up steps),
-    /// while the container's init moves into its cgroup. The
+    /// chapter 03's `spawn_with_setup`, calling `started` from its set-up
+    /// hook with the container's pid (after its own set-up steps), once the
+    /// container's init is in its cgroup. The
     /// container inherits the supervisor's stdin, stdout and stderr, which
     /// are already the container's pipes when this is called; with `-t` its
     /// own pty's master comes back in [`Started`]. The container is our

@@ -1,5 +1,5 @@
 //! The supervisor on real containers: busybox started as the engine starts
-//! it, by chapter 03's `spawn_with_setup_meanwhile`, each test under a cgroup
+//! it, by chapter 03's `spawn_with_setup`, each test under a cgroup
 //! parent of its own.
 //!
 //! Like the engine, this test binary re-executes itself to become a
@@ -146,13 +146,8 @@ struct ChapterThree {
 
 impl Runner for ChapterThree {
     fn start(&mut self, started: &mut ch02_namespaces::Setup<'_>) -> Result<Started, RunError> {
-        let running = ch03_cgroups::spawn_with_setup_meanwhile(
-            &self.spec,
-            &self.rootfs,
-            &self.parent,
-            "ctr",
-            started,
-        )?;
+        let running =
+            ch03_cgroups::spawn_with_setup(&self.spec, &self.rootfs, &self.parent, "ctr", started)?;
         let mut running = running.leave();
         Ok(Started {
             pid: running.pid(),
