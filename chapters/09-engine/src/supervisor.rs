@@ -21,6 +21,7 @@ use ch04_overlayfs::Mounted;
 use ch04_overlayfs::store::{Container, ContainerError, Retired, State, Status, StoreLock};
 use dockyard_shim::restart::Policy;
 use dockyard_shim::supervise::{self, BoxError, Event, Finisher, Record, Resume, Runner, Started};
+use nix::unistd::Pid;
 
 use crate::commands::containers::remove_anonymous_volumes;
 use crate::details::{HostConfig, Runtime};
@@ -78,13 +79,15 @@ pub fn start(
     mounted: Option<Mounted>,
     finisher: Option<OwnedFd>,
 ) -> anyhow::Result<()> {
-    start_meanwhile(engine, root, container, mounted, finisher, || Ok(()))
+    start_meanwhile(engine, root, container, mounted, finisher, || Ok(())).map(drop)
 }
 
 /// [`start`], doing `meanwhile` once the container runs (a caller with
 /// threads, whose supervisor is an exec of the engine binary, does it while
-/// the supervisor starts it), and returning what it made. A single-threaded
-/// caller (the CLI) starts the container itself ([`start_here`]).
+/// the supervisor starts it), and returning what it made and the host pid
+/// of the container's PID 1 (what the Started record says, without reading
+/// it back). A single-threaded caller (the CLI) starts the container itself
+/// ([`start_here`]).
 pub fn start_meanwhile<R>(
     engine: &Engine,
     root: &Path,
@@ -92,7 +95,7 @@ pub fn start_meanwhile<R>(
     mounted: Option<Mounted>,
     finisher: Option<OwnedFd>,
     meanwhile: impl FnOnce() -> anyhow::Result<R>,
-) -> anyhow::Result<R> {
+) -> anyhow::Result<(R, Pid)> {
     let before = Runtime::load(container)?;
     let runtime = Runtime {
         stopped_by_user: false,
@@ -104,8 +107,8 @@ pub fn start_meanwhile<R>(
     let dir = supervisor_dir(container);
     std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
     if single_threaded() {
-        start_here(engine, root, container, mounted, finisher)?;
-        return meanwhile();
+        let pid = start_here(engine, root, container, mounted, finisher)?;
+        return Ok((meanwhile()?, pid));
     }
     let args = ShimArgs {
         root: root.to_path_buf(),
@@ -126,7 +129,7 @@ pub fn start_meanwhile<R>(
         mounted.hand_over();
     }
     match launched {
-        Ok((_, done)) => done,
+        Ok((pid, done)) => Ok((done?, Pid::from_raw(pid))),
         Err(supervise::Error::StartFailed { code, message }) => {
             // Its supervisor records the failure and tears down: wait for it.
             crate::commands::lifecycle::wait_for_run(container, None)?;
@@ -564,14 +567,14 @@ fn after_life(
 /// with chapter 02's helper becoming its supervisor (see
 /// [`supervise::start_here`]): we hold the run lock while we start it and
 /// hand it to the helper, which holds the same open file. `mounted`: the
-/// root we mounted, which the runner takes over.
+/// root we mounted, which the runner takes over. Returns the init's pid.
 fn start_here(
     engine: &Engine,
     root: &Path,
     container: &Container,
     mounted: Option<Mounted>,
     finisher: Option<OwnedFd>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Pid> {
     let running = StoreLock::exclusive(&Engine::run_lock(container))?;
     let lock_fd = running.keep_across_exec()?;
     let args = ShimArgs {
@@ -606,7 +609,7 @@ fn start_here(
     let exit = match supervise::start_here(&config, &[lock_fd], &mut runner, &mut record)? {
         // The helper holds the run lock and the finisher's end now: our
         // copies close as we return.
-        Ok(_pid) => return Ok(()),
+        Ok(pid) => return Ok(pid),
         Err(exit) => exit,
     };
     let life = after_life(engine, container, &host, &exit, runner.mounted.take());

@@ -113,7 +113,7 @@ fn run_attached(
     // Docker's CLI starts its signal proxy before the start too; ours is
     // ready by the time the container runs, not competing with its command
     // for the CPU as it starts.
-    let proxy =
+    let (proxy, pid) =
         supervisor::start_meanwhile(engine, root, container, Some(mounted), theirs, || {
             (args.sig_proxy && !args.create.flags.tty)
                 .then(signals::Proxy::start)
@@ -121,6 +121,7 @@ fn run_attached(
         })?;
     let id = &container.config.id;
     let run = Attached {
+        pid,
         exit: exit.as_ref(),
         finisher,
         proxy,
@@ -138,6 +139,8 @@ fn run_attached(
 
 /// What [`run_attached`] holds on the run's end.
 struct Attached<'a> {
+    /// The host pid of the container's PID 1.
+    pid: nix::unistd::Pid,
     /// With `--rm`: the supervisor's exit file, holding the output.
     exit: Option<&'a ExitWatch>,
     /// Unless a restart policy is set: we record the end.
@@ -156,18 +159,16 @@ fn attached_until_exit(
     run: Attached<'_>,
 ) -> anyhow::Result<Option<i32>> {
     let Attached {
+        pid,
         exit,
         finisher,
         proxy,
     } = run;
-    // Its state has PID 1's pid now; the rest, its spec with it, is as we
-    // made it, and is not read and parsed again.
-    let container = &Container {
-        state: engine.containers.state(&container.config.id)?,
-        ..container.clone()
-    };
-    if let (Some(proxy), Some(pid)) = (proxy, container.state.pid) {
-        proxy.forward_to(nix::unistd::Pid::from_raw(pid));
+    // `container` is as we made it: its records are not read again (the
+    // start recorded nothing we do not know, and the log it made is all
+    // this run's).
+    if let Some(proxy) = proxy {
+        proxy.forward_to(pid);
     }
     let code = if args.create.flags.tty {
         attach::session(
