@@ -176,7 +176,7 @@ fn spawn_with(
         })?,
         None => Vec::new(),
     };
-    let etc = EtcFiles::write(spec.hostname().as_deref().unwrap_or_default())?;
+    let etc = EtcFiles::for_spec(spec)?;
     let (parent_end, child_end) = channel::pair().map_err(Error::sys("socketpair(2)"))?;
     let signals = Signals::block()?;
 
@@ -187,7 +187,7 @@ fn spawn_with(
         runner_mount_ns: rootfs::mount_namespace_of("self")
             .map_err(Error::io("stat /proc/self/ns/mnt"))?,
         rootfs: &rootfs,
-        etc: etc.dir(),
+        etc: etc.as_ref().map(EtcFiles::dir),
         filters: &filters,
         signals: &signals,
     };
@@ -519,7 +519,8 @@ struct Init<'a> {
     /// The runner's mount namespace, which the container must never pivot in.
     runner_mount_ns: u64,
     rootfs: &'a Path,
-    etc: &'a Path,
+    /// The runner's /etc files, for those the spec does not mount.
+    etc: Option<&'a Path>,
     filters: &'a [BpfProgram],
     signals: &'a Signals,
 }

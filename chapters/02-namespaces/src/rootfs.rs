@@ -21,45 +21,69 @@ use crate::Error;
 use crate::channel::Failure;
 use crate::hardening::paths;
 
-/// The per-container files docker provides in /etc, written by the runner in
-/// a temporary directory (never into the rootfs, which may be shared) and
-/// bind-mounted over the rootfs's own when it has them. Removed on drop.
+/// The per-container files docker provides in /etc, by their names there.
+pub const ETC_FILES: [&str; 3] = ["hostname", "hosts", "resolv.conf"];
+
+/// What a container named `hostname` finds in each of [`ETC_FILES`], in
+/// that order: its name; localhost and itself; the host's resolv.conf
+/// without loopback name servers, as docker does (127.0.0.53 on the host is
+/// not reachable from a new network namespace).
+pub fn etc_files(hostname: &str) -> [String; 3] {
+    let hosts = format!(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
+    );
+    let resolv: String = std::fs::read_to_string("/etc/resolv.conf")
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| {
+            let mut words = line.split_whitespace();
+            !(words.next() == Some("nameserver")
+                && words
+                    .next()
+                    .is_some_and(|ip| ip.starts_with("127.") || ip == "::1"))
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
+    [format!("{hostname}\n"), hosts, resolv]
+}
+
+/// Whether `spec` mounts a file of its own on /etc/`name` (chapter 05's
+/// networks, the engine's containers, a user's `-v`), as docker hands runc
+/// its own files: the runner then provides none there.
+fn mounted_by_spec(spec: &Spec, name: &str) -> bool {
+    let own = Path::new("/etc").join(name);
+    spec.mounts()
+        .iter()
+        .flatten()
+        .any(|m| m.destination() == &own)
+}
+
+/// The [`ETC_FILES`] a container's spec does not mount itself, written by
+/// the runner in a temporary directory (never into the rootfs, which may be
+/// shared) and bind-mounted over the rootfs's own when it has them. Removed
+/// on drop.
 #[derive(Debug)]
 pub struct EtcFiles {
     dir: tempfile::TempDir,
 }
 
-/// The files [`EtcFiles`] provides, as (name in /etc, why).
-const ETC_FILES: [&str; 3] = ["hostname", "hosts", "resolv.conf"];
-
 impl EtcFiles {
-    /// Writes hostname, hosts and resolv.conf for a container named `hostname`.
-    /// resolv.conf is the host's without loopback name servers, as docker does:
-    /// 127.0.0.53 on the host is not reachable from a new network namespace.
-    pub fn write(hostname: &str) -> Result<EtcFiles, Error> {
+    /// The files for a container started from `spec`, or `None` if its spec
+    /// mounts all of them (no directory is made then).
+    pub fn for_spec(spec: &Spec) -> Result<Option<EtcFiles>, Error> {
+        if ETC_FILES.iter().all(|name| mounted_by_spec(spec, name)) {
+            return Ok(None);
+        }
+        EtcFiles::write(spec.hostname().as_deref().unwrap_or_default()).map(Some)
+    }
+
+    /// Writes [`etc_files`] for a container named `hostname`.
+    fn write(hostname: &str) -> Result<EtcFiles, Error> {
         let dir = tempfile::Builder::new()
             .prefix("dockyard-ch02-")
             .tempdir()
             .map_err(Error::io("create a directory for /etc files"))?;
-        let hosts = format!(
-            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
-        );
-        let resolv: String = std::fs::read_to_string("/etc/resolv.conf")
-            .unwrap_or_default()
-            .lines()
-            .filter(|line| {
-                let mut words = line.split_whitespace();
-                !(words.next() == Some("nameserver")
-                    && words
-                        .next()
-                        .is_some_and(|ip| ip.starts_with("127.") || ip == "::1"))
-            })
-            .map(|line| format!("{line}\n"))
-            .collect();
-        for (name, text) in ETC_FILES
-            .iter()
-            .zip([format!("{hostname}\n"), hosts, resolv])
-        {
+        for (name, text) in ETC_FILES.iter().zip(etc_files(hostname)) {
             let path = dir.path().join(name);
             std::fs::write(&path, text).map_err(Error::io(format!("write {}", path.display())))?;
         }
@@ -78,7 +102,7 @@ impl EtcFiles {
 pub(crate) fn enter(
     spec: &Spec,
     rootfs: &Path,
-    etc: &Path,
+    etc: Option<&Path>,
     runner_mount_ns: u64,
 ) -> Result<(), Failure> {
     // A safety net, not a step: everything below rearranges the mount table. In the
@@ -117,17 +141,10 @@ pub(crate) fn enter(
         crate::devices::populate(rootfs)?;
     }
     for name in ETC_FILES {
-        // A spec that mounts its own /etc/hosts (chapter 05's networks, as docker hands
-        // runc its own files) keeps it: the spec's mounts were made above.
-        let own = Path::new("/etc").join(name);
-        if spec
-            .mounts()
-            .iter()
-            .flatten()
-            .any(|m| m.destination() == &own)
-        {
+        // A spec's own file was mounted above; `etc` has the others.
+        let Some(etc) = etc.filter(|_| !mounted_by_spec(spec, name)) else {
             continue;
-        }
+        };
         let dest = rootfs.join("etc").join(name);
         if !dest.is_file() {
             explain!(
@@ -358,18 +375,42 @@ mod tests {
         let ours = mount_namespace_of("self").unwrap();
         let spec = oci_spec::runtime::Spec::default();
         let before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-        let refused = enter(
-            &spec,
-            Path::new("/nonexistent"),
-            Path::new("/nonexistent"),
-            ours,
-        );
+        let refused = enter(&spec, Path::new("/nonexistent"), None, ours);
         assert!(
             matches!(refused, Err(Failure::Step { ref step, .. }) if step.starts_with("refusing"))
         );
         assert_eq!(
             std::fs::read_to_string("/proc/self/mountinfo").unwrap(),
             before
+        );
+    }
+
+    #[test]
+    fn a_spec_that_mounts_every_etc_file_gets_no_directory_of_ours() {
+        let mut spec = oci_spec::runtime::Spec::default();
+        spec.set_hostname(Some("box".into()));
+        let etc = |names: &[&str]| {
+            let mounts = names
+                .iter()
+                .map(|name| {
+                    oci_spec::runtime::MountBuilder::default()
+                        .destination(format!("/etc/{name}"))
+                        .typ("bind")
+                        .source(format!("/srv/{name}"))
+                        .options(vec!["rbind".to_string()])
+                        .build()
+                        .unwrap()
+                })
+                .collect();
+            let mut spec = spec.clone();
+            spec.set_mounts(Some(mounts));
+            EtcFiles::for_spec(&spec).unwrap()
+        };
+        assert!(etc(&ETC_FILES).is_none());
+        let files = etc(&["hosts"]).expect("two files are the runner's");
+        assert_eq!(
+            std::fs::read_to_string(files.dir().join("hostname")).unwrap(),
+            "box\n"
         );
     }
 
