@@ -126,8 +126,15 @@ impl Engine {
     /// (see [`private_mounts`]), so it disappears when the process ends however
     /// it ends; the guard unmounts it sooner.
     pub fn mount(&self, container: &Container) -> anyhow::Result<Mounted> {
+        let image = self.images.get(&container.config.image.to_string())?;
+        self.mount_from(container, &image)
+    }
+
+    /// [`mount`](Self::mount), for a caller that has read the container's
+    /// `image` already (`create`), which is not read and parsed again.
+    pub fn mount_from(&self, container: &Container, image: &Image) -> anyhow::Result<Mounted> {
         private_mounts()?;
-        let overlay = container.overlay(self.container_lowers(container)?)?;
+        let overlay = container.overlay(self.lower_dirs(image)?)?;
         overlay
             .mount(&container.merged_dir())
             .with_context(|| format!("mount the root of container {}", container.short_id()))

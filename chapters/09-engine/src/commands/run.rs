@@ -297,7 +297,7 @@ fn create_mounted(
             .begin(&image.id, reference, args.name.as_deref(), durability)?;
     let container = &creating.draft().clone();
     let id = container.config.id.clone();
-    let mounted = engine.mount(container)?;
+    let mounted = engine.mount_from(container, &image)?;
     let (spec, host, etc) = (|| {
         let mut config = image.config.config().clone().unwrap_or_default();
         if let Some(entrypoint) = &args.entrypoint {
