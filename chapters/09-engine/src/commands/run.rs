@@ -337,7 +337,7 @@ fn create_mounted(
         host.mounts = mount_points(engine, container, requests, args, &config)?;
         make_mount_points(container, &host.mounts)?;
         mounts::add_to_spec(&mut spec, &host.mounts)?;
-        let etc = etc_files(&mut spec, container, &creating.final_dir())?;
+        let etc = own_etc_files(&mut spec, container, &creating.final_dir())?;
         anyhow::Ok((spec, host, etc))
     })()?;
     // On an error before this, the draft went (its root unmounted first).
@@ -481,7 +481,7 @@ fn make_mount_points(container: &Container, points: &[MountPoint]) -> anyhow::Re
 /// directory's final place) added to `spec`. Chapter 02's runner then makes
 /// none of its own, and they go with the container (its purge, off the
 /// run's way out), not as its command starts.
-fn etc_files(
+fn own_etc_files(
     spec: &mut Spec,
     container: &Container,
     dir: &Path,
@@ -492,9 +492,9 @@ fn etc_files(
     let mut points = Vec::new();
     for (name, text) in ETC_FILES.into_iter().zip(etc_files(&hostname)) {
         let target = format!("/etc/{name}");
-        let mounted = spec.mounts().iter().flatten();
-        if mounted
-            .clone()
+        let mounts = spec.mounts().iter().flatten();
+        if mounts
+            .into_iter()
             .any(|m| m.destination() == Path::new(&target))
         {
             continue;
