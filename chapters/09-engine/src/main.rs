@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod details;
 mod engine;
+mod etc;
 mod exec;
 mod human;
 mod labels;

@@ -149,10 +149,6 @@ pub fn before_start(
             )?;
             let prepared = networks.prepare(&attach)?;
             let mut mounts = spec.mounts().clone().unwrap_or_default();
-            // The network's /etc/hosts (and resolv.conf with `--dns`) take
-            // the place of the container's own.
-            mounts
-                .retain(|m| !(prepared.mounts.iter()).any(|p| p.destination() == m.destination()));
             mounts.extend(prepared.mounts);
             spec.set_mounts(Some(mounts));
         }

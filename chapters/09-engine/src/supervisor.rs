@@ -648,8 +648,9 @@ impl EngineRunner<'_> {
         self.mounted = Some(mounted);
         let setup_error =
             |err: anyhow::Error| RunError::Runtime(ch02_namespaces::Error::Setup(err.into()));
-        let spec = crate::network::before_start(self.engine, self.container, self.host)
+        let mut spec = crate::network::before_start(self.engine, self.container, self.host)
             .map_err(setup_error)?;
+        crate::etc::mount_own(&mut spec, self.container).map_err(setup_error)?;
         let cgroup = self
             .container
             .config

@@ -769,15 +769,10 @@ impl Creating<'_> {
         &self.draft
     }
 
-    /// Where its directory will be once it is in place (for paths in its
-    /// spec; the draft's is a temp directory).
-    pub fn final_dir(&self) -> PathBuf {
-        self.store.dir.join(&self.draft.config.id)
-    }
-
-    /// Where its root will be once it is in place (the spec's `root.path`).
+    /// Where its root will be once it is in place (for the spec's
+    /// `root.path`; the draft's is in the temp directory).
     pub fn final_merged_dir(&self) -> PathBuf {
-        self.final_dir().join("merged")
+        self.store.dir.join(&self.draft.config.id).join("merged")
     }
 
     /// Writes its config (run from `spec`) and `files` (name, content) in

@@ -12,7 +12,6 @@ use ch04_overlayfs::store::{Container, ContainerError, ImageError, StoreLock};
 use dockyard_shim::restart::Policy;
 use dockyard_shim::supervise::{ExitWatch, Finisher};
 use oci_spec::image::Config;
-use oci_spec::runtime::Spec;
 
 use crate::cli::{CreateArgs, RunArgs};
 use crate::commands::attach;
@@ -298,7 +297,7 @@ fn create_mounted(
     let container = &creating.draft().clone();
     let id = container.config.id.clone();
     let mounted = engine.mount_from(container, &image)?;
-    let (spec, host, etc) = (|| {
+    let (spec, host) = (|| {
         let mut config = image.config.config().clone().unwrap_or_default();
         if let Some(entrypoint) = &args.entrypoint {
             // As docker: the new entrypoint also drops the image's CMD.
@@ -337,14 +336,11 @@ fn create_mounted(
         host.mounts = mount_points(engine, container, requests, args, &config)?;
         make_mount_points(container, &host.mounts)?;
         mounts::add_to_spec(&mut spec, &host.mounts)?;
-        let etc = own_etc_files(&mut spec, container, &creating.final_dir())?;
-        anyhow::Ok((spec, host, etc))
+        anyhow::Ok((spec, host))
     })()?;
     // On an error before this, the draft went (its root unmounted first).
     let (file, bytes) = host.file()?;
-    let mut files = vec![(file, bytes.as_slice())];
-    files.extend(etc.iter().map(|(name, text)| (*name, text.as_bytes())));
-    let container = creating.finish(spec, &files)?;
+    let container = creating.finish(spec, &[(file, &bytes)])?;
     // The root was mounted in the draft's directory and moved with it.
     mounted.hand_over();
     let mounted = Mounted::adopt(&container.merged_dir())
@@ -472,55 +468,6 @@ fn make_mount_points(container: &Container, points: &[MountPoint]) -> anyhow::Re
         }
     }
     Ok(())
-}
-
-/// The files docker provides in a container's /etc (chapter 02's
-/// [`ETC_FILES`](ch02_namespaces::rootfs::ETC_FILES)) that its image has and
-/// no mount of its covers, as (name, text) for the container's directory,
-/// where docker keeps them too, with their bind mounts from `dir` (the
-/// directory's final place) added to `spec`. Chapter 02's runner then makes
-/// none of its own, and they go with the container (its purge, off the
-/// run's way out), not as its command starts.
-fn own_etc_files(
-    spec: &mut Spec,
-    container: &Container,
-    dir: &Path,
-) -> anyhow::Result<Vec<(&'static str, String)>> {
-    use ch02_namespaces::rootfs::{ETC_FILES, etc_files};
-    let hostname = spec.hostname().clone().unwrap_or_default();
-    let mut files = Vec::new();
-    let mut points = Vec::new();
-    for (name, text) in ETC_FILES.into_iter().zip(etc_files(&hostname)) {
-        let target = format!("/etc/{name}");
-        let mounts = spec.mounts().iter().flatten();
-        if mounts
-            .into_iter()
-            .any(|m| m.destination() == Path::new(&target))
-        {
-            continue;
-        }
-        // Over a file the image has only, as chapter 02 binds its own.
-        let in_image = ch04_overlayfs::scoped::resolve_in_root(
-            &container.merged_dir(),
-            Path::new(&target),
-            true,
-        )?;
-        if !in_image.is_file() {
-            continue;
-        }
-        points.push(MountPoint {
-            kind: "bind".into(),
-            name: None,
-            source: dir.join(name),
-            destination: target,
-            rw: true,
-            options: Vec::new(),
-            anonymous: false,
-        });
-        files.push((name, text));
-    }
-    mounts::add_to_spec(spec, &points)?;
-    Ok(files)
 }
 
 /// Where `--init`'s init appears in the container, as docker mounts its

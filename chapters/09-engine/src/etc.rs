@@ -1,0 +1,58 @@
+//! The files docker provides in every container's /etc: `hostname`, `hosts`
+//! and `resolv.conf` (chapter 02's [`ETC_FILES`]). As docker does, the
+//! engine writes them in the container's directory at each start and
+//! bind-mounts them over the image's own, so an edit to one lasts until the
+//! container stops, and they go with the container. Chapter 02's runner,
+//! which would otherwise write a copy of its own in a temporary directory
+//! for the start and delete it once the command runs, then makes none.
+
+use std::path::Path;
+
+use ch02_namespaces::rootfs::{ETC_FILES, etc_files};
+use ch04_overlayfs::store::Container;
+use oci_spec::runtime::Spec;
+
+use crate::details::MountPoint;
+use crate::mounts;
+
+/// For a start of `container` from `spec` (its root mounted): writes the
+/// files for each of [`ETC_FILES`] that its image has and no mount of the
+/// start's covers (a `-v`, a network's `/etc/hosts`), and adds their bind
+/// mounts to `spec`. Chapter 02 binds over a file the image has only, and
+/// so do we. Written in place and not synced: each start makes them anew,
+/// as docker remakes its own.
+pub fn mount_own(spec: &mut Spec, container: &Container) -> anyhow::Result<()> {
+    let hostname = spec.hostname().clone().unwrap_or_default();
+    let mut points = Vec::new();
+    for (name, text) in ETC_FILES.into_iter().zip(etc_files(&hostname)) {
+        let target = format!("/etc/{name}");
+        let mounts = spec.mounts().iter().flatten();
+        if mounts
+            .into_iter()
+            .any(|m| m.destination() == Path::new(&target))
+        {
+            continue;
+        }
+        let in_image = ch04_overlayfs::scoped::resolve_in_root(
+            &container.merged_dir(),
+            Path::new(&target),
+            true,
+        )?;
+        if !in_image.is_file() {
+            continue;
+        }
+        let source = container.dir.join(name);
+        std::fs::write(&source, text)
+            .map_err(|err| anyhow::anyhow!("write {}: {err}", source.display()))?;
+        points.push(MountPoint {
+            kind: "bind".into(),
+            name: None,
+            source,
+            destination: target,
+            rw: true,
+            options: Vec::new(),
+            anonymous: false,
+        });
+    }
+    mounts::add_to_spec(spec, &points)
+}
