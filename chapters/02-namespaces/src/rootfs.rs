@@ -50,7 +50,7 @@ pub fn etc_files(hostname: &str) -> [String; 3] {
 /// Whether `spec` mounts a file of its own on /etc/`name` (chapter 05's
 /// networks, the engine's containers, a user's `-v`), as docker hands runc
 /// its own files: the runner then provides none there.
-fn mounted_by_spec(spec: &Spec, name: &str) -> bool {
+pub fn mounted_by_spec(spec: &Spec, name: &str) -> bool {
     let own = Path::new("/etc").join(name);
     spec.mounts()
         .iter()

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use ch02_namespaces::rootfs::{ETC_FILES, etc_files};
+use ch02_namespaces::rootfs::{ETC_FILES, etc_files, mounted_by_spec};
 use ch04_overlayfs::store::Container;
 use oci_spec::runtime::Spec;
 
@@ -25,14 +25,10 @@ pub fn mount_own(spec: &mut Spec, container: &Container) -> anyhow::Result<()> {
     let hostname = spec.hostname().clone().unwrap_or_default();
     let mut points = Vec::new();
     for (name, text) in ETC_FILES.into_iter().zip(etc_files(&hostname)) {
-        let target = format!("/etc/{name}");
-        let mounts = spec.mounts().iter().flatten();
-        if mounts
-            .into_iter()
-            .any(|m| m.destination() == Path::new(&target))
-        {
+        if mounted_by_spec(spec, name) {
             continue;
         }
+        let target = format!("/etc/{name}");
         let in_image = ch04_overlayfs::scoped::resolve_in_root(
             &container.merged_dir(),
             Path::new(&target),
