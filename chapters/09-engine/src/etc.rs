@@ -8,6 +8,8 @@
 
 use std::path::Path;
 
+use anyhow::Context;
+
 use ch02_namespaces::rootfs::{ETC_FILES, etc_files, mounted_by_spec};
 use ch04_overlayfs::store::Container;
 use oci_spec::runtime::Spec;
@@ -38,8 +40,7 @@ pub fn mount_own(spec: &mut Spec, container: &Container) -> anyhow::Result<()> {
             continue;
         }
         let source = container.dir.join(name);
-        std::fs::write(&source, text)
-            .map_err(|err| anyhow::anyhow!("write {}: {err}", source.display()))?;
+        std::fs::write(&source, text).with_context(|| format!("write {}", source.display()))?;
         points.push(MountPoint {
             kind: "bind".into(),
             name: None,
