@@ -366,13 +366,27 @@ impl Terminal {
     /// Reads what the command shows within 100 ms, if anything.
     fn read_some(&mut self) {
         let mut buf = [0u8; 1024];
-        let mut fds = [nix::poll::PollFd::new(
-            self.master.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16)).unwrap() > 0 {
+        if self.readable_within_100ms() {
             let n = self.master.read(&mut buf).unwrap();
             self.seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    }
+
+    /// Whether the terminal has something to read, or is closed, within
+    /// 100 ms. poll(2) fails with EINTR whenever a signal handler runs in
+    /// this thread, and this process has one: assert_cmd's timeouts
+    /// (wait-timeout) catch SIGCHLD, so any test's child ending interrupts
+    /// the wait, which then starts again.
+    fn readable_within_100ms(&self) -> bool {
+        loop {
+            let mut fds = [nix::poll::PollFd::new(
+                self.master.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16)) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                ready => return ready.unwrap() > 0,
+            }
         }
     }
 
@@ -392,14 +406,7 @@ impl Terminal {
         // The rest: what it wrote before it ended is there now (a read ends
         // with EIO once the slave side is closed, if nothing else holds it).
         let mut buf = [0u8; 1024];
-        loop {
-            let mut fds = [nix::poll::PollFd::new(
-                self.master.as_fd(),
-                nix::poll::PollFlags::POLLIN,
-            )];
-            if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16)).unwrap() == 0 {
-                break;
-            }
+        while self.readable_within_100ms() {
             match self.master.read(&mut buf) {
                 Ok(n @ 1..) => self.seen.push_str(&String::from_utf8_lossy(&buf[..n])),
                 _ => break,
