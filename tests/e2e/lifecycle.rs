@@ -158,6 +158,44 @@ fn on_failure_restarts_three_times() {
     snapshot_text("restart_on_failure", transcript, settings(&sandbox));
 }
 
+/// `run` and `exec` from a CLI that ignores what nohup and a shell's
+/// background job ignore (SIGHUP, SIGINT, SIGQUIT), and SIGPIPE as Rust
+/// does: neither the container's PID 1 nor an exec'd command inherits that,
+/// as under docker, whose daemon starts both.
+#[test]
+fn commands_in_a_container_ignore_no_signal_the_cli_ignored() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-sigign");
+    let ignoring = |args: &[&str]| {
+        let mut cmd = sandbox.cmd(args);
+        // SAFETY: signal(2) with SIG_IGN, between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                for sig in [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGPIPE] {
+                    libc::signal(sig, libc::SIG_IGN);
+                }
+                Ok(())
+            });
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let none_ignored = ("SigIgn:\t0000000000000000\n".to_string(), String::new());
+    let grep = ["grep", "SigIgn", "/proc/self/status"];
+    let run = [&["run", "--rm", "busybox"][..], &grep].concat();
+    assert_eq!(ignoring(&run), none_ignored, "run's PID 1");
+    ignoring(&["run", "-d", "--name", "idle", "busybox", "sleep", "600"]);
+    let exec = [&["exec", "idle"][..], &grep].concat();
+    assert_eq!(ignoring(&exec), none_ignored, "an exec'd command");
+    // Killed by SIGPIPE when `head` has read its line, `yes` says nothing.
+    let piped = ["exec", "idle", "sh", "-c", "yes | head -1"];
+    assert_eq!(ignoring(&piped), ("y\n".to_string(), String::new()));
+}
+
 #[test]
 fn exec_sees_the_containers_hostname_processes_and_files() {
     testkit::require_root!();

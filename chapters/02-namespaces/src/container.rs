@@ -599,7 +599,7 @@ impl Init<'_> {
         close_inherited_fds()?;
         self.signals
             .restore_in_child()
-            .map_err(Failure::step("restore the signal mask"))?;
+            .map_err(Failure::step("restore the signal mask and dispositions"))?;
         if !self.filters.is_empty() {
             seccomp::install(self.filters)?;
         }

@@ -91,12 +91,10 @@ impl Signals {
 
     /// In the child, before execve(2): the command starts with the caller's mask
     /// (less the signals the runner handles, which it must be able to get)
-    /// and default dispositions. Both survive execve(2) (signal(7)), and Rust's
-    /// runtime ignores SIGPIPE in the runner: left so, `yes | head -1` in the
-    /// container would end in "Broken pipe" errors instead of a quiet SIGPIPE.
+    /// and default dispositions (see [`default_dispositions`]); the mask
+    /// survives execve(2) too (signal(7)).
     pub(crate) fn restore_in_child(&self) -> Result<(), nix::errno::Errno> {
-        // SAFETY: SIG_DFL is not a function, so no handler can run unsafely.
-        unsafe { nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) }?;
+        default_dispositions()?;
         pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&self.child_mask), None)
     }
 }
@@ -106,6 +104,54 @@ impl Drop for Signals {
         let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&self.old_mask), None);
     }
 }
+
+/// In a child about to execve(2) a container's command: every signal back
+/// to SIG_DFL. execve(2) resets handled signals but keeps ignored ones
+/// (signal(7)), and a container must not inherit what its caller happens
+/// to ignore: Rust's runtime ignores SIGPIPE (`yes | head -1` would end in
+/// "Broken pipe" errors instead of a quiet SIGPIPE), a shell's background
+/// job starts with SIGINT and SIGQUIT ignored, nohup ignores SIGHUP, and a
+/// process cargo starts has real-time signals 32 and 33 ignored. A
+/// non-interactive shell cannot even trap a signal that was ignored when it
+/// started (POSIX, "trap"), so its `trap ... INT` would do nothing. Under
+/// docker the daemon starts containers, so the CLI's dispositions never
+/// reach them; crun resets them all the same way.
+// ANCHOR: default_dispositions
+pub fn default_dispositions() -> Result<(), nix::errno::Errno> {
+    /// The kernel's struct sigaction (x86_64, arm64): glibc's sigaction(2)
+    /// refuses signals 32 and 33, which it keeps for itself, so this calls
+    /// rt_sigaction(2) directly; SIG_DFL needs no restorer nor mask.
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: libc::sighandler_t,
+        flags: libc::c_ulong,
+        restorer: usize,
+        mask: u64,
+    }
+    let default = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // signal(7): Linux has signals 1 to 64; SIGKILL's and SIGSTOP's cannot change.
+    for sig in (1..=64).filter(|&sig| sig != libc::SIGKILL && sig != libc::SIGSTOP) {
+        // SAFETY: the kernel reads one struct sigaction and writes none
+        // back; SIG_DFL is not a function, so no handler can run unsafely.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &default,
+                std::ptr::null_mut::<KernelSigaction>(),
+                std::mem::size_of::<u64>(),
+            )
+        };
+        nix::errno::Errno::result(rc)?;
+    }
+    Ok(())
+}
+// ANCHOR_END: default_dispositions
 
 // ANCHOR: forward
 /// Sends `sig` on to the container's init.

@@ -255,6 +255,35 @@ fn no_descriptor_leaks_into_the_container() {
     assert!(Path::new(&format!("/proc/self/fd/{fd}")).exists());
 }
 
+/// Started as nohup and a shell's background job start a command (SIGHUP,
+/// SIGINT and SIGQUIT ignored) and with SIGPIPE ignored as Rust ignores it,
+/// the runner still starts the container's command with none ignored.
+#[test]
+fn the_command_ignores_no_signal_the_caller_ignored() {
+    testkit::require_root!();
+    let mut cmd = ch02();
+    cmd.arg("run")
+        .arg("--rootfs")
+        .arg(rootfs())
+        .args(["grep", "SigIgn", "/proc/self/status"]);
+    // SAFETY: signal(2) with SIG_IGN, between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            for sig in [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGPIPE] {
+                libc::signal(sig, libc::SIG_IGN);
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "SigIgn:\t0000000000000000\n",
+        "a bit set is an ignored signal (bit N-1 for signal N)"
+    );
+}
+
 // --- the spec and bundles ---
 
 fn print_spec(args: &[&str]) -> String {

@@ -236,6 +236,9 @@ fn run_command(
         let cwd = process.cwd();
         ch01_chroot::explain!("chdir(2) to the working directory"; "cd {}", cwd.display());
         nix::unistd::chdir(cwd).with_context(|| format!("chdir to {}", cwd.display()))?;
+        // Forked from this CLI, which ignores SIGPIPE (Rust's runtime) and
+        // whatever its own caller ignored: none of that is the command's.
+        ch02_namespaces::signals::default_dispositions().context("reset signal dispositions")?;
         hardening::seccomp::apply(filters)?;
         let cstrings = |list: &[String]| -> Vec<CString> {
             list.iter()
