@@ -147,6 +147,20 @@ impl Hierarchy {
             Version::V2 => Cgroup::V2(v2::V2Cgroup::open(&self.root, parent, name)?),
         })
     }
+
+    /// The cgroup `parent/name`, without looking whether it exists: for the
+    /// end of a run, whose OOM check reads what is there and whose removal
+    /// takes what is there ([`Cgroup::remove`] succeeds on a cgroup already
+    /// gone). [`open`](Self::open) looks at each controller's directory
+    /// first, one stat(2) each.
+    pub fn named(&self, parent: &str, name: &str) -> Result<Cgroup> {
+        check_name(parent)?;
+        check_name(name)?;
+        Ok(match self.setup.version() {
+            Version::V1 => Cgroup::V1(v1::V1Cgroup::locate(&self.root, parent, name)),
+            Version::V2 => Cgroup::V2(v2::V2Cgroup::locate(&self.root, parent, name)),
+        })
+    }
 }
 
 /// A name becomes a directory: refuse what would be empty or escape its parent.

@@ -43,7 +43,7 @@ pub struct V1Cgroup {
 
 impl V1Cgroup {
     /// Where `parent/name` is in each controller mounted under `root`.
-    fn locate(root: &Path, parent: &str, name: &str) -> V1Cgroup {
+    pub(crate) fn locate(root: &Path, parent: &str, name: &str) -> V1Cgroup {
         let dirs = CONTROLLERS
             .iter()
             .filter_map(|&controller| {

@@ -44,17 +44,24 @@ impl V2Cgroup {
         Ok(V2Cgroup { dir })
     }
 
+    /// `root/parent/name`, whether or not it exists.
+    pub(crate) fn locate(root: &Path, parent: &str, name: &str) -> V2Cgroup {
+        V2Cgroup {
+            dir: root.join(parent).join(name),
+        }
+    }
+
     /// Finds the existing `root/parent/name`.
     pub(crate) fn open(root: &Path, parent: &str, name: &str) -> Result<V2Cgroup> {
-        let dir = root.join(parent).join(name);
-        if !dir.is_dir() {
+        let cgroup = V2Cgroup::locate(root, parent, name);
+        if !cgroup.dir.is_dir() {
             let cgroup = format!("{parent}/{name}");
             return Err(Error::NotFound {
                 cgroup,
                 root: root.to_path_buf(),
             });
         }
-        Ok(V2Cgroup { dir })
+        Ok(cgroup)
     }
 
     pub(crate) fn dir(&self) -> &Path {
@@ -469,6 +476,33 @@ mod tests {
 
         let again = Hierarchy::new(Setup::Unified, root.path()).create("dockyard", "c");
         assert!(matches!(again, Err(Error::AlreadyExists(_))), "{again:?}");
+    }
+
+    #[test]
+    fn named_finds_what_open_finds_and_a_missing_cgroup_too() {
+        let root = fake_root();
+        let hierarchy = Hierarchy::new(Setup::Unified, root.path());
+        let made = fresh_cgroup(root.path());
+        assert_eq!(
+            hierarchy.named("dockyard", "c").unwrap().dirs(),
+            hierarchy.open("dockyard", "c").unwrap().dirs()
+        );
+        assert_eq!(
+            made.dirs(),
+            hierarchy.named("dockyard", "c").unwrap().dirs()
+        );
+        // Gone already: open says so, named does not look, and removing it is
+        // done at once.
+        let gone = hierarchy.named("dockyard", "gone").unwrap();
+        assert!(matches!(
+            hierarchy.open("dockyard", "gone"),
+            Err(Error::NotFound { .. })
+        ));
+        gone.remove().unwrap();
+        assert!(matches!(
+            hierarchy.named("..", "c"),
+            Err(Error::InvalidName(_))
+        ));
     }
 
     #[test]

@@ -342,6 +342,21 @@ fn private_mounts() -> anyhow::Result<()> {
 
 /// The container's cgroup (the spec's `linux.cgroupsPath`, `/PARENT/ID`).
 pub fn cgroup_of(container: &Container) -> anyhow::Result<ch03_cgroups::Cgroup> {
+    let (hierarchy, parent, name) = cgroup_path(container)?;
+    Ok(hierarchy.open(&parent, &name)?)
+}
+
+/// [`cgroup_of`], not looked for (see [`Hierarchy::named`]): for the end of
+/// a run, which reads and removes what is there.
+///
+/// [`Hierarchy::named`]: ch03_cgroups::Hierarchy::named
+pub fn cgroup_named(container: &Container) -> anyhow::Result<ch03_cgroups::Cgroup> {
+    let (hierarchy, parent, name) = cgroup_path(container)?;
+    Ok(hierarchy.named(&parent, &name)?)
+}
+
+/// The system's cgroup hierarchy and where the container's cgroup is in it.
+fn cgroup_path(container: &Container) -> anyhow::Result<(ch03_cgroups::Hierarchy, String, String)> {
     let path = container
         .config
         .spec
@@ -352,11 +367,12 @@ pub fn cgroup_of(container: &Container) -> anyhow::Result<ch03_cgroups::Cgroup> 
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         anyhow::bail!("container {} has no cgroup", container.short_id());
     };
-    let hierarchy = ch03_cgroups::Hierarchy::system()?;
-    Ok(hierarchy.open(
-        parent.to_string_lossy().trim_start_matches('/'),
-        &name.to_string_lossy(),
-    )?)
+    let parent = parent.to_string_lossy().trim_start_matches('/').to_string();
+    Ok((
+        ch03_cgroups::Hierarchy::system()?,
+        parent,
+        name.to_string_lossy().into_owned(),
+    ))
 }
 
 /// The host pid of a running container's PID 1: the process of its cgroup

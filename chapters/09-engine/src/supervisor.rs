@@ -25,7 +25,7 @@ use nix::unistd::Pid;
 
 use crate::commands::containers::remove_anonymous_volumes;
 use crate::details::{HostConfig, Runtime};
-use crate::engine::{Engine, cgroup_of};
+use crate::engine::{Engine, cgroup_named};
 
 /// Where a container's supervisor keeps its attach socket and
 /// `supervisor.json`: `/run/dockyard/<id>`, not the container's directory,
@@ -701,7 +701,7 @@ impl Runner for EngineRunner<'_> {
     }
 
     fn finish(&mut self, code: i32) -> Exit {
-        match cgroup_of(self.container) {
+        match cgroup_named(self.container) {
             Ok(cgroup) => ch03_cgroups::finish(&self.container.config.spec, cgroup, code),
             Err(_) => Exit {
                 code,
