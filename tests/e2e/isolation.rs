@@ -99,6 +99,55 @@ fn hardening_flags_change_what_root_inside_may_do() {
     snapshot_text("hardening", transcript, testkit::redactions());
 }
 
+/// `--read-only` covers the /etc files a container is given too, as
+/// docker's: each is a bind mount of its own, which the root's read-only
+/// remount does not reach. Whoever provides them: the engine (an image's
+/// container, `--network none`), chapter 05 (/etc/hosts on a bridge), or
+/// chapter 02's runner (`--rootfs`).
+#[test]
+fn a_read_only_root_has_read_only_etc_files() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-ro-etc");
+    let script =
+        "for f in hosts hostname resolv.conf; do echo x >> /etc/$f && echo $f: written; done";
+    let try_writes = |args: &[&str]| {
+        let out = sandbox
+            .cmd(&[&["run", "--rm"], args, &["sh", "-c", script]].concat())
+            .output()
+            .unwrap();
+        (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let refused: String = ["hosts", "hostname", "resolv.conf"]
+        .map(|f| format!("sh: can't create /etc/{f}: Read-only file system\n"))
+        .concat();
+    let written = "hosts: written\nhostname: written\nresolv.conf: written\n";
+    let rootfs = testkit::fixtures::busybox_rootfs();
+    let rootfs = &["--rootfs", rootfs.to_str().unwrap()][..];
+    for (how, args) in [
+        (
+            "image, --network none",
+            &["--network", "none", "busybox"][..],
+        ),
+        ("image, default bridge", &["busybox"][..]),
+        ("--rootfs", rootfs),
+    ] {
+        let read_only = [&["--read-only"][..], args].concat();
+        assert_eq!(
+            try_writes(&read_only),
+            (String::new(), refused.clone()),
+            "{how}, --read-only"
+        );
+        assert_eq!(
+            try_writes(args),
+            (written.to_string(), String::new()),
+            "{how}"
+        );
+    }
+}
+
 #[test]
 fn bad_input_is_refused_with_docker_words_and_125() {
     testkit::require_root!();

@@ -153,6 +153,13 @@ pub(crate) fn enter(
             continue;
         }
         bind(&etc.join(name), &dest, &format!("/etc/{name}"))?;
+        // A bind mount is a mount of its own: the root's remount below
+        // leaves it writable. docker makes these read-only with the root.
+        if read_only_root(spec) {
+            explain!("make /etc/{name} read-only too, as the root will be";
+                "mount -o remount,bind,ro {}", dest.display());
+            paths::remount_readonly(&dest.to_string_lossy())?;
+        }
     }
 
     pivot(rootfs)?;
@@ -165,18 +172,21 @@ pub(crate) fn enter(
             paths::readonly(path)?;
         }
     }
-    if spec
-        .root()
-        .as_ref()
-        .and_then(|r| r.readonly())
-        .unwrap_or(false)
-    {
+    if read_only_root(spec) {
         explain!("make the root filesystem read-only"; "mount -o remount,bind,ro /");
         paths::remount_readonly("/")?;
     }
     Ok(())
 }
 // ANCHOR_END: enter
+
+/// Whether the spec asks for a read-only root (`docker run --read-only`).
+pub fn read_only_root(spec: &Spec) -> bool {
+    spec.root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+}
 
 // ANCHOR: pivot
 /// pivot_root(2) with `new_root` and `put_old` both ".", as its manual suggests:

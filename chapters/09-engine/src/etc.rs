@@ -10,7 +10,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use ch02_namespaces::rootfs::{ETC_FILES, etc_files, mounted_by_spec};
+use ch02_namespaces::rootfs::{ETC_FILES, etc_files, mounted_by_spec, read_only_root};
 use ch04_overlayfs::store::Container;
 use oci_spec::runtime::Spec;
 
@@ -20,11 +20,13 @@ use crate::mounts;
 /// For a start of `container` from `spec` (its root mounted): writes the
 /// files for each of [`ETC_FILES`] that its image has and no mount of the
 /// start's covers (a `-v`, a network's `/etc/hosts`), and adds their bind
-/// mounts to `spec`. Chapter 02 binds over a file the image has only, and
-/// so do we. Written in place and not synced: each start makes them anew,
-/// as docker remakes its own.
+/// mounts to `spec`: read-only with a read-only root, as docker mounts them
+/// (moby's `NetworkMounts`). Chapter 02 binds over a file the image has
+/// only, and so do we. Written in place and not synced: each start makes
+/// them anew, as docker remakes its own.
 pub fn mount_own(spec: &mut Spec, container: &Container) -> anyhow::Result<()> {
     let hostname = spec.hostname().clone().unwrap_or_default();
+    let rw = !read_only_root(spec);
     let mut points = Vec::new();
     for (name, text) in ETC_FILES.into_iter().zip(etc_files(&hostname)) {
         if mounted_by_spec(spec, name) {
@@ -46,7 +48,7 @@ pub fn mount_own(spec: &mut Spec, container: &Container) -> anyhow::Result<()> {
             name: None,
             source,
             destination: target,
-            rw: true,
+            rw,
             options: Vec::new(),
             anonymous: false,
         });

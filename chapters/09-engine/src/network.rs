@@ -147,7 +147,15 @@ pub fn before_start(
                 hostname,
                 network,
             )?;
-            let prepared = networks.prepare(&attach)?;
+            let mut prepared = networks.prepare(&attach)?;
+            // Read-only with a read-only root, as docker's (moby's `NetworkMounts`).
+            if ch02_namespaces::rootfs::read_only_root(&spec) {
+                for mount in &mut prepared.mounts {
+                    let mut options = mount.options().clone().unwrap_or_default();
+                    options.push("ro".into());
+                    mount.set_options(Some(options));
+                }
+            }
             let mut mounts = spec.mounts().clone().unwrap_or_default();
             mounts.extend(prepared.mounts);
             spec.set_mounts(Some(mounts));
