@@ -79,6 +79,21 @@ pub struct MountPoint {
     pub anonymous: bool,
 }
 
+impl MountPoint {
+    /// A bind mount of host path `source` on `destination`.
+    pub fn bind(source: PathBuf, destination: String, rw: bool) -> MountPoint {
+        MountPoint {
+            kind: "bind".into(),
+            name: None,
+            source,
+            destination,
+            rw,
+            options: Vec::new(),
+            anonymous: false,
+        }
+    }
+}
+
 /// The engine's own state of a container: `containers/<id>/runtime.json`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Runtime {

@@ -43,15 +43,7 @@ pub fn mount_own(spec: &mut Spec, container: &Container) -> anyhow::Result<()> {
         }
         let source = container.dir.join(name);
         std::fs::write(&source, text).with_context(|| format!("write {}", source.display()))?;
-        points.push(MountPoint {
-            kind: "bind".into(),
-            name: None,
-            source,
-            destination: target,
-            rw,
-            options: Vec::new(),
-            anonymous: false,
-        });
+        points.push(MountPoint::bind(source, target, rw));
     }
     mounts::add_to_spec(spec, &points)
 }

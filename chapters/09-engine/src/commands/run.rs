@@ -399,15 +399,7 @@ fn mount_points(
                         )
                     })?;
                 }
-                MountPoint {
-                    kind: "bind".into(),
-                    name: None,
-                    source,
-                    destination: target,
-                    rw,
-                    options: Vec::new(),
-                    anonymous: false,
-                }
+                MountPoint::bind(source, target, rw)
             }
             mounts::Request::Volume { name, target, rw } => {
                 let (volume, new) = engine.volumes.get_or_create(name.as_deref())?;
