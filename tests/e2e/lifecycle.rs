@@ -1305,3 +1305,42 @@ fn a_containers_etc_files_live_in_its_directory_and_are_made_anew_at_each_start(
     assert!(hosts.contains("127.0.1.1\tbox"), "{hosts}");
     sandbox.ok(&["rm", "-f", id]);
 }
+
+/// `inspect`'s `ResolvConfPath`, `HostnamePath` and `HostsPath` name the
+/// files the container's /etc ones are bound from: empty before its first
+/// start, as docker's are; then its own, or its network's /etc/hosts on a
+/// bridge. Each holds what the container reads.
+#[test]
+fn inspect_names_the_files_a_containers_etc_files_are_bound_from() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-etc-paths");
+    let format = "{{.ResolvConfPath}}|{{.HostnamePath}}|{{.HostsPath}}";
+    for (name, network) in [("own", "none"), ("bridged", "bridge")] {
+        let create = ["create", "--name", name, "--network", network];
+        sandbox.ok(&[&create[..], &["busybox", "sleep", "600"]].concat());
+        assert_eq!(
+            inspect(&sandbox, format, name),
+            "||",
+            "{name} before its start"
+        );
+        sandbox.ok(&["start", name]);
+        let paths = inspect(&sandbox, format, name);
+        let dir = sandbox.root().join("containers");
+        for (path, file) in paths.split('|').zip(["resolv.conf", "hostname", "hosts"]) {
+            let in_container = sandbox.ok(&["exec", name, "cat", &format!("/etc/{file}")]);
+            assert_eq!(
+                std::fs::read_to_string(path).unwrap(),
+                in_container,
+                "{name}: {file} at {path}"
+            );
+            // A bridge's /etc/hosts is chapter 05's, kept in the network's state.
+            let theirs = network == "bridge" && file == "hosts";
+            assert_eq!(
+                std::path::Path::new(path).starts_with(&dir),
+                !theirs,
+                "{name}: {path}"
+            );
+        }
+        sandbox.ok(&["rm", "-f", name]);
+    }
+}

@@ -292,6 +292,13 @@ impl Networks {
         })
     }
 
+    /// Where container `id`'s /etc file `name` (`hosts`, or `resolv.conf`
+    /// with `--dns`) is while it runs on a network: what `docker inspect`
+    /// shows as its `HostsPath` or `ResolvConfPath`.
+    pub fn etc_file(&self, id: &str, name: &str) -> PathBuf {
+        self.store.container_dir(id).join(name)
+    }
+
     /// The persisted state, to look at (tests check that nothing is left).
     pub fn state(&self) -> Result<State> {
         Ok(self.store.read()?)

@@ -15,6 +15,7 @@ use ch04_overlayfs::store::Container;
 use oci_spec::runtime::Spec;
 
 use crate::details::MountPoint;
+use crate::engine::Engine;
 use crate::mounts;
 
 /// For a start of `container` from `spec` (its root mounted): writes the
@@ -46,4 +47,20 @@ pub fn mount_own(spec: &mut Spec, container: &Container) -> anyhow::Result<()> {
         points.push(MountPoint::bind(source, target, rw));
     }
     mounts::add_to_spec(spec, &points)
+}
+
+/// `docker inspect`'s `ResolvConfPath`, `HostnamePath` and `HostsPath`: the
+/// files `container`'s /etc/resolv.conf, hostname and hosts are bound from,
+/// its own or its network's (chapter 05's /etc/hosts, its resolv.conf with
+/// `--dns`), empty until a start has written them, as docker's are.
+pub fn paths(engine: &Engine, container: &Container) -> anyhow::Result<[String; 3]> {
+    let networks = engine.networks()?;
+    let id = &container.config.id;
+    Ok(["resolv.conf", "hostname", "hosts"].map(|name| {
+        [container.dir.join(name), networks.etc_file(id, name)]
+            .into_iter()
+            .find(|path| path.is_file())
+            .map(|path| path.display().to_string())
+            .unwrap_or_default()
+    }))
 }

@@ -290,6 +290,7 @@ pub fn container_value(engine: &Engine, container: &Container) -> anyhow::Result
             crate::labels::value(config.spec.annotations().iter().flatten()),
         ),
     ]);
+    let [resolv_conf, hostname, hosts] = crate::etc::paths(engine, container)?;
     Ok(object([
         ("Id", Value::Str(config.id.clone())),
         ("Created", time(Some(config.created))),
@@ -300,11 +301,14 @@ pub fn container_value(engine: &Engine, container: &Container) -> anyhow::Result
         ("Args", strings(args.get(1..).unwrap_or_default())),
         ("State", state_value),
         ("Image", Value::Str(config.image.to_string())),
-        ("Name", Value::Str(format!("/{}", config.name))),
+        ("ResolvConfPath", Value::Str(resolv_conf)),
+        ("HostnamePath", Value::Str(hostname)),
+        ("HostsPath", Value::Str(hosts)),
         (
             "LogPath",
             Value::Str(crate::supervisor::log_path(container).display().to_string()),
         ),
+        ("Name", Value::Str(format!("/{}", config.name))),
         ("RestartCount", Value::Uint(runtime.restart_count.into())),
         ("Driver", Value::Str("overlay2".into())),
         ("Platform", Value::Str("linux".into())),
