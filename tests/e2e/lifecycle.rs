@@ -1306,6 +1306,33 @@ fn a_containers_etc_files_live_in_its_directory_and_are_made_anew_at_each_start(
     sandbox.ok(&["rm", "-f", id]);
 }
 
+/// A user's `-v FILE:/etc/hosts` is what the container reads, on a bridge
+/// too, where chapter 05 would otherwise mount the network's /etc/hosts over
+/// it (docker leaves a file the user mounts alone).
+#[test]
+fn a_users_etc_hosts_mount_wins_over_the_networks() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-own-hosts");
+    let dir = tempfile::tempdir().unwrap();
+    let hosts = dir.path().join("hosts");
+    std::fs::write(&hosts, "10.1.2.3 mine\n").unwrap();
+    let volume = format!("{}:/etc/hosts", hosts.display());
+    for network in ["none", "bridge"] {
+        let run = [
+            "run",
+            "--rm",
+            "--network",
+            network,
+            "-v",
+            &volume,
+            "busybox",
+            "cat",
+            "/etc/hosts",
+        ];
+        assert_eq!(sandbox.ok(&run), "10.1.2.3 mine\n", "--network {network}");
+    }
+}
+
 /// `inspect`'s `ResolvConfPath`, `HostnamePath` and `HostsPath` name the
 /// files the container's /etc ones are bound from: empty before its first
 /// start, as docker's are; then its own, or its network's /etc/hosts on a

@@ -148,7 +148,16 @@ pub fn before_start(
                 network,
             )?;
             let mut prepared = networks.prepare(&attach)?;
-            // Read-only with a read-only root, as docker's (moby's `NetworkMounts`).
+            // As docker's (moby's `NetworkMounts`): a file the user mounts
+            // (`-v ...:/etc/hosts`) is theirs, not the network's, and the
+            // network's are read-only with a read-only root.
+            prepared.mounts.retain(|mount| {
+                !spec
+                    .mounts()
+                    .iter()
+                    .flatten()
+                    .any(|own| own.destination() == mount.destination())
+            });
             if ch02_namespaces::rootfs::read_only_root(&spec) {
                 for mount in &mut prepared.mounts {
                     let mut options = mount.options().clone().unwrap_or_default();
