@@ -51,11 +51,15 @@ pub fn etc_files(hostname: &str) -> [String; 3] {
 /// networks, the engine's containers, a user's `-v`), as docker hands runc
 /// its own files: the runner then provides none there.
 pub fn mounted_by_spec(spec: &Spec, name: &str) -> bool {
-    let own = Path::new("/etc").join(name);
+    mounts_on(spec, &Path::new("/etc").join(name))
+}
+
+/// Whether one of `spec`'s mounts is on `destination` (a path in the container).
+pub fn mounts_on(spec: &Spec, destination: &Path) -> bool {
     spec.mounts()
         .iter()
         .flatten()
-        .any(|m| m.destination() == &own)
+        .any(|m| m.destination() == destination)
 }
 
 /// The [`ETC_FILES`] a container's spec does not mount itself, written by
@@ -132,12 +136,7 @@ pub(crate) fn enter(
     for m in spec.mounts().iter().flatten() {
         mount_one(rootfs, m)?;
     }
-    if spec
-        .mounts()
-        .iter()
-        .flatten()
-        .any(|m| m.destination() == Path::new("/dev"))
-    {
+    if mounts_on(spec, Path::new("/dev")) {
         crate::devices::populate(rootfs)?;
     }
     for name in ETC_FILES {

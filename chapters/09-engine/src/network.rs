@@ -151,13 +151,9 @@ pub fn before_start(
             // As docker's (moby's `NetworkMounts`): a file the user mounts
             // (`-v ...:/etc/hosts`) is theirs, not the network's, and the
             // network's are read-only with a read-only root.
-            prepared.mounts.retain(|mount| {
-                !spec
-                    .mounts()
-                    .iter()
-                    .flatten()
-                    .any(|own| own.destination() == mount.destination())
-            });
+            prepared
+                .mounts
+                .retain(|mount| !ch02_namespaces::rootfs::mounts_on(&spec, mount.destination()));
             if ch02_namespaces::rootfs::read_only_root(&spec) {
                 for mount in &mut prepared.mounts {
                     let mut options = mount.options().clone().unwrap_or_default();
