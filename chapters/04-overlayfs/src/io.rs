@@ -154,6 +154,16 @@ pub fn in_dir<T>(dir: &Path, op: impl Fn() -> Result<T, IoError>) -> Result<T, I
     }
 }
 
+/// `lock`, taken in a store directory, once `subdir` (made with the store
+/// directory, for [`in_dir`]) is there too: `create_dir_all` makes a path one
+/// mkdir(2) at a time, and a crash between two leaves the store directory
+/// without its subdirectory, which `op` alone would not see.
+pub fn with_subdir<T>(lock: Result<T, IoError>, subdir: &Path) -> Result<T, IoError> {
+    let lock = lock?;
+    std::fs::metadata(subdir).at("stat", subdir)?;
+    Ok(lock)
+}
+
 /// Writes a new file whose directory no one else sees yet (a temp directory
 /// renamed into place later), with its data on disk; the caller fsyncs the
 /// directory once for all it made there, before the rename.

@@ -313,7 +313,7 @@ impl ContainerStore {
         let dir = root.join("containers");
         let names = dir.join("names");
         let store = ContainerStore { dir };
-        let _lock = io::in_dir(&names, || store.lock())?;
+        let _lock = io::in_dir(&names, || io::with_subdir(store.lock(), &names))?;
         let rebooted = store.remove_volatile_of_past_boots()?;
         // Every step that can leave a stale name behind (create claims it
         // after making its temp directory, remove frees it after renaming
@@ -1302,5 +1302,15 @@ mod tests {
             "the stale claim is cleared"
         );
         create(&store, Some("half")).unwrap();
+    }
+
+    #[test]
+    fn a_crash_while_the_store_is_first_made_leaves_one_that_opens() {
+        let root = tempfile::tempdir().unwrap();
+        // A kill -9 between the two mkdir(2)s of `containers/names`.
+        std::fs::create_dir(root.path().join("containers")).unwrap();
+        let store = ContainerStore::open(root.path()).unwrap();
+        assert!(store.list().unwrap().is_empty());
+        create(&store, Some("named")).unwrap();
     }
 }

@@ -128,7 +128,7 @@ impl ImageStore {
         let dir = root.join("images");
         let configs = dir.join("sha256");
         let store = ImageStore { dir };
-        let _lock = io::in_dir(&configs, || store.lock())?;
+        let _lock = io::in_dir(&configs, || io::with_subdir(store.lock(), &configs))?;
         io::remove_leftovers(&store.dir)?;
         io::remove_leftovers(&configs)?;
         Ok(store)
@@ -512,5 +512,14 @@ mod tests {
             err.to_string(),
             format!("multiple IDs found with provided prefix: {first}")
         );
+    }
+
+    #[test]
+    fn a_crash_while_the_store_is_first_made_leaves_one_that_opens() {
+        let root = tempfile::tempdir().unwrap();
+        // A kill -9 between the two mkdir(2)s of `images/sha256`.
+        std::fs::create_dir(root.path().join("images")).unwrap();
+        let images = ImageStore::open(root.path()).unwrap();
+        assert!(images.list().unwrap().is_empty());
     }
 }
