@@ -218,6 +218,18 @@ fn exec_sees_the_containers_hostname_processes_and_files() {
         hostname.trim(),
         inspect(&sandbox, "{{.Config.Hostname}}", "target")
     );
+    // In PID 1's cgroups: seen from its cgroup namespace, a process outside
+    // them would show a path with `..` in it.
+    let both = sandbox.ok(&[
+        "exec",
+        "target",
+        "sh",
+        "-c",
+        "cat /proc/self/cgroup; echo; cat /proc/1/cgroup",
+    ]);
+    let (exec, init) = both.split_once("\n\n").expect("two listings");
+    assert_eq!(exec.trim(), init.trim(), "exec's cgroups, then PID 1's");
+    assert!(!exec.contains(".."), "{exec}");
     let transcript = sandbox.transcripts(&[
         // The same files and PID namespace: PID 1 is the container's command.
         &["exec", "target", "cat", "/shared"],
@@ -776,18 +788,46 @@ fn run_d_and_rm_f_cycles_leave_nothing_behind() {
     );
 }
 
+/// A start that fails once the supervisor's small program runs (it runs
+/// before the command does, and waits for the word that it does: `--go`)
+/// leaves no supervisor behind, nor anything else.
+#[test]
+fn failed_starts_leave_no_supervisor_behind() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-failed-start");
+    // `docker start` says 1 for any error, `run` the command's 127.
+    for (args, code) in [
+        (&["run", "--rm", "busybox", "no-such-command"][..], 127),
+        (
+            &["run", "--name", "kept", "busybox", "no-such-command"],
+            127,
+        ),
+        (&["start", "kept"], 1),
+    ] {
+        let out = sandbox.cmd(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {out:?}");
+        wait_until(10, "the failed start's supervisor to go", || {
+            leftovers(&sandbox).is_empty()
+        });
+    }
+    assert_eq!(
+        inspect(&sandbox, "{{.State.Status}} {{.State.ExitCode}}", "kept"),
+        "exited 127"
+    );
+}
+
 #[test]
 fn a_killed_supervisor_is_seen_as_exited_and_cleaned_up() {
     testkit::require_root!();
     let sandbox = Sandbox::with_busybox("e2e-shim-kill");
     let id = sandbox.ok(&["run", "-d", "--name", "orphan", "busybox", "sleep", "600"]);
-    // The supervisor's pid and start time, where the supervisor wrote them.
-    let info = std::fs::read_to_string(
-        std::path::Path::new("/run/dockyard")
-            .join(id.trim())
-            .join("supervisor.json"),
-    )
-    .unwrap();
+    // The supervisor's pid and start time, where the supervisor wrote them
+    // (once it had cloned the init: by now, unless it was kept off a CPU).
+    let info = std::path::Path::new("/run/dockyard")
+        .join(id.trim())
+        .join("supervisor.json");
+    wait_until(10, "supervisor.json", || info.exists());
+    let info = std::fs::read_to_string(info).unwrap();
     let info: serde_json::Value = serde_json::from_str(&info).unwrap();
     let pid = nix::unistd::Pid::from_raw(info["pid"].as_i64().unwrap() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();

@@ -97,6 +97,85 @@ impl Drop for Cgroup2Mount {
     }
 }
 
+/// A cgroup v1 hierarchy of the test's own, with no controller
+/// (`mount -t cgroup -o none,name=dockyard-test-NAME-PID`), on a temp dir:
+/// `tasks` files to move processes through, on a v2 machine too. On drop,
+/// what is in its cgroups is killed, they are removed, and it is unmounted
+/// until the kernel destroys it.
+#[derive(Debug)]
+pub struct Cgroup1Mount {
+    dir: tempfile::TempDir,
+    name: String,
+}
+
+impl Cgroup1Mount {
+    pub fn mount(test: &str) -> Cgroup1Mount {
+        let mount = Cgroup1Mount {
+            dir: tempfile::tempdir().unwrap(),
+            name: format!("dockyard-test-{test}-{}", std::process::id()),
+        };
+        mount.mount_again();
+        mount
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Mounts the hierarchy, made by the first mount and found by a later
+    /// one (the same name and options).
+    fn mount_again(&self) {
+        let options = format!("none,name={}", self.name);
+        nix::mount::mount(
+            Some("cgroup"),
+            self.dir.path(),
+            Some("cgroup"),
+            nix::mount::MsFlags::empty(),
+            Some(options.as_str()),
+        )
+        .expect("mount a named cgroup v1 hierarchy");
+    }
+
+    /// Whether the hierarchy still exists: every process has a line for each.
+    fn exists(&self) -> bool {
+        let ours = format!(":name={}:", self.name);
+        std::fs::read_to_string("/proc/self/cgroup").is_ok_and(|c| c.contains(&ours))
+    }
+}
+
+impl Drop for Cgroup1Mount {
+    fn drop(&mut self) {
+        if let Ok(entries) = std::fs::read_dir(self.dir.path()) {
+            for dir in entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()) {
+                remove_cgroup(&dir);
+            }
+        }
+        // The kernel destroys a hierarchy when its last mount goes, but only
+        // if it has no cgroup left then (`cgroup_kill_sb`), and a removed
+        // one is let go of a moment later, after an RCU grace period. So a
+        // hierarchy still there is mounted again and let go again.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            nix::mount::umount2(self.dir.path(), nix::mount::MntFlags::MNT_DETACH)
+                .expect("unmount the test's cgroup v1 hierarchy");
+            let settled = Instant::now() + Duration::from_millis(200);
+            while Instant::now() < settled {
+                if !self.exists() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "the cgroup v1 hierarchy name={} outlived its test",
+                    self.name
+                );
+            }
+            self.mount_again();
+        }
+    }
+}
+
 /// Kills what is in the cgroup and removes it, waiting briefly for the kernel to
 /// let go (rmdir fails with EBUSY until the last process has exited).
 fn remove_cgroup(dir: &Path) {

@@ -17,7 +17,7 @@ mod outside;
 mod privileged;
 mod transcript;
 
-pub use cgroups::{Cgroup2Mount, CgroupParent};
+pub use cgroups::{Cgroup1Mount, Cgroup2Mount, CgroupParent};
 pub use host_secret::HostSecret;
 pub use outside::OutsideHost;
 pub use privileged::record_privileged;

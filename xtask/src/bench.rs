@@ -19,6 +19,10 @@ pub struct Args {
     /// Runs of each quick command (the slow rows, such as unpacking, run fewer).
     #[arg(long, default_value_t = 200)]
     runs: usize,
+    /// Only the rows whose command's name contains this text (as `cargo
+    /// bench FILTER`), e.g. `--only "dockyard run"`; the set-up is the same.
+    #[arg(long)]
+    only: Option<String>,
 }
 
 /// One row of the report: a command against its baseline.
@@ -328,6 +332,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
     ];
     rows.extend(net.rows(args.runs));
+    let wanted = |row: &Row| {
+        args.only
+            .as_ref()
+            .is_none_or(|only| row.name.contains(only.as_str()))
+    };
+    rows.retain(wanted);
+    let cpu_rows: Vec<Row> = cpu_rows.into_iter().filter(wanted).collect();
 
     if let Err(err) = memory {
         let _ = engine(&["rm", "-f", "bench-exec"]);
@@ -410,8 +421,13 @@ fn memory_of(pid: u32) -> anyhow::Result<Memory> {
 /// Private, what each more container costs, with issue #6's aim (Rss under
 /// 1 MB) checked.
 fn supervisor_memory(id: &str) -> anyhow::Result<()> {
-    let info = fs::read_to_string(format!("/run/dockyard/{id}/supervisor.json"))
-        .context("read the supervisor's pid")?;
+    // Written by the supervisor once it has cloned the init: wait for it.
+    let path = format!("/run/dockyard/{id}/supervisor.json");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !Path::new(&path).exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let info = fs::read_to_string(&path).context("read the supervisor's pid")?;
     let info: serde_json::Value = serde_json::from_str(&info)?;
     let Some(pid) = info["pid"].as_u64().and_then(|p| u32::try_from(p).ok()) else {
         bail!("no pid in the supervisor.json of {id}: {info}");

@@ -46,6 +46,27 @@ pub trait Adopter {
     fn adopt(&self, init: Pid) -> !;
 }
 
+// ANCHOR: cgroup_entry
+/// How the container's init gets into the cgroup chapter 03 made for it,
+/// without being moved there by the runner: a move of *another* process
+/// takes the cgroups' threadgroup lock for writing, which waits for an RCU
+/// grace period (`cgroup_attach_lock` in kernel/cgroup/cgroup.c; several
+/// milliseconds on an idle machine, longer than the rest of a start).
+#[derive(Debug, Clone, Copy)]
+pub enum CgroupEntry<'a> {
+    /// Born in this cgroup v2 directory: clone3(2) with CLONE_INTO_CGROUP
+    /// (Linux 5.7). Where the birth fails, the init is born where the
+    /// runner is, and the runner's `setup` has to move it after all.
+    BornIn(BorrowedFd<'a>),
+    /// Moves itself, first thing after the go-ahead, by writing `0` ("the
+    /// writer") into each of these open cgroup v1 `tasks` files. A thread
+    /// that moves only itself needs no threadgroup lock
+    /// (`cgroup_procs_write_start`), so nothing waits; and clone3 cannot
+    /// help on v1, whose cgroup is one directory per hierarchy.
+    MovesItself(&'a [OwnedFd]),
+}
+// ANCHOR_END: cgroup_entry
+
 /// The clone(2) child's stack. It only runs the set-up code before execve(2).
 const STACK_SIZE: usize = 8 * 1024 * 1024;
 
@@ -105,15 +126,12 @@ pub fn spawn(spec: &Spec, rootfs: &Path, setup: &mut Setup<'_>) -> Result<Runnin
     spawn_into(spec, rootfs, None, setup)
 }
 
-/// [`spawn`], with the container's init born in the cgroup v2 directory
-/// `cgroup` is open on, if any, rather than moved there by `setup` (chapter
-/// 03 says why that matters). Where the birth fails (a kernel older than
-/// 5.7 has no CLONE_INTO_CGROUP, a seccomp filter may refuse clone3(2)), the
-/// init is born where the runner is, and `setup` has to move it after all.
+/// [`spawn`], with the container's init getting into its `cgroup` itself
+/// (see [`CgroupEntry`]), rather than being moved there by `setup`.
 pub fn spawn_into(
     spec: &Spec,
     rootfs: &Path,
-    cgroup: Option<BorrowedFd<'_>>,
+    cgroup: Option<CgroupEntry<'_>>,
     setup: &mut Setup<'_>,
 ) -> Result<Running, Error> {
     spawn_with(spec, rootfs, cgroup, None, setup)
@@ -126,7 +144,7 @@ pub fn spawn_into(
 pub fn spawn_adopted(
     spec: &Spec,
     rootfs: &Path,
-    cgroup: Option<BorrowedFd<'_>>,
+    cgroup: Option<CgroupEntry<'_>>,
     adopter: &dyn Adopter,
     setup: &mut Setup<'_>,
 ) -> Result<Running, Error> {
@@ -136,7 +154,7 @@ pub fn spawn_adopted(
 fn spawn_with(
     spec: &Spec,
     rootfs: &Path,
-    cgroup: Option<BorrowedFd<'_>>,
+    cgroup: Option<CgroupEntry<'_>>,
     adopter: Option<&dyn Adopter>,
     setup: &mut Setup<'_>,
 ) -> Result<Running, Error> {
@@ -181,6 +199,11 @@ fn spawn_with(
     let signals = Signals::block()?;
 
     let flags = namespaces::clone_flags(spec);
+    let (born_in, cgroup_tasks) = match cgroup {
+        Some(CgroupEntry::BornIn(dir)) => (Some(dir.as_raw_fd()), &[][..]),
+        Some(CgroupEntry::MovesItself(tasks)) => (None, tasks),
+        None => (None, &[][..]),
+    };
     let init = Init {
         spec,
         process,
@@ -188,18 +211,18 @@ fn spawn_with(
             .map_err(Error::io("stat /proc/self/ns/mnt"))?,
         rootfs: &rootfs,
         etc: etc.as_ref().map(EtcFiles::dir),
+        cgroup_tasks,
         filters: &filters,
         signals: &signals,
     };
-    let cgroup = cgroup.map(|dir| dir.as_raw_fd());
-    let call = if cgroup.is_some() {
+    let call = if born_in.is_some() {
         "clone3(2)"
     } else {
         "clone(2)"
     };
     explain!("{call} a child in new namespaces: it will be PID 1 of its own";
         "{} {}", namespaces::unshare_words(flags), explain::shell_words(process.args().as_deref().unwrap_or_default()));
-    let child = spawn_init(&init, flags, cgroup, adopter, &parent_end, child_end)?;
+    let child = spawn_init(&init, flags, born_in, adopter, &parent_end, child_end)?;
     explain!("the child is pid {child} on the host and PID 1 in its namespace");
 
     // The channel reads end-of-file once the child's execve(2) closed its
@@ -521,6 +544,9 @@ struct Init<'a> {
     rootfs: &'a Path,
     /// The runner's /etc files, for those the spec does not mount.
     etc: Option<&'a Path>,
+    /// Open cgroup v1 `tasks` files to move itself in through
+    /// ([`CgroupEntry::MovesItself`]).
+    cgroup_tasks: &'a [OwnedFd],
     filters: &'a [BpfProgram],
     signals: &'a Signals,
 }
@@ -541,6 +567,8 @@ impl Init<'_> {
 
     // ANCHOR: set_up_and_exec
     fn set_up_and_exec(&self, channel: &End) -> Result<std::convert::Infallible, Failure> {
+        // First, so that all it does from here on is counted and limited.
+        join_cgroup(self.cgroup_tasks)?;
         let wanted = namespaces::wanted(self.spec);
         if wanted.contains(&LinuxNamespaceType::User) {
             namespaces::become_root_in_userns()?;
@@ -612,6 +640,27 @@ impl Init<'_> {
     }
     // ANCHOR_END: set_up_and_exec
 }
+
+// ANCHOR: join_cgroup
+/// Moves the init into its cgroup v1 hierarchies: `0` written into a
+/// `tasks` file means "the thread writing", and the init has one thread
+/// (Documentation/admin-guide/cgroup-v1/cgroups.rst, "Attaching processes").
+/// The runner opened the files, and the kernel checks the credentials saved
+/// at open(2), not ours (since Linux 5.16: "cgroup: Use open-time
+/// credentials for process migraton perm checks").
+fn join_cgroup(tasks: &[OwnedFd]) -> Result<(), Failure> {
+    if tasks.is_empty() {
+        return Ok(());
+    }
+    explain!("the child moves itself into its cgroup: no RCU grace period to wait for, as a move by the runner would";
+        "echo 0 > /sys/fs/cgroup/CONTROLLER/PARENT/NAME/tasks (for each controller)");
+    for file in tasks {
+        nix::unistd::write(file, b"0")
+            .map_err(Failure::step("join its cgroup (write 0 into tasks)"))?;
+    }
+    Ok(())
+}
+// ANCHOR_END: join_cgroup
 
 // ANCHOR: close_inherited_fds
 /// No descriptor of the runner may reach the command (runc's CVE-2024-21626 was

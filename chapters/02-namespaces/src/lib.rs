@@ -26,7 +26,8 @@ pub mod spec;
 pub mod tty;
 
 pub use container::{
-    Adopter, Running, Setup, pidfd_open, run, run_with, spawn, spawn_adopted, spawn_into,
+    Adopter, CgroupEntry, Running, Setup, pidfd_open, run, run_with, spawn, spawn_adopted,
+    spawn_into,
 };
 pub use error::Error;
 

@@ -1,7 +1,9 @@
 //! The library as the next chapter uses it: `run_with` and its `setup` hook.
 
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
+use ch02_namespaces::CgroupEntry;
 use ch02_namespaces::spec::{self, RunFlags};
 
 fn spec_for(args: &[&str]) -> oci_spec::runtime::Spec {
@@ -90,7 +92,7 @@ fn spawn_into_has_the_init_born_in_its_cgroup() {
     let running = ch02_namespaces::spawn_into(
         &spec_for(&["true"]),
         &testkit::fixtures::busybox_rootfs(),
-        Some(std::os::fd::AsFd::as_fd(&dir)),
+        Some(CgroupEntry::BornIn(dir.as_fd())),
         &mut |pid| {
             let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))?;
             let procs = std::fs::read_to_string(cgroup.join("cgroup.procs"))?;
@@ -111,6 +113,48 @@ fn spawn_into_has_the_init_born_in_its_cgroup() {
         "in /proc/{pid}/cgroup:\n{cgroups}"
     );
     assert_eq!(procs.trim(), pid, "the cgroup's only process is the init");
+}
+
+/// With `CgroupEntry::MovesItself`, the init moves itself into its cgroup
+/// v1 hierarchies through the `tasks` files the runner opened, after the
+/// go-ahead: not there when the set-up hook sees it, there when its command
+/// runs (chapter 03's cgroups on a v1 machine, here in a hierarchy of the
+/// test's own).
+#[test]
+fn spawn_into_has_the_init_move_itself_into_its_v1_cgroup() {
+    use nix::sys::signal::{Signal, kill};
+
+    testkit::require_root!();
+    let hierarchy = testkit::Cgroup1Mount::mount("moves-itself");
+    let cgroup = hierarchy.path().join("container");
+    std::fs::create_dir(&cgroup).unwrap();
+    let tasks = std::fs::OpenOptions::new()
+        .write(true)
+        .open(cgroup.join("tasks"))
+        .unwrap();
+    let tasks = [std::os::fd::OwnedFd::from(tasks)];
+    let procs = || std::fs::read_to_string(cgroup.join("cgroup.procs")).unwrap();
+    let mut at_hook = None;
+    let running = ch02_namespaces::spawn_into(
+        &spec_for(&["sleep", "60"]),
+        &testkit::fixtures::busybox_rootfs(),
+        Some(CgroupEntry::MovesItself(&tasks)),
+        &mut |_| {
+            at_hook = Some(procs());
+            Ok(())
+        },
+    )
+    .unwrap();
+    let pid = running.pid();
+    let running_in = procs();
+    let _ = kill(pid, Signal::SIGKILL);
+    assert_eq!(running.wait().unwrap(), 128 + libc::SIGKILL);
+    assert_eq!(at_hook.as_deref(), Some(""), "moved before the go-ahead");
+    assert_eq!(
+        running_in.trim(),
+        pid.to_string(),
+        "the init is not in its cgroup"
+    );
 }
 
 /// Where a seccomp filter refuses clone3(2) with EPERM, `spawn_into` falls
@@ -140,7 +184,7 @@ fn spawn_into_falls_back_to_clone_where_clone3_is_refused() {
                 let running = ch02_namespaces::spawn_into(
                     &spec_for(&["true"]),
                     &testkit::fixtures::busybox_rootfs(),
-                    Some(std::os::fd::AsFd::as_fd(&dir)),
+                    Some(CgroupEntry::BornIn(dir.as_fd())),
                     &mut |_| {
                         seen = Some(std::fs::read_to_string(cgroup.join("cgroup.procs"))?);
                         Ok(())

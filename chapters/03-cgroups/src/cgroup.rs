@@ -1,6 +1,6 @@
 //! One interface over both cgroup versions: what a container engine asks of a cgroup.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::unistd::Pid;
@@ -79,6 +79,36 @@ impl Cgroup {
             Cgroup::V1(c) => c.add_task(pid),
             Cgroup::V2(c) => c.add_task(pid),
         }
+    }
+
+    // ANCHOR: entry_files
+    /// The files a process writes `0` ("the writer") into to move itself in:
+    /// v1's `tasks`, one per hierarchy, which move just the writing thread;
+    /// v2's `cgroup.procs`, which moves its whole process. A thread moving
+    /// only itself is the one move that need not wait for an RCU grace
+    /// period (`cgroup_procs_write_start` in kernel/cgroup/cgroup.c), so on
+    /// v1 a single-threaded process enters at no cost; on v2 a new process is
+    /// better born in the cgroup ([`Cgroup::birthplace`]).
+    pub fn entry_files(&self) -> Vec<PathBuf> {
+        match self {
+            Cgroup::V1(c) => c.unique_dirs().iter().map(|d| d.join("tasks")).collect(),
+            Cgroup::V2(c) => vec![c.dir().join("cgroup.procs")],
+        }
+    }
+    // ANCHOR_END: entry_files
+
+    /// Moves the calling process, which must have one thread, into the
+    /// cgroup through its [`entry_files`](Cgroup::entry_files): how
+    /// `docker exec`'s process joins a running container's cgroup.
+    pub fn enter(&self) -> Result<()> {
+        for file in self.entry_files() {
+            crate::files::write(
+                &file,
+                "0",
+                format_args!("move this process into {}", file.display()),
+            )?;
+        }
+        Ok(())
     }
 
     // ANCHOR: apply

@@ -1,13 +1,13 @@
-//! A container with limits: chapter 02's runtime with the first process moved into
-//! its own cgroup before it execs. `ch03-cgroups run` and `dockyard run` both use it.
+//! A container with limits: chapter 02's runtime with the first process in its
+//! own cgroup before it execs. `ch03-cgroups run` and `dockyard run` both use it.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use ch01_chroot::explain;
 
 use nix::unistd::Pid;
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{LinuxResources, Spec};
 
 use crate::{Cgroup, CgroupGuard, Hierarchy, Limits, format_bytes};
 
@@ -91,23 +91,29 @@ pub fn set_resources(
     let resources = limits.resources()?;
     let mut linux = spec.linux().clone().unwrap_or_default();
     linux.set_resources(Some(resources));
-    linux.set_cgroups_path(Some(PathBuf::from(format!("/{parent}/{name}"))));
+    linux.set_cgroups_path(Some(cgroups_path(parent, name)));
     spec.set_linux(Some(linux));
     Ok(())
+}
+
+/// The spec's `linux.cgroupsPath` for cgroup NAME under PARENT: `/PARENT/NAME`.
+pub fn cgroups_path(parent: &str, name: &str) -> PathBuf {
+    PathBuf::from(format!("/{parent}/{name}"))
 }
 
 // ANCHOR: run
 /// Runs the container `spec` describes in the cgroup PARENT/NAME: the cgroup is
 /// made and limited from `linux.resources` first, the container's first process
-/// joins it before it execs (chapter 02's set-up hook), and the cgroup is removed
-/// after, also when anything fails.
+/// is in it before it does anything else (see [`Entrance`]), and the cgroup is
+/// removed after, also when anything fails.
 pub fn run(spec: &Spec, rootfs: &Path, parent: &str, name: &str) -> Result<Exit, RunError> {
     run_with_setup(spec, rootfs, parent, name, &mut |_| Ok(()))
 }
 
-/// Like [`run`], calling `setup` with the container's host pid after it joined
-/// its cgroup and before it execs, so later chapters add their own step to
-/// chapter 02's set-up hook (chapter 05 plugs in the container's network there).
+/// Like [`run`], calling `setup` with the container's host pid before it goes
+/// on to exec, so later chapters add their own step to chapter 02's set-up
+/// hook (chapter 05 plugs in the container's network there). On v1 the child
+/// is not in its cgroup yet then: it moves itself in once it goes on.
 pub fn run_with_setup(
     spec: &Spec,
     rootfs: &Path,
@@ -156,14 +162,56 @@ pub fn spawn_adopted(
     adopter: &dyn ch02_namespaces::Adopter,
     setup: &mut ch02_namespaces::Setup<'_>,
 ) -> Result<Running, RunError> {
-    let hierarchy = Hierarchy::system()?;
-    spawn_in_cgroup(&hierarchy, spec, rootfs, parent, name, setup, Some(adopter))
+    let cgroup = make_cgroup(&resources_of(spec), parent, name)?;
+    spawn_adopted_in(cgroup, spec, rootfs, adopter, setup)
 }
 
-/// Makes and limits the cgroup, then starts the container (its init kept by
-/// chapter 02's helper if an `adopter` is given). Chapter 02's set-up hook
-/// moves the child into the cgroup, unless it was [`born_in`] it, then runs
-/// the caller's `setup`.
+/// [`spawn_adopted`] in a cgroup made ahead with [`make_cgroup`], with the
+/// limits `spec` asks for.
+pub fn spawn_adopted_in(
+    cgroup: CgroupGuard,
+    spec: &Spec,
+    rootfs: &Path,
+    adopter: &dyn ch02_namespaces::Adopter,
+    setup: &mut ch02_namespaces::Setup<'_>,
+) -> Result<Running, RunError> {
+    spawn_in(cgroup, spec, rootfs, setup, Some(adopter))
+}
+
+/// Makes the cgroup PARENT/NAME in the machine's hierarchy and sets its
+/// limits: the first step of every start here. It needs nothing of the
+/// container but its name and limits, so an engine that knows them before
+/// the rest is ready makes it ahead, on a thread of its own, while it
+/// prepares the root (chapter 09), and starts the container in it with
+/// [`spawn_adopted_in`].
+pub fn make_cgroup(
+    resources: &LinuxResources,
+    parent: &str,
+    name: &str,
+) -> Result<CgroupGuard, RunError> {
+    make_cgroup_on(&Hierarchy::system()?, resources, parent, name)
+}
+
+fn make_cgroup_on(
+    hierarchy: &Hierarchy,
+    resources: &LinuxResources,
+    parent: &str,
+    name: &str,
+) -> Result<CgroupGuard, RunError> {
+    let cgroup = CgroupGuard::new(hierarchy.create(parent, name)?);
+    cgroup.apply(resources)?;
+    Ok(cgroup)
+}
+
+/// The limits `spec` asks for (`linux.resources`), none if it has none.
+fn resources_of(spec: &Spec) -> LinuxResources {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default()
+}
+
+/// Makes and limits the cgroup, then starts the container in it.
 fn spawn_in_cgroup(
     hierarchy: &Hierarchy,
     spec: &Spec,
@@ -173,36 +221,34 @@ fn spawn_in_cgroup(
     setup: &mut ch02_namespaces::Setup<'_>,
     adopter: Option<&dyn ch02_namespaces::Adopter>,
 ) -> Result<Running, RunError> {
-    let resources = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.resources().clone())
-        .unwrap_or_default();
-    let cgroup = CgroupGuard::new(hierarchy.create(parent, name)?);
-    cgroup.apply(&resources)?;
+    let cgroup = make_cgroup_on(hierarchy, &resources_of(spec), parent, name)?;
+    spawn_in(cgroup, spec, rootfs, setup, adopter)
+}
+
+/// Starts the container in `cgroup` (its init kept by chapter 02's helper
+/// if an `adopter` is given). Chapter 02's set-up hook moves the child into
+/// the cgroup only if it was not born there where it should have been (see
+/// [`Entrance`]), then runs the caller's `setup`.
+fn spawn_in(
+    cgroup: CgroupGuard,
+    spec: &Spec,
+    rootfs: &Path,
+    setup: &mut ch02_namespaces::Setup<'_>,
+    adopter: Option<&dyn ch02_namespaces::Adopter>,
+) -> Result<Running, RunError> {
     let mut spec = spec.clone();
     crate::add_cgroup_mounts(&mut spec, &cgroup);
-    let birthplace = match cgroup.birthplace() {
-        Some(dir) => {
-            explain!(
-                "clone3(2) with CLONE_INTO_CGROUP: the child will be born in {}, not moved there",
-                dir.display()
-            );
-            let open = std::fs::File::open(dir);
-            Some(open.map_err(|cause| crate::files::io_error("open", dir, cause))?)
-        }
-        None => None,
-    };
-    let birthplace = birthplace.as_ref().map(|dir| dir.as_fd());
+    let entrance = Entrance::open(&cgroup)?;
     let hook = &mut |pid| {
-        if !born_in(&cgroup, pid)? {
+        if !entrance.took(&cgroup, pid)? {
             cgroup.add_task(pid)?;
         }
         setup(pid)
     };
+    let entry = Some(entrance.entry());
     let running = match adopter {
-        Some(adopter) => ch02_namespaces::spawn_adopted(&spec, rootfs, birthplace, adopter, hook),
-        None => ch02_namespaces::spawn_into(&spec, rootfs, birthplace, hook),
+        Some(adopter) => ch02_namespaces::spawn_adopted(&spec, rootfs, entry, adopter, hook),
+        None => ch02_namespaces::spawn_into(&spec, rootfs, entry, hook),
     }?;
     Ok(Running {
         running,
@@ -213,21 +259,64 @@ fn spawn_in_cgroup(
 
 // ANCHOR_END: run
 
-// ANCHOR: born_in
-/// Whether the child `pid` is in `cgroup` already: born there, on v2, by
-/// clone3(2) with CLONE_INTO_CGROUP (chapter 02's `spawn_into`). Then it
-/// need not be moved, and a move is what is slow: it waits for an RCU grace
-/// period (`cgroup_attach_lock` in kernel/cgroup/cgroup.c), while a birth takes the
-/// cgroups' threadgroup lock only for reading, as every fork(2) does.
-fn born_in(cgroup: &Cgroup, pid: Pid) -> Result<bool, crate::Error> {
-    if cgroup.birthplace().is_none() {
-        return Ok(false);
-    }
-    // A kernel older than 5.7, or a seccomp filter refusing clone3, has the
-    // child born where we are.
-    Ok(cgroup.pids()?.contains(&pid))
+// ANCHOR: entrance
+/// How the container's init gets into its cgroup without the runner moving
+/// it, which is what is slow: moving another process waits for an RCU grace
+/// period (`cgroup_attach_lock` in kernel/cgroup/cgroup.c). On v2 it is born
+/// there, clone3(2) with CLONE_INTO_CGROUP taking the cgroups' threadgroup
+/// lock only for reading, as every fork(2) does; on v1 it moves itself,
+/// which takes no such lock (see [`Cgroup::entry_files`]).
+enum Entrance {
+    /// v2: the cgroup's directory, open for clone3(2).
+    BornIn(std::fs::File),
+    /// v1: its `tasks` files, open for the init to write `0` into.
+    MovesItself(Vec<OwnedFd>),
 }
-// ANCHOR_END: born_in
+
+impl Entrance {
+    fn open(cgroup: &Cgroup) -> Result<Entrance, crate::Error> {
+        let open = |path: &Path, write: bool| {
+            std::fs::OpenOptions::new()
+                .read(!write)
+                .write(write)
+                .open(path)
+                .map_err(|cause| crate::files::io_error("open", path, cause))
+        };
+        if let Some(dir) = cgroup.birthplace() {
+            explain!(
+                "clone3(2) with CLONE_INTO_CGROUP: the child will be born in {}, not moved there",
+                dir.display()
+            );
+            return Ok(Entrance::BornIn(open(dir, false)?));
+        }
+        let tasks: Result<Vec<_>, _> = cgroup
+            .entry_files()
+            .iter()
+            .map(|f| open(f, true).map(OwnedFd::from))
+            .collect();
+        Ok(Entrance::MovesItself(tasks?))
+    }
+
+    /// What chapter 02's runner passes on to the init.
+    fn entry(&self) -> ch02_namespaces::CgroupEntry<'_> {
+        match self {
+            Entrance::BornIn(dir) => ch02_namespaces::CgroupEntry::BornIn(dir.as_fd()),
+            Entrance::MovesItself(tasks) => ch02_namespaces::CgroupEntry::MovesItself(tasks),
+        }
+    }
+
+    /// Whether the child `pid` is in `cgroup`, or will be before it does
+    /// anything else: if not, the runner has to move it after all. A kernel
+    /// older than 5.7, or a seccomp filter refusing clone3, has the child
+    /// born where we are.
+    fn took(&self, cgroup: &Cgroup, pid: Pid) -> Result<bool, crate::Error> {
+        match self {
+            Entrance::BornIn(_) => Ok(cgroup.pids()?.contains(&pid)),
+            Entrance::MovesItself(_) => Ok(true),
+        }
+    }
+}
+// ANCHOR_END: entrance
 
 /// A limited container whose command runs, in its cgroup.
 #[derive(Debug)]

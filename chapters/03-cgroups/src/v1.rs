@@ -523,6 +523,7 @@ mod tests {
                 ("memory.limit_in_bytes", UNLIMITED),
                 ("memory.memsw.limit_in_bytes", UNLIMITED),
                 ("cgroup.procs", ""),
+                ("tasks", ""),
             ],
         );
         put(
@@ -532,12 +533,20 @@ mod tests {
                 ("cpu.cfs_period_us", "100000\n"),
                 ("cpu.cfs_quota_us", "-1\n"),
                 ("cgroup.procs", ""),
+                ("tasks", ""),
             ],
         );
-        put(&dir("pids"), &[("pids.max", "max\n"), ("cgroup.procs", "")]);
+        put(
+            &dir("pids"),
+            &[("pids.max", "max\n"), ("cgroup.procs", ""), ("tasks", "")],
+        );
         put(
             &dir("freezer"),
-            &[("freezer.state", "THAWED\n"), ("cgroup.procs", "")],
+            &[
+                ("freezer.state", "THAWED\n"),
+                ("cgroup.procs", ""),
+                ("tasks", ""),
+            ],
         );
         Hierarchy::new(Setup::Legacy, root)
             .open("dockyard", "c")
@@ -853,6 +862,18 @@ mod tests {
             cgroup.pids().unwrap(),
             vec![Pid::from_raw(7), Pid::from_raw(42)]
         );
+    }
+
+    #[test]
+    fn a_process_enters_through_each_hierarchys_tasks_file() {
+        let root = fake_root();
+        let cgroup = fresh_cgroup(root.path());
+        cgroup.enter().unwrap();
+        for c in ["memory", "cpu,cpuacct", "pids", "freezer"] {
+            let dir = root.path().join(c).join("dockyard/c");
+            assert_eq!(read(&dir, "tasks"), "0", "{c}");
+            assert_eq!(read(&dir, "cgroup.procs"), "", "{c}");
+        }
     }
 
     #[test]

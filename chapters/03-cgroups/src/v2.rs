@@ -735,4 +735,12 @@ mod tests {
         assert_eq!(shares_to_weight(1), 1);
         assert_eq!(shares_to_weight(1 << 20), 10_000);
     }
+
+    #[test]
+    fn a_process_enters_through_cgroup_procs() {
+        let root = fake_root();
+        let cgroup = fresh_cgroup(root.path());
+        cgroup.enter().unwrap();
+        assert_eq!(read(&root.path().join("dockyard/c"), "cgroup.procs"), "0");
+    }
 }

@@ -331,7 +331,7 @@ static PRIVATE_MOUNTS: Once = Once::new();
 /// ever left behind.
 ///
 /// [`private_mount_namespace`]: ch02_namespaces::namespaces::private_mount_namespace
-fn private_mounts() -> anyhow::Result<()> {
+pub fn private_mounts() -> anyhow::Result<()> {
     let mut result = Ok(());
     PRIVATE_MOUNTS.call_once(|| {
         result = ch02_namespaces::namespaces::private_mount_namespace()
@@ -364,15 +364,18 @@ fn cgroup_path(container: &Container) -> anyhow::Result<(ch03_cgroups::Hierarchy
         .as_ref()
         .and_then(|l| l.cgroups_path().clone())
         .unwrap_or_default();
-    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+    let Some((parent, name)) = cgroup_place(&path) else {
         anyhow::bail!("container {} has no cgroup", container.short_id());
     };
+    Ok((ch03_cgroups::Hierarchy::system()?, parent, name))
+}
+
+/// The parent and name of the cgroup a spec's `linux.cgroupsPath` names
+/// (`/PARENT/NAME`), as chapter 03 takes them.
+pub fn cgroup_place(path: &Path) -> Option<(String, String)> {
+    let (parent, name) = (path.parent()?, path.file_name()?);
     let parent = parent.to_string_lossy().trim_start_matches('/').to_string();
-    Ok((
-        ch03_cgroups::Hierarchy::system()?,
-        parent,
-        name.to_string_lossy().into_owned(),
-    ))
+    Some((parent, name.to_string_lossy().into_owned()))
 }
 
 /// The host pid of a running container's PID 1: the process of its cgroup

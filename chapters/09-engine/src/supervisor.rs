@@ -23,6 +23,7 @@ use dockyard_shim::restart::Policy;
 use dockyard_shim::supervise::{self, BoxError, Event, Finisher, Record, Resume, Runner, Started};
 use nix::unistd::Pid;
 
+use crate::cgroup_ahead::{CgroupAhead, Made};
 use crate::commands::containers::remove_anonymous_volumes;
 use crate::details::{HostConfig, Runtime};
 use crate::engine::{Engine, cgroup_named};
@@ -65,21 +66,28 @@ pub fn log_path(container: &Container) -> PathBuf {
         .join(format!("{}-json.log", container.config.id))
 }
 
+/// What `run` made ready for a container's first start, as it created it.
+pub struct Ready {
+    /// The container's root, mounted (to build the spec): the supervisor,
+    /// which shares our private mount namespace, takes that mount over
+    /// instead of mounting the root again.
+    pub root: Mounted,
+    /// Its cgroup, being made on a thread meanwhile.
+    pub cgroup: CgroupAhead,
+}
+
 /// Starts the container under a new supervisor and returns once its command
-/// runs (or could not start: docker's error and status). `mounted` is the
-/// container's root if the caller mounted it already (`run` does, to build
-/// the spec): the supervisor, which shares our private mount namespace, takes
-/// that mount over instead of mounting the root again. `finisher`: the
-/// supervisor's end of the caller's [`Finisher`], if the caller will
-/// [`finish`] the run.
+/// runs (or could not start: docker's error and status). `ready`: what the
+/// caller made ready for it (`run` does). `finisher`: the supervisor's end
+/// of the caller's [`Finisher`], if the caller will [`finish`] the run.
 pub fn start(
     engine: &Engine,
     root: &Path,
     container: &Container,
-    mounted: Option<Mounted>,
+    ready: Option<Ready>,
     finisher: Option<OwnedFd>,
 ) -> anyhow::Result<()> {
-    start_meanwhile(engine, root, container, mounted, finisher, || Ok(())).map(drop)
+    start_meanwhile(engine, root, container, ready, finisher, || Ok(())).map(drop)
 }
 
 /// [`start`], doing `meanwhile` once the container runs (a caller with
@@ -92,7 +100,7 @@ pub fn start_meanwhile<R>(
     engine: &Engine,
     root: &Path,
     container: &Container,
-    mounted: Option<Mounted>,
+    ready: Option<Ready>,
     finisher: Option<OwnedFd>,
     meanwhile: impl FnOnce() -> anyhow::Result<R>,
 ) -> anyhow::Result<(R, Pid)> {
@@ -106,10 +114,17 @@ pub fn start_meanwhile<R>(
     runtime.save_changed(&before, container)?;
     let dir = supervisor_dir(container);
     std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+    // The cgroup's thread ends here, before we ask how many threads we have.
+    let (mounted, cgroup) = match ready {
+        Some(Ready { root, cgroup }) => (Some(root), cgroup.take()?),
+        None => (None, None),
+    };
     if single_threaded() {
-        let pid = start_here(engine, root, container, mounted, finisher)?;
+        let pid = start_here(engine, root, container, mounted, cgroup, finisher)?;
         return Ok((meanwhile()?, pid));
     }
+    // The supervisor's program makes the cgroup itself.
+    drop(cgroup);
     let args = ShimArgs {
         root: root.to_path_buf(),
         id: container.config.id.clone(),
@@ -242,7 +257,8 @@ impl ShimArgs {
 /// Whether this process has one thread only (proc(5) `Threads`), so that
 /// chapter 02's helper, a fork(2) of it, may go on as the supervisor with
 /// the engine's code (no lock another thread held is stuck in it).
-fn single_threaded() -> bool {
+/// Whether this process has one thread (`Threads:` in /proc/self/status).
+pub(crate) fn single_threaded() -> bool {
     std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
         status
             .lines()
@@ -470,6 +486,7 @@ fn under_run_lock(
         host: &host,
         mounted: None,
         adopt: matches!(args.entry, Entry::Start { mounted: true }),
+        cgroup: None,
     };
     let mut record = EngineRecord {
         engine,
@@ -567,12 +584,14 @@ fn after_life(
 /// with chapter 02's helper becoming its supervisor (see
 /// [`supervise::start_here`]): we hold the run lock while we start it and
 /// hand it to the helper, which holds the same open file. `mounted`: the
-/// root we mounted, which the runner takes over. Returns the init's pid.
+/// root we mounted, which the runner takes over; `cgroup`: the cgroup made
+/// ahead, if it was. Returns the init's pid.
 fn start_here(
     engine: &Engine,
     root: &Path,
     container: &Container,
     mounted: Option<Mounted>,
+    cgroup: Option<Made>,
     finisher: Option<OwnedFd>,
 ) -> anyhow::Result<Pid> {
     let running = StoreLock::exclusive(&Engine::run_lock(container))?;
@@ -596,6 +615,7 @@ fn start_here(
         host: &host,
         mounted: None,
         adopt: mounted.is_some(),
+        cgroup,
     };
     // The runner takes it over from here (and unmounts it if the start fails).
     if let Some(mounted) = mounted {
@@ -631,6 +651,8 @@ struct EngineRunner<'a> {
     mounted: Option<Mounted>,
     /// The first run takes over the root `run` mounted (`shim --mounted`).
     adopt: bool,
+    /// The first run's cgroup, if `run` made it ahead.
+    cgroup: Option<Made>,
 }
 
 impl EngineRunner<'_> {
@@ -659,21 +681,21 @@ impl EngineRunner<'_> {
             .as_ref()
             .and_then(|l| l.cgroups_path().clone())
             .unwrap_or_default();
-        let parent = cgroup
-            .parent()
-            .map(|p| p.to_string_lossy().trim_start_matches('/').to_string())
-            .unwrap_or_default();
+        let (parent, _) = crate::engine::cgroup_place(&cgroup).unwrap_or_default();
         let (engine, container, host) = (self.engine, self.container, self.host);
         let (merged, id) = (container.merged_dir(), &container.config.id);
         let hook = &mut |pid: nix::unistd::Pid| {
             crate::network::connect(engine, container, host, pid.as_raw() as u32)?;
             started(pid)
         };
-        let running = match adopter {
-            Some(adopter) => {
+        let running = match (adopter, self.cgroup.take()) {
+            (Some(adopter), Some(made)) => {
+                ch03_cgroups::spawn_adopted_in(made?, &spec, &merged, adopter, hook)
+            }
+            (Some(adopter), None) => {
                 ch03_cgroups::spawn_adopted(&spec, &merged, &parent, id, adopter, hook)
             }
-            None => ch03_cgroups::spawn_with_setup(&spec, &merged, &parent, id, hook),
+            (None, _) => ch03_cgroups::spawn_with_setup(&spec, &merged, &parent, id, hook),
         }?;
         // The cgroup and the mount stay for the run; the next entry undoes them.
         let mut running = running.leave();

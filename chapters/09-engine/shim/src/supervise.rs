@@ -723,9 +723,7 @@ impl ch02_namespaces::Adopter for Adoption<'_> {
             // SAFETY: fcntl(2) on a descriptor number only changes its flags.
             unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
         }
-        let prepared = become_daemon()
-            .and_then(|()| write_info(&self.config.dir))
-            .and_then(|()| self.stdio.to_standard());
+        let prepared = become_daemon().and_then(|()| self.stdio.to_standard());
         if prepared.is_err() {
             // SAFETY: _exit(2) in the helper; the starter hears of it as a
             // helper that never reported the init.
@@ -734,9 +732,20 @@ impl ch02_namespaces::Adopter for Adoption<'_> {
     }
 
     fn adopt(&self, init: Pid) -> ! {
-        if let Ok(Some(terminal)) = hear_word(&self.heard) {
+        // Once the init is cloned, not before: the starter is waiting for
+        // its pid meanwhile. Only the end of a restart delay reads it (to
+        // send us SIGTERM), long after; without it that end is not heard
+        // early, so a failure here does not stop the container.
+        let _ = write_info(&self.config.dir);
+        if !self.config.tty {
+            // No terminal to wait for: the small program starts now, while
+            // the init sets up, and hears the word itself (`--go`), so that
+            // it is up when the command runs, and ends. Returns only if the
+            // execve(2) failed.
+            let _ = self.take_over(init, None, Some(&self.heard));
+        } else if let Ok(Some(terminal)) = hear_word(&self.heard) {
             // Returns only if the execve(2) failed.
-            let _ = self.take_over(init, terminal);
+            let _ = self.take_over(init, terminal, None);
         } else {
             // The start failed: the init was killed, or is on its way out.
             let _ = nix::sys::wait::waitpid(init, None);
@@ -748,8 +757,13 @@ impl ch02_namespaces::Adopter for Adoption<'_> {
 
 impl Adoption<'_> {
     /// The supervisor's run from here: what [`start_run`] and [`hand_over`]
-    /// do once the command runs.
-    fn take_over(&self, init: Pid, terminal: Option<OwnedFd>) -> Result<(), Error> {
+    /// do once the command runs, or, given `go`, before it does.
+    fn take_over(
+        &self,
+        init: Pid,
+        terminal: Option<OwnedFd>,
+        go: Option<&OwnedFd>,
+    ) -> Result<(), Error> {
         null_stdio()?;
         let dup = |fd: &OwnedFd| fd.try_clone().map_err(io_at("dup", &self.config.dir));
         let outputs = self
@@ -767,7 +781,8 @@ impl Adoption<'_> {
             pid: init,
             terminal,
         };
-        let run = run_of(self.config, started, listener, outputs, stdin)?;
+        let mut run = run_of(self.config, started, listener, outputs, stdin)?;
+        run.go = go.map(dup).transpose()?;
         Err(hand_over(self.config, run, self.restarts))
     }
 }
@@ -1034,6 +1049,9 @@ struct Run {
     stdin: Option<OwnedFd>,
     /// When the command started (CLOCK_MONOTONIC), for the restart policy.
     started: Duration,
+    /// Where the starter's word comes, if the small program is run before
+    /// the command runs (see [`Adoption::adopt`]).
+    go: Option<OwnedFd>,
 }
 
 /// One start: the container's stdio made, the attach socket listening, the
@@ -1142,6 +1160,7 @@ fn run_of(
         outputs,
         stdin,
         started: monotonic_now(),
+        go: None,
     })
 }
 
@@ -1248,6 +1267,9 @@ fn hand_over(config: &Config, run: Run, restarts: &Restarts) -> Error {
     if let Some(finisher) = &config.finisher {
         cmd.args(["--finisher", &fd(finisher)]);
     }
+    if let Some(go) = &run.go {
+        cmd.args(["--go", &fd(go)]);
+    }
     let resume = Resume {
         status: 0,
         started: run.started,
@@ -1262,7 +1284,8 @@ fn hand_over(config: &Config, run: Run, restarts: &Restarts) -> Error {
         .into_iter()
         .chain(run.outputs.iter().map(|fd| fd as &dyn AsFd))
         .chain(run.stdin.iter().map(|fd| fd as &dyn AsFd))
-        .chain(config.finisher.iter().map(|fd| fd as &dyn AsFd));
+        .chain(config.finisher.iter().map(|fd| fd as &dyn AsFd))
+        .chain(run.go.iter().map(|fd| fd as &dyn AsFd));
     for fd in kept {
         if let Err(err) = fcntl(fd.as_fd(), FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty())) {
             return sys("fcntl(2) to pass a descriptor on")(err);

@@ -13,6 +13,7 @@ use dockyard_shim::restart::Policy;
 use dockyard_shim::supervise::{ExitWatch, Finisher};
 use oci_spec::image::Config;
 
+use crate::cgroup_ahead::CgroupAhead;
 use crate::cli::{CreateArgs, RunArgs};
 use crate::commands::attach;
 use crate::commands::containers::remove_anonymous_volumes;
@@ -44,13 +45,13 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<i32> {
         );
     }
     let engine = Engine::open(root)?;
-    let (container, mounted, host) = create_mounted(&engine, &args.create, Some(&args))?;
+    let (container, ready, host) = create_ready(&engine, &args)?;
     if args.detach {
-        supervisor::start(&engine, root, &container, Some(mounted), None)?;
+        supervisor::start(&engine, root, &container, Some(ready), None)?;
         println!("{}", container.config.id);
         return Ok(0);
     }
-    let code = run_attached(&engine, root, &container, &args, &host, mounted);
+    let code = run_attached(&engine, root, &container, &args, &host, ready);
     // `--rm` is docker's AutoRemove: the supervisor removes the container
     // when its run is over, even if we are gone by then. If no supervisor
     // took it on, it is ours to remove (our error comes first).
@@ -89,7 +90,7 @@ fn run_attached(
     container: &Container,
     args: &RunArgs,
     host: &HostConfig,
-    mounted: Mounted,
+    ready: supervisor::Ready,
 ) -> anyhow::Result<Option<i32>> {
     let since = std::time::SystemTime::now();
     // With `--rm` the container, its log with it, goes as soon as its run is
@@ -114,7 +115,7 @@ fn run_attached(
     // ready by the time the container runs, not competing with its command
     // for the CPU as it starts.
     let (proxy, pid) =
-        supervisor::start_meanwhile(engine, root, container, Some(mounted), theirs, || {
+        supervisor::start_meanwhile(engine, root, container, Some(ready), theirs, || {
             (args.sig_proxy && !args.create.flags.tty)
                 .then(signals::Proxy::start)
                 .transpose()
@@ -217,21 +218,43 @@ pub fn create(root: &Path, args: CreateArgs) -> anyhow::Result<i32> {
         anyhow::bail!("--rootfs runs a directory at once: use it with `run`, not `create`");
     }
     let engine = Engine::open(root)?;
-    let (container, mounted, _) = create_mounted(&engine, &args, None)?;
+    let (container, mounted, _) = create_mounted(&engine, &args, None, |_| Ok(()))?;
     drop(mounted);
     println!("{}", container.config.id);
     Ok(0)
 }
 
+/// [`create_mounted`] for `run`, which starts the container next: its
+/// cgroup is made on a thread meanwhile, as soon as its ID is known.
+fn create_ready(
+    engine: &Engine,
+    args: &RunArgs,
+) -> anyhow::Result<(Container, supervisor::Ready, HostConfig)> {
+    let create = &args.create;
+    let mut cgroup = None;
+    let (container, root, host) = create_mounted(engine, create, Some(args), |id| {
+        cgroup = Some(CgroupAhead::start(
+            &create.limits,
+            &create.cgroup_parent,
+            id,
+        )?);
+        Ok(())
+    })?;
+    let cgroup = cgroup.context("no cgroup was started for the container")?;
+    Ok((container, supervisor::Ready { root, cgroup }, host))
+}
+
 /// Makes the container record, mounts its root, and builds its OCI spec from
 /// the image config and the flags (the root must be mounted to resolve `-u`).
 /// If anything fails, the container is removed again. `run` is the `run`
-/// command's flags (`None` for `create`). Returns the container, its mounted
+/// command's flags (`None` for `create`); `begun` is called with the new
+/// container's ID as soon as it has one. Returns the container, its mounted
 /// root and the host config it recorded.
 fn create_mounted(
     engine: &Engine,
     args: &CreateArgs,
     run: Option<&RunArgs>,
+    begun: impl FnOnce(&str) -> anyhow::Result<()>,
 ) -> anyhow::Result<(Container, Mounted, HostConfig)> {
     let Some((reference, command)) = args.args.split_first() else {
         anyhow::bail!("\"create\" requires at least 1 argument: IMAGE [COMMAND] [ARG...]");
@@ -296,6 +319,11 @@ fn create_mounted(
             .begin(&image.id, reference, args.name.as_deref(), durability)?;
     let container = &creating.draft().clone();
     let id = container.config.id.clone();
+    // The mount below needs a mount namespace of our own, which unshare(2)
+    // refuses to a process with threads (EINVAL): ours first, as `begun`
+    // may start a thread.
+    crate::engine::private_mounts()?;
+    begun(&id)?;
     let mounted = engine.mount_from(container, &image)?;
     let (spec, host) = (|| {
         let mut config = image.config.config().clone().unwrap_or_default();

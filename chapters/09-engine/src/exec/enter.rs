@@ -105,10 +105,10 @@ pub fn fork_into_pid_namespace() -> anyhow::Result<ForkResult> {
 }
 // ANCHOR_END: fork
 
-/// Moves this process into the container's cgroup (so its limits and
-/// `docker stats` count it), before it joins the cgroup namespace.
+/// Moves this process (single-threaded: exec's forked child) into the
+/// container's cgroup, so its limits and `docker stats` count it, before it
+/// joins the cgroup namespace. It moves itself, which on v1 waits for no
+/// RCU grace period (see `Cgroup::entry_files`).
 pub fn join_cgroup(cgroup: &ch03_cgroups::Cgroup) -> anyhow::Result<()> {
-    cgroup
-        .add_task(Pid::this())
-        .context("join the container's cgroup")
+    cgroup.enter().context("join the container's cgroup")
 }

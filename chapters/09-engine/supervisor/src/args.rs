@@ -4,7 +4,8 @@
 //! ```text
 //! dockyard-supervisor --pid PID --pidfd FD --listen FD --out FD [--err FD]
 //!     [--stdin FD] [--stdin-once] [--tty] --log PATH [--max-size BYTES]
-//!     [--max-file N] [--attrs TEXT] [--finisher FD] -- PROGRAM [ARGS...]
+//!     [--max-file N] [--attrs TEXT] [--finisher FD] [--go FD]
+//!     -- PROGRAM [ARGS...]
 //! ```
 //!
 //! Every descriptor is inherited (not close-on-exec). `--out` is the stdout
@@ -13,7 +14,9 @@
 //! `--attrs` is the encoded contents of the json-file `attrs` object.
 //! `PROGRAM` is run with `--status N` appended when the container is over,
 //! unless `--finisher` is given and the finisher does its work instead (see
-//! [`finish`](crate::finish)).
+//! [`finish`](crate::finish)). With `--go`, the engine ran us before it knew
+//! the container's command runs: we wait for its word there first (see
+//! [`heard_go`](crate::life::heard_go)).
 
 use core::ffi::CStr;
 
@@ -25,7 +28,7 @@ use crate::sys::{self, Errno, Fd};
 /// The usage line, for a bad command line.
 const USAGE: &str = "usage: dockyard-supervisor --pid PID --pidfd FD --listen FD --out FD \
 [--err FD] [--stdin FD] [--stdin-once] [--tty] --log PATH [--max-size BYTES] [--max-file N] \
-[--attrs TEXT] [--finisher FD] -- PROGRAM [ARGS...]";
+[--attrs TEXT] [--finisher FD] [--go FD] -- PROGRAM [ARGS...]";
 
 /// The most arguments the exit program is given (`--status N` aside).
 pub const MAX_EXIT_ARGS: usize = 256;
@@ -70,6 +73,7 @@ pub struct Args<'a> {
     tty: bool,
     log: LogOptions<'a>,
     finisher: Option<i32>,
+    go: Option<i32>,
     /// `PROGRAM [ARGS...]`.
     pub exit: Argv<'a>,
 }
@@ -129,6 +133,15 @@ impl<'a> Args<'a> {
         // other descriptor of ours.
         self.finisher.map(|fd| unsafe { Fd::from_raw(fd) })
     }
+
+    /// The descriptor the engine's word comes on (`--go`), if given, owned.
+    ///
+    /// # Safety
+    /// As for [`Args::config`]: ours to close, taken once.
+    pub unsafe fn go(&self) -> Option<Fd> {
+        // SAFETY: as for `finisher`.
+        self.go.map(|fd| unsafe { Fd::from_raw(fd) })
+    }
 }
 
 /// Reads the command line (`argv[0]` first, as the kernel passes it).
@@ -136,6 +149,7 @@ pub fn parse<'a>(argv: &Argv<'a>) -> Result<Args<'a>, Usage<'a>> {
     let usage = |what, arg| Usage { what, arg };
     let (mut pid, mut pidfd, mut listen, mut out) = (None, None, None, None);
     let (mut err, mut stdin, mut path, mut finisher) = (None, None, None, None);
+    let mut go = None;
     let (mut stdin_once, mut tty) = (false, false);
     let (mut max_size, mut max_file, mut attrs) = (None, 1, None);
     let mut i = 1;
@@ -177,6 +191,7 @@ pub fn parse<'a>(argv: &Argv<'a>) -> Result<Args<'a>, Usage<'a>> {
                     b"--err" => err = Some(fd()?),
                     b"--stdin" => stdin = Some(fd()?),
                     b"--finisher" => finisher = Some(fd()?),
+                    b"--go" => go = Some(fd()?),
                     b"--log" if !bytes.is_empty() => path = Some(value),
                     b"--max-size" => {
                         max_size = Some(number()?).filter(|&n| n > 0);
@@ -214,6 +229,7 @@ pub fn parse<'a>(argv: &Argv<'a>) -> Result<Args<'a>, Usage<'a>> {
             attrs,
         },
         finisher,
+        go,
         // SAFETY: a part of what the caller vouched for.
         exit: unsafe { Argv::new(exit) },
     };
@@ -233,6 +249,7 @@ pub fn parse<'a>(argv: &Argv<'a>) -> Result<Args<'a>, Usage<'a>> {
         err,
         stdin,
         finisher,
+        go,
     ];
     for (i, a) in fds.iter().enumerate() {
         if a.is_some() && fds[i + 1..].contains(a) {
@@ -425,13 +442,16 @@ mod tests {
                 (None, 1, None)
             );
             assert!(!args.tty && !args.stdin_once);
-            assert_eq!(args.finisher, None);
+            assert_eq!((args.finisher, args.go), (None, None));
         });
         let null = std::fs::File::open("/dev/null").unwrap();
         let fd = std::os::fd::AsRawFd::as_raw_fd(&null);
         let text: &'static str = fd.to_string().leak();
         parsed(&with(&["--finisher", text, "--", "/x"]), |r| {
             assert_eq!(r.unwrap().finisher, Some(fd));
+        });
+        parsed(&with(&["--go", text, "--", "/x"]), |r| {
+            assert_eq!(r.unwrap().go, Some(fd));
         });
     }
 
@@ -465,6 +485,10 @@ mod tests {
         );
         assert_eq!(
             refused(&with(&["--finisher", "2", "--", "x"])),
+            "a descriptor is given twice"
+        );
+        assert_eq!(
+            refused(&with(&["--go", "0", "--", "x"])),
             "a descriptor is given twice"
         );
         let null = std::fs::File::open("/dev/null").unwrap();

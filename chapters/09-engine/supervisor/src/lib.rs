@@ -46,7 +46,7 @@ pub mod log;
 pub mod sys;
 pub mod time;
 
-pub use life::{Config, FAILED, Failure, supervise};
+pub use life::{Config, FAILED, Failure, heard_go, supervise};
 
 /// Says what went wrong on stderr, in one write(2): `dockyard-supervisor: `,
 /// the parts, and the errno if there is one. Nothing is allocated; a

@@ -35,6 +35,19 @@ pub struct Config<'a> {
 /// docker's status for an error of its own (`docker run`'s 125).
 pub const FAILED: i32 = 125;
 
+// ANCHOR: heard_go
+/// With `--go`: waits for the engine's word that the container's command
+/// runs, which comes once its execve(2) is done. The engine runs us as soon
+/// as it has cloned the init, so that we are up by the time the command
+/// runs (and, for a command as short as `true`, ends). `false`: the word
+/// never came (end-of-file, an error): the start failed, and the engine
+/// kills the init and records the failure itself; ours is only to reap it.
+pub fn heard_go(go: &Fd) -> bool {
+    let mut word = [0u8; 8];
+    matches!(sys::read(go, &mut word), Ok(n) if n > 0)
+}
+// ANCHOR_END: heard_go
+
 /// Why [`supervise`] gave up before the end, and the status to report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Failure {

@@ -11,7 +11,7 @@ mod mem;
 use core::ffi::CStr;
 
 use dockyard_supervisor::args::{self, Argv};
-use dockyard_supervisor::{FAILED, complain, finish, supervise, sys};
+use dockyard_supervisor::{FAILED, complain, finish, heard_go, supervise, sys};
 
 // ANCHOR: start
 // The kernel starts a static executable at its entry point with the stack
@@ -70,8 +70,15 @@ unsafe extern "C" fn start(sp: *const usize) -> ! {
             sys::exit(FAILED);
         }
     };
-    // SAFETY: the engine handed these descriptors over to us; taken once.
-    let status = match supervise(unsafe { args.config() }) {
+    // SAFETY: the engine handed these descriptors over to us; each taken once.
+    let config = unsafe { args.config() };
+    if let Some(go) = unsafe { args.go() }
+        && !heard_go(&go)
+    {
+        let _ = sys::reap(&config.pidfd);
+        sys::exit(FAILED);
+    }
+    let status = match supervise(config) {
         Ok(status) => status,
         // The container is over by now (see `supervise`).
         Err(failure) => {
