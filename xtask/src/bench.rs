@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::{bench_cpu, bench_net, fixtures, sh};
+use crate::{bench_cpu, bench_net, bench_settle, fixtures, sh};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -123,7 +123,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // its lock), and `ps` would tear down its cgroup and network, which are
     // the real one's.
     let crowded_root = bench_dir.join("engine-root-500");
-    let _ = fs::remove_dir_all(&crowded_root);
+    bench_settle::remove_tree(&bench_dir, &crowded_root)?;
     fs::create_dir_all(&crowded_root)?;
     sh::run(
         Command::new("cp")
@@ -344,6 +344,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let _ = engine(&["rm", "-f", "bench-exec"]);
         return Err(err);
     }
+    bench_settle::settle(&bench_dir)?;
     println!(
         "{:<52} {:>11} {:>11}   median vs baseline",
         "command", "min", "median"
@@ -364,7 +365,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     drop(net);
     engine(&["rm", "-f", "bench-exec"])?;
     for dir in [&ours, &theirs, &engine_root, &crowded_root] {
-        let _ = fs::remove_dir_all(dir);
+        let _ = bench_settle::remove_tree(&bench_dir, dir);
     }
     remove_cgroup_parent();
     result
@@ -509,9 +510,7 @@ fn layer_300m(dir: &Path) -> anyhow::Result<PathBuf> {
         return Ok(layer);
     }
     let tree = dir.join("layer-300m");
-    if tree.exists() {
-        fs::remove_dir_all(&tree)?;
-    }
+    bench_settle::remove_tree(dir, &tree)?;
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     for d in 0..12 {
         let sub = tree.join(format!("usr/lib/pkg{d:02}"));
@@ -539,16 +538,14 @@ fn layer_300m(dir: &Path) -> anyhow::Result<PathBuf> {
             .arg("."),
     )
     .context("make the 300 MB layer")?;
-    fs::remove_dir_all(&tree)?;
+    bench_settle::remove_tree(dir, &tree)?;
     Ok(layer)
 }
 
 /// A fresh dockyard state root with the busybox fixture imported as `busybox`.
 fn engine_root_with_busybox(dir: &Path, dockyard: &str, tar: &Path) -> anyhow::Result<PathBuf> {
     let root = dir.join("engine-root");
-    if root.exists() {
-        fs::remove_dir_all(&root)?;
-    }
+    bench_settle::remove_tree(dir, &root)?;
     let mut import = Command::new(dockyard);
     import
         .arg("--root")

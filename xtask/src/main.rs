@@ -5,6 +5,7 @@
 mod bench;
 mod bench_cpu;
 mod bench_net;
+mod bench_settle;
 mod book;
 mod demo;
 mod fixtures;
