@@ -257,13 +257,19 @@ impl ShimArgs {
 /// Whether this process has one thread only (proc(5) `Threads`), so that
 /// chapter 02's helper, a fork(2) of it, may go on as the supervisor with
 /// the engine's code (no lock another thread held is stuck in it).
-/// Whether this process has one thread (`Threads:` in /proc/self/status).
+/// Whether this process has one thread. The link count of /proc/self/task
+/// is two plus the number of threads (`proc_task_getattr`, fs/proc/base.c:
+/// the count /proc/self/status shows as `Threads:`), so one stat(2) says,
+/// where reading `status` had the kernel format some fifty lines.
 pub(crate) fn single_threaded() -> bool {
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
-        status
-            .lines()
-            .any(|line| line.split_whitespace().eq(["Threads:", "1"]))
-    })
+    threads_in(Path::new("/proc/self/task")) == Some(1)
+}
+
+/// The number of threads of the process whose /proc `task` directory is `task`.
+fn threads_in(task: &Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let links = std::fs::metadata(task).ok()?.nlink();
+    links.checked_sub(2)
 }
 
 /// `dockyard shim ID ...`: one entry of the supervisor's life (see the
@@ -835,6 +841,46 @@ impl Record for EngineRecord<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_task_directory_counts_a_process_threads() {
+        let mut sleep = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let task = PathBuf::from(format!("/proc/{}/task", sleep.id()));
+        let one = threads_in(&task);
+        sleep.kill().unwrap();
+        sleep.wait().unwrap();
+        assert_eq!(one, Some(1));
+        // A process of many threads: ours (the test harness has more).
+        let count = |status: String| -> u64 {
+            let line = status.lines().find(|l| l.starts_with("Threads:")).unwrap();
+            line.split_whitespace().nth(1).unwrap().parse().unwrap()
+        };
+        let read = || count(std::fs::read_to_string("/proc/self/status").unwrap());
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(3));
+        let extra: Vec<_> = (0..2)
+            .map(|_| {
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                })
+            })
+            .collect();
+        // Other tests' threads come and go: compare when status said the
+        // same before and after.
+        let steady = (0..100).find_map(|_| {
+            let before = read();
+            let ours = threads_in(Path::new("/proc/self/task")).unwrap();
+            (read() == before).then_some((before, ours))
+        });
+        barrier.wait();
+        extra.into_iter().for_each(|t| t.join().unwrap());
+        let (status, ours) = steady.expect("the thread count never held still");
+        assert!(ours >= 3, "two threads of ours and this one: {ours}");
+        assert_eq!(ours, status, "/proc/self/status says {status} threads");
+    }
 
     fn words(line: &str) -> Vec<OsString> {
         line.split(' ').map(OsString::from).collect()
