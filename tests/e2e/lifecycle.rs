@@ -10,16 +10,7 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 
-use crate::{Sandbox, snapshot_text};
-
-/// Waits up to `secs` seconds for `done`, checking every 50 ms.
-fn wait_until(secs: u64, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use crate::{Sandbox, snapshot_text, supervisor_pid, wait_until};
 
 /// `inspect -f FORMAT NAME`, trimmed.
 fn inspect(sandbox: &Sandbox, format: &str, name: &str) -> String {
@@ -821,15 +812,7 @@ fn a_killed_supervisor_is_seen_as_exited_and_cleaned_up() {
     testkit::require_root!();
     let sandbox = Sandbox::with_busybox("e2e-shim-kill");
     let id = sandbox.ok(&["run", "-d", "--name", "orphan", "busybox", "sleep", "600"]);
-    // The supervisor's pid and start time, where the supervisor wrote them
-    // (once it had cloned the init: by now, unless it was kept off a CPU).
-    let info = std::path::Path::new("/run/dockyard")
-        .join(id.trim())
-        .join("supervisor.json");
-    wait_until(10, "supervisor.json", || info.exists());
-    let info = std::fs::read_to_string(info).unwrap();
-    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
-    let pid = nix::unistd::Pid::from_raw(info["pid"].as_i64().unwrap() as i32);
+    let pid = supervisor_pid(id.trim());
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
     wait_until(10, "the supervisor's end", || {
         !std::path::Path::new(&format!("/proc/{pid}")).exists()

@@ -177,6 +177,29 @@ impl Drop for Sandbox {
     }
 }
 
+/// Waits up to `secs` seconds for `done`, checking every 50 ms.
+fn wait_until(secs: u64, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The pid of container `id`'s supervisor, from the `supervisor.json` it
+/// writes once it has cloned the container's init: a moment after `run -d`
+/// returns, or later if the supervisor was kept off a CPU.
+fn supervisor_pid(id: &str) -> nix::unistd::Pid {
+    let info = Path::new("/run/dockyard").join(id).join("supervisor.json");
+    wait_until(10, "supervisor.json", || info.exists());
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(info).unwrap()).unwrap();
+    nix::unistd::Pid::from_raw(info["pid"].as_i64().unwrap() as i32)
+}
+
 /// `dockyard` with the sandbox's state root and cgroup parent.
 fn dockyard(sandbox: &Sandbox) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dockyard"));

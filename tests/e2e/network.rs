@@ -363,18 +363,7 @@ fn a_killed_supervisors_network_is_removed() {
     let id = id.trim();
     sandbox.wait_running(id);
     assert_eq!(sandbox.networks().state().unwrap().containers.len(), 1);
-    // The supervisor's pid, where the supervisor wrote it (once it had
-    // cloned the init: by now, unless it was kept off a CPU).
-    let info = std::path::Path::new("/run/dockyard")
-        .join(id)
-        .join("supervisor.json");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !info.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let info = std::fs::read_to_string(info).unwrap();
-    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
-    let pid = nix::unistd::Pid::from_raw(info["pid"].as_i64().unwrap() as i32);
+    let pid = crate::supervisor_pid(id);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
     // The next command that looks sees it exited, and removes what is left.
     let deadline = Instant::now() + Duration::from_secs(10);
