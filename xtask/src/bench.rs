@@ -367,7 +367,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for dir in [&ours, &theirs, &engine_root, &crowded_root] {
         let _ = bench_settle::remove_tree(&bench_dir, dir);
     }
-    remove_cgroup_parent();
+    remove_cgroup_parent(CGROUP_PARENT);
     result
 }
 
@@ -578,15 +578,23 @@ fn one_at_a_time() -> anyhow::Result<fs::File> {
     Ok(file)
 }
 
-fn remove_cgroup_parent() {
-    for entry in fs::read_dir("/sys/fs/cgroup")
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let _ = fs::remove_dir(entry.path().join(CGROUP_PARENT));
+/// Removes the cgroup parent `name` from every hierarchy (v1) and the v2
+/// root, where it is empty (rmdir(2) refuses one that still has cgroups).
+pub fn remove_cgroup_parent(name: &str) {
+    for dir in cgroup_parent_dirs(name) {
+        let _ = fs::remove_dir(dir);
     }
-    let _ = fs::remove_dir(Path::new("/sys/fs/cgroup").join(CGROUP_PARENT));
+}
+
+/// Where the cgroup parent `name` is or would be: under each v1 hierarchy
+/// and the v2 root.
+pub fn cgroup_parent_dirs(name: &str) -> Vec<PathBuf> {
+    let root = Path::new("/sys/fs/cgroup");
+    let hierarchies = fs::read_dir(root).into_iter().flatten().flatten();
+    hierarchies
+        .map(|entry| entry.path().join(name))
+        .chain([root.join(name)])
+        .collect()
 }
 
 fn time(argv: &[String]) -> anyhow::Result<Duration> {

@@ -8,7 +8,10 @@
 
 use std::path::Path;
 
-use crate::{fixtures, setup, sh};
+use crate::{bench, fixtures, setup, sh};
+
+/// The cgroup parent `dockyard run` puts containers under by default.
+const ENGINE_CGROUP_PARENT: &str = "dockyard";
 
 /// What the command inside shows: whose hostname it sees, and which processes.
 const SCRIPT: &str =
@@ -44,7 +47,12 @@ pub fn run() -> anyhow::Result<()> {
     println!("The host's hostname, and every process on the host: chroot is not isolation.");
 
     banner("The engine: `dockyard run` makes it a container (namespaces, hardening, cgroups)");
-    sh::run(
+    // The engine keeps its cgroup parent once made, as dockerd keeps
+    // `docker`; the demo leaves the machine as it found it.
+    let had_parent = bench::cgroup_parent_dirs(ENGINE_CGROUP_PARENT)
+        .iter()
+        .any(|dir| dir.exists());
+    let ran = sh::run(
         sh::as_root(bin.join("dockyard"))
             .current_dir(&workspace)
             .args([
@@ -58,7 +66,11 @@ pub fn run() -> anyhow::Result<()> {
             ])
             .arg(rootfs)
             .args(["sh", "-c", SCRIPT]),
-    )?;
+    );
+    if !had_parent {
+        bench::remove_cgroup_parent(ENGINE_CGROUP_PARENT);
+    }
+    ran?;
 
     println!(
         "\nThe same root filesystem, now with a hostname of its own, its own process tree\n\
