@@ -387,7 +387,7 @@ impl ContainerStore {
         spec: Spec,
         durability: Durability,
     ) -> Result<Container, ContainerError> {
-        self.begin(image, image_name, name, durability)?
+        self.begin(names::new_id(), image, image_name, name, durability)?
             .finish(spec, &[])
     }
 
@@ -396,8 +396,11 @@ impl ContainerStore {
     /// its spec built before it exists: [`Creating::finish`] writes its
     /// files and puts it in place in one go; dropped unfinished, nothing of
     /// it is left. The name is checked now and claimed when it finishes.
+    /// `id` is the new container's, from [`names::new_id`]: `dockyard run`
+    /// picks it first, to make the container's cgroup meanwhile.
     pub fn begin(
         &self,
+        id: String,
         image: &Digest,
         image_name: &str,
         name: Option<&str>,
@@ -435,7 +438,6 @@ impl ContainerStore {
             let path = temp.path().join(sub);
             std::fs::create_dir(&path).at("create", &path)?;
         }
-        let id = names::new_id();
         Ok(Creating {
             store: self,
             draft: Container {
@@ -1253,7 +1255,13 @@ mod tests {
     fn a_container_being_made_is_unseen_until_it_finishes_whole() {
         let (root, store) = store();
         let creating = store
-            .begin(&image(), "busybox", Some("made"), Durability::Durable)
+            .begin(
+                names::new_id(),
+                &image(),
+                "busybox",
+                Some("made"),
+                Durability::Durable,
+            )
             .unwrap();
         let draft = creating.draft().clone();
         assert!(draft.merged_dir().is_dir());
@@ -1280,7 +1288,13 @@ mod tests {
         );
         // Dropped unfinished: nothing left, the name still free.
         let dropped = store
-            .begin(&image(), "busybox", Some("never"), Durability::Volatile)
+            .begin(
+                names::new_id(),
+                &image(),
+                "busybox",
+                Some("never"),
+                Durability::Volatile,
+            )
             .unwrap();
         let dir = dropped.draft().dir.clone();
         drop(dropped);

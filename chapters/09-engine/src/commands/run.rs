@@ -8,7 +8,7 @@ use anyhow::Context;
 use ch02_namespaces::spec;
 use ch04_overlayfs::Mounted;
 use ch04_overlayfs::io::Durability;
-use ch04_overlayfs::store::{Container, ContainerError, ImageError, StoreLock};
+use ch04_overlayfs::store::{Container, ContainerError, ImageError, StoreLock, names};
 use dockyard_shim::restart::Policy;
 use dockyard_shim::supervise::{ExitWatch, Finisher};
 use oci_spec::image::Config;
@@ -44,8 +44,7 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<i32> {
             "invalid argument \"{stream}\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR"
         );
     }
-    let engine = Engine::open(root)?;
-    let (container, ready, host) = create_ready(&engine, &args)?;
+    let (engine, container, ready, host) = create_ready(root, &args)?;
     if args.detach {
         supervisor::start(&engine, root, &container, Some(ready), None)?;
         println!("{}", container.config.id);
@@ -217,70 +216,109 @@ pub fn create(root: &Path, args: CreateArgs) -> anyhow::Result<i32> {
     if args.rootfs.is_some() {
         anyhow::bail!("--rootfs runs a directory at once: use it with `run`, not `create`");
     }
+    let checked = Checked::flags(&args)?;
     let engine = Engine::open(root)?;
-    let (container, mounted, _) = create_mounted(&engine, &args, None, |_| Ok(()))?;
+    let id = names::new_id();
+    let (container, mounted, _) = create_mounted(&engine, &args, None, checked, id)?;
     drop(mounted);
     println!("{}", container.config.id);
     Ok(0)
 }
 
-/// [`create_mounted`] for `run`, which starts the container next: its
-/// cgroup is made on a thread meanwhile, as soon as its ID is known.
+/// [`create_mounted`] for `run`, which starts the container next: its ID
+/// is chosen as soon as the flags are checked, before the stores are even
+/// opened, and its cgroup made on a thread from then on (see
+/// `cgroup_ahead.rs`). Returns the engine too.
 fn create_ready(
-    engine: &Engine,
+    root: &Path,
     args: &RunArgs,
-) -> anyhow::Result<(Container, supervisor::Ready, HostConfig)> {
+) -> anyhow::Result<(Engine, Container, supervisor::Ready, HostConfig)> {
     let create = &args.create;
-    let mut cgroup = None;
-    let (container, root, host) = create_mounted(engine, create, Some(args), |id| {
-        cgroup = Some(CgroupAhead::start(
-            &create.limits,
-            &create.cgroup_parent,
-            id,
-        )?);
-        Ok(())
-    })?;
-    let cgroup = cgroup.context("no cgroup was started for the container")?;
-    Ok((container, supervisor::Ready { root, cgroup }, host))
+    let checked = Checked::flags(create)?;
+    let id = names::new_id();
+    // The root's mount needs a mount namespace of our own, which unshare(2)
+    // refuses to a process with threads (EINVAL): ours before the thread.
+    crate::engine::private_mounts()?;
+    let cgroup = CgroupAhead::start(&create.limits, &create.cgroup_parent, &id)?;
+    let engine = Engine::open(root)?;
+    let (container, root, host) = create_mounted(&engine, create, Some(args), checked, id)?;
+    Ok((engine, container, supervisor::Ready { root, cgroup }, host))
 }
 
-/// Makes the container record, mounts its root, and builds its OCI spec from
-/// the image config and the flags (the root must be mounted to resolve `-u`).
-/// If anything fails, the container is removed again. `run` is the `run`
-/// command's flags (`None` for `create`); `begun` is called with the new
-/// container's ID as soon as it has one. Returns the container, its mounted
-/// root and the host config it recorded.
+/// What [`Checked::flags`] made of the arguments that can be wrong
+/// without the stores' help.
+struct Checked<'a> {
+    /// The image, as named.
+    reference: &'a str,
+    /// The command given after it, if any.
+    command: &'a [String],
+    restart: Policy,
+    /// `--init`'s program on the host.
+    init: Option<PathBuf>,
+    labels: std::collections::HashMap<String, String>,
+    /// `-v`, `--mount` and `--tmpfs`, parsed.
+    requests: Vec<mounts::Request>,
+}
+
+impl Checked<'_> {
+    /// Bad flags are refused before anything is made.
+    fn flags(args: &CreateArgs) -> anyhow::Result<Checked<'_>> {
+        let Some((reference, command)) = args.args.split_first() else {
+            anyhow::bail!("\"create\" requires at least 1 argument: IMAGE [COMMAND] [ARG...]");
+        };
+        let restart: Policy = args.restart.parse()?;
+        let init = args.init.then(find_init).transpose()?;
+        HostConfig {
+            log_opts: args.log_opt.clone(),
+            ..HostConfig::default()
+        }
+        .log_config()?;
+        if let Some(signal) = &args.stop_signal {
+            parse_signal(signal)?;
+        }
+        let labels = labels_of(args)?;
+        let mut requests = Vec::new();
+        for spec in &args.volumes {
+            requests.push(mounts::parse_volume(spec)?);
+        }
+        for spec in &args.mounts {
+            requests.push(mounts::parse_mount(spec)?);
+        }
+        for spec in &args.tmpfs {
+            requests.push(mounts::parse_tmpfs(spec)?);
+        }
+        Ok(Checked {
+            reference,
+            command,
+            restart,
+            init,
+            labels,
+            requests,
+        })
+    }
+}
+
+/// Makes the container record (with ID `id`), mounts its root, and builds
+/// its OCI spec from the image config and the flags (the root must be
+/// mounted to resolve `-u`). If anything fails, the container is removed
+/// again. `run` is the `run` command's flags (`None` for `create`);
+/// `checked`, what [`Checked::flags`] made of the flags. Returns the
+/// container, its mounted root and the host config it recorded.
 fn create_mounted(
     engine: &Engine,
     args: &CreateArgs,
     run: Option<&RunArgs>,
-    begun: impl FnOnce(&str) -> anyhow::Result<()>,
+    checked: Checked<'_>,
+    id: String,
 ) -> anyhow::Result<(Container, Mounted, HostConfig)> {
-    let Some((reference, command)) = args.args.split_first() else {
-        anyhow::bail!("\"create\" requires at least 1 argument: IMAGE [COMMAND] [ARG...]");
-    };
-    // Bad flags are refused before anything is made.
-    let restart: Policy = args.restart.parse()?;
-    let init = args.init.then(find_init).transpose()?;
-    HostConfig {
-        log_opts: args.log_opt.clone(),
-        ..HostConfig::default()
-    }
-    .log_config()?;
-    if let Some(signal) = &args.stop_signal {
-        parse_signal(signal)?;
-    }
-    let mut labels = labels_of(args)?;
-    let mut requests = Vec::new();
-    for spec in &args.volumes {
-        requests.push(mounts::parse_volume(spec)?);
-    }
-    for spec in &args.mounts {
-        requests.push(mounts::parse_mount(spec)?);
-    }
-    for spec in &args.tmpfs {
-        requests.push(mounts::parse_tmpfs(spec)?);
-    }
+    let Checked {
+        reference,
+        command,
+        restart,
+        init,
+        mut labels,
+        mut requests,
+    } = checked;
     let image = engine.images.get(reference).map_err(|err| match err {
         ImageError::NotFound(name) => {
             eprintln!("Unable to find image '{name}' locally");
@@ -313,17 +351,14 @@ fn create_mounted(
     };
     // Made where no one sees it, and put in place whole once its spec and
     // host config are written: a crash on the way leaves nothing in sight.
-    let creating =
-        engine
-            .containers
-            .begin(&image.id, reference, args.name.as_deref(), durability)?;
+    let creating = engine.containers.begin(
+        id.clone(),
+        &image.id,
+        reference,
+        args.name.as_deref(),
+        durability,
+    )?;
     let container = &creating.draft().clone();
-    let id = container.config.id.clone();
-    // The mount below needs a mount namespace of our own, which unshare(2)
-    // refuses to a process with threads (EINVAL): ours first, as `begun`
-    // may start a thread.
-    crate::engine::private_mounts()?;
-    begun(&id)?;
     let mounted = engine.mount_from(container, &image)?;
     let (spec, host) = (|| {
         let mut config = image.config.config().clone().unwrap_or_default();
