@@ -2,6 +2,7 @@
 //! commands do with them together (a container's layers, an image's size, a
 //! new image from a config).
 
+use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
@@ -45,38 +46,76 @@ fn searchable(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What a failure to open a store under `root` says first.
+fn open_context(root: &Path) -> String {
+    format!("open the state root {}", root.display())
+}
+
+/// The store in `cell`, opened with `open` if it is not yet.
+fn opened<'a, T>(
+    cell: &'a OnceCell<T>,
+    open: impl FnOnce() -> anyhow::Result<T>,
+    root: &Path,
+) -> anyhow::Result<&'a T> {
+    if let Some(store) = cell.get() {
+        return Ok(store);
+    }
+    let store = open().with_context(|| open_context(root))?;
+    Ok(cell.get_or_init(|| store))
+}
+
 /// The stores under the state root (`--root`, `DOCKYARD_ROOT`).
 #[derive(Debug)]
 pub struct Engine {
-    /// Blobs by digest: committed layers.
-    pub content: ContentStore,
+    /// Blobs by digest: committed layers. Opened when first asked for
+    /// ([`Engine::content`]).
+    content: OnceCell<ContentStore>,
     /// Unpacked layers by chain ID.
     pub layers: LayerStore,
     /// Image configs and names.
     pub images: ImageStore,
     /// Containers: config, state, upper/work/merged.
     pub containers: ContainerStore,
-    /// Volumes: data that outlives containers.
-    pub volumes: VolumeStore,
+    /// Volumes: data that outlives containers. Opened when first asked
+    /// for ([`Engine::volumes`]).
+    volumes: OnceCell<VolumeStore>,
     /// The state root, under which [`Engine::networks`] keeps its state.
     root: PathBuf,
 }
 
 impl Engine {
-    /// Opens (creating if needed) every store under `root`, and lets every
-    /// user search the root ([`searchable`]).
+    /// Opens (creating if needed) the stores under `root` that nearly every
+    /// command reads (layers, images, containers), and lets every user
+    /// search the root ([`searchable`]). The content and volume stores wait
+    /// until a command asks for them: opening a store clears what a crashed
+    /// writer left, which reads its whole directory, and only `commit` and
+    /// the commands that mount or list volumes need them.
     pub fn open(root: &Path) -> anyhow::Result<Engine> {
-        let context = || format!("open the state root {}", root.display());
+        let context = || open_context(root);
         let engine = Engine {
-            content: ContentStore::open(root).with_context(context)?,
+            content: OnceCell::new(),
             layers: LayerStore::open(root).with_context(context)?,
             images: ImageStore::open(root).with_context(context)?,
             containers: ContainerStore::open(root).with_context(context)?,
-            volumes: VolumeStore::open(root).with_context(context)?,
+            volumes: OnceCell::new(),
             root: root.to_path_buf(),
         };
         searchable(root).with_context(context)?;
         Ok(engine)
+    }
+
+    /// The content store, opened (and made, if need be) the first time.
+    pub fn content(&self) -> anyhow::Result<&ContentStore> {
+        opened(
+            &self.content,
+            || Ok(ContentStore::open(&self.root)?),
+            &self.root,
+        )
+    }
+
+    /// The volume store, opened (and made, if need be) the first time.
+    pub fn volumes(&self) -> anyhow::Result<&VolumeStore> {
+        opened(&self.volumes, || VolumeStore::open(&self.root), &self.root)
     }
 
     /// Chapter 05's networks, their state in `<root>/network`: what containers

@@ -327,10 +327,10 @@ pub fn port(root: &Path, args: PortArgs) -> anyhow::Result<i32> {
 pub fn remove_anonymous_volumes(engine: &Engine, host: &HostConfig) -> anyhow::Result<()> {
     for m in host.mounts.iter().filter(|m| m.anonymous) {
         let Some(name) = &m.name else { continue };
-        if let Ok(volume) = engine.volumes.get(name)
+        if let Ok(volume) = engine.volumes()?.get(name)
             && engine.volume_users(name)?.is_empty()
         {
-            engine.volumes.remove(&volume, &[])?;
+            engine.volumes()?.remove(&volume, &[])?;
         }
     }
     Ok(())
@@ -441,7 +441,7 @@ pub fn commit(root: &Path, args: CommitArgs) -> anyhow::Result<i32> {
     for instruction in &args.change {
         change::apply(&mut config, instruction)?;
     }
-    let layer = commit_layer(&container.upper_dir(), &engine.content)
+    let layer = commit_layer(&container.upper_dir(), engine.content()?)
         .with_context(|| format!("commit container {}", container.short_id()))?;
     let child = child_config(
         &image.config,
@@ -452,7 +452,9 @@ pub fn commit(root: &Path, args: CommitArgs) -> anyhow::Result<i32> {
         args.author.clone(),
     )?;
     let holder = Engine::temporary_holder();
-    let blob = engine.content.open_blob(&layer.digest, Some(layer.size))?;
+    let blob = engine
+        .content()?
+        .open_blob(&layer.digest, Some(layer.size))?;
     let parent = image.top_layer()?;
     engine
         .layers

@@ -465,7 +465,7 @@ fn mount_points(
                 MountPoint::bind(source, target, rw)
             }
             mounts::Request::Volume { name, target, rw } => {
-                let (volume, new) = engine.volumes.get_or_create(name.as_deref())?;
+                let (volume, new) = engine.volumes()?.get_or_create(name.as_deref())?;
                 if new {
                     let in_image = ch04_overlayfs::scoped::resolve_in_root(
                         &container.merged_dir(),

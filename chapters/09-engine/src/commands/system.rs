@@ -116,7 +116,7 @@ pub fn df(root: &Path, args: DfArgs) -> anyhow::Result<i32> {
         .map(|(_, s)| s)
         .sum();
     let mut volumes = Vec::new();
-    for volume in engine.volumes.list()? {
+    for volume in engine.volumes()?.list()? {
         let links = engine.volume_users(&volume.name)?.len();
         volumes.push((volume.name.clone(), links, dir_size(&volume.data())?));
     }

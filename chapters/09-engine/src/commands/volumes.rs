@@ -24,14 +24,14 @@ pub fn dispatch(root: &Path, command: VolumeCommand) -> anyhow::Result<i32> {
 }
 
 fn create(engine: &Engine, args: VolumeCreateArgs) -> anyhow::Result<i32> {
-    let (volume, _) = engine.volumes.get_or_create(args.name.as_deref())?;
+    let (volume, _) = engine.volumes()?.get_or_create(args.name.as_deref())?;
     println!("{}", volume.name);
     Ok(0)
 }
 
 fn list(engine: &Engine, args: VolumeLsArgs) -> anyhow::Result<i32> {
     let rows: Vec<Value> = engine
-        .volumes
+        .volumes()?
         .list()?
         .iter()
         .map(|v| {
@@ -82,7 +82,7 @@ fn inspect(engine: &Engine, args: VolumeInspectArgs) -> anyhow::Result<i32> {
     let mut found = Vec::new();
     let mut code = 0;
     for name in &args.volumes {
-        match engine.volumes.get(name) {
+        match engine.volumes()?.get(name) {
             Ok(volume) => found.push(inspect_value(&volume)),
             Err(err) => {
                 eprintln!("Error response from daemon: {err:#}");
@@ -100,9 +100,9 @@ fn remove(engine: &Engine, args: VolumeRmArgs) -> anyhow::Result<i32> {
     let mut code = 0;
     for name in &args.volumes {
         let result = engine
-            .volumes
+            .volumes()?
             .get(name)
-            .and_then(|v| engine.volumes.remove(&v, &engine.volume_users(name)?));
+            .and_then(|v| engine.volumes()?.remove(&v, &engine.volume_users(name)?));
         match result {
             Ok(()) => println!("{name}"),
             Err(err) => {
@@ -119,12 +119,12 @@ fn remove(engine: &Engine, args: VolumeRmArgs) -> anyhow::Result<i32> {
 pub fn prune_unused(engine: &Engine, all: bool) -> anyhow::Result<(Vec<String>, u64)> {
     let mut removed = Vec::new();
     let mut reclaimed = 0;
-    for volume in engine.volumes.list()? {
+    for volume in engine.volumes()?.list()? {
         if !(all || volume.anonymous) || !engine.volume_users(&volume.name)?.is_empty() {
             continue;
         }
         reclaimed += dir_size(&volume.data())?;
-        engine.volumes.remove(&volume, &[])?;
+        engine.volumes()?.remove(&volume, &[])?;
         removed.push(volume.name);
     }
     Ok((removed, reclaimed))
