@@ -165,21 +165,7 @@ fn spawn_with(
     if !nix::unistd::geteuid().is_root() {
         return Err(Error::NotRoot);
     }
-    if let Some(ns) = spec
-        .linux()
-        .iter()
-        .flat_map(|l| l.namespaces().iter().flatten())
-        .find(|ns| ns.path().is_some())
-    {
-        return Err(Error::Spec(format!(
-            "joining an existing {} namespace ({}) is not supported",
-            ns.typ(),
-            ns.path()
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()
-        )));
-    }
+    let joined = namespaces::Joined::open(spec)?;
     let process = spec.process().as_ref().ok_or(Error::NoCommand)?;
     let cmd = process
         .args()
@@ -222,7 +208,15 @@ fn spawn_with(
     };
     explain!("{call} a child in new namespaces: it will be PID 1 of its own";
         "{} {}", namespaces::unshare_words(flags), explain::shell_words(process.args().as_deref().unwrap_or_default()));
-    let child = spawn_init(&init, flags, born_in, adopter, &parent_end, child_end)?;
+    let child = spawn_init(
+        &init,
+        flags,
+        born_in,
+        adopter,
+        &joined,
+        &parent_end,
+        child_end,
+    )?;
     explain!("the child is pid {child} on the host and PID 1 in its namespace");
 
     // The channel reads end-of-file once the child's execve(2) closed its
@@ -251,7 +245,9 @@ fn spawn_with(
 /// it is a sound single-threaded copy), and the helper clones the init with
 /// CLONE_PARENT, which makes the init the runner's child rather than its own.
 /// The helper reports the init's pid and exits. Given a `cgroup`, it clones
-/// with clone3(2) instead, to have the init born in it. Given an `adopter`,
+/// with clone3(2) instead, to have the init born in it. The helper enters
+/// the namespaces the spec joins (`joined`) first, so the init is born in
+/// those and in new ones of the other kinds. Given an `adopter`,
 /// the helper keeps the init as its own child (no CLONE_PARENT) and becomes
 /// what the adopter makes it, instead of exiting.
 fn spawn_init(
@@ -259,6 +255,7 @@ fn spawn_init(
     flags: CloneFlags,
     cgroup: Option<RawFd>,
     adopter: Option<&dyn Adopter>,
+    joined: &namespaces::Joined,
     parent_end: &End,
     child_end: End,
 ) -> Result<Pid, Error> {
@@ -269,6 +266,11 @@ fn spawn_init(
             // The helper and the init hold copies of the runner's end: close them,
             // so that if the runner dies, the init's wait for its word ends.
             parent_end.close_copy_in_child();
+            if let Err(failure) = joined.enter() {
+                child_end.report(failure);
+                // SAFETY: _exit(2) is always safe; it skips destructors the runner owns.
+                unsafe { libc::_exit(0) }
+            }
             let flags = match adopter {
                 Some(adopter) => {
                     adopter.prepare();

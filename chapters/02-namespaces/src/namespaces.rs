@@ -11,8 +11,8 @@ use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
 use crate::Error;
 use crate::channel::Failure;
 
-/// The new namespaces the spec asks for (joining existing ones, with a `path`,
-/// is refused earlier by the runtime).
+/// The new namespaces the spec asks for (the ones with a `path` are joined
+/// instead: [`Joined`]).
 pub(crate) fn wanted(spec: &Spec) -> Vec<LinuxNamespaceType> {
     spec.linux()
         .as_ref()
@@ -25,6 +25,58 @@ pub(crate) fn wanted(spec: &Spec) -> Vec<LinuxNamespaceType> {
         })
         .unwrap_or_default()
 }
+
+// ANCHOR: joined
+/// The existing namespaces the spec asks the container to join: those with a
+/// `path` (the OCI runtime spec, config-linux.md "Namespaces"), such as an
+/// engine's network namespace made before the start, as docker's is. The
+/// runner opens each path, so that a wrong one is its error and names the
+/// path; the helper enters them with setns(2) before it clones the init, which
+/// is born in them, as runc's helper joins before it clones. Network, IPC and
+/// UTS namespaces only: joining a mount, PID, user or cgroup namespace would
+/// change what the rest of the start sees, and is refused.
+pub(crate) struct Joined(Vec<(CloneFlags, String, std::fs::File)>);
+
+impl Joined {
+    /// Opens the namespaces `spec` names by path.
+    pub(crate) fn open(spec: &Spec) -> Result<Joined, Error> {
+        let mut joined = Vec::new();
+        let namespaces = spec
+            .linux()
+            .iter()
+            .flat_map(|l| l.namespaces().iter().flatten());
+        for ns in namespaces {
+            let Some(path) = ns.path() else { continue };
+            let path = path.display().to_string();
+            let (flag, kind, option) = match ns.typ() {
+                LinuxNamespaceType::Network => (CloneFlags::CLONE_NEWNET, "network", "--net"),
+                LinuxNamespaceType::Ipc => (CloneFlags::CLONE_NEWIPC, "IPC", "--ipc"),
+                LinuxNamespaceType::Uts => (CloneFlags::CLONE_NEWUTS, "UTS", "--uts"),
+                typ => {
+                    return Err(Error::Spec(format!(
+                        "joining an existing {typ} namespace ({path}) is not supported"
+                    )));
+                }
+            };
+            let file = std::fs::File::open(&path)
+                .map_err(Error::io(format!("open the {kind} namespace {path}")))?;
+            explain!("the child will be born in the existing {kind} namespace {path}";
+                "nsenter {option}={path}");
+            joined.push((flag, path, file));
+        }
+        Ok(Joined(joined))
+    }
+
+    /// Enters every namespace with setns(2): in the helper, before its clone.
+    /// setns(2) checks that the file is a namespace of the kind named.
+    pub(crate) fn enter(&self) -> Result<(), Failure> {
+        for (flag, path, file) in &self.0 {
+            nix::sched::setns(file, *flag).map_err(Failure::at("setns(2)", path))?;
+        }
+        Ok(())
+    }
+}
+// ANCHOR_END: joined
 
 // ANCHOR: clone_flags
 /// The clone(2) flags for every namespace made at birth. The cgroup namespace is

@@ -267,6 +267,25 @@ impl Security {
     }
 }
 
+/// Has the container join the existing `typ` namespace at `path` instead of
+/// making one, if the spec asks for one of that kind (see the runtime's
+/// `Joined`, in namespaces.rs). Returns whether it did.
+pub fn join_namespace(spec: &mut Spec, typ: LinuxNamespaceType, path: &Path) -> bool {
+    let Some(linux) = spec.linux_mut() else {
+        return false;
+    };
+    let Some(ns) = linux
+        .namespaces_mut()
+        .iter_mut()
+        .flatten()
+        .find(|ns| ns.typ() == typ)
+    else {
+        return false;
+    };
+    ns.set_path(Some(path.to_path_buf()));
+    true
+}
+
 /// Reads an `--env-file` the way docker does: one `KEY=VALUE` or `KEY` (taken
 /// from the caller's environment) per line; blank lines and `#` comments skipped;
 /// a key with white space in it is an error naming the file and line.
@@ -458,6 +477,34 @@ pub fn to_json(spec: &Spec) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_namespace_the_spec_makes_can_be_joined_instead() {
+        let flags = RunFlags {
+            args: vec!["sh".into()],
+            ..Default::default()
+        };
+        let mut spec = build(&flags, Path::new("/nonexistent")).unwrap();
+        let netns = Path::new("/proc/self/fd/7");
+        assert!(join_namespace(
+            &mut spec,
+            LinuxNamespaceType::Network,
+            netns
+        ));
+        // Without --userns the spec makes no user namespace: nothing to join.
+        assert!(!join_namespace(&mut spec, LinuxNamespaceType::User, netns));
+        let paths: Vec<_> = spec
+            .linux()
+            .as_ref()
+            .unwrap()
+            .namespaces()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .filter_map(|ns| ns.path().as_ref().map(|path| (ns.typ(), path.clone())))
+            .collect();
+        assert_eq!(paths, [(LinuxNamespaceType::Network, netns.to_path_buf())]);
+    }
 
     fn rootfs() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();

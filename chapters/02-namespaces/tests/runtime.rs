@@ -69,6 +69,81 @@ fn a_failing_setup_kills_the_child() {
     );
 }
 
+/// `spec` with its `typ` namespace joined at `path` instead of made.
+fn joining(
+    mut spec: oci_spec::runtime::Spec,
+    typ: oci_spec::runtime::LinuxNamespaceType,
+    path: &str,
+) -> oci_spec::runtime::Spec {
+    assert!(spec::join_namespace(&mut spec, typ, Path::new(path)));
+    spec
+}
+
+/// A network namespace given by path is joined, not made: the init is born
+/// in it, and in new namespaces of the other kinds.
+#[test]
+fn a_network_namespace_given_by_path_is_joined() {
+    testkit::require_root!();
+    // unshare(2) moves only the calling thread: one of its own makes it.
+    let netns = std::thread::spawn(|| {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        std::fs::File::open("/proc/thread-self/ns/net").unwrap()
+    })
+    .join()
+    .unwrap();
+    let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&netns));
+    let spec = joining(
+        spec_for(&["true"]),
+        oci_spec::runtime::LinuxNamespaceType::Network,
+        &path,
+    );
+    let mut seen = None;
+    let code = ch02_namespaces::run_with(&spec, &testkit::fixtures::busybox_rootfs(), &mut |pid| {
+        let pid = pid.to_string();
+        seen = Some((ns(&pid, "net"), ns(&pid, "uts") != ns("self", "uts")));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(code, 0);
+    assert_eq!(seen, Some((std::fs::read_link(&path).unwrap(), true)));
+}
+
+/// A path that names no namespace of its kind is refused, naming the path:
+/// by the runner when it cannot be opened, by setns(2) in the helper when it
+/// is some other file; and a mount namespace is never joined.
+#[test]
+fn a_wrong_namespace_path_is_refused_with_the_path() {
+    testkit::require_root!();
+    let network = oci_spec::runtime::LinuxNamespaceType::Network;
+    let refused = |typ, path: &str| {
+        ch02_namespaces::run_with(
+            &joining(spec_for(&["true"]), typ, path),
+            &testkit::fixtures::busybox_rootfs(),
+            &mut |_| Ok(()),
+        )
+        .unwrap_err()
+    };
+    let missing = refused(network, "/nonexistent/net");
+    assert_eq!(
+        missing.to_string(),
+        "open the network namespace /nonexistent/net: No such file or directory (os error 2)"
+    );
+    let not_netns = refused(network, "/proc/self/ns/uts");
+    assert_eq!(
+        not_netns.to_string(),
+        "container init: setns(2) /proc/self/ns/uts: EINVAL: Invalid argument"
+    );
+    assert_eq!(not_netns.exit_code(), 125);
+    let mount = refused(
+        oci_spec::runtime::LinuxNamespaceType::Mount,
+        "/proc/self/ns/mnt",
+    );
+    assert_eq!(
+        mount.to_string(),
+        "building the OCI spec: joining an existing mnt namespace (/proc/self/ns/mnt) is not supported"
+    );
+}
+
 /// A cgroup `dockyard-test-NAME-PID` on a cgroup2 mounted for the test: the
 /// mount, the parent (whose drop removes the cgroup, wherever the system
 /// mounts cgroup2) and the cgroup's directory under the mount.
