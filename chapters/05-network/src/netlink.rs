@@ -394,3 +394,58 @@ pub fn in_netns<T: Send>(
     })
 }
 // ANCHOR_END: in_netns
+
+// ANCHOR: new_netns
+/// A new network namespace with its loopback up, kept by the open file this
+/// returns (its `/proc/thread-self/ns/net`): what docker's engine makes for a
+/// container (its "sandbox") before the runtime starts the container in it,
+/// by path. unshare(2) moves the calling thread only, so a thread of its own
+/// makes it and ends; the namespace lives as long as a process in it or a
+/// file for it does, and the kernel frees it after that.
+pub fn new_netns() -> Result<File> {
+    explain!("make a network namespace for the container, before its start"; "ip netns add NAME");
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).map_err(|errno| {
+                    NetlinkError::Refused {
+                        what: "unshare(2) a new network namespace".into(),
+                        errno,
+                    }
+                })?;
+                Netlink::open()?.set_up("lo")?;
+                let path = "/proc/thread-self/ns/net";
+                File::open(path).map_err(|err| NetlinkError::Netns {
+                    path: path.into(),
+                    errno: Errno::from_raw(err.raw_os_error().unwrap_or(0)),
+                })
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+// ANCHOR_END: new_netns
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_netns_is_not_ours_and_its_loopback_is_up() {
+        testkit::require_root!();
+        let netns = new_netns().unwrap();
+        let ours = std::fs::metadata("/proc/self/ns/net").unwrap();
+        let made = netns.metadata().unwrap();
+        assert_ne!(
+            std::os::unix::fs::MetadataExt::ino(&made),
+            std::os::unix::fs::MetadataExt::ino(&ours)
+        );
+        let lo = in_netns(&netns, "new", |netlink| netlink.link("lo")).unwrap();
+        assert!(lo.header.flags.contains(LinkFlags::Up), "{lo:?}");
+        let links = in_netns(&netns, "new", |netlink| {
+            Ok([netlink.link_index("lo")?, netlink.link_index("eth0")?])
+        })
+        .unwrap();
+        assert!(links[0].is_some() && links[1].is_none(), "{links:?}");
+    }
+}

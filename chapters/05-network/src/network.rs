@@ -183,11 +183,17 @@ impl FromStr for NetworkMode {
 }
 
 impl NetworkMode {
+    /// Whether the container gets a network namespace of its own (`none`
+    /// and bridge networks) rather than sharing one that exists.
+    pub fn own_namespace(&self) -> bool {
+        matches!(self, NetworkMode::None | NetworkMode::Bridge(_))
+    }
+
     /// Fits the OCI spec to the mode: `host` and `container:` share a namespace
     /// that exists already instead of making one, so the spec asks for none
     /// (the runner joins the other one first: [`NetworkMode::join`]).
     pub fn apply(&self, spec: &mut Spec) {
-        if matches!(self, NetworkMode::Host | NetworkMode::Container(_)) {
+        if !self.own_namespace() {
             let mut linux = spec.linux().clone().unwrap_or_default();
             let namespaces = linux
                 .namespaces()
