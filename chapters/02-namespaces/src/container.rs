@@ -247,7 +247,8 @@ fn spawn_with(
 /// The helper reports the init's pid and exits. Given a `cgroup`, it clones
 /// with clone3(2) instead, to have the init born in it. The helper enters
 /// the namespaces the spec joins (`joined`) first, so the init is born in
-/// those and in new ones of the other kinds. Given an `adopter`,
+/// those and in new ones of the other kinds, and leaves them after. Given
+/// an `adopter`,
 /// the helper keeps the init as its own child (no CLONE_PARENT) and becomes
 /// what the adopter makes it, instead of exiting.
 fn spawn_init(
@@ -266,11 +267,6 @@ fn spawn_init(
             // The helper and the init hold copies of the runner's end: close them,
             // so that if the runner dies, the init's wait for its word ends.
             parent_end.close_copy_in_child();
-            if let Err(failure) = joined.enter() {
-                child_end.report(failure);
-                // SAFETY: _exit(2) is always safe; it skips destructors the runner owns.
-                unsafe { libc::_exit(0) }
-            }
             let flags = match adopter {
                 Some(adopter) => {
                     adopter.prepare();
@@ -278,6 +274,11 @@ fn spawn_init(
                 }
                 None => flags | CloneFlags::CLONE_PARENT,
             };
+            if let Err(failure) = joined.enter() {
+                child_end.report(failure);
+                // SAFETY: _exit(2) is always safe; it skips destructors the runner owns.
+                unsafe { libc::_exit(0) }
+            }
             // SAFETY: the helper is single-threaded, so its clones may run Rust code.
             let born_in =
                 cgroup.map(|dir| unsafe { clone_into(dir, flags, || init.run(&child_end)) });
@@ -295,6 +296,12 @@ fn spawn_init(
                     )
                 },
             };
+            let clone = clone.map_err(Failure::step("clone(2)")).and_then(|pid| {
+                joined.leave().inspect_err(|_| {
+                    let _ = kill(pid, Signal::SIGKILL);
+                })?;
+                Ok(pid)
+            });
             match clone {
                 Ok(pid) => {
                     let _ = child_end.send_init_pid(pid.as_raw());
@@ -305,7 +312,7 @@ fn spawn_init(
                         adopter.adopt(pid);
                     }
                 }
-                Err(errno) => child_end.report(Failure::step("clone(2)")(errno)),
+                Err(failure) => child_end.report(failure),
             }
             // SAFETY: _exit(2) is always safe; it skips destructors the runner owns.
             unsafe { libc::_exit(0) }
@@ -585,7 +592,7 @@ impl Init<'_> {
             namespaces::set_hostname(name)?;
         }
         if wanted.contains(&LinuxNamespaceType::Network) {
-            namespaces::loopback_up()?;
+            namespaces::loopback_up().map_err(Failure::step("bring up lo (ioctl SIOCSIFFLAGS)"))?;
         }
         // A session of its own: the caller's terminal signals reach the runner
         // only, which forwards them.

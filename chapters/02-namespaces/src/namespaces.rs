@@ -32,15 +32,25 @@ pub(crate) fn wanted(spec: &Spec) -> Vec<LinuxNamespaceType> {
 /// engine's network namespace made before the start, as docker's is. The
 /// runner opens each path, so that a wrong one is its error and names the
 /// path; the helper enters them with setns(2) before it clones the init, which
-/// is born in them, as runc's helper joins before it clones. Network, IPC and
-/// UTS namespaces only: joining a mount, PID, user or cgroup namespace would
+/// is born in them, as runc's helper joins before it clones, and then goes
+/// back to the runner's own: an adopting helper lives on as the supervisor,
+/// whose work (a network's teardown) is the host's. Network, IPC and UTS
+/// namespaces only: joining a mount, PID, user or cgroup namespace would
 /// change what the rest of the start sees, and is refused.
-pub(crate) struct Joined(Vec<(CloneFlags, String, std::fs::File)>);
+pub(crate) struct Joined {
+    /// Each namespace to join: its kind, its path, the open file.
+    theirs: Vec<(CloneFlags, String, std::fs::File)>,
+    /// The runner's own namespaces of the same kinds, to go back to.
+    ours: Vec<(CloneFlags, String, std::fs::File)>,
+}
 
 impl Joined {
-    /// Opens the namespaces `spec` names by path.
+    /// Opens the namespaces `spec` names by path, and ours of those kinds.
     pub(crate) fn open(spec: &Spec) -> Result<Joined, Error> {
-        let mut joined = Vec::new();
+        let mut joined = Joined {
+            theirs: Vec::new(),
+            ours: Vec::new(),
+        };
         let namespaces = spec
             .linux()
             .iter()
@@ -48,30 +58,45 @@ impl Joined {
         for ns in namespaces {
             let Some(path) = ns.path() else { continue };
             let path = path.display().to_string();
-            let (flag, kind, option) = match ns.typ() {
-                LinuxNamespaceType::Network => (CloneFlags::CLONE_NEWNET, "network", "--net"),
-                LinuxNamespaceType::Ipc => (CloneFlags::CLONE_NEWIPC, "IPC", "--ipc"),
-                LinuxNamespaceType::Uts => (CloneFlags::CLONE_NEWUTS, "UTS", "--uts"),
+            let (flag, kind, file, option) = match ns.typ() {
+                LinuxNamespaceType::Network => {
+                    (CloneFlags::CLONE_NEWNET, "network", "net", "--net")
+                }
+                LinuxNamespaceType::Ipc => (CloneFlags::CLONE_NEWIPC, "IPC", "ipc", "--ipc"),
+                LinuxNamespaceType::Uts => (CloneFlags::CLONE_NEWUTS, "UTS", "uts", "--uts"),
                 typ => {
                     return Err(Error::Spec(format!(
                         "joining an existing {typ} namespace ({path}) is not supported"
                     )));
                 }
             };
-            let file = std::fs::File::open(&path)
-                .map_err(Error::io(format!("open the {kind} namespace {path}")))?;
+            let open = |path: &str| {
+                std::fs::File::open(path)
+                    .map_err(Error::io(format!("open the {kind} namespace {path}")))
+            };
             explain!("the child will be born in the existing {kind} namespace {path}";
                 "nsenter {option}={path}");
-            joined.push((flag, path, file));
+            joined.theirs.push((flag, path.clone(), open(&path)?));
+            let own = format!("/proc/self/ns/{file}");
+            joined.ours.push((flag, own.clone(), open(&own)?));
         }
-        Ok(Joined(joined))
+        Ok(joined)
     }
 
     /// Enters every namespace with setns(2): in the helper, before its clone.
     /// setns(2) checks that the file is a namespace of the kind named.
     pub(crate) fn enter(&self) -> Result<(), Failure> {
-        for (flag, path, file) in &self.0 {
-            nix::sched::setns(file, *flag).map_err(Failure::at("setns(2)", path))?;
+        Self::set(&self.theirs, "setns(2)")
+    }
+
+    /// Goes back to the runner's namespaces: in the helper, after its clone.
+    pub(crate) fn leave(&self) -> Result<(), Failure> {
+        Self::set(&self.ours, "setns(2) back to")
+    }
+
+    fn set(namespaces: &[(CloneFlags, String, std::fs::File)], step: &str) -> Result<(), Failure> {
+        for (flag, path, file) in namespaces {
+            nix::sched::setns(file, *flag).map_err(Failure::at(step, path))?;
         }
         Ok(())
     }
@@ -180,13 +205,15 @@ pub(crate) fn set_hostname(name: &str) -> Result<(), Failure> {
 
 /// A new network namespace has one device, `lo`, and it is down: bring it up
 /// with the SIOCSIFFLAGS ioctl, as `ip link set lo up` does (netdevice(7)).
-pub(crate) fn loopback_up() -> Result<(), Failure> {
+/// The init does it in the namespace it was born in; an engine that makes a
+/// container's namespace ahead (chapter 09) does it there, in the thread
+/// that made it.
+pub fn loopback_up() -> nix::Result<()> {
     explain!("bring up the loopback device of the new network namespace"; "ip link set lo up");
-    let step = Failure::step;
     // SAFETY: socket(2) with constant arguments; the result is checked.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
-        return Err(step("socket(2) for SIOCSIFFLAGS")(nix::errno::Errno::last()));
+        return Err(nix::errno::Errno::last());
     }
     // SAFETY: fd is a socket we just opened and nothing else owns.
     let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
@@ -199,11 +226,11 @@ pub(crate) fn loopback_up() -> Result<(), Failure> {
     // SAFETY: SIOCGIFFLAGS/SIOCSIFFLAGS read and write the ifreq we pass, which outlives the calls.
     unsafe {
         if libc::ioctl(raw, libc::SIOCGIFFLAGS, &mut req) < 0 {
-            return Err(step("ioctl(SIOCGIFFLAGS) on lo")(nix::errno::Errno::last()));
+            return Err(nix::errno::Errno::last());
         }
         req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
         if libc::ioctl(raw, libc::SIOCSIFFLAGS, &req) < 0 {
-            return Err(step("ioctl(SIOCSIFFLAGS) on lo")(nix::errno::Errno::last()));
+            return Err(nix::errno::Errno::last());
         }
     }
     Ok(())

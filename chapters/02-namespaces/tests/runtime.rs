@@ -108,6 +108,60 @@ fn a_network_namespace_given_by_path_is_joined() {
     assert_eq!(seen, Some((std::fs::read_link(&path).unwrap(), true)));
 }
 
+/// An adopting helper joins the namespace only for the init's birth: it
+/// lives on as the supervisor, in the runner's namespace, where the host's
+/// work is done (chapter 09 tears a network down from there).
+#[test]
+fn an_adopting_helper_goes_back_to_its_own_network_namespace() {
+    use nix::unistd::Pid;
+
+    struct Waiter;
+    impl ch02_namespaces::Adopter for Waiter {
+        fn prepare(&self) {}
+        fn adopt(&self, init: Pid) -> ! {
+            let _ = nix::sys::wait::waitpid(init, None);
+            // SAFETY: _exit(2) in the forked helper runs none of the test's destructors.
+            unsafe { libc::_exit(0) }
+        }
+    }
+
+    testkit::require_root!();
+    let netns = std::thread::spawn(|| {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        std::fs::File::open("/proc/thread-self/ns/net").unwrap()
+    })
+    .join()
+    .unwrap();
+    let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&netns));
+    let spec = joining(
+        spec_for(&["true"]),
+        oci_spec::runtime::LinuxNamespaceType::Network,
+        &path,
+    );
+    let mut seen = None;
+    let running = ch02_namespaces::spawn_adopted(
+        &spec,
+        &testkit::fixtures::busybox_rootfs(),
+        None,
+        &Waiter,
+        &mut |pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+            let helper = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .unwrap()
+                .to_string();
+            seen = Some((ns(&pid.to_string(), "net"), ns(&helper, "net")));
+            Ok(())
+        },
+    )
+    .unwrap();
+    drop(running);
+    let (init, helper) = seen.expect("the hook ran");
+    assert_eq!(init, std::fs::read_link(&path).unwrap());
+    assert_eq!(helper, ns("self", "net"));
+}
+
 /// A path that names no namespace of its kind is refused, naming the path:
 /// by the runner when it cannot be opened, by setns(2) in the helper when it
 /// is some other file; and a mount namespace is never joined.
