@@ -1,7 +1,7 @@
 //! `dockyard`: the engine. Each command is a thin layer over a chapter library,
 //! the way youki's commands are a short chain over libcontainer.
 
-mod cgroup_ahead;
+mod ahead;
 mod change;
 mod cli;
 mod commands;

@@ -23,7 +23,7 @@ use dockyard_shim::restart::Policy;
 use dockyard_shim::supervise::{self, BoxError, Event, Finisher, Record, Resume, Runner, Started};
 use nix::unistd::Pid;
 
-use crate::cgroup_ahead::{CgroupAhead, Made};
+use crate::ahead::{self, Ahead, Made};
 use crate::commands::containers::remove_anonymous_volumes;
 use crate::details::{HostConfig, Runtime};
 use crate::engine::{Engine, cgroup_named};
@@ -72,8 +72,8 @@ pub struct Ready {
     /// which shares our private mount namespace, takes that mount over
     /// instead of mounting the root again.
     pub root: Mounted,
-    /// Its cgroup, being made on a thread meanwhile.
-    pub cgroup: CgroupAhead,
+    /// Its cgroup and network namespace, being made on a thread meanwhile.
+    pub ahead: Ahead,
 }
 
 /// Starts the container under a new supervisor and returns once its command
@@ -114,17 +114,17 @@ pub fn start_meanwhile<R>(
     runtime.save_changed(&before, container)?;
     let dir = supervisor_dir(container);
     std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-    // The cgroup's thread ends here, before we ask how many threads we have.
-    let (mounted, cgroup) = match ready {
-        Some(Ready { root, cgroup }) => (Some(root), cgroup.take()?),
+    // The thread making ahead ends here, before we ask how many threads we have.
+    let (mounted, made) = match ready {
+        Some(Ready { root, ahead }) => (Some(root), ahead.take()?),
         None => (None, None),
     };
     if single_threaded() {
-        let pid = start_here(engine, root, container, mounted, cgroup, finisher)?;
+        let pid = start_here(engine, root, container, mounted, made, finisher)?;
         return Ok((meanwhile()?, pid));
     }
-    // The supervisor's program makes the cgroup itself.
-    drop(cgroup);
+    // The supervisor's program makes the cgroup and namespace itself.
+    drop(made);
     let args = ShimArgs {
         root: root.to_path_buf(),
         id: container.config.id.clone(),
@@ -492,7 +492,7 @@ fn under_run_lock(
         host: &host,
         mounted: None,
         adopt: matches!(args.entry, Entry::Start { mounted: true }),
-        cgroup: None,
+        made: None,
     };
     let mut record = EngineRecord {
         engine,
@@ -590,14 +590,14 @@ fn after_life(
 /// with chapter 02's helper becoming its supervisor (see
 /// [`supervise::start_here`]): we hold the run lock while we start it and
 /// hand it to the helper, which holds the same open file. `mounted`: the
-/// root we mounted, which the runner takes over; `cgroup`: the cgroup made
-/// ahead, if it was. Returns the init's pid.
+/// root we mounted, which the runner takes over; `made`: the cgroup and
+/// network namespace made ahead, if they were. Returns the init's pid.
 fn start_here(
     engine: &Engine,
     root: &Path,
     container: &Container,
     mounted: Option<Mounted>,
-    cgroup: Option<Made>,
+    made: Option<Made>,
     finisher: Option<OwnedFd>,
 ) -> anyhow::Result<Pid> {
     let running = StoreLock::exclusive(&Engine::run_lock(container))?;
@@ -621,7 +621,7 @@ fn start_here(
         host: &host,
         mounted: None,
         adopt: mounted.is_some(),
-        cgroup,
+        made,
     };
     // The runner takes it over from here (and unmounts it if the start fails).
     if let Some(mounted) = mounted {
@@ -657,8 +657,9 @@ struct EngineRunner<'a> {
     mounted: Option<Mounted>,
     /// The first run takes over the root `run` mounted (`shim --mounted`).
     adopt: bool,
-    /// The first run's cgroup, if `run` made it ahead.
-    cgroup: Option<Made>,
+    /// The first run's cgroup and network namespace, if `run` made them
+    /// ahead.
+    made: Option<Made>,
 }
 
 impl EngineRunner<'_> {
@@ -679,6 +680,13 @@ impl EngineRunner<'_> {
         let mut spec = crate::network::before_start(self.engine, self.container, self.host)
             .map_err(setup_error)?;
         crate::etc::mount_own(&mut spec, self.container).map_err(setup_error)?;
+        let (made_cgroup, netns) = match self.made.take() {
+            Some(Made { cgroup, netns }) => (Some(cgroup), netns),
+            None => (None, None),
+        };
+        if let Some(netns) = &netns {
+            ahead::join_netns(&mut spec, netns);
+        }
         let cgroup = self
             .container
             .config
@@ -694,7 +702,7 @@ impl EngineRunner<'_> {
             crate::network::connect(engine, container, host, pid.as_raw() as u32)?;
             started(pid)
         };
-        let running = match (adopter, self.cgroup.take()) {
+        let running = match (adopter, made_cgroup) {
             (Some(adopter), Some(made)) => {
                 ch03_cgroups::spawn_adopted_in(made?, &spec, &merged, adopter, hook)
             }

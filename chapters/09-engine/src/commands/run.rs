@@ -13,7 +13,7 @@ use dockyard_shim::restart::Policy;
 use dockyard_shim::supervise::{ExitWatch, Finisher};
 use oci_spec::image::Config;
 
-use crate::cgroup_ahead::CgroupAhead;
+use crate::ahead::Ahead;
 use crate::cli::{CreateArgs, RunArgs};
 use crate::commands::attach;
 use crate::commands::containers::remove_anonymous_volumes;
@@ -227,8 +227,8 @@ pub fn create(root: &Path, args: CreateArgs) -> anyhow::Result<i32> {
 
 /// [`create_mounted`] for `run`, which starts the container next: its ID
 /// is chosen as soon as the flags are checked, before the stores are even
-/// opened, and its cgroup made on a thread from then on (see
-/// `cgroup_ahead.rs`). Returns the engine too.
+/// opened, and its cgroup and network namespace made on a thread from then
+/// on (see `ahead.rs`). Returns the engine too.
 fn create_ready(
     root: &Path,
     args: &RunArgs,
@@ -239,10 +239,14 @@ fn create_ready(
     // The root's mount needs a mount namespace of our own, which unshare(2)
     // refuses to a process with threads (EINVAL): ours before the thread.
     crate::engine::private_mounts()?;
-    let cgroup = CgroupAhead::start(&create.limits, &create.cgroup_parent, &id)?;
+    // With --userns, a namespace made here would belong to the host's user
+    // namespace, where the container's root has no say: the runtime makes
+    // it at the init's birth then, inside the container's user namespace.
+    let netns = crate::network::mode(&create.net).own_namespace() && !create.flags.userns;
+    let ahead = Ahead::start(&create.limits, &create.cgroup_parent, &id, netns)?;
     let engine = Engine::open(root)?;
     let (container, root, host) = create_mounted(&engine, create, Some(args), checked, id)?;
-    Ok((engine, container, supervisor::Ready { root, cgroup }, host))
+    Ok((engine, container, supervisor::Ready { root, ahead }, host))
 }
 
 /// What [`Checked::flags`] made of the arguments that can be wrong
