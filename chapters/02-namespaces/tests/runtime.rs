@@ -79,11 +79,9 @@ fn joining(
     spec
 }
 
-/// A network namespace given by path is joined, not made: the init is born
-/// in it, and in new namespaces of the other kinds.
-#[test]
-fn a_network_namespace_given_by_path_is_joined() {
-    testkit::require_root!();
+/// A new network namespace, kept by the file returned, and a spec for
+/// `true` that joins it by the file's `/proc/self/fd/N`, also returned.
+fn joining_a_new_netns() -> (oci_spec::runtime::Spec, std::fs::File, String) {
     // unshare(2) moves only the calling thread: one of its own makes it.
     let netns = std::thread::spawn(|| {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
@@ -92,11 +90,41 @@ fn a_network_namespace_given_by_path_is_joined() {
     .join()
     .unwrap();
     let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&netns));
-    let spec = joining(
-        spec_for(&["true"]),
-        oci_spec::runtime::LinuxNamespaceType::Network,
-        &path,
-    );
+    let network = oci_spec::runtime::LinuxNamespaceType::Network;
+    (joining(spec_for(&["true"]), network, &path), netns, path)
+}
+
+/// An adopter that waits for its init and exits with its status.
+struct Waiter;
+
+impl ch02_namespaces::Adopter for Waiter {
+    fn prepare(&self) {}
+    fn adopt(&self, init: nix::unistd::Pid) -> ! {
+        let code = match nix::sys::wait::waitpid(init, None) {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => code,
+            _ => 100,
+        };
+        // SAFETY: _exit(2) in the forked helper runs none of the test's destructors.
+        unsafe { libc::_exit(code) }
+    }
+}
+
+/// The parent of process `pid`: proc(5)'s stat, where the field after the
+/// command's `)` is the state, then the ppid.
+fn parent_of(pid: &str) -> std::io::Result<Option<i32>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    Ok(stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+        .and_then(|ppid| ppid.parse().ok()))
+}
+
+/// A network namespace given by path is joined, not made: the init is born
+/// in it, and in new namespaces of the other kinds.
+#[test]
+fn a_network_namespace_given_by_path_is_joined() {
+    testkit::require_root!();
+    let (spec, _netns, path) = joining_a_new_netns();
     let mut seen = None;
     let code = ch02_namespaces::run_with(&spec, &testkit::fixtures::busybox_rootfs(), &mut |pid| {
         let pid = pid.to_string();
@@ -113,31 +141,8 @@ fn a_network_namespace_given_by_path_is_joined() {
 /// work is done (chapter 09 tears a network down from there).
 #[test]
 fn an_adopting_helper_goes_back_to_its_own_network_namespace() {
-    use nix::unistd::Pid;
-
-    struct Waiter;
-    impl ch02_namespaces::Adopter for Waiter {
-        fn prepare(&self) {}
-        fn adopt(&self, init: Pid) -> ! {
-            let _ = nix::sys::wait::waitpid(init, None);
-            // SAFETY: _exit(2) in the forked helper runs none of the test's destructors.
-            unsafe { libc::_exit(0) }
-        }
-    }
-
     testkit::require_root!();
-    let netns = std::thread::spawn(|| {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-        std::fs::File::open("/proc/thread-self/ns/net").unwrap()
-    })
-    .join()
-    .unwrap();
-    let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&netns));
-    let spec = joining(
-        spec_for(&["true"]),
-        oci_spec::runtime::LinuxNamespaceType::Network,
-        &path,
-    );
+    let (spec, _netns, path) = joining_a_new_netns();
     let mut seen = None;
     let running = ch02_namespaces::spawn_adopted(
         &spec,
@@ -145,13 +150,9 @@ fn an_adopting_helper_goes_back_to_its_own_network_namespace() {
         None,
         &Waiter,
         &mut |pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-            let helper = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-                .unwrap()
-                .to_string();
-            seen = Some((ns(&pid.to_string(), "net"), ns(&helper, "net")));
+            let pid = pid.to_string();
+            let helper = parent_of(&pid)?.expect("the init has a parent");
+            seen = Some((ns(&pid, "net"), ns(&helper.to_string(), "net")));
             Ok(())
         },
     )
@@ -341,19 +342,6 @@ fn spawn_adopted_leaves_the_init_with_the_helper() {
     use nix::sys::wait::{WaitStatus, waitpid};
     use nix::unistd::Pid;
 
-    struct Waiter;
-    impl ch02_namespaces::Adopter for Waiter {
-        fn prepare(&self) {}
-        fn adopt(&self, init: Pid) -> ! {
-            let code = match waitpid(init, None) {
-                Ok(WaitStatus::Exited(_, code)) => code,
-                _ => 100,
-            };
-            // SAFETY: _exit(2) in the forked helper runs none of the test's destructors.
-            unsafe { libc::_exit(code) }
-        }
-    }
-
     testkit::require_root!();
     let mut parent_of_init = None;
     let running = ch02_namespaces::spawn_adopted(
@@ -362,12 +350,7 @@ fn spawn_adopted_leaves_the_init_with_the_helper() {
         None,
         &Waiter,
         &mut |pid| {
-            // proc(5): the field after the command's `)` is the state, then the ppid.
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-            parent_of_init = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-                .and_then(|ppid| ppid.parse::<i32>().ok());
+            parent_of_init = parent_of(&pid.to_string())?;
             Ok(())
         },
     )
