@@ -247,10 +247,9 @@ fn spawn_with(
 /// The helper reports the init's pid and exits. Given a `cgroup`, it clones
 /// with clone3(2) instead, to have the init born in it. The helper enters
 /// the namespaces the spec joins (`joined`) first, so the init is born in
-/// those and in new ones of the other kinds, and leaves them after. Given
-/// an `adopter`,
-/// the helper keeps the init as its own child (no CLONE_PARENT) and becomes
-/// what the adopter makes it, instead of exiting.
+/// those and in new ones of the other kinds, and leaves them after. Given an
+/// `adopter`, the helper keeps the init as its own child (no CLONE_PARENT)
+/// and becomes what the adopter makes it, instead of exiting.
 fn spawn_init(
     init: &Init<'_>,
     flags: CloneFlags,

@@ -114,7 +114,7 @@ pub fn start_meanwhile<R>(
     runtime.save_changed(&before, container)?;
     let dir = supervisor_dir(container);
     std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-    // The thread making ahead ends here, before we ask how many threads we have.
+    // The thread working ahead ends here, before we ask how many threads we have.
     let (mounted, made) = match ready {
         Some(Ready { root, ahead }) => (Some(root), ahead.take()?),
         None => (None, None),
