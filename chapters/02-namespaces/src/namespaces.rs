@@ -77,7 +77,9 @@ impl Joined {
             explain!("the child will be born in the existing {kind} namespace {path}";
                 "nsenter {option}={path}");
             joined.theirs.push((flag, path.clone(), open(&path)?));
-            let own = format!("/proc/self/ns/{file}");
+            // The calling thread's, which the forked helper inherits (a
+            // thread may have joined another namespace than its process's).
+            let own = format!("/proc/thread-self/ns/{file}");
             joined.ours.push((flag, own.clone(), open(&own)?));
         }
         Ok(joined)
