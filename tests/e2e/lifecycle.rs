@@ -807,6 +807,34 @@ fn failed_starts_leave_no_supervisor_behind() {
     );
 }
 
+/// `run --rm` answers before its container's cgroup goes (the purge removes
+/// it, with the files, while nobody waits): the OOM killer's mark is read
+/// before, so a memory hog is still reported, and then nothing is left.
+#[test]
+fn run_rm_reports_an_oom_kill_then_its_cgroup_goes() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-rm-oom");
+    let args = [
+        "run",
+        "--rm",
+        "--memory",
+        "32m",
+        "busybox",
+        "tail",
+        "/dev/zero",
+    ];
+    let out = sandbox.cmd(&args).output().unwrap();
+    assert_eq!(out.status.code(), Some(137), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "dockyard: the process was OOM-killed (memory limit 32MiB)\n"
+    );
+    assert_eq!(sandbox.ok(&["ps", "-aq"]), "");
+    wait_until(10, "the container's cgroup to go", || {
+        leftovers(&sandbox).is_empty()
+    });
+}
+
 #[test]
 fn a_killed_supervisor_is_seen_as_exited_and_cleaned_up() {
     testkit::require_root!();

@@ -35,25 +35,34 @@ impl CgroupParent {
         dirs.retain(|d| d.is_dir());
         dirs
     }
+
+    /// The cgroups under the parent, in every hierarchy.
+    fn children(&self) -> Vec<PathBuf> {
+        self.dirs()
+            .iter()
+            .flat_map(|parent| std::fs::read_dir(parent).into_iter().flatten())
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect()
+    }
 }
 
 impl Drop for CgroupParent {
     fn drop(&mut self) {
-        let mut leaked = Vec::new();
+        // The engine's `run --rm` removes its container's cgroup after it
+        // has answered, in the purge nobody waits for: one may be in flight.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !std::thread::panicking() && !self.children().is_empty() && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let leaked = self.children();
+        for child in &leaked {
+            remove_cgroup(child);
+        }
         for parent in self.dirs() {
-            let children: Vec<PathBuf> = std::fs::read_dir(&parent)
-                .map(|entries| {
-                    entries
-                        .flatten()
-                        .map(|e| e.path())
-                        .filter(|p| p.is_dir())
-                        .collect()
-                })
-                .unwrap_or_default();
-            for child in children.iter().chain([&parent]) {
-                remove_cgroup(child);
-            }
-            leaked.extend(children);
+            remove_cgroup(&parent);
         }
         // Already failing: the first failure is the one to read.
         if !leaked.is_empty() && !std::thread::panicking() {

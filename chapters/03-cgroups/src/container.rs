@@ -355,6 +355,16 @@ impl Running {
 /// After the command of a container made from `spec` ended with `code`:
 /// whether the OOM killer struck in `cgroup`, and the cgroup removed.
 pub fn finish(spec: &Spec, cgroup: Cgroup, code: i32) -> Exit {
+    let mut exit = outcome(spec, &cgroup, code);
+    exit.cleanup_error = cgroup.remove().err().map(|err| err.to_string());
+    exit
+}
+
+/// [`finish`] but for the removal, which the caller does later: an engine
+/// whose user waits for the status, not for the clean-up, removes the cgroup
+/// after answering (rmdir(2) in each v1 hierarchy is most of what `finish`
+/// costs).
+pub fn outcome(spec: &Spec, cgroup: &Cgroup, code: i32) -> Exit {
     // The command's status matters more than the OOM check: if the cgroup cannot be
     // read any more (someone removed it), the status is still reported.
     let oom_killed = cgroup.oom_killed().ok();
@@ -369,7 +379,7 @@ pub fn finish(spec: &Spec, cgroup: Cgroup, code: i32) -> Exit {
         code,
         oom_killed,
         memory_limit: memory_limit.map(|l| l as u64),
-        cleanup_error: cgroup.remove().err().map(|err| err.to_string()),
+        cleanup_error: None,
     }
 }
 

@@ -27,8 +27,8 @@ mod view;
 
 pub use cgroup::{BlockIo, Cgroup, CgroupGuard, Stats};
 pub use container::{
-    Exit, RunError, Running, cgroups_path, exit_code_of, finish, make_cgroup, run, run_with_setup,
-    set_resources, spawn_adopted, spawn_adopted_in, spawn_on, spawn_with_setup,
+    Exit, RunError, Running, cgroups_path, exit_code_of, finish, make_cgroup, outcome, run,
+    run_with_setup, set_resources, spawn_adopted, spawn_adopted_in, spawn_on, spawn_with_setup,
 };
 pub use error::{Error, Result};
 pub use hierarchy::{DEFAULT_ROOT, Hierarchy, PARENT, Setup, Version, detect};

@@ -16,6 +16,7 @@ use std::time::Duration;
 use std::time::SystemTime;
 
 use anyhow::Context;
+use ch03_cgroups::{Cgroup, CgroupGuard};
 use ch03_cgroups::{Exit, RunError};
 use ch04_overlayfs::Mounted;
 use ch04_overlayfs::store::{Container, ContainerError, Retired, State, Status, StoreLock};
@@ -407,11 +408,11 @@ pub fn finish(
     Ok(Some(code))
 }
 
-/// Deletes an auto-removed container's files, and its supervisor's
-/// directory, in a child of ours while we return: nobody waits for them
-/// (the container is out of the store), and deleting a tree was the largest
-/// part of what was left of a `run --rm` (each directory's blocks
-/// discarded, on a disk mounted `-o discard`).
+/// Deletes an auto-removed container's files, its cgroup and its
+/// supervisor's directory, in a child of ours while we return: nobody waits
+/// for them (the container is out of the store), and deleting a tree was
+/// the largest part of what was left of a `run --rm` (each directory's
+/// blocks discarded, on a disk mounted `-o discard`).
 /// The child holds the removal's locks (the same open files) until it is
 /// done, and is the last to leave our mount namespace, whose teardown waits
 /// for an RCU grace period. It leaves our session (setsid(2)), and blocks
@@ -457,20 +458,26 @@ fn purge_meanwhile(removal: Removal, container: &Container) -> anyhow::Result<()
 // ANCHOR_END: finish
 
 /// An auto-removed container on its way out: retired from the store, its
-/// files deleted once the run lock is let go. The exit file stays open
-/// until then (see [`supervise::wait_for_readers`]).
+/// files and its cgroup deleted once the run lock is let go. The exit file
+/// stays open until then (see [`supervise::wait_for_readers`]).
 struct Removal {
     retired: Retired,
+    /// Not a guard: the parent of [`purge_meanwhile`]'s child drops its
+    /// copy, and only the child removes it.
+    cgroup: Option<Cgroup>,
     _exit_file: Option<StoreLock>,
 }
 
 impl Removal {
-    /// Deletes the files of an auto-removed container, if it is one.
+    /// Deletes the cgroup and the files of an auto-removed container, if it
+    /// is one; the files even if the cgroup could not go.
     fn purge(removal: Option<Removal>) -> anyhow::Result<()> {
-        if let Some(removal) = removal {
-            removal.retired.purge()?;
-        }
-        Ok(())
+        let Some(removal) = removal else {
+            return Ok(());
+        };
+        let cgroup = removal.cgroup.map_or(Ok(()), |cgroup| cgroup.remove());
+        removal.retired.purge()?;
+        Ok(cgroup?)
     }
 }
 
@@ -493,6 +500,7 @@ fn under_run_lock(
         mounted: None,
         adopt: matches!(args.entry, Entry::Start { mounted: true }),
         made: None,
+        cgroup: None,
     };
     let mut record = EngineRecord {
         engine,
@@ -505,7 +513,7 @@ fn under_run_lock(
             supervise::resume(&config, &mut runner, &mut record, *resume)?
         }
     };
-    after_life(engine, container, &host, &exit, runner.mounted.take())
+    after_life(&mut runner, &exit)
 }
 
 /// The supervisor's settings for an entry of its life; the exit program it
@@ -544,18 +552,18 @@ fn entry_config(
 }
 
 /// What is left when the supervisor's life is over (`exit`): the restart
-/// flag cleared and, for `--rm`, the container retired (its files for the
-/// caller to purge once the run lock is let go). `root`: the container's
-/// root, which the teardown left mounted for an auto-removed container:
-/// the purge unmounts it, as umount(2) waits for an RCU grace period and
-/// nobody waits for the purge (see chapter 04's `retire_mounted`).
+/// flag cleared and, for `--rm`, the container retired (its files and
+/// cgroup for the caller to purge once the run lock is let go). The runner
+/// left an auto-removed container's root mounted and its cgroup in place:
+/// the purge unmounts the one and removes the other, as umount(2) waits for
+/// an RCU grace period, rmdir(2) in each v1 hierarchy adds up to about as
+/// long, and nobody waits for the purge (see chapter 04's `retire_mounted`).
 fn after_life(
-    engine: &Engine,
-    container: &Container,
-    host: &HostConfig,
+    runner: &mut EngineRunner<'_>,
     exit: &supervise::ExitRecord,
-    root: Option<Mounted>,
 ) -> anyhow::Result<(i32, Option<Removal>)> {
+    let (engine, container, host) = (runner.engine, runner.container, runner.host);
+    let (root, cgroup) = (runner.mounted.take(), runner.cgroup.take());
     // Stopped during a restart delay: it will not be restarted now.
     let mut runtime = Runtime::load(container)?;
     if runtime.restarting {
@@ -578,9 +586,14 @@ fn after_life(
         remove_anonymous_volumes(engine, host)?;
         let removal = Removal {
             retired,
+            cgroup: cgroup.map(CgroupGuard::keep),
             _exit_file: exit_file,
         };
         return Ok((exit.code, Some(removal)));
+    }
+    // Restarted by the user: made anew at its next start.
+    if let Some(cgroup) = cgroup {
+        cgroup.remove()?;
     }
     Ok((exit.code, None))
 }
@@ -622,6 +635,7 @@ fn start_here(
         mounted: None,
         adopt: mounted.is_some(),
         made,
+        cgroup: None,
     };
     // The runner takes it over from here (and unmounts it if the start fails).
     if let Some(mounted) = mounted {
@@ -638,7 +652,7 @@ fn start_here(
         Ok(pid) => return Ok(pid),
         Err(exit) => exit,
     };
-    let life = after_life(engine, container, &host, &exit, runner.mounted.take());
+    let life = after_life(&mut runner, &exit);
     let code = end_of_life(container, running, life)?;
     let message = exit.error.unwrap_or_default();
     Err(StartFailed { code, message }.into())
@@ -660,6 +674,9 @@ struct EngineRunner<'a> {
     /// The first run's cgroup and network namespace, if `run` made them
     /// ahead.
     made: Option<Made>,
+    /// An auto-removed container's cgroup once its run is over, for its
+    /// removal to delete (see [`after_life`]).
+    cgroup: Option<CgroupGuard>,
 }
 
 impl EngineRunner<'_> {
@@ -737,15 +754,23 @@ impl Runner for EngineRunner<'_> {
     }
 
     fn finish(&mut self, code: i32) -> Exit {
-        match cgroup_named(self.container) {
-            Ok(cgroup) => ch03_cgroups::finish(&self.container.config.spec, cgroup, code),
-            Err(_) => Exit {
+        let Ok(cgroup) = cgroup_named(self.container) else {
+            return Exit {
                 code,
                 oom_killed: None,
                 memory_limit: None,
                 cleanup_error: None,
-            },
+            };
+        };
+        let spec = &self.container.config.spec;
+        // Without a restart policy nothing starts it in the cgroup again.
+        let once = self.host.restart.parse::<Policy>().unwrap_or_default() == Policy::No;
+        if self.host.auto_remove && once {
+            let exit = ch03_cgroups::outcome(spec, &cgroup, code);
+            self.cgroup = Some(CgroupGuard::new(cgroup));
+            return exit;
         }
+        ch03_cgroups::finish(spec, cgroup, code)
     }
 
     fn teardown(&mut self) -> Result<(), BoxError> {
