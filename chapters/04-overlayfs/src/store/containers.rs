@@ -41,7 +41,7 @@ use crate::digest::{Digest, is_hex64};
 use crate::io::{self, Durability, IoContext, IoError, TEMP_PREFIX};
 use crate::overlay::{Mounted, Overlay, OverlayError};
 use crate::store::lock::StoreLock;
-use crate::store::names;
+use crate::store::{names, spread};
 
 /// Why a container operation failed. Messages follow docker's.
 #[derive(Debug, thiserror::Error)]
@@ -315,6 +315,10 @@ impl ContainerStore {
         let store = ContainerStore { dir };
         let _lock = io::in_dir(&names, || io::with_subdir(store.lock(), &names))?;
         let rebooted = store.remove_volatile_of_past_boots()?;
+        if rebooted {
+            // Once a boot is enough: the flag stays. See [`spread`].
+            spread::spread_subdirectories(&store.dir);
+        }
         // Every step that can leave a stale name behind (create claims it
         // after making its temp directory, remove frees it after renaming
         // the container to one) leaves a leftover too: without one, there

@@ -15,6 +15,7 @@ pub mod images;
 pub mod layers;
 pub mod lock;
 pub mod names;
+pub mod spread;
 
 pub use containers::{
     Container, ContainerConfig, ContainerError, ContainerStore, Retired, State, Status, Summary,
