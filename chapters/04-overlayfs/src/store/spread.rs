@@ -18,7 +18,8 @@
 //! more than chapter 03's at the start of a loop of 1000 and 2.2 to 2.4 ms
 //! more at its end; with the containers spread, 1.0 to 1.5 ms all along
 //! (shuffled rounds, medians of paired differences over each 100). With a
-//! journal, ext4 reuses inodes at once, and the spreading costs nothing.
+//! journal, ext4 reuses inodes at once, and the spreading neither helps nor
+//! costs: +0.00 ms [-0.05, +0.07] in a shuffled A/B of 1000 rounds.
 
 use std::os::fd::AsRawFd;
 use std::path::Path;
