@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use ch04_overlayfs::store::Container;
+use dockyard_shim::restart::Policy;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -149,6 +150,12 @@ impl HostConfig {
 }
 
 impl HostConfig {
+    /// The `--restart` policy. The flag was checked when the container was
+    /// made; a record that holds none (or garbage) means docker's default, `no`.
+    pub fn restart_policy(&self) -> Policy {
+        self.restart.parse().unwrap_or_default()
+    }
+
     /// The json-file log's settings from `--log-opt`.
     pub fn log_config(&self) -> Result<dockyard_shim::logs::LogConfig, dockyard_shim::logs::Error> {
         dockyard_shim::logs::LogConfig::from_opts(

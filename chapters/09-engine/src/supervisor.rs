@@ -540,7 +540,7 @@ fn entry_config(
         tty: process.terminal().unwrap_or(false),
         open_stdin: host.open_stdin,
         stdin_once: host.stdin_once,
-        restart: host.restart.parse::<Policy>().unwrap_or_default(),
+        restart: host.restart_policy(),
         restart_count: runtime.restart_count,
         ready: passed.ready,
         finisher: passed.finisher,
@@ -764,7 +764,7 @@ impl Runner for EngineRunner<'_> {
         };
         let spec = &self.container.config.spec;
         // Without a restart policy nothing starts it in the cgroup again.
-        let once = self.host.restart.parse::<Policy>().unwrap_or_default() == Policy::No;
+        let once = self.host.restart_policy() == Policy::No;
         if self.host.auto_remove && once {
             let exit = ch03_cgroups::outcome(spec, &cgroup, code);
             self.cgroup = Some(CgroupGuard::new(cgroup));

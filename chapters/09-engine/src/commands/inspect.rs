@@ -190,8 +190,7 @@ pub fn container_value(engine: &Engine, container: &Container) -> anyhow::Result
         ("StartedAt", time(state.started_at)),
         ("FinishedAt", time(state.finished_at)),
     ]);
-    let policy = host.restart.parse::<Policy>().unwrap_or_default();
-    let (policy_name, retries) = match policy {
+    let (policy_name, retries) = match host.restart_policy() {
         Policy::No => ("no", 0),
         Policy::Always => ("always", 0),
         Policy::UnlessStopped => ("unless-stopped", 0),

@@ -103,8 +103,8 @@ fn run_attached(
         }
         false => None,
     };
-    let (finisher, theirs) = match host.restart.parse::<Policy>() {
-        Ok(Policy::No) => {
+    let (finisher, theirs) = match host.restart_policy() {
+        Policy::No => {
             let (ours, theirs) = Finisher::pair()?;
             (Some(ours), Some(theirs))
         }
