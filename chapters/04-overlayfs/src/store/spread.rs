@@ -9,7 +9,7 @@
 //! such a hierarchy: made whole at `create`, deleted whole at `rm`.
 //!
 //! It matters on ext4 without a journal, which will not reuse an inode freed
-//! in the last minute (five, while its inode table block is dirty): each new
+//! in the last minute (six, while its inode table block is dirty): each new
 //! inode is found by walking the group from its start, stepping over every
 //! such inode (`recently_deleted`). A `run --rm` makes about twenty inodes in
 //! its container's directory and deletes them a moment later, so with every

@@ -643,6 +643,8 @@ fn write_info(dir: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+// ANCHOR_END: supervise
+
 // ANCHOR: start_here
 /// The supervisor's first entry for a caller that starts the container
 /// itself and does not stay (the CLI, single-threaded, which has the engine
@@ -853,6 +855,7 @@ fn hear_word(heard: &OwnedFd) -> Result<Option<Option<OwnedFd>>, Error> {
 const GO: &[u8] = b"go";
 // ANCHOR_END: start_here
 
+// ANCHOR: resume
 /// The supervisor's later entries: the small program ran the container's
 /// command to its end and executed [`Config::after`], which read `resume`
 /// back from its command line ([`Resume::parse`]). Tears down, records,
@@ -949,7 +952,7 @@ fn cycle(
         .map_err(io_at("write", &exit_path))?;
     Ok(record)
 }
-// ANCHOR_END: supervise
+// ANCHOR_END: resume
 
 // ANCHOR: run_end
 /// A run's result, as the supervisor saw it.
