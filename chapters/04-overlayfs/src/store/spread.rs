@@ -61,19 +61,55 @@ fn flags_of(file: &std::fs::File) -> std::io::Result<libc::c_int> {
 mod tests {
     use super::*;
     use crate::store::containers::ContainerStore;
-    use nix::sys::statfs::{EXT4_SUPER_MAGIC, statfs};
+    use std::process::Command;
+
+    /// A small ext4 of the test's own, loop-mounted on a temp dir: the
+    /// machine's own filesystems may have no such flag (tmpfs, xfs).
+    struct Ext4 {
+        dir: tempfile::TempDir,
+    }
+
+    impl Ext4 {
+        fn mount() -> Ext4 {
+            let dir = tempfile::tempdir().unwrap();
+            let (image, mnt) = (dir.path().join("image"), dir.path().join("mnt"));
+            std::fs::create_dir(&mnt).unwrap();
+            let mkfs = Command::new("mkfs.ext4")
+                .args(["-q", "-F"])
+                .arg(&image)
+                .arg("8M")
+                .status()
+                .expect("run mkfs.ext4 (e2fsprogs)");
+            assert!(mkfs.success(), "mkfs.ext4: {mkfs}");
+            // mount(8) sets up the loop device, detached again at the unmount.
+            let mount = Command::new("mount")
+                .args(["-o", "loop"])
+                .arg(&image)
+                .arg(&mnt)
+                .status()
+                .unwrap();
+            assert!(mount.success(), "mount -o loop: {mount}");
+            Ext4 { dir }
+        }
+
+        fn path(&self) -> std::path::PathBuf {
+            self.dir.path().join("mnt")
+        }
+    }
+
+    impl Drop for Ext4 {
+        fn drop(&mut self) {
+            nix::mount::umount2(&self.path(), nix::mount::MntFlags::MNT_DETACH)
+                .expect("unmount the test's ext4");
+        }
+    }
 
     #[test]
     fn a_new_container_store_on_ext4_spreads_its_containers() {
-        // /var/tmp, not /tmp: on most machines /tmp is a tmpfs, which has
-        // no such flag.
-        let root = tempfile::tempdir_in("/var/tmp").unwrap();
-        if statfs(root.path()).unwrap().filesystem_type() != EXT4_SUPER_MAGIC {
-            eprintln!("SKIPPED: /var/tmp is not on ext4, which has the flag to check");
-            return;
-        }
-        ContainerStore::open(root.path()).unwrap();
-        let containers = std::fs::File::open(root.path().join("containers")).unwrap();
+        testkit::require_root!();
+        let ext4 = Ext4::mount();
+        ContainerStore::open(&ext4.path()).unwrap();
+        let containers = std::fs::File::open(ext4.path().join("containers")).unwrap();
         assert_ne!(flags_of(&containers).unwrap() & FS_TOPDIR_FL, 0);
     }
 }
