@@ -469,6 +469,7 @@ fn the_v2_backend_on_a_mounted_cgroup2() {
     {
         eprintln!("note: this cgroup2 has the memory controller; the limit is applied");
         cgroup.apply(&memory).unwrap();
+        assert_eq!(cgroup.stats().unwrap().memory_limit, Some(64 << 20));
     } else {
         let err = cgroup.apply(&memory).unwrap_err();
         assert!(
