@@ -229,11 +229,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = dir.path().join("a/b");
         let lock = store.join(".lock");
-        let open = || std::fs::File::create(&lock).at("create", &lock);
+        let tries = std::cell::Cell::new(0);
+        let open = || {
+            tries.set(tries.get() + 1);
+            std::fs::File::create(&lock).at("create", &lock)
+        };
         in_dir(&store, open).unwrap();
         assert!(lock.is_file());
-        // There now: no second try, no mkdir.
-        in_dir(&store, || Ok(())).unwrap();
+        assert_eq!(tries.get(), 2);
+        // There now: no second try.
+        tries.set(0);
+        in_dir(&store, open).unwrap();
+        assert_eq!(tries.get(), 1);
     }
 
     #[test]
