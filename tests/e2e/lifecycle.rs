@@ -538,7 +538,11 @@ fn exec_it_and_the_detach_keys_under_a_terminal() {
     exec.type_keys(&[0x10, 0x11]);
     exec.read_until("read escape sequence");
     groups.push(exec.child.id());
-    exec.transcript();
+    let shown = exec.transcript();
+    assert!(
+        shown.ends_with("read escape sequence\n[exit status 1]\n"),
+        "{shown}"
+    );
     // The user closes the terminal: the kernel sends SIGHUP to its
     // foreground process group, each exec's (it is a leader of its own here).
     // Whatever holds a detached command's pty must not be in it.
@@ -591,7 +595,9 @@ fn exec_t_gives_the_command_the_terminals_size_and_its_changes() {
         std::thread::sleep(Duration::from_millis(100));
     }
     exec.type_keys(b"exit\n");
-    exec.transcript();
+    let shown = exec.transcript();
+    // Status 0: a transcript shows no `[exit status N]` or `[signal ...]` line.
+    assert!(!shown.contains("\n["), "{shown}");
 }
 
 #[test]
