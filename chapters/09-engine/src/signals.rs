@@ -127,7 +127,7 @@ mod tests {
     }
 
     /// Runs [`proxy_case`] `case` in a new process started with SIGUSR1 blocked.
-    fn run_case(case: &str) -> std::process::ExitStatus {
+    fn run_case(case: &str) -> std::process::Output {
         let mut cmd = Command::new(std::env::current_exe().unwrap());
         cmd.args(["--exact", "signals::tests::proxy_case", "--test-threads=1"])
             .env(CASE_VAR, case);
@@ -140,21 +140,24 @@ mod tests {
                 set.thread_block().map_err(std::io::Error::from)
             });
         }
-        cmd.output().unwrap().status
+        cmd.output().unwrap()
     }
 
     /// A signal that comes before the container runs reaches it once it does.
     #[test]
     fn a_signal_before_the_start_is_passed_on_once_the_container_runs() {
-        let status = run_case("forwarded");
-        assert!(status.success(), "{status}");
+        let out = run_case("forwarded");
+        // It ran (a filter that matched no test would pass too).
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{out:?}");
+        assert!(stdout.contains("test result: ok. 1 passed"), "{stdout}");
     }
 
     /// A proxy that never learned of a container leaves the signal to act
     /// as it would have without one: SIGUSR1 ends the process.
     #[test]
     fn a_proxy_dropped_before_the_start_lets_pending_signals_act() {
-        let status = run_case("dropped");
+        let status = run_case("dropped").status;
         assert_eq!(status.signal(), Some(Signal::SIGUSR1 as i32), "{status}");
     }
 }
