@@ -21,7 +21,7 @@ pub mod scoped;
 pub mod store;
 pub mod unpack;
 pub mod whiteout;
-mod xattr;
+pub mod xattr;
 
 pub use changes::{Change, Kind, changes};
 pub use digest::Digest;

@@ -1,16 +1,16 @@
 //! Commit and unpack: an upper dir to a layer blob and back, and the layers
 //! that must be refused.
 
+use std::ffi::OsStr;
 use std::fs;
 use std::io::Read;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use ch04_overlayfs::commit::{commit, write_tar};
 use ch04_overlayfs::store::ContentStore;
 use ch04_overlayfs::unpack::{UnpackError, unpack};
-use ch04_overlayfs::{Digest, whiteout};
+use ch04_overlayfs::{Digest, whiteout, xattr};
 
 /// A tar entry for crafted layers: the name is written raw, so it can be as
 /// malicious as an attacker's (the tar crate refuses to *write* `..` paths).
@@ -268,7 +268,7 @@ fn owners_and_xattrs_are_kept() {
     let file = upper.path().join("ping");
     fs::write(&file, "").unwrap();
     nix::unistd::chown(&file, Some(1000.into()), Some(1001.into())).unwrap();
-    set_xattr(&file, "user.note", b"hi");
+    xattr::set(&file, OsStr::new("user.note"), b"hi").unwrap();
     let mut tar = Vec::new();
     write_tar(upper.path(), &mut tar).unwrap();
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
@@ -276,51 +276,6 @@ fn owners_and_xattrs_are_kept() {
     unpack(&tar[..], &target, None).unwrap();
     let meta = fs::metadata(target.join("ping")).unwrap();
     assert_eq!((meta.uid(), meta.gid()), (1000, 1001));
-    assert_eq!(get_xattr(&target.join("ping"), "user.note"), b"hi");
-}
-
-/// setxattr(2), which must work: the test is about keeping xattrs.
-fn set_xattr(path: &Path, name: &str, value: &[u8]) {
-    let (c_path, c_name) = (
-        c_string(path.as_os_str().as_bytes()),
-        c_string(name.as_bytes()),
-    );
-    // SAFETY: NUL-terminated strings and a buffer of the length passed.
-    let rc = unsafe {
-        libc::setxattr(
-            c_path.as_ptr(),
-            c_name.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    };
-    let err = std::io::Error::last_os_error();
-    assert_eq!(rc, 0, "setxattr {name} on {}: {err}", path.display());
-}
-
-/// getxattr(2) of a value of up to 64 bytes.
-fn get_xattr(path: &Path, name: &str) -> Vec<u8> {
-    let (c_path, c_name) = (
-        c_string(path.as_os_str().as_bytes()),
-        c_string(name.as_bytes()),
-    );
-    let mut value = vec![0u8; 64];
-    // SAFETY: NUL-terminated strings and a buffer of the length passed.
-    let len = unsafe {
-        libc::getxattr(
-            c_path.as_ptr(),
-            c_name.as_ptr(),
-            value.as_mut_ptr().cast(),
-            value.len(),
-        )
-    };
-    let err = std::io::Error::last_os_error();
-    assert!(len >= 0, "getxattr {name} on {}: {err}", path.display());
-    value.truncate(len as usize);
-    value
-}
-
-fn c_string(bytes: &[u8]) -> std::ffi::CString {
-    std::ffi::CString::new(bytes).unwrap()
+    let note = xattr::get(&target.join("ping"), OsStr::new("user.note")).unwrap();
+    assert_eq!(note.as_deref(), Some(&b"hi"[..]));
 }
