@@ -3,7 +3,7 @@
 use crate::Sandbox;
 use assert_cmd::Command;
 
-use crate::{dockyard, run_busybox, snapshot};
+use crate::{dockyard, run_busybox, snapshot, snapshot_text};
 
 #[test]
 fn run_prints_from_inside_the_rootfs() {
@@ -39,10 +39,34 @@ fn a_missing_command_exits_127_naming_it() {
 #[test]
 fn bad_flags_exit_125_as_docker_does() {
     let parent = Sandbox::new("e2e-bad-flag");
-    Command::from_std(dockyard(&parent))
-        .args(["run", "--no-such-flag"])
-        .assert()
-        .code(125);
+    // Before the image too: not taken for the image's name.
+    let out = dockyard(&parent)
+        .args(["run", "--no-such-flag", "busybox", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: unexpected argument '--no-such-flag' found"),
+        "{stderr}"
+    );
+}
+
+/// What docker refuses before it makes a container, refused here too, with
+/// its words and 125, and nothing left behind; and a working directory the
+/// image lacks is made, as docker makes it.
+#[test]
+fn run_refuses_what_docker_refuses_and_makes_a_missing_workdir() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-run-refuses");
+    let transcript = sandbox.transcripts(&[
+        &["run", "--rm", "--restart", "always", "busybox", "true"],
+        &["run", "-e", "=foo", "busybox", "true"],
+        &["run", "-w", "app", "busybox", "pwd"],
+        &["run", "--rm", "-w", "/app/data", "busybox", "pwd"],
+    ]);
+    snapshot_text("run_refuses", transcript, sandbox.redactions());
+    assert_eq!(sandbox.ok(&["ps", "-aq"]), "");
 }
 
 #[test]

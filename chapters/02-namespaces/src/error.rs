@@ -19,6 +19,10 @@ pub enum Error {
     /// The spec has no process or no command in it.
     #[error("the spec has no command to run (process.args is empty)")]
     NoCommand,
+    /// `-w` is not absolute: the OCI spec's `process.cwd` "MUST be an
+    /// absolute path" (config.md, Process). Worded as docker's daemon words it.
+    #[error("the working directory '{0}' is invalid, it needs to be an absolute path")]
+    RelativeWorkdir(String),
     /// A bundle's config.json is missing or not a valid OCI runtime spec.
     #[error("bundle config {path}: {reason}")]
     BadConfig { path: PathBuf, reason: String },

@@ -82,6 +82,9 @@ pub fn build(flags: &RunFlags, rootfs: &Path) -> Result<Spec, Error> {
     if flags.args.is_empty() {
         return Err(Error::NoCommand);
     }
+    if let Some(dir) = flags.workdir.as_ref().filter(|d| !d.starts_with('/')) {
+        return Err(Error::RelativeWorkdir(dir.clone()));
+    }
     let hostname = flags.hostname.clone().unwrap_or_else(short_id);
     let user = resolve_user(flags.user.as_deref(), rootfs)?;
     let security = Security::from_flags(flags)?;
@@ -331,7 +334,17 @@ fn environment(flags: &RunFlags, hostname: &str, home: &str) -> Result<Vec<Strin
     for file in &flags.env_file {
         given.extend(read_env_file(file)?);
     }
-    given.extend(flags.env.iter().cloned());
+    for kv in &flags.env {
+        // docker's ValidateEnv: a name is required (`=foo` and `` are not).
+        if kv.split('=').next().unwrap_or_default().is_empty() {
+            return Err(Error::BadFlag {
+                flag: "-e, --env",
+                value: kv.clone(),
+                reason: format!("invalid environment variable: {kv}"),
+            });
+        }
+        given.push(kv.clone());
+    }
     for kv in &given {
         let kv = match kv.split_once('=') {
             Some(_) => kv.clone(),
@@ -586,6 +599,37 @@ mod tests {
         let (loaded, root) = load_bundle(bundle.path()).unwrap();
         assert_eq!(loaded, spec);
         assert_eq!(root, dir.path());
+    }
+
+    #[test]
+    fn a_relative_working_directory_is_refused() {
+        let flags = RunFlags {
+            args: vec!["pwd".into()],
+            workdir: Some("rel".into()),
+            ..Default::default()
+        };
+        let err = build(&flags, Path::new("/nonexistent")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the working directory 'rel' is invalid, it needs to be an absolute path"
+        );
+    }
+
+    #[test]
+    fn an_env_flag_without_a_name_is_refused_as_docker_refuses_it() {
+        for bad in ["=foo", ""] {
+            let flags = RunFlags {
+                env: vec![bad.into()],
+                ..Default::default()
+            };
+            let err = environment(&flags, "box", "/root").unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "invalid argument {bad:?} for \"-e, --env\" flag: invalid environment variable: {bad}"
+                )
+            );
+        }
     }
 
     #[test]

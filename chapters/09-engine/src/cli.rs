@@ -286,7 +286,9 @@ pub struct PortArgs {
 #[command(about = "Create a new container")]
 pub struct CreateArgs {
     /// Assign a name to the container.
-    #[arg(long)]
+    // As docker's flag parser, the next word is the value, `-bad` too (for
+    // the name check to refuse).
+    #[arg(long, allow_hyphen_values = true)]
     pub name: Option<String>,
     /// Set meta data on a container: KEY=VALUE (or KEY, with an empty value).
     #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
@@ -339,11 +341,7 @@ pub struct CreateArgs {
     #[arg(long, value_name = "NAME", env = "DOCKYARD_CGROUP_PARENT", default_value = ch03_cgroups::PARENT)]
     pub cgroup_parent: String,
     /// IMAGE [COMMAND] [ARG...]
-    #[arg(
-        value_name = "IMAGE [COMMAND] [ARG...]",
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
+    #[arg(value_name = "IMAGE [COMMAND] [ARG...]", trailing_var_arg = true)]
     pub args: Vec<String>,
 }
 

@@ -18,6 +18,7 @@ mod supervisor;
 mod template;
 mod terminal;
 mod volumes;
+mod workdir;
 
 use std::process::ExitCode;
 

@@ -697,6 +697,7 @@ impl EngineRunner<'_> {
         let mut spec = crate::network::before_start(self.engine, self.container, self.host)
             .map_err(setup_error)?;
         crate::etc::mount_own(&mut spec, self.container).map_err(setup_error)?;
+        crate::workdir::make_missing(&spec, &self.container.merged_dir()).map_err(setup_error)?;
         let (made_cgroup, netns) = match self.made.take() {
             Some(Made { cgroup, netns }) => (Some(cgroup), netns),
             None => (None, None),

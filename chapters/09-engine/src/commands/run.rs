@@ -44,6 +44,17 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<i32> {
             "invalid argument \"{stream}\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR"
         );
     }
+    // A container removed at its exit cannot be restarted: docker's CLI
+    // refuses the pair before anything is made.
+    if args.rm
+        && args
+            .create
+            .restart
+            .parse()
+            .is_ok_and(|p: Policy| p != Policy::No)
+    {
+        anyhow::bail!("conflicting options: cannot specify both --restart and --rm");
+    }
     let (engine, container, ready, host) = create_ready(root, &args)?;
     if args.detach {
         supervisor::start(&engine, root, &container, Some(ready), None)?;
