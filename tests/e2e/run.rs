@@ -63,7 +63,9 @@ fn run_refuses_what_docker_refuses_and_makes_a_missing_workdir() {
         &["run", "--rm", "--restart", "always", "busybox", "true"],
         &["run", "-e", "=foo", "busybox", "true"],
         &["run", "-w", "app", "busybox", "pwd"],
-        &["run", "--rm", "-w", "/app/data", "busybox", "pwd"],
+        &["run", "--name", "wd", "-w", "/app/data", "busybox", "pwd"],
+        &["diff", "wd"],
+        &["rm", "wd"],
     ]);
     snapshot_text("run_refuses", transcript, sandbox.redactions());
     assert_eq!(sandbox.ok(&["ps", "-aq"]), "");

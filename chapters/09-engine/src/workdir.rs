@@ -11,6 +11,7 @@ use anyhow::Context;
 use ch04_overlayfs::scoped::resolve_in_root;
 use oci_spec::runtime::Spec;
 
+// ANCHOR: make_missing
 /// Makes `spec`'s working directory under `root` (the container's mounted
 /// root) if it is missing. Every symlink on the way is resolved inside
 /// `root`, so a link the image or an earlier run made (`/app -> /`) cannot
@@ -29,6 +30,7 @@ pub fn make_missing(spec: &Spec, root: &Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
+// ANCHOR_END: make_missing
 
 #[cfg(test)]
 mod tests {
