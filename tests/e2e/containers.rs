@@ -432,3 +432,47 @@ fn rename_moves_a_name_and_keeps_names_unique() {
     ]);
     snapshot_text("rename", transcript, sandbox.redactions());
 }
+
+/// One container whose records are garbage (a disk error, a hand edit) does
+/// not stop the commands that look at all of them: `ps` lists the others and
+/// says which it left out, where; `images` works; `rm` removes it, name and all.
+#[test]
+fn a_container_with_unreadable_records_is_left_out_and_removable() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-unreadable");
+    for name in ["broken", "whole"] {
+        sandbox.ok(&[
+            "create",
+            "--network",
+            "none",
+            "--name",
+            name,
+            "busybox",
+            "true",
+        ]);
+    }
+    let id = sandbox.ok(&["inspect", "-f", "{{.Id}}", "broken"]);
+    let config = sandbox
+        .root()
+        .join("containers")
+        .join(id.trim())
+        .join("config.json");
+    std::fs::write(&config, "{\"id\": ").unwrap();
+    let transcript = sandbox.transcripts(&[
+        &["ps", "-a", "--format", "{{.Names}}"],
+        &["images", "--format", "{{.Repository}}"],
+        &["rm", "broken"],
+        &["ps", "-a", "--format", "{{.Names}}"],
+        &[
+            "create",
+            "--network",
+            "none",
+            "--name",
+            "broken",
+            "busybox",
+            "true",
+        ],
+    ]);
+    snapshot_text("unreadable_records", transcript, sandbox.redactions());
+    sandbox.ok(&["rm", "broken", "whole"]);
+}

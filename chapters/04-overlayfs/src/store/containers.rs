@@ -73,6 +73,19 @@ pub enum ContainerError {
     Overlay(#[from] OverlayError),
 }
 
+impl ContainerError {
+    /// Whether a container's own records are what failed: garbage in one,
+    /// or one missing (a directory that is not a whole container). Not a
+    /// failure of the store, which commands over all containers pass over.
+    pub fn is_unreadable(&self) -> bool {
+        match self {
+            ContainerError::Corrupt { .. } => true,
+            ContainerError::Io(err) => err.cause.kind() == std::io::ErrorKind::NotFound,
+            _ => false,
+        }
+    }
+}
+
 /// What a container was made from; written once, at creation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ContainerConfig {
@@ -490,6 +503,19 @@ impl ContainerStore {
         }
     }
 
+    /// The name that points at container `id`, found the slow way (every
+    /// name read): for a container whose config cannot say.
+    fn name_of(&self, id: &str) -> Result<Option<String>, ContainerError> {
+        let names = self.dir.join("names");
+        for entry in std::fs::read_dir(&names).at("read directory", &names)? {
+            let path = entry.at("read directory", &names)?.path();
+            if std::fs::read_to_string(&path).at("read", &path)?.trim() == id {
+                return Ok(path.file_name().map(|n| n.to_string_lossy().into_owned()));
+            }
+        }
+        Ok(None)
+    }
+
     /// A random name not yet taken (docker adds a digit after a few collisions).
     fn fresh_name(&self) -> Result<String, ContainerError> {
         for attempt in 0.. {
@@ -561,13 +587,20 @@ impl ContainerStore {
         })
     }
 
-    /// Every container, newest first (as `docker ps -a` lists them).
+    /// Every container, newest first (as `docker ps -a` lists them). One
+    /// whose records cannot be read is left out, as docker's daemon leaves
+    /// out a container it cannot load: one broken container must not stop
+    /// every command that looks at all of them ([`summaries`](Self::summaries)
+    /// says which were left out).
     pub fn list(&self) -> Result<Vec<Container>, ContainerError> {
-        let mut containers = self
-            .ids()?
-            .iter()
-            .map(|id| self.load(&self.dir.join(id)))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut containers = Vec::new();
+        for id in self.ids()? {
+            match self.load(&self.dir.join(id)) {
+                Ok(container) => containers.push(container),
+                Err(err) if err.is_unreadable() => {}
+                Err(err) => return Err(err),
+            }
+        }
         containers.sort_by(|a, b| {
             (b.config.created, &b.config.id).cmp(&(a.config.created, &a.config.id))
         });
@@ -575,29 +608,33 @@ impl ContainerStore {
     }
 
     /// Every container as a listing shows it, newest first: [`list`](Self::list)
-    /// without parsing each OCI spec.
-    pub fn summaries(&self) -> Result<Vec<Summary>, ContainerError> {
-        let mut summaries = self
-            .ids()?
-            .into_iter()
-            .map(|id| {
-                let dir = self.dir.join(id);
-                let config: SummaryConfig = read_json(&dir.join("config.json"))?;
-                Ok(Summary {
-                    id: config.id,
-                    name: config.name,
-                    image: config.image,
-                    image_name: config.image_name,
-                    created: config.created,
-                    args: config.spec.process.and_then(|p| p.args).unwrap_or_default(),
-                    labels: config.spec.annotations.unwrap_or_default(),
-                    state: read_state(&dir)?,
-                    dir,
-                })
+    /// without parsing each OCI spec. Beside them, why each container left
+    /// out was: its records cannot be read.
+    pub fn summaries(&self) -> Result<(Vec<Summary>, Vec<ContainerError>), ContainerError> {
+        let summary = |dir: PathBuf| -> Result<Summary, ContainerError> {
+            let config: SummaryConfig = read_json(&dir.join("config.json"))?;
+            Ok(Summary {
+                id: config.id,
+                name: config.name,
+                image: config.image,
+                image_name: config.image_name,
+                created: config.created,
+                args: config.spec.process.and_then(|p| p.args).unwrap_or_default(),
+                labels: config.spec.annotations.unwrap_or_default(),
+                state: read_state(&dir)?,
+                dir,
             })
-            .collect::<Result<Vec<_>, ContainerError>>()?;
+        };
+        let (mut summaries, mut unreadable) = (Vec::new(), Vec::new());
+        for id in self.ids()? {
+            match summary(self.dir.join(id)) {
+                Ok(summary) => summaries.push(summary),
+                Err(err) if err.is_unreadable() => unreadable.push(err),
+                Err(err) => return Err(err),
+            }
+        }
         summaries.sort_by(|a, b| (b.created, &b.id).cmp(&(a.created, &a.id)));
-        Ok(summaries)
+        Ok((summaries, unreadable))
     }
 
     /// Whether any container was made from image `image` (docker refuses to
@@ -698,8 +735,14 @@ impl ContainerStore {
         let id = self.resolve(reference)?;
         let dir = self.dir.join(&id);
         // Of its config, only the name is needed here, not the OCI spec
-        // whose parse is most of what reading the whole costs.
-        let Named { name } = read_json(&dir.join("config.json"))?;
+        // whose parse is most of what reading the whole costs. A config that
+        // cannot be read does not keep a container: its name is found by
+        // what points at it.
+        let name = match read_json::<Named>(&dir.join("config.json")) {
+            Ok(Named { name }) => Some(name),
+            Err(err) if err.is_unreadable() => self.name_of(&id)?,
+            Err(err) => return Err(err),
+        };
         if root.is_none()
             && let Some(mounted) = Mounted::adopt(&dir.join("merged"))
         {
@@ -713,8 +756,10 @@ impl ContainerStore {
         if let Some(root) = root {
             root.hand_over();
         }
-        let name = self.name_path(&name);
-        std::fs::remove_file(&name).at("remove", &name)?;
+        if let Some(name) = name {
+            let name = self.name_path(&name);
+            std::fs::remove_file(&name).at("remove", &name)?;
+        }
         Ok(Retired {
             dir: doomed,
             _creating: creating,
@@ -971,11 +1016,56 @@ mod tests {
             .iter()
             .map(Container::summary)
             .collect();
-        assert_eq!(store.summaries().unwrap(), full);
+        let (summaries, unreadable) = store.summaries().unwrap();
+        assert_eq!(summaries, full);
+        assert!(unreadable.is_empty());
         assert_eq!(full.len(), 2);
         let args: Vec<&[String]> = full.iter().map(|s| s.args.as_slice()).collect();
         assert!(args.contains(&&["sh".to_string(), "-c".into(), "echo hi".into()][..]));
         assert!(args.contains(&&[][..]));
+    }
+
+    #[test]
+    fn a_container_whose_records_cannot_be_read_is_left_out_and_can_be_removed() {
+        let (_root, store) = store();
+        let broken = create(&store, Some("broken")).unwrap();
+        let garbled = create(&store, Some("garbled")).unwrap();
+        let whole = create(&store, Some("whole")).unwrap();
+        std::fs::write(broken.dir.join("config.json"), "").unwrap();
+        std::fs::write(garbled.dir.join("state.json"), "{").unwrap();
+
+        let listed: Vec<String> = store
+            .list()
+            .unwrap()
+            .into_iter()
+            .map(|c| c.config.name)
+            .collect();
+        assert_eq!(listed, ["whole"]);
+        let (summaries, unreadable) = store.summaries().unwrap();
+        assert_eq!(summaries.len(), 1);
+        assert_eq!(summaries[0].id, whole.config.id);
+        let mut said: Vec<String> = unreadable.iter().map(|e| e.to_string()).collect();
+        said.sort();
+        let mut expected = [
+            format!(
+                "{}/config.json is unreadable: EOF while parsing a value at line 1 column 0",
+                broken.dir.display()
+            ),
+            format!(
+                "{}/state.json is unreadable: EOF while parsing an object at line 1 column 1",
+                garbled.dir.display()
+            ),
+        ];
+        expected.sort();
+        assert_eq!(said, expected);
+
+        // By name, though its config cannot say its name: the name goes too.
+        store.remove("broken").unwrap();
+        store.remove(&garbled.config.id).unwrap();
+        assert!(!broken.dir.exists() && !garbled.dir.exists());
+        assert_eq!(store.name_owner("broken").unwrap(), None);
+        create(&store, Some("broken")).unwrap();
+        create(&store, Some("garbled")).unwrap();
     }
 
     #[test]
@@ -1163,7 +1253,7 @@ mod tests {
         let c = create(&store, Some("fresh")).unwrap();
         assert!(!c.dir.join("state.json").exists());
         assert_eq!(store.get("fresh").unwrap().state, State::created());
-        assert_eq!(store.summaries().unwrap()[0].state, State::created());
+        assert_eq!(store.summaries().unwrap().0[0].state, State::created());
         assert_eq!(c.durability(), Durability::Durable);
         assert!(!c.overlay(vec![]).unwrap().volatile);
     }

@@ -124,7 +124,11 @@ fn row(
 /// ([`Engine::refresh`]: is its supervisor still there?).
 fn listed(engine: &Engine) -> anyhow::Result<Vec<(Summary, Runtime)>> {
     let mut listed = Vec::new();
-    for summary in engine.containers.summaries()? {
+    let (summaries, unreadable) = engine.containers.summaries()?;
+    for err in unreadable {
+        eprintln!("dockyard: a container left out, its records unreadable: {err}");
+    }
+    for summary in summaries {
         // A record it cannot read is taken as the default: `ps` still lists it.
         let runtime = Runtime::load_in(&summary.dir).unwrap_or_default();
         if summary.state.status != Status::Running && !runtime.restarting {
@@ -243,6 +247,12 @@ pub fn list(root: &Path, args: PsArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// Whether `err` is a container's records that cannot be read.
+fn is_unreadable(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<ContainerError>()
+        .is_some_and(ContainerError::is_unreadable)
+}
+
 /// `rm`: removes each container, printing what it was given; a running one
 /// only with `-f`.
 pub fn remove(root: &Path, args: RmArgs) -> anyhow::Result<i32> {
@@ -250,7 +260,16 @@ pub fn remove(root: &Path, args: RmArgs) -> anyhow::Result<i32> {
     let mut code = 0;
     for reference in &args.containers {
         let result = (|| {
-            let container = engine.container(reference)?;
+            let container = match engine.container(reference) {
+                Ok(container) => container,
+                // Records that cannot be read: nothing says what it was, but
+                // it can still go (the store refuses one whose root is
+                // mounted, a sign that it runs).
+                Err(err) if is_unreadable(&err) => {
+                    return Ok(engine.containers.remove(reference)?);
+                }
+                Err(err) => return Err(err),
+            };
             if container.state.status == Status::Running {
                 if !args.force {
                     anyhow::bail!(
@@ -260,7 +279,8 @@ pub fn remove(root: &Path, args: RmArgs) -> anyhow::Result<i32> {
                 }
                 kill_all(&container)?;
             }
-            let host = HostConfig::load(&container)?;
+            // Needed for `-v` only: unreadable, it keeps no one from removing.
+            let host = HostConfig::load(&container);
             match engine.containers.remove(&container.config.id) {
                 // Its `run --rm` removed it as it exited.
                 Err(ContainerError::NotFound(_)) => {}
@@ -271,7 +291,7 @@ pub fn remove(root: &Path, args: RmArgs) -> anyhow::Result<i32> {
             // not, and forgets the networks `network connect` put it on.
             engine.networks()?.forget(&container.config.id)?;
             if args.volumes {
-                remove_anonymous_volumes(&engine, &host)?;
+                remove_anonymous_volumes(&engine, &host?)?;
             }
             Ok(())
         })();
