@@ -476,3 +476,36 @@ fn a_container_with_unreadable_records_is_left_out_and_removable() {
     snapshot_text("unreadable_records", transcript, sandbox.redactions());
     sandbox.ok(&["rm", "broken", "whole"]);
 }
+
+/// The same for an image whose config is garbage: `images` lists the others
+/// and says which it left out; `rmi` removes it, its names with it.
+#[test]
+fn an_image_with_an_unreadable_config_is_left_out_and_removable() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-unreadable-image");
+    let tar = testkit::fixtures::dir().join("busybox.tar");
+    sandbox.ok(&["import", tar.to_str().unwrap(), "other:1"]);
+    let id = sandbox.ok(&["image", "inspect", "-f", "{{.Id}}", "other:1"]);
+    let hex = id.trim().trim_start_matches("sha256:");
+    let config = sandbox
+        .root()
+        .join("images/sha256")
+        .join(hex)
+        .join("config.json");
+    std::fs::write(&config, "{\"created\": ").unwrap();
+    let transcript = sandbox.transcripts(&[
+        &["images", "--format", "{{.Repository}}:{{.Tag}}"],
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "busybox",
+            "echo",
+            "still runs",
+        ],
+        &["rmi", "other:1"],
+        &["images", "--format", "{{.Repository}}:{{.Tag}}"],
+    ]);
+    snapshot_text("unreadable_image", transcript, sandbox.redactions());
+}

@@ -49,6 +49,22 @@ pub enum ImageError {
     Io(#[from] IoError),
 }
 
+impl ImageError {
+    /// Whether an image's own config is what failed: garbage in it, or
+    /// missing. Not a failure of the store (the names in
+    /// `repositories.json` are everyone's), which listings pass over.
+    pub fn is_unreadable(&self) -> bool {
+        let is_config = |path: &Path| path.file_name() == Some("config.json".as_ref());
+        match self {
+            ImageError::Corrupt { path, .. } => is_config(path),
+            ImageError::Io(err) => {
+                is_config(&err.path) && err.cause.kind() == std::io::ErrorKind::NotFound
+            }
+            _ => false,
+        }
+    }
+}
+
 /// An image: its ID, its config, and the names pointing at it.
 #[derive(Debug, Clone)]
 pub struct Image {
@@ -189,6 +205,16 @@ impl ImageStore {
         self.load(&id, &repositories)
     }
 
+    /// The ID `reference` names (as [`get`](Self::get) finds it) and the
+    /// names pointing at it, without reading its config: for an image whose
+    /// config cannot be read.
+    pub fn id_and_names(&self, reference: &str) -> Result<(Digest, Vec<String>), ImageError> {
+        let repositories = self.read_repositories()?;
+        let id = self.resolve(reference, &repositories)?;
+        let names = self.tags_of(&repositories, &id);
+        Ok((id, names))
+    }
+
     fn resolve(
         &self,
         reference: &str,
@@ -256,21 +282,32 @@ impl ImageStore {
         Ok(ids)
     }
 
-    /// Every image, newest first (as `docker images` lists them).
+    /// Every image, newest first (as `docker images` lists them). One whose
+    /// config cannot be read is left out, as docker's daemon leaves out an
+    /// image it cannot load ([`list_reporting`](Self::list_reporting) says
+    /// which).
     pub fn list(&self) -> Result<Vec<Image>, ImageError> {
+        Ok(self.list_reporting()?.0)
+    }
+
+    /// [`list`](Self::list), and beside it why each image left out was.
+    pub fn list_reporting(&self) -> Result<(Vec<Image>, Vec<ImageError>), ImageError> {
         let repos = self.read_repositories()?;
-        let mut images = self
-            .ids()?
-            .iter()
-            .map(|id| self.load(id, &repos))
-            .collect::<Result<Vec<_>, _>>()?;
+        let (mut images, mut unreadable) = (Vec::new(), Vec::new());
+        for id in self.ids()? {
+            match self.load(&id, &repos) {
+                Ok(image) => images.push(image),
+                Err(err) if err.is_unreadable() => unreadable.push(err),
+                Err(err) => return Err(err),
+            }
+        }
         images.sort_by(|a, b| {
             b.config
                 .created()
                 .cmp(a.config.created())
                 .then(a.id.cmp(&b.id))
         });
-        Ok(images)
+        Ok((images, unreadable))
     }
 
     /// Points `name` (normalized, `busybox` -> `busybox:latest`) at image `id`,
@@ -303,7 +340,12 @@ impl ImageStore {
     /// layers no other image holds). Returns the removed layers' chain IDs.
     /// Whether a container still uses it is the caller's question to ask first.
     pub fn remove(&self, layers: &LayerStore, id: &Digest) -> Result<Vec<Digest>, ImageError> {
-        let image = self.get(&id.to_string())?;
+        let top = match self.get(&id.to_string()) {
+            Ok(image) => image.top_layer()?,
+            // A config that cannot say its layers: the layers say who holds them.
+            Err(err) if err.is_unreadable() => layers.top_held_by(id.hex())?,
+            Err(err) => return Err(err),
+        };
         let _lock = self.lock()?;
         let mut repos = self.read_repositories()?;
         repos.retain(|_, target| target != id);
@@ -315,7 +357,7 @@ impl ImageStore {
             .join(format!("{TEMP_PREFIX}removing-{}", id.hex()));
         std::fs::rename(&dir, &doomed).at("rename", &dir)?;
         std::fs::remove_dir_all(&doomed).at("remove", &doomed)?;
-        match image.top_layer()? {
+        match top {
             Some(top) => Ok(layers.release(&top, id.hex())?),
             None => Ok(Vec::new()),
         }
@@ -490,6 +532,68 @@ mod tests {
             std::slice::from_ref(&base.chain_id)
         );
         assert!(s.images.get("a").is_err(), "its names went with it");
+    }
+
+    #[test]
+    fn an_image_whose_config_cannot_be_read_is_left_out_and_removable() {
+        let s = stores();
+        let base = s
+            .layers
+            .create(None, &layer_tar("base")[..], None, "import")
+            .unwrap();
+        let top = s
+            .layers
+            .create(Some(&base.chain_id), &layer_tar("top")[..], None, "import")
+            .unwrap();
+        let whole = s
+            .images
+            .put(&s.layers, &config(&[&base.diff_id], "2024-01-01T00:00:00Z"))
+            .unwrap();
+        let broken = s
+            .images
+            .put(
+                &s.layers,
+                &config(&[&base.diff_id, &top.diff_id], "2024-01-02T00:00:00Z"),
+            )
+            .unwrap();
+        s.layers.release(&top.chain_id, "import").unwrap();
+        s.images.tag(&broken.id, "broken").unwrap();
+        let path = s.images.config_path(&broken.id);
+        std::fs::write(&path, "{\"created\": ").unwrap();
+
+        let (images, unreadable) = s.images.list_reporting().unwrap();
+        assert_eq!(
+            images.iter().map(|i| &i.id).collect::<Vec<_>>(),
+            [&whole.id]
+        );
+        assert_eq!(
+            unreadable
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            [format!(
+                "{} is unreadable: EOF while parsing a value at line 1 column 12",
+                path.display()
+            )]
+        );
+        // Its layers say what it held: the top only it, the base shared.
+        assert_eq!(
+            s.layers.top_held_by(broken.id.hex()).unwrap(),
+            Some(top.chain_id.clone())
+        );
+        assert_eq!(
+            s.images.id_and_names("broken").unwrap(),
+            (broken.id.clone(), vec!["broken:latest".to_string()])
+        );
+        assert_eq!(
+            s.images.remove(&s.layers, &broken.id).unwrap(),
+            std::slice::from_ref(&top.chain_id)
+        );
+        assert!(s.layers.contains(&base.chain_id), "the whole image uses it");
+        assert!(matches!(
+            s.images.get("broken"),
+            Err(ImageError::NotFound(_))
+        ));
     }
 
     #[test]

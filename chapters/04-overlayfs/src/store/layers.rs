@@ -210,6 +210,24 @@ impl LayerStore {
         Ok(names)
     }
 
+    /// The top of the stack `holder` holds: the layer it holds that is no
+    /// held layer's parent. For a holder that cannot say (an image whose
+    /// config is unreadable).
+    pub fn top_held_by(&self, holder: &str) -> Result<Option<Digest>, LayerError> {
+        let held: Vec<Layer> = self
+            .list()?
+            .into_iter()
+            .filter(|l| {
+                self.holders(&l.chain_id)
+                    .is_ok_and(|h| h.iter().any(|h| h == holder))
+            })
+            .collect();
+        Ok(held
+            .iter()
+            .find(|l| !held.iter().any(|c| c.parent.as_ref() == Some(&l.chain_id)))
+            .map(|l| l.chain_id.clone()))
+    }
+
     /// `holder` lets go of layer `chain_id` and its parents; each layer that no
     /// one holds any more is removed. Returns the removed layers' chain IDs.
     pub fn release(&self, chain_id: &Digest, holder: &str) -> Result<Vec<Digest>, LayerError> {

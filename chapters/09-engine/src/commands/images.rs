@@ -133,7 +133,10 @@ pub fn list(root: &Path, args: ImagesArgs) -> anyhow::Result<i32> {
         }
     }
     let containers = engine.containers.list()?;
-    let images = engine.images.list()?;
+    let (images, unreadable) = engine.images.list_reporting()?;
+    for err in unreadable {
+        eprintln!("dockyard: an image left out, its config unreadable: {err}");
+    }
     let mut rows = Vec::new();
     for image in &images {
         // An untagged parent of another image is an intermediate image, not
@@ -242,7 +245,11 @@ pub fn remove(root: &Path, args: RmiArgs) -> anyhow::Result<i32> {
 }
 
 fn remove_one(engine: &Engine, reference: &str, force: bool) -> anyhow::Result<()> {
-    let image = engine.images.get(reference)?;
+    let image = match engine.images.get(reference) {
+        Ok(image) => image,
+        Err(err) if err.is_unreadable() => return remove_unreadable(engine, reference),
+        Err(err) => return Err(err.into()),
+    };
     let by_name = normalize_name(reference)
         .ok()
         .filter(|name| image.tags.contains(name));
@@ -311,6 +318,29 @@ fn remove_one(engine: &Engine, reference: &str, force: bool) -> anyhow::Result<(
         for id in prune_parents(engine, &image, &images)? {
             println!("Deleted: {id}");
         }
+    }
+    Ok(())
+}
+
+/// `rmi` of an image whose config cannot be read: nothing says what it
+/// was, but its names and the layers only it holds can still go, unless a
+/// container was made from it (then, whatever `-f` says, it stays: its
+/// layers are under that container's root).
+fn remove_unreadable(engine: &Engine, reference: &str) -> anyhow::Result<()> {
+    let (id, names) = engine.images.id_and_names(reference)?;
+    if let Some(user) = engine.image_in_use(&id)? {
+        anyhow::bail!(
+            "conflict: unable to delete {} (cannot be forced) - its config is unreadable and container {} uses it",
+            id.short(),
+            user.short_id()
+        );
+    }
+    let layers = engine.images.remove(&engine.layers, &id)?;
+    for name in names {
+        println!("Untagged: {name}");
+    }
+    for id in std::iter::once(id).chain(layers) {
+        println!("Deleted: {id}");
     }
     Ok(())
 }
