@@ -63,6 +63,7 @@ fn run_refuses_what_docker_refuses_and_makes_a_missing_workdir() {
         &["run", "--rm", "--restart", "always", "busybox", "true"],
         &["run", "-e", "=foo", "busybox", "true"],
         &["run", "-w", "app", "busybox", "pwd"],
+        &["run", "--entrypoint", "", "busybox"],
         &["run", "--name", "wd", "-w", "/app/data", "busybox", "pwd"],
         &["diff", "wd"],
         &["rm", "wd"],

@@ -384,6 +384,10 @@ fn create_mounted(
             config.set_cmd(None);
         }
         let mut flags = run_flags(&args.flags, &config, command, container.short_id());
+        if flags.args.is_empty() {
+            // Neither the image nor the flags: docker's daemon words it so.
+            anyhow::bail!("No command specified");
+        }
         if let Some(init) = &init {
             flags
                 .args
