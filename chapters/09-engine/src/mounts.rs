@@ -57,8 +57,8 @@ fn absolute_target(spec: &str, target: &str) -> anyhow::Result<String> {
     Ok(target.to_string())
 }
 
-/// `-v`: `/host:/ctr[:ro|rw]`, `name:/ctr[:ro|rw]` or `/ctr` (an anonymous
-/// volume). A source with a `/` that is not absolute is a volume name with
+/// `-v`: `/host:/ctr[:ro|rw]` (or `./host`, from the current directory),
+/// `name:/ctr[:ro|rw]` or `/ctr` (an anonymous volume). A source with a `/` that is not absolute is a volume name with
 /// characters no name may have: docker's error says to use an absolute path.
 pub fn parse_volume(spec: &str) -> anyhow::Result<Request> {
     let parts: Vec<&str> = spec.split(':').collect();
@@ -86,6 +86,19 @@ pub fn parse_volume(spec: &str) -> anyhow::Result<Request> {
     if source.starts_with('/') {
         return Ok(Request::Bind {
             source: PathBuf::from(source),
+            target,
+            rw,
+        });
+    }
+    // docker's CLI (since 23.0) makes `.` and `./PATH` absolute, from where
+    // it runs; `data/dir` stays a (bad) volume name.
+    if source == "." || source.starts_with("./") {
+        let cwd = std::env::current_dir().context("find the current directory")?;
+        return Ok(Request::Bind {
+            source: match source.strip_prefix("./") {
+                Some(rest) => cwd.join(rest),
+                None => cwd,
+            },
             target,
             rw,
         });
@@ -226,6 +239,25 @@ mod tests {
                 .contains("If you intended to pass a host directory, use absolute path")
         );
         assert!(err("/a:b").contains("mount path must be absolute"));
+    }
+
+    #[test]
+    fn a_dot_relative_source_is_a_bind_of_an_absolute_path() {
+        let cwd = std::env::current_dir().unwrap();
+        for (source, host) in [
+            ("./srv", cwd.join("srv")),
+            (".", cwd.clone()),
+            ("./.hidden", cwd.join(".hidden")),
+        ] {
+            assert_eq!(
+                parse_volume(&format!("{source}:/data")).unwrap(),
+                Request::Bind {
+                    source: host,
+                    target: "/data".into(),
+                    rw: true
+                }
+            );
+        }
     }
 
     #[test]
