@@ -70,6 +70,27 @@ fn run_refuses_what_docker_refuses_and_makes_a_missing_workdir() {
     ]);
     snapshot_text("run_refuses", transcript, sandbox.redactions());
     assert_eq!(sandbox.ok(&["ps", "-aq"]), "");
+
+    // Mode 0755 whatever the caller's umask, as docker makes it; and under a
+    // -v, in the bind's source, where the container sees it.
+    let host = tempfile::tempdir().unwrap();
+    let volume = format!("{}:/srv", host.path().display());
+    let mut cmd = sandbox.cmd(&["run", "--rm", "-v", &volume, "-w", "/srv/data/x"]);
+    cmd.args(["busybox", "stat", "-c", "%a %n", "/srv/data", "/srv/data/x"]);
+    // SAFETY: umask(2) only, between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            libc::umask(0o077);
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "755 /srv/data\n755 /srv/data/x\n"
+    );
+    assert!(host.path().join("data/x").is_dir());
 }
 
 #[test]

@@ -258,7 +258,12 @@ impl Engine {
     /// runs it: whoever takes it knows that run has recorded the exit and let
     /// go of the root (or died: the kernel drops a dead process's locks).
     pub fn run_lock(container: &Container) -> PathBuf {
-        container.dir.join("run.lock")
+        Engine::run_lock_in(&container.dir)
+    }
+
+    /// [`Engine::run_lock`] of the container whose directory is `dir`.
+    pub fn run_lock_in(dir: &Path) -> PathBuf {
+        dir.join("run.lock")
     }
 
     /// The container `reference` names (ID, name or unique prefix), its state
@@ -268,10 +273,13 @@ impl Engine {
         self.refresh(container)
     }
 
-    /// Every container, newest first, each brought up to date.
+    /// Every container, newest first, each brought up to date; one whose
+    /// records cannot be read is left out (see
+    /// [`ContainerStore::list_readable`](ch04_overlayfs::store::ContainerStore::list_readable)).
     pub fn all_containers(&self) -> anyhow::Result<Vec<Container>> {
         self.containers
-            .list()?
+            .list_readable()?
+            .0
             .into_iter()
             .map(|c| self.refresh(c))
             .collect()

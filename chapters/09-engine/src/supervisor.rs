@@ -51,7 +51,7 @@ pub fn remove_supervisor_dir(container: &Container) -> anyhow::Result<()> {
 }
 
 /// [`remove_supervisor_dir`] by the container's full ID.
-fn remove_supervisor_dir_of(id: &str) -> anyhow::Result<()> {
+pub fn remove_supervisor_dir_of(id: &str) -> anyhow::Result<()> {
     match std::fs::remove_dir_all(supervisor_dir_of(id)) {
         Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
             Err(err).context("remove the supervisor's directory")

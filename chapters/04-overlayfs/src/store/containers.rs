@@ -509,7 +509,8 @@ impl ContainerStore {
         let names = self.dir.join("names");
         for entry in std::fs::read_dir(&names).at("read directory", &names)? {
             let path = entry.at("read directory", &names)?.path();
-            if std::fs::read_to_string(&path).at("read", &path)?.trim() == id {
+            // A name file that cannot be read names no one (as for open()).
+            if std::fs::read_to_string(&path).is_ok_and(|owner| owner.trim() == id) {
                 return Ok(path.file_name().map(|n| n.to_string_lossy().into_owned()));
             }
         }
@@ -534,6 +535,18 @@ impl ContainerStore {
     pub fn get(&self, reference: &str) -> Result<Container, ContainerError> {
         let id = self.resolve(reference)?;
         self.load(&self.dir.join(id))
+    }
+
+    /// The full ID `reference` names (as [`get`](Self::get) finds it),
+    /// without reading the container's records: for one whose records
+    /// cannot be read.
+    pub fn id_of(&self, reference: &str) -> Result<String, ContainerError> {
+        self.resolve(reference)
+    }
+
+    /// Where container `id`'s files are (its records, its run lock).
+    pub fn dir_of(&self, id: &str) -> PathBuf {
+        self.dir.join(id)
     }
 
     /// Only the state of container `reference`: a supervisor recording a
@@ -587,24 +600,35 @@ impl ContainerStore {
         })
     }
 
-    /// Every container, newest first (as `docker ps -a` lists them). One
-    /// whose records cannot be read is left out, as docker's daemon leaves
-    /// out a container it cannot load: one broken container must not stop
-    /// every command that looks at all of them ([`summaries`](Self::summaries)
-    /// says which were left out).
+    /// Every container, newest first (as `docker ps -a` lists them), for
+    /// the checks that must see every one (is an image or a volume in use?):
+    /// a container whose records cannot be read fails it, naming the file.
     pub fn list(&self) -> Result<Vec<Container>, ContainerError> {
-        let mut containers = Vec::new();
+        let (containers, unreadable) = self.list_readable()?;
+        match unreadable.into_iter().next() {
+            Some(err) => Err(err),
+            None => Ok(containers),
+        }
+    }
+
+    /// [`list`](Self::list) for showing: a container whose records cannot be
+    /// read is left out, as docker's daemon leaves out a container it cannot
+    /// load, so one broken container does not stop every command that looks
+    /// at all of them; beside the rest, why each one left out was.
+    pub fn list_readable(&self) -> Result<(Vec<Container>, Vec<ContainerError>), ContainerError> {
+        let (mut containers, mut unreadable) = (Vec::new(), Vec::new());
         for id in self.ids()? {
-            match self.load(&self.dir.join(id)) {
+            let dir = self.dir.join(id);
+            match self.load(&dir) {
                 Ok(container) => containers.push(container),
-                Err(err) if err.is_unreadable() => {}
+                Err(err) if err.is_unreadable() => keep_if_there(&dir, err, &mut unreadable),
                 Err(err) => return Err(err),
             }
         }
         containers.sort_by(|a, b| {
             (b.config.created, &b.config.id).cmp(&(a.config.created, &a.config.id))
         });
-        Ok(containers)
+        Ok((containers, unreadable))
     }
 
     /// Every container as a listing shows it, newest first: [`list`](Self::list)
@@ -627,9 +651,10 @@ impl ContainerStore {
         };
         let (mut summaries, mut unreadable) = (Vec::new(), Vec::new());
         for id in self.ids()? {
-            match summary(self.dir.join(id)) {
+            let dir = self.dir.join(id);
+            match summary(dir.clone()) {
                 Ok(summary) => summaries.push(summary),
-                Err(err) if err.is_unreadable() => unreadable.push(err),
+                Err(err) if err.is_unreadable() => keep_if_there(&dir, err, &mut unreadable),
                 Err(err) => return Err(err),
             }
         }
@@ -764,6 +789,14 @@ impl ContainerStore {
             dir: doomed,
             _creating: creating,
         })
+    }
+}
+
+/// Keeps `err`, a container's unreadable records, unless its directory `dir`
+/// is gone: then it was removed while the listing read it, which is no fault.
+fn keep_if_there(dir: &Path, err: ContainerError, unreadable: &mut Vec<ContainerError>) {
+    if dir.exists() {
+        unreadable.push(err);
     }
 }
 
@@ -1034,12 +1067,10 @@ mod tests {
         std::fs::write(broken.dir.join("config.json"), "").unwrap();
         std::fs::write(garbled.dir.join("state.json"), "{").unwrap();
 
-        let listed: Vec<String> = store
-            .list()
-            .unwrap()
-            .into_iter()
-            .map(|c| c.config.name)
-            .collect();
+        // Left out of what is shown, but not of the checks that must see all.
+        assert!(store.list().unwrap_err().is_unreadable());
+        let (readable, _) = store.list_readable().unwrap();
+        let listed: Vec<String> = readable.into_iter().map(|c| c.config.name).collect();
         assert_eq!(listed, ["whole"]);
         let (summaries, unreadable) = store.summaries().unwrap();
         assert_eq!(summaries.len(), 1);

@@ -297,7 +297,12 @@ impl ImageStore {
         for id in self.ids()? {
             match self.load(&id, &repos) {
                 Ok(image) => images.push(image),
-                Err(err) if err.is_unreadable() => unreadable.push(err),
+                // Its directory gone: removed while we read, no fault.
+                Err(err) if err.is_unreadable() => {
+                    if self.config_path(&id).parent().is_some_and(Path::exists) {
+                        unreadable.push(err);
+                    }
+                }
                 Err(err) => return Err(err),
             }
         }

@@ -214,14 +214,12 @@ impl LayerStore {
     /// held layer's parent. For a holder that cannot say (an image whose
     /// config is unreadable).
     pub fn top_held_by(&self, holder: &str) -> Result<Option<Digest>, LayerError> {
-        let held: Vec<Layer> = self
-            .list()?
-            .into_iter()
-            .filter(|l| {
-                self.holders(&l.chain_id)
-                    .is_ok_and(|h| h.iter().any(|h| h == holder))
-            })
-            .collect();
+        let mut held = Vec::new();
+        for layer in self.list()? {
+            if self.holders(&layer.chain_id)?.iter().any(|h| h == holder) {
+                held.push(layer);
+            }
+        }
         Ok(held
             .iter()
             .find(|l| !held.iter().any(|c| c.parent.as_ref() == Some(&l.chain_id)))

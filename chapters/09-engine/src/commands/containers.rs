@@ -247,6 +247,25 @@ pub fn list(root: &Path, args: PsArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// `rm` of a container whose records cannot be read: nothing says what it
+/// was, but it can still go, with what the engine keeps for it elsewhere,
+/// unless it runs. Its supervisor holds its run lock while it lives (see
+/// [`Engine::run_lock`]); without its records no one can stop it.
+fn remove_unreadable(engine: &Engine, reference: &str) -> anyhow::Result<()> {
+    let id = engine.containers.id_of(reference)?;
+    let run_lock = Engine::run_lock_in(&engine.containers.dir_of(&id));
+    if StoreLock::try_exclusive(&run_lock)?.is_none() {
+        anyhow::bail!(
+            "cannot remove container {}: its records are unreadable and its supervisor still runs it",
+            &id[..12]
+        );
+    }
+    engine.containers.remove(&id)?;
+    crate::supervisor::remove_supervisor_dir_of(&id)?;
+    engine.networks()?.forget(&id)?;
+    Ok(())
+}
+
 /// Whether `err` is a container's records that cannot be read.
 fn is_unreadable(err: &anyhow::Error) -> bool {
     err.downcast_ref::<ContainerError>()
@@ -262,12 +281,7 @@ pub fn remove(root: &Path, args: RmArgs) -> anyhow::Result<i32> {
         let result = (|| {
             let container = match engine.container(reference) {
                 Ok(container) => container,
-                // Records that cannot be read: nothing says what it was, but
-                // it can still go (the store refuses one whose root is
-                // mounted, a sign that it runs).
-                Err(err) if is_unreadable(&err) => {
-                    return Ok(engine.containers.remove(reference)?);
-                }
+                Err(err) if is_unreadable(&err) => return remove_unreadable(&engine, reference),
                 Err(err) => return Err(err),
             };
             if container.state.status == Status::Running {

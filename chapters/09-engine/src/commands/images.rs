@@ -132,7 +132,7 @@ pub fn list(root: &Path, args: ImagesArgs) -> anyhow::Result<i32> {
             _ => anyhow::bail!("invalid filter '{filter}'"),
         }
     }
-    let containers = engine.containers.list()?;
+    let (containers, _) = engine.containers.list_readable()?;
     let (images, unreadable) = engine.images.list_reporting()?;
     for err in unreadable {
         eprintln!("dockyard: an image left out, its config unreadable: {err}");
@@ -323,11 +323,21 @@ fn remove_one(engine: &Engine, reference: &str, force: bool) -> anyhow::Result<(
 }
 
 /// `rmi` of an image whose config cannot be read: nothing says what it
-/// was, but its names and the layers only it holds can still go, unless a
-/// container was made from it (then, whatever `-f` says, it stays: its
-/// layers are under that container's root).
+/// was, but its names and the layers only it holds can still go (a name
+/// alone if it has others), unless a container was made from it (then,
+/// whatever `-f` says, it stays: its layers are under that container's
+/// root).
 fn remove_unreadable(engine: &Engine, reference: &str) -> anyhow::Result<()> {
     let (id, names) = engine.images.id_and_names(reference)?;
+    // One of several names: only that name goes, as for any image.
+    if let Some(name) = normalize_name(reference)
+        .ok()
+        .filter(|name| names.len() > 1 && names.contains(name))
+    {
+        engine.images.untag(&name)?;
+        println!("Untagged: {name}");
+        return Ok(());
+    }
     if let Some(user) = engine.image_in_use(&id)? {
         anyhow::bail!(
             "conflict: unable to delete {} (cannot be forced) - its config is unreadable and container {} uses it",
