@@ -446,7 +446,7 @@ fn a_container_with_unreadable_records_is_left_out_and_removable() {
         let id = sandbox.ok(&["inspect", "-f", "{{.Id}}", name]);
         sandbox.root().join("containers").join(id.trim()).join(file)
     };
-    sandbox.ok(&[
+    let create_broken = [
         "create",
         "--network",
         "none",
@@ -454,7 +454,8 @@ fn a_container_with_unreadable_records_is_left_out_and_removable() {
         "broken",
         "busybox",
         "true",
-    ]);
+    ];
+    sandbox.ok(&create_broken);
     let args = [
         "run",
         "-d",
@@ -478,15 +479,7 @@ fn a_container_with_unreadable_records_is_left_out_and_removable() {
         &["images", "--format", "{{.Repository}}"],
         &["rmi", "busybox"],
         &["rm", "broken"],
-        &[
-            "create",
-            "--network",
-            "none",
-            "--name",
-            "broken",
-            "busybox",
-            "true",
-        ],
+        &create_broken,
     ]);
     // One at a time: the listing's order of two is the directory's.
     std::fs::write(&state, "{").unwrap();

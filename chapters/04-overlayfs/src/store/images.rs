@@ -388,6 +388,7 @@ impl ImageStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::layers::Layer;
 
     fn layer_tar(file: &str) -> Vec<u8> {
         let mut builder = tar::Builder::new(Vec::new());
@@ -497,9 +498,9 @@ mod tests {
         assert!(list[1].tags.is_empty(), "<none>:<none>");
     }
 
-    #[test]
-    fn removing_an_image_keeps_layers_another_image_shares() {
-        let s = stores();
+    /// Two images: one of a base layer, one of the base and a top layer,
+    /// which only the second holds.
+    fn base_and_base_plus_top(s: &Stores) -> (Layer, Layer, Image, Image) {
         let base = s
             .layers
             .create(None, &layer_tar("base")[..], None, "import")
@@ -508,11 +509,11 @@ mod tests {
             .layers
             .create(Some(&base.chain_id), &layer_tar("top")[..], None, "import")
             .unwrap();
-        let a = s
+        let one = s
             .images
             .put(&s.layers, &config(&[&base.diff_id], "2024-01-01T00:00:00Z"))
             .unwrap();
-        let b = s
+        let two = s
             .images
             .put(
                 &s.layers,
@@ -520,6 +521,13 @@ mod tests {
             )
             .unwrap();
         s.layers.release(&top.chain_id, "import").unwrap();
+        (base, top, one, two)
+    }
+
+    #[test]
+    fn removing_an_image_keeps_layers_another_image_shares() {
+        let s = stores();
+        let (base, top, a, b) = base_and_base_plus_top(&s);
         s.images.tag(&a.id, "a").unwrap();
 
         assert_eq!(
@@ -542,26 +550,7 @@ mod tests {
     #[test]
     fn an_image_whose_config_cannot_be_read_is_left_out_and_removable() {
         let s = stores();
-        let base = s
-            .layers
-            .create(None, &layer_tar("base")[..], None, "import")
-            .unwrap();
-        let top = s
-            .layers
-            .create(Some(&base.chain_id), &layer_tar("top")[..], None, "import")
-            .unwrap();
-        let whole = s
-            .images
-            .put(&s.layers, &config(&[&base.diff_id], "2024-01-01T00:00:00Z"))
-            .unwrap();
-        let broken = s
-            .images
-            .put(
-                &s.layers,
-                &config(&[&base.diff_id, &top.diff_id], "2024-01-02T00:00:00Z"),
-            )
-            .unwrap();
-        s.layers.release(&top.chain_id, "import").unwrap();
+        let (base, top, whole, broken) = base_and_base_plus_top(&s);
         s.images.tag(&broken.id, "broken").unwrap();
         let path = s.images.config_path(&broken.id);
         std::fs::write(&path, "{\"created\": ").unwrap();
