@@ -64,6 +64,7 @@ fn run_refuses_what_docker_refuses_and_makes_a_missing_workdir() {
         &["run", "-e", "=foo", "busybox", "true"],
         &["run", "-w", "app", "busybox", "pwd"],
         &["run", "--entrypoint", "", "busybox"],
+        &["run", "--ulimit", "nofile=x", "busybox", "true"],
         &["run", "--name", "wd", "-w", "/app/data", "busybox", "pwd"],
         &["diff", "wd"],
         &["rm", "wd"],
@@ -91,6 +92,29 @@ fn run_refuses_what_docker_refuses_and_makes_a_missing_workdir() {
         "755 /srv/data\n755 /srv/data/x\n"
     );
     assert!(host.path().join("data/x").is_dir());
+}
+
+/// `--ulimit` reaches the command, soft and hard (within this machine's
+/// own hard limit: raising one needs CAP_SYS_RESOURCE).
+#[test]
+fn ulimits_reach_the_command() {
+    testkit::require_root!();
+    let sandbox = Sandbox::with_busybox("e2e-ulimit");
+    let out = sandbox.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--ulimit",
+        "nofile=1024:2048",
+        "--ulimit",
+        "core=0:0",
+        "busybox",
+        "sh",
+        "-c",
+        "ulimit -n; ulimit -Hn; ulimit -c",
+    ]);
+    assert_eq!(out, "1024\n2048\n0\n");
 }
 
 #[test]

@@ -24,6 +24,7 @@ pub mod rootfs;
 pub mod signals;
 pub mod spec;
 pub mod tty;
+pub mod ulimits;
 
 pub use container::{
     Adopter, CgroupEntry, Running, Setup, pidfd_open, run, run_with, spawn, spawn_adopted,

@@ -73,6 +73,10 @@ pub struct RunFlags {
     /// Mount the container's root filesystem read-only.
     #[arg(long)]
     pub read_only: bool,
+    /// Ulimit options: NAME=SOFT[:HARD] (nofile, nproc, core, stack, ...; -1
+    /// for unlimited).
+    #[arg(long = "ulimit", value_name = "NAME=SOFT[:HARD]")]
+    pub ulimits: Vec<String>,
 }
 
 /// Builds the spec `docker run` would hand to runc for these flags: docker's
@@ -103,8 +107,9 @@ pub fn build(flags: &RunFlags, rootfs: &Path) -> Result<Spec, Error> {
         .user(user_builder.build().map_err(oci)?)
         .capabilities(security.capabilities)
         .no_new_privileges(security.no_new_privileges)
-        // docker sets no limits of its own: the command inherits the runner's.
-        .rlimits(Vec::new())
+        // docker sets no limits of its own but `--ulimit`'s: the command
+        // inherits the runner's others.
+        .rlimits(crate::ulimits::parse(&flags.ulimits)?)
         .build()
         .map_err(oci)?;
 
