@@ -312,6 +312,14 @@ pub(crate) fn ensure_mount_point(path: &Path, dir: bool, shown: &Path) -> Result
 }
 
 /// Splits mount(8)-style options into mount(2) flags and filesystem data.
+/// Whether the runtime makes `m` as a bind mount: its options hold `bind`
+/// or `rbind` (its type is not looked at, as [`mount_one`] does not).
+pub fn is_bind(m: &Mount) -> bool {
+    parse_options(m.options().as_deref().unwrap_or_default())
+        .0
+        .contains(MsFlags::MS_BIND)
+}
+
 fn parse_options(options: &[String]) -> (MsFlags, String) {
     let mut flags = MsFlags::empty();
     let mut data = Vec::new();

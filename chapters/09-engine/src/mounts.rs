@@ -58,8 +58,9 @@ fn absolute_target(spec: &str, target: &str) -> anyhow::Result<String> {
 }
 
 /// `-v`: `/host:/ctr[:ro|rw]` (or `./host`, from the current directory),
-/// `name:/ctr[:ro|rw]` or `/ctr` (an anonymous volume). A source with a `/` that is not absolute is a volume name with
-/// characters no name may have: docker's error says to use an absolute path.
+/// `name:/ctr[:ro|rw]` or `/ctr` (an anonymous volume). Any other source
+/// with a `/` in it is a volume name with characters no name may have:
+/// docker's error says to use an absolute path.
 pub fn parse_volume(spec: &str) -> anyhow::Result<Request> {
     let parts: Vec<&str> = spec.split(':').collect();
     let (source, target, mode) = match parts.as_slice() {

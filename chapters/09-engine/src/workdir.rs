@@ -10,8 +10,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use ch02_namespaces::rootfs::is_bind;
 use ch04_overlayfs::scoped::resolve_in_root;
-use oci_spec::runtime::{Mount, Spec};
+use oci_spec::runtime::Spec;
 
 // ANCHOR: make_missing
 /// Makes `spec`'s working directory if it is missing: under `root` (the
@@ -57,16 +58,6 @@ fn make_dirs(base: &Path, dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 // ANCHOR_END: make_missing
-
-/// Whether `mount` is a bind mount (`-v`, a volume), as chapter 02 mounts it.
-fn is_bind(mount: &Mount) -> bool {
-    mount.typ().as_deref() == Some("bind")
-        || mount
-            .options()
-            .iter()
-            .flatten()
-            .any(|o| o == "bind" || o == "rbind")
-}
 
 #[cfg(test)]
 mod tests {

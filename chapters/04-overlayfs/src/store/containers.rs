@@ -41,7 +41,7 @@ use crate::digest::{Digest, is_hex64};
 use crate::io::{self, Durability, IoContext, IoError, TEMP_PREFIX};
 use crate::overlay::{Mounted, Overlay, OverlayError};
 use crate::store::lock::StoreLock;
-use crate::store::{names, spread};
+use crate::store::{keep_if_there, names, spread};
 
 /// Why a container operation failed. Messages follow docker's.
 #[derive(Debug, thiserror::Error)]
@@ -789,14 +789,6 @@ impl ContainerStore {
             dir: doomed,
             _creating: creating,
         })
-    }
-}
-
-/// Keeps `err`, a container's unreadable records, unless its directory `dir`
-/// is gone: then it was removed while the listing read it, which is no fault.
-fn keep_if_there(dir: &Path, err: ContainerError, unreadable: &mut Vec<ContainerError>) {
-    if dir.exists() {
-        unreadable.push(err);
     }
 }
 

@@ -19,6 +19,7 @@ use oci_spec::image::ImageConfiguration;
 
 use crate::digest::Digest;
 use crate::io::{self, IoContext, IoError, TEMP_PREFIX};
+use crate::store::keep_if_there;
 use crate::store::layers::{LayerError, LayerStore};
 use crate::store::lock::StoreLock;
 
@@ -154,8 +155,13 @@ impl ImageStore {
         StoreLock::exclusive(&self.dir.join(".lock"))
     }
 
+    /// The directory of image `id`, which holds its config.
+    fn image_dir(&self, id: &Digest) -> PathBuf {
+        self.dir.join("sha256").join(id.hex())
+    }
+
     fn config_path(&self, id: &Digest) -> PathBuf {
-        self.dir.join("sha256").join(id.hex()).join("config.json")
+        self.image_dir(id).join("config.json")
     }
 
     fn repositories_path(&self) -> PathBuf {
@@ -284,24 +290,21 @@ impl ImageStore {
 
     /// Every image, newest first (as `docker images` lists them). One whose
     /// config cannot be read is left out, as docker's daemon leaves out an
-    /// image it cannot load ([`list_reporting`](Self::list_reporting) says
+    /// image it cannot load ([`list_readable`](Self::list_readable) says
     /// which).
     pub fn list(&self) -> Result<Vec<Image>, ImageError> {
-        Ok(self.list_reporting()?.0)
+        Ok(self.list_readable()?.0)
     }
 
     /// [`list`](Self::list), and beside it why each image left out was.
-    pub fn list_reporting(&self) -> Result<(Vec<Image>, Vec<ImageError>), ImageError> {
+    pub fn list_readable(&self) -> Result<(Vec<Image>, Vec<ImageError>), ImageError> {
         let repos = self.read_repositories()?;
         let (mut images, mut unreadable) = (Vec::new(), Vec::new());
         for id in self.ids()? {
             match self.load(&id, &repos) {
                 Ok(image) => images.push(image),
-                // Its directory gone: removed while we read, no fault.
                 Err(err) if err.is_unreadable() => {
-                    if self.config_path(&id).parent().is_some_and(Path::exists) {
-                        unreadable.push(err);
-                    }
+                    keep_if_there(&self.image_dir(&id), err, &mut unreadable)
                 }
                 Err(err) => return Err(err),
             }
@@ -355,7 +358,7 @@ impl ImageStore {
         let mut repos = self.read_repositories()?;
         repos.retain(|_, target| target != id);
         self.write_repositories(&repos)?;
-        let dir = self.dir.join("sha256").join(id.hex());
+        let dir = self.image_dir(id);
         let doomed = self
             .dir
             .join("sha256")
@@ -555,7 +558,7 @@ mod tests {
         let path = s.images.config_path(&broken.id);
         std::fs::write(&path, "{\"created\": ").unwrap();
 
-        let (images, unreadable) = s.images.list_reporting().unwrap();
+        let (images, unreadable) = s.images.list_readable().unwrap();
         assert_eq!(
             images.iter().map(|i| &i.id).collect::<Vec<_>>(),
             [&whole.id]

@@ -37,3 +37,12 @@ pub enum StoreError {
     #[error(transparent)]
     Container(#[from] ContainerError),
 }
+
+/// Keeps `err`, the unreadable records of a container or an image in
+/// `dir`, for a listing to report, unless `dir` is gone: then it was
+/// removed while the listing read it, which is no fault.
+fn keep_if_there<E>(dir: &std::path::Path, err: E, unreadable: &mut Vec<E>) {
+    if dir.exists() {
+        unreadable.push(err);
+    }
+}

@@ -133,7 +133,7 @@ pub fn list(root: &Path, args: ImagesArgs) -> anyhow::Result<i32> {
         }
     }
     let (containers, _) = engine.containers.list_readable()?;
-    let (images, unreadable) = engine.images.list_reporting()?;
+    let (images, unreadable) = engine.images.list_readable()?;
     for err in unreadable {
         eprintln!("dockyard: an image left out, its config unreadable: {err}");
     }
